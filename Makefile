@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+FLASK   := $(VENV)/bin/flask --app wsgi
+SECRET  := instance/secret_key
+DEV_ENV := PRYSTAN_SECRET_KEY="$$(cat $(SECRET))"
+
+.PHONY: install translations run test test-postgres system-deps messages clean
+
+install: $(VENV)/.installed translations
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel -q compile -d app/translations
+
+$(SECRET):
+	mkdir -p instance
+	umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+run: install $(SECRET)
+	$(DEV_ENV) $(FLASK) db upgrade
+	$(DEV_ENV) $(FLASK) demo
+	@echo "  Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
+	$(DEV_ENV) $(VENV)/bin/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 wsgi:app
+
+system-deps:
+	bash .ci/system-deps
+
+test: install system-deps
+	$(PY) -m pytest
+
+# The same suite against the PostgreSQL server on this machine.
+test-postgres: install system-deps
+	PRYSTAN_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest
+
+# Extract strings and update the catalogs after changing user-facing text.
+messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-location --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,167 @@
+"""Application factory."""
+
+import logging
+import os
+
+from flask import Flask, render_template, request
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import config as settings
+from app import labels
+from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
+from app.models import Submission, utcnow
+from app.security import HideAddress, set_headers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+HTMX_CONFIG = {
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "selfRequestsOnly": True,
+    "historyCacheSize": 0,
+    "refreshOnHistoryMiss": True,
+    # Swap form errors (422) and conflicts (409) like successes. Other errors are swapped too: an htmx
+    # request gets a short message fragment (see register_errors), a boosted one the whole error page.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "409", "swap": True, "error": False},
+        {"code": "422", "swap": True, "error": False},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+        instance_path=os.path.join(ROOT, "instance"),
+    )
+    app.config.from_object(settings.Defaults)
+    app.config.from_prefixed_env("PRYSTAN")
+    app.config.update(config or {})
+    settings.finish(app)
+    settings.check(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.config["UPLOAD_WORKDIR"], mode=0o700, exist_ok=True)
+
+    if app.config["PROXY_HOPS"]:
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    init_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    app.after_request(set_headers)
+    logging.getLogger("werkzeug").addFilter(HideAddress())
+
+    from app.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=os.path.join(ROOT, "app", "translations"),
+    )
+    login.init_app(app)
+    login.login_view = "auth.login"
+    login.login_message = None
+    # Our own session version ends stolen sessions; "strong" would tie sessions to the address.
+    login.session_protection = None
+
+    @app.context_processor
+    def globals_for_templates():
+        return {
+            "labels": labels,
+            "limits": Submission,
+            "now": utcnow,
+            "current_locale": str(get_locale()),
+            "languages": LANGUAGE_NAMES,
+            "htmx_config": HTMX_CONFIG,
+        }
+
+
+# Each language named in itself, as a speaker looks for it.
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "be": "Беларуская"}
+
+
+def select_locale() -> str:
+    """Pick the language: the switcher's cookie first, then the browser's preference."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"])
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL for concurrent readers, a busy timeout for writers, real deletes, enforced keys."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=10000",
+        "foreign_keys=ON",
+        "secure_delete=ON",
+        "synchronous=NORMAL",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.moderation import bp as moderation_bp
+    from app.public import bp as public_bp
+    from app.submit import bp as submit_bp
+
+    for blueprint in (public_bp, submit_bp, auth_bp, moderation_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+    from app.auth.session import enforce_timeouts, load_user, unauthorized
+
+    login.user_loader(load_user)
+    login.unauthorized_handler(unauthorized)
+    app.before_request(enforce_timeouts)
+
+
+def register_errors(app: Flask) -> None:
+    def error_page(error: HTTPException | None, code: int):
+        # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
+        name = "errors/partials/_error.html" if htmx and not htmx.boosted else "errors/error.html"
+        return render_template(name, error=error), code
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return error_page(error, error.code)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_template("errors/csrf.html", error=error), 400
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        app.logger.exception("unhandled error on %s", request.endpoint)
+        return error_page(None, 500)

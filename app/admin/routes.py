@@ -1,0 +1,111 @@
+from datetime import datetime, time, timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.admin import bp
+from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
+from app.auth.forms import EmptyForm
+from app.auth.passwords import hash_password
+from app.extensions import db
+from app.models import Event, User
+from app.moderation.service import record
+
+AUDIT_PAGE = 50
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    """List staff accounts and create new ones."""
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        user = User(username=form.username.data, role=form.role.data, password_hash=hash_password(form.password.data))
+        db.session.add(user)
+        db.session.flush()
+        record("user_created", None, actor_id=current_user.id, detail=f"user {user.id} as {user.role}")
+        db.session.commit()
+        flash(_("Account %(name)s created.", name=user.username))
+        return redirect(url_for("admin.users"), code=303)
+    accounts = db.session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", form=form, accounts=accounts, role_form=RoleForm,
+                           ), 422 if form.errors else 200
+
+
+def change_user(user_id: int, change, message: str):
+    """Apply one change to an account, end its sessions, record it; admins cannot lock themselves out."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        flash(_("You cannot change your own account here."))
+        return redirect(url_for("admin.users"), code=303)
+    detail = change(user)
+    user.session_version += 1
+    record("user_changed", None, actor_id=current_user.id, detail=f"user {user.id}: {detail}")
+    db.session.commit()
+    flash(message % {"name": user.username})
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/active")
+def toggle_active(user_id: int):
+    """Disable an account (its sessions end at once), or enable it again."""
+    def change(user):
+        user.active = not user.active
+        return "enabled" if user.active else "disabled"
+    return change_user(user_id, change, _("Account %(name)s updated."))
+
+
+@bp.post("/users/<int:user_id>/role")
+def role(user_id: int):
+    """Give an account another role."""
+    form = RoleForm()
+    def change(user):
+        user.role = form.role.data if form.role.data in User.ROLES else user.role
+        return f"role {user.role}"
+    return change_user(user_id, change, _("Role of %(name)s changed."))
+
+
+@bp.post("/users/<int:user_id>/totp-reset")
+def totp_reset(user_id: int):
+    """Remove an account's authenticator (a lost phone); it must set one up again if required."""
+    def change(user):
+        user.totp_secret = None
+        return "totp reset"
+    return change_user(user_id, change, _("Two-step sign-in of %(name)s was reset."))
+
+
+@bp.post("/users/<int:user_id>/totp-required")
+def totp_required(user_id: int):
+    """Require (or stop requiring) two-step sign-in for an account."""
+    def change(user):
+        user.totp_required = not user.totp_required
+        return "totp required" if user.totp_required else "totp optional"
+    return change_user(user_id, change, _("Two-step sign-in setting of %(name)s changed."))
+
+
+@bp.get("/audit")
+def audit():
+    """Read the audit log, newest first, with filters."""
+    form = AuditFilterForm(formdata=request.args)
+    form.validate()
+    query = select(Event).order_by(Event.id.desc())
+    if form.action.data:
+        query = query.where(Event.action == form.action.data)
+    if form.actor.data:
+        query = query.join(Event.actor).where(User.username == form.actor.data.strip())
+    if form.submission.data and not form.submission.errors:
+        query = query.where(Event.submission_id == form.submission.data)
+    if form.since.data and not form.since.errors:
+        query = query.where(Event.created_at >= datetime.combine(form.since.data, time.min))
+    if form.until.data and not form.until.errors:
+        query = query.where(Event.created_at < datetime.combine(form.until.data + timedelta(days=1), time.min))
+    before = request.args.get("before", type=int)
+    if before:
+        query = query.where(Event.id < before)
+    events = db.session.scalars(query.limit(AUDIT_PAGE + 1)).all()
+    more = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template("admin/audit.html", form=form, events=events[:AUDIT_PAGE], more=more, args=args)

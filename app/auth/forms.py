@@ -1,0 +1,46 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, ValidationError
+
+from app.auth.passwords import MIN_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username."))],
+                           render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))],
+                             render_kw={"autocomplete": "current-password"})
+    otp = StringField(
+        _l("One-time code (if you use an authenticator app)"),
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    next = HiddenField()
+
+
+class NewPassword:
+    def __call__(self, form, field):
+        if len(field.data or "") < MIN_LENGTH:
+            raise ValidationError(_("Use at least %(min)d characters.", min=MIN_LENGTH))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
+                            render_kw={"autocomplete": "current-password"})
+    new = PasswordField(_l("New password"), validators=[NewPassword()], render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[EqualTo("new", _l("The two new passwords are not the same."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class TotpForm(FlaskForm):
+    secret = HiddenField()
+    code = StringField(_l("Code from the app"), validators=[DataRequired(_l("Enter the 6-digit code."))],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class EmptyForm(FlaskForm):
+    """A POST-only button: the CSRF token and nothing else."""

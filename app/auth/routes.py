@@ -1,0 +1,117 @@
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from app.auth import bp
+from app.auth import totp as codes
+from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
+from app.auth.passwords import hash_password, verify
+from app.auth.session import start
+from app.extensions import db, limiter
+from app.models import User
+from app.moderation.service import record
+from app.security import keyed_hash
+
+
+def login_failed(response) -> bool:
+    return response.status_code == 422
+
+
+def account_key() -> str:
+    """Limit attempts per account too, so one account cannot be guessed at from many addresses."""
+    return keyed_hash("login-account", (request.form.get("username") or "").strip().lower())
+
+
+def landing(user: User) -> str:
+    if user.can("moderate"):
+        return url_for("moderation.queue")
+    if user.can("administer"):
+        return url_for("admin.users")
+    return url_for("public.home")
+
+
+def safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_RATELIMIT"], methods=["POST"], key_func=account_key,
+               deduct_when=login_failed)
+def login():
+    """Sign a staff member in: password, and the app's code where one is set up."""
+    form = LoginForm(next=request.args.get("next"))
+    if session.pop("timed_out", False):
+        flash(_("You were signed out after a period of inactivity. Please sign in again."))
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        valid = verify(user.password_hash if user else None, form.password.data) and user.active
+        if valid and user.totp_secret:
+            valid = codes.verify(user.totp_secret, form.otp.data)
+        if valid:
+            target = safe_next(form.next.data) or landing(user)
+            session.clear()  # a fresh session at sign-in: nothing carried over from before
+            login_user(user)
+            start(user)
+            record("signed_in", None, actor_id=user.id)
+            db.session.commit()
+            return redirect(target, code=303)
+        current_app.logger.info("sign-in failed")
+        form.form_errors.append(_("Wrong username, password or code."))
+        return render_template("auth/login.html", form=form), 422
+    return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """End the session here and on the server."""
+    if EmptyForm().validate_on_submit():
+        current_user.session_version += 1
+        db.session.commit()
+        logout_user()
+        session.clear()
+    return redirect(url_for("public.home"), code=303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's password; every other session of the account ends."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if verify(current_user.password_hash, form.current.data):
+            current_user.password_hash = hash_password(form.new.data)
+            current_user.session_version += 1
+            record("password_changed", None, actor_id=current_user.id)
+            db.session.commit()
+            session.clear()
+            login_user(current_user)
+            start(current_user)
+            flash(_("Your password is changed. Other sessions of your account have ended."))
+            return redirect(url_for("auth.password"), code=303)
+        form.current.errors.append(_("This is not your current password."))
+    return render_template("auth/password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+@login_required
+def totp():
+    """Set up an authenticator app: scan the QR code, confirm with one code."""
+    form = TotpForm()
+    if form.validate_on_submit() and form.secret.data:
+        if codes.verify(form.secret.data, form.code.data):
+            current_user.totp_secret = form.secret.data
+            record("totp_enabled", None, actor_id=current_user.id)
+            db.session.commit()
+            flash(_("Two-step sign-in is on. You will need a code from the app each time you sign in."))
+            return redirect(landing(current_user), code=303)
+        form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
+    if not form.secret.data:
+        form.secret.data = codes.new_secret()
+    qr = codes.qr_svg(form.secret.data, current_user.username)
+    status = 422 if form.errors else 200
+    return render_template("auth/totp.html", form=form, qr=qr), status

@@ -1,0 +1,75 @@
+"""Staff sessions: loading, timeouts, and the role guard every staff blueprint uses.
+
+The id in the cookie carries the account's session version: bumping it (logout, password change)
+ends every older session on the server.
+"""
+
+import time
+
+from flask import abort, current_app, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from app.extensions import db, htmx
+from app.models import User
+
+
+def load_user(session_id: str) -> User | None:
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def start(user: User) -> None:
+    """Mark the start of a signed-in session (the caller has just cleared the old one)."""
+    now = time.time()
+    session["auth_at"] = session["seen_at"] = now
+
+
+def enforce_timeouts() -> None:
+    """Sign out after IDLE_TIMEOUT seconds without a request, or SESSION_MAX_AGE after sign-in."""
+    if not current_user.is_authenticated:
+        return
+    now = time.time()
+    config = current_app.config
+    idle = now - session.get("seen_at", 0) > config["IDLE_TIMEOUT"]
+    too_old = now - session.get("auth_at", 0) > config["SESSION_MAX_AGE"]
+    if idle or too_old:
+        logout_user()
+        session.clear()
+        session["timed_out"] = True
+        return
+    session["seen_at"] = now
+
+
+def redirect_to(target: str):
+    """A redirect that also works for htmx requests (HX-Redirect makes htmx load the whole page)."""
+    if htmx:
+        response = current_app.response_class(status=401 if "login" in target else 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def unauthorized():
+    """Send anyone not signed in to the sign-in page, and back here afterwards."""
+    path = request.full_path.rstrip("?") if request.method == "GET" and not htmx else None
+    return redirect_to(url_for("auth.login", next=path))
+
+
+def guard(permission: str):
+    """Build a before_request check: signed in, second factor set up if required, and allowed."""
+
+    def check():
+        if not current_user.is_authenticated:
+            return unauthorized()
+        if current_user.totp_required and not current_user.totp_secret:
+            return redirect_to(url_for("auth.totp"))
+        if not current_user.can(permission):
+            abort(403)
+        return None
+
+    return check

@@ -1,0 +1,107 @@
+"""Command line: flask --app wsgi users create NAME --role ROLE, flask --app wsgi demo."""
+
+import secrets
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
+
+from app.auth.passwords import MIN_LENGTH, hash_password
+from app.extensions import db
+from app.models import User
+
+users = AppGroup("users", help="Manage staff accounts.")
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(User.ROLES), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def create_user(username: str, role: str, password_stdin: bool) -> None:
+    """Create a staff account."""
+    if db.session.scalar(select(User).where(User.username == username)):
+        raise click.ClickException(f"User {username!r} already exists.")
+    password = read_password(password_stdin)
+    if len(password) < MIN_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_LENGTH} characters.")
+    db.session.add(User(username=username, role=role, password_hash=hash_password(password)))
+    db.session.commit()
+    click.echo(f"Created {role} {username!r}.")
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"No user {username!r}.")
+    return user
+
+
+@users.command("disable")
+@click.argument("username")
+def disable_user(username: str) -> None:
+    """Disable a staff account; its sessions end at once."""
+    user = find_user(username)
+    user.active = False
+    user.session_version += 1
+    db.session.commit()
+    click.echo(f"Disabled {username!r}.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password; the account's sessions end."""
+    user = find_user(username)
+    password = read_password(password_stdin)
+    if len(password) < MIN_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_LENGTH} characters.")
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    db.session.commit()
+    click.echo(f"New password set for {username!r}.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load demo content and (re)set the demo moderator's password; print how to sign in."""
+    from app.demo import load
+
+    password = secrets.token_urlsafe(12)
+    added = load(moderator_password=password)
+    click.echo(f"Demo content: {added} items added." if added else "Demo content already present.")
+    click.echo("")
+    click.echo("  Sign in as a moderator at http://127.0.0.1:5000/auth/login")
+    click.echo("    username: moderator")
+    click.echo(f"    password: {password}")
+    click.echo("")
+
+
+uploads = AppGroup("uploads", help="Stored attachments.")
+
+
+@uploads.command("gc")
+@click.option("--min-age", default=3600, show_default=True, help="Leave files younger than this many seconds.")
+def uploads_gc(min_age: int) -> None:
+    """Remove stored files that no attachment names; report attachments whose file is missing."""
+    from app.uploads.gc import collect
+
+    report = collect(db.session, min_age=min_age)
+    click.echo(f"Removed {report.removed} orphan files and {report.leftovers} unfinished writes.")
+    for attachment_id in report.missing:
+        click.echo(f"Missing file for attachment {attachment_id}.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(demo)
+    app.cli.add_command(uploads)

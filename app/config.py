@@ -1,0 +1,78 @@
+"""Settings: defaults here, overridden by PRYSTAN_* environment variables, then by create_app(config)."""
+
+import os
+
+LANGUAGES = ("en", "ru", "be")
+
+
+class Defaults:
+    # Required outside development and tests; see check().
+    SECRET_KEY = None
+    DATABASE_URL = None  # default: SQLite file in the instance folder
+    STORAGE_URL = None  # default: instance/uploads
+    # hide_parameters: SQL errors in logs must not carry handles or texts.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "prystan_session"
+    LANGUAGE_COOKIE_NAME = "prystan_lang"
+
+    WTF_CSRF_TIME_LIMIT = 3600 * 4  # forms can take a long time to write
+
+    # Attachments: limits per submission, enforced on the server and shown in the form.
+    UPLOAD_MAX_FILES = 10
+    UPLOAD_MAX_FILE_MB = 20
+    UPLOAD_MAX_TOTAL_MB = 50
+    UPLOAD_MAX_PIXELS = 50_000_000
+    MAX_CONTENT_LENGTH = None  # derived: the total upload limit plus room for the text fields
+    MAX_FORM_PARTS = 100
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Minsk"
+    LANGUAGES = LANGUAGES
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    SUBMIT_RATELIMIT = "5 per minute;30 per day"
+    STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
+
+    LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins per address
+    LOGIN_ACCOUNT_RATELIMIT = "10 per hour"  # failed sign-ins per account, from anywhere
+
+    IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
+    SESSION_MAX_AGE = 12 * 3600  # seconds after sign-in before a staff session ends
+
+    # Number of reverse proxies in front of the app (ProxyFix x_for); 0 = none.
+    PROXY_HOPS = 0
+
+
+def check(config) -> None:
+    """Refuse to start with settings that would be unsafe in production."""
+    secret = config.get("SECRET_KEY")
+    relaxed = config.get("TESTING") or config.get("DEBUG")
+    if not secret and not relaxed:
+        raise RuntimeError(
+            "PRYSTAN_SECRET_KEY is not set. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` and keep it secret."
+        )
+    if secret and len(str(secret)) < 32 and not relaxed:
+        raise RuntimeError("PRYSTAN_SECRET_KEY must be at least 32 characters long.")
+
+
+def finish(app) -> None:
+    """Derive settings that depend on others (after env and explicit overrides)."""
+    config = app.config
+    if config.get("SECRET_KEY") is not None:
+        # from_prefixed_env parses JSON: a numeric key would arrive as an int.
+        config["SECRET_KEY"] = str(config["SECRET_KEY"])
+    elif config.get("TESTING") or config.get("DEBUG"):
+        config["SECRET_KEY"] = os.urandom(32).hex()
+    url = config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "prystan.db")
+    config["SQLALCHEMY_DATABASE_URI"] = url
+    config["STORAGE_URL"] = config.get("STORAGE_URL") or os.path.join(app.instance_path, "uploads")
+    config["UPLOAD_WORKDIR"] = config.get("UPLOAD_WORKDIR") or os.path.join(app.instance_path, "incoming")
+    if not config.get("MAX_CONTENT_LENGTH"):
+        config["MAX_CONTENT_LENGTH"] = (int(config["UPLOAD_MAX_TOTAL_MB"]) + 1) * 2**20

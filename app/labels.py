@@ -1,0 +1,61 @@
+"""Words shown for stored codes (kinds, statuses, categories...), translated at display time."""
+
+from flask_babel import lazy_gettext as _l
+
+KINDS = {
+    "information": _l("Information"),
+    "contact": _l("Contact"),
+    "ad": _l("Ad"),
+}
+
+STATUSES = {
+    "pending": _l("Waiting for moderation"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+PURPOSES = {
+    "job": _l("Offer a job"),
+    "housing": _l("Offer housing"),
+    "legal": _l("Legal help"),
+    "volunteer": _l("Volunteer"),
+    "media": _l("Media contact"),
+    "other": _l("Other help"),
+}
+
+CATEGORIES = {
+    "job_wanted": _l("Looking for work"),
+    "housing": _l("Housing"),
+    "services": _l("Services"),
+    "goods": _l("Goods"),
+    "help_needed": _l("Help needed"),
+    "other": _l("Other"),
+}
+
+REJECT_REASONS = {
+    "spam": _l("Spam or advertising unrelated to our work"),
+    "unsafe": _l("It could put someone in danger"),
+    "personal_data": _l("It contains someone's personal data"),
+    "off_topic": _l("It is not something we can publish or act on"),
+    "duplicate": _l("We already have the same submission"),
+    "unverifiable": _l("We could not verify it"),
+    "other": _l("Another reason (see the note)"),
+}
+
+# What an audit event's action means, as a sentence fragment: "<actor> <action>".
+ACTIONS = {
+    "submitted": _l("sent it"),
+    "claimed": _l("took it for review"),
+    "approved": _l("approved it"),
+    "rejected": _l("rejected it"),
+    "edited": _l("edited it"),
+    "undone": _l("undid the decision"),
+    "withdrawn": _l("withdrew it"),
+    "reported": _l("reported it"),
+    "signed_in": _l("signed in"),
+    "password_changed": _l("changed the password"),
+    "totp_enabled": _l("set up two-step sign-in"),
+    "user_created": _l("created an account"),
+    "user_changed": _l("changed an account"),
+}

@@ -1,0 +1,187 @@
+"""Database models. Limits live here as constants, shared by forms, validation and templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the same on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+
+    KINDS = ("information", "contact", "ad")
+    STATUSES = ("pending", "approved", "rejected", "withdrawn")
+    PURPOSES = ("job", "housing", "legal", "volunteer", "media", "other")
+    CATEGORIES = ("job_wanted", "housing", "services", "goods", "help_needed", "other")
+    TITLE_MAX = 120
+    BODY_MAX = 5000
+    AD_BODY_MAX = 2000
+    CITY_MAX = 60
+    NOTE_MAX = 500
+    AD_DAYS = 30
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    telegram: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(CITY_MAX))
+    show_contact: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    reject_note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
+    # HMAC of the receipt code; the code itself is never stored.
+    receipt_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_until: Mapped[datetime | None]
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
+    )
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        Index("ix_submissions_queue", "status", "kind", "created_at", "id"),
+        Index("ix_submissions_public", "kind", "status", "published_at", "id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Submission {self.id} {self.kind} {self.status}>"
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    public: Mapped[bool] = mapped_column(default=False)
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+
+class Article(db.Model):
+    __tablename__ = "articles"
+
+    STATUSES = ("draft", "published")
+    TITLE_MAX = 200
+    SUMMARY_MAX = 500
+    SLUG_MAX = 120
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    summary: Mapped[str] = mapped_column(String(SUMMARY_MAX), default="")
+    body_source: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    locale: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_articles_public", "status", "published_at"),)
+
+
+# Which roles may do what: editors do not moderate, moderators do not manage staff.
+PERMISSIONS = {
+    "moderate": ("moderator", "admin"),
+    "write": ("editor", "admin"),
+    "administer": ("admin",),
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    ROLES = ("moderator", "editor", "admin")
+    USERNAME_MAX = 64
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Set by an admin: the account must enrol an authenticator app before it can work.
+    totp_required: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on logout and password change: sessions carrying an older value are dead.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+class Event(db.Model):
+    """Audit log. Never an IP address, handle, text or file name: only who did what to which item."""
+
+    __tablename__ = "events"
+
+    DETAIL_MAX = 200
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Not a foreign key: the trail of an item outlives the item (withdrawn, purged).
+    submission_id: Mapped[int | None] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Report(db.Model):
+    __tablename__ = "reports"
+
+    REASONS = ("spam", "scam", "offensive", "personal_data", "other")
+    NOTE_MAX = 500
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(NOTE_MAX), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="reports")

@@ -1,0 +1,62 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Optional
+
+from app import labels
+from app.models import Submission
+from app.submit.forms import MaxChars, OneOf, clean_text
+
+
+def _choices(mapping, prompt):
+    return [SelectChoice("", prompt)] + [SelectChoice(value, label) for value, label in mapping.items()]
+
+
+class FilterForm(FlaskForm):
+    """Queue filters, sent by GET: bookmarkable, no CSRF needed for reading."""
+
+    class Meta:
+        csrf = False
+
+    kind = HiddenField()
+    status = SelectField(_l("Status"), choices=[SelectChoice(k, v) for k, v in labels.STATUSES.items()
+                                                if k != "withdrawn"], default="pending")
+    category = SelectField(_l("Category"), choices=_choices(labels.CATEGORIES, _l("Any")), validate_choice=False)
+    files = SelectField(_l("Attachments"), choices=[SelectChoice("", _l("Any")), SelectChoice("yes", _l("With files")),
+                                                  SelectChoice("no", _l("Without files"))], validate_choice=False)
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+    q = StringField(_l("Search"), filters=[clean_text], validators=[MaxChars(100)])
+
+
+class ActionForm(FlaskForm):
+    """Every action carries the version of the item its author saw."""
+
+    version = IntegerField(validators=[InputRequired()])
+
+
+class RejectForm(ActionForm):
+    reason = SelectField(
+        _l("Reason (the submitter reads it)"),
+        choices=_choices(labels.REJECT_REASONS, _l("Choose a reason")),
+        validate_choice=False,
+        validators=[OneOf(tuple(labels.REJECT_REASONS), _l("Choose a reason."))],
+    )
+    note = TextAreaField(_l("Note to the submitter (optional)"), filters=[clean_text],
+                         validators=[MaxChars(Submission.NOTE_MAX)])
+
+
+class EditAdForm(ActionForm):
+    title = StringField(_l("Title"), filters=[clean_text],
+                        validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)])
+    category = SelectField(_l("Category"), choices=_choices(labels.CATEGORIES, _l("Choose a category")),
+                           validate_choice=False,
+                           validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))])
+    city = StringField(_l("City or region"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
+    body = TextAreaField(_l("Text of the ad"), filters=[clean_text],
+                         validators=[DataRequired(_l("An ad needs a text.")), MaxChars(Submission.AD_BODY_MAX)])
+
+    def changes(self) -> dict:
+        return {"title": self.title.data, "category": self.category.data, "city": self.city.data or None,
+                "body": self.body.data}

@@ -1,0 +1,111 @@
+"""Reading the moderation queue: filters, keyset pages, counts. No writes here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, or_, select, tuple_
+
+from app.extensions import db
+from app.models import Attachment, Submission
+
+PAGE_SIZE = 25
+
+
+@dataclass
+class Filters:
+    kind: str | None = None
+    status: str = "pending"
+    category: str | None = None
+    has_attachments: bool | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+
+
+@dataclass
+class Row:
+    submission: Submission
+    attachments: int
+
+
+def encode_cursor(submission: Submission) -> str:
+    return f"{submission.created_at.isoformat()}_{submission.id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    try:
+        stamp, _, ident = (cursor or "").rpartition("_")
+        return datetime.fromisoformat(stamp), int(ident)
+    except ValueError:
+        return None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(filters: Filters, *, with_kind: bool = True) -> list:
+    conditions = [Submission.status == filters.status]
+    if with_kind and filters.kind:
+        conditions.append(Submission.kind == filters.kind)
+    if filters.category:
+        conditions.append(Submission.category == filters.category)
+    if filters.has_attachments is not None:
+        exists = select(Attachment.id).where(Attachment.submission_id == Submission.id).exists()
+        conditions.append(exists if filters.has_attachments else ~exists)
+    if filters.since:
+        conditions.append(Submission.created_at >= datetime.combine(filters.since, time.min))
+    if filters.until:
+        conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        conditions.append(or_(Submission.title.ilike(pattern, escape="\\"), Submission.body.ilike(pattern, escape="\\")))
+    return conditions
+
+
+def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> tuple[list[Row], str | None]:
+    """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
+    attachments = (
+        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
+    )
+    query = select(Submission, attachments).where(*_where(filters))
+    position = decode_cursor(after)
+    if position:
+        query = query.where(tuple_(Submission.created_at, Submission.id) > position)
+    query = query.order_by(Submission.created_at, Submission.id).limit(size + 1)
+    rows = [Row(s, n) for s, n in db.session.execute(query).unique().all()]
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (encode_cursor(rows[-1].submission) if more and rows else None)
+
+
+def counts(filters: Filters) -> dict[str, int]:
+    """How many items each tab holds, with the other filters applied."""
+    query = (
+        select(Submission.kind, func.count())
+        .where(*_where(filters, with_kind=False))
+        .group_by(Submission.kind)
+    )
+    found = dict(db.session.execute(query).all())
+    result = {kind: found.get(kind, 0) for kind in Submission.KINDS}
+    result["all"] = sum(found.values())
+    return result
+
+
+def newest_id() -> int:
+    return db.session.scalar(select(func.max(Submission.id))) or 0
+
+
+def arrived_since(last_id: int, filters: Filters) -> int:
+    """Items that arrived after the page was drawn and match its filters."""
+    query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *_where(filters))
+    return db.session.scalar(query)
+
+
+def history(submission_id: int) -> list:
+    from app.models import Event
+
+    query = select(Event).where(Event.submission_id == submission_id).order_by(Event.id)
+    return list(db.session.scalars(query))

@@ -1,0 +1,251 @@
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.extensions import db, htmx
+from app.models import Attachment, Submission
+from app.moderation import bp
+from app.moderation import queue as q
+from app.moderation import service
+from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
+from app.uploads.storage import storage_for
+
+SEARCH_ARGS = ("kind", "status", "category", "files", "since", "until", "q")
+
+
+def read_filters() -> tuple[FilterForm, q.Filters]:
+    form = FilterForm(formdata=request.args)
+    form.validate()
+    kind = form.kind.data if form.kind.data in Submission.KINDS else None
+    files = {"yes": True, "no": False}.get(form.files.data)
+    filters = q.Filters(
+        kind=kind,
+        status=form.status.data if form.status.data in Submission.STATUSES else "pending",
+        category=form.category.data if form.category.data in Submission.CATEGORIES else None,
+        has_attachments=files,
+        since=None if form.since.errors else form.since.data,
+        until=None if form.until.errors else form.until.data,
+        q="" if form.q.errors else (form.q.data or ""),
+    )
+    return form, filters
+
+
+def query_args(**changes) -> dict:
+    """The current filters as URL arguments, with some changed (for tabs and links)."""
+    args = {k: v for k in SEARCH_ARGS if (v := request.args.get(k))}
+    args.update(changes)
+    return {k: v for k, v in args.items() if v}
+
+
+def targeted(name: str) -> bool:
+    """A fragment is wanted: an htmx request (not a boosted page load) aimed at this element."""
+    return bool(htmx) and not htmx.boosted and htmx.target == name
+
+
+@bp.get("")
+def queue():
+    """List the items waiting for review, oldest first, with tabs, filters and "load more"."""
+    form, filters = read_filters()
+    rows, cursor = q.page(filters, request.args.get("after"))
+    context = {"form": form, "filters": filters, "rows": rows, "cursor": cursor, "query_args": query_args}
+    if targeted("more"):
+        return render_template("moderation/partials/_rows.html", **context)
+    context |= {"counts": q.counts(filters), "newest": q.newest_id(), "undo": session.get("undo")}
+    return render_template("moderation/queue.html", **context)
+
+
+@bp.get("/counts")
+def counts():
+    """The tabs with their live counts (refreshed after every action)."""
+    _form, filters = read_filters()
+    return render_template("moderation/partials/_tabs.html", counts=q.counts(filters), filters=filters,
+                           query_args=query_args)
+
+
+@bp.get("/new")
+def new():
+    """How many items arrived since the page was drawn: a bar, never rows moving under the cursor."""
+    _form, filters = read_filters()
+    last = request.args.get("last", type=int) or 0
+    return render_template("moderation/partials/_new.html", arrived=q.arrived_since(last, filters),
+                           last=last, query_args=query_args)
+
+
+@bp.get("/<int:submission_id>")
+def item(submission_id: int):
+    """Show one item with its files, history and actions: in the side panel, or as a page."""
+    submission = db.get_or_404(Submission, submission_id)
+    context = item_context(submission)
+    if targeted("panel"):
+        return render_template("moderation/partials/_item.html", in_panel=True, **context)
+    return render_template("moderation/item.html", **context)
+
+
+def item_context(submission: Submission, **forms) -> dict:
+    version = {"version": submission.version}
+    edit = forms.get("edit_form") or EditAdForm(formdata=None, obj=submission, **version)
+    return {
+        "submission": submission,
+        "history": q.history(submission.id),
+        "action_form": ActionForm(formdata=None, **version),
+        "reject_form": forms.get("reject_form") or RejectForm(formdata=None, **version),
+        "edit_form": edit,
+        "claim_minutes": service.CLAIM_MINUTES,
+    }
+
+
+@bp.post("/<int:submission_id>/claim")
+def claim(submission_id: int):
+    """Take an item for a few minutes, so that no one else acts on it meanwhile."""
+    ActionForm()  # CSRF is checked app-wide; the form has nothing else to read
+    try:
+        submission = service.claim(submission_id, current_user)
+    except service.Conflict as conflict:
+        return conflict_response(conflict, submission_id)
+    if htmx:
+        return render_template("moderation/partials/_claim.html", submission=submission)
+    return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
+
+
+@bp.post("/<int:submission_id>/approve")
+def approve(submission_id: int):
+    """Approve an item; an ad is published."""
+    form = ActionForm()
+    if not form.validate():
+        return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
+    return act(submission_id, lambda: service.approve(submission_id, form.version.data, current_user))
+
+
+@bp.post("/<int:submission_id>/reject")
+def reject(submission_id: int):
+    """Reject an item with a reason the submitter will read."""
+    form = RejectForm()
+    if not form.validate():
+        return form_errors(submission_id, reject_form=form)
+    return act(submission_id, lambda: service.reject(submission_id, form.version.data, current_user,
+                                                     form.reason.data, form.note.data))
+
+
+@bp.post("/<int:submission_id>/edit")
+def edit(submission_id: int):
+    """Correct an ad before approving it; the audit log names the changed fields."""
+    form = EditAdForm()
+    if not form.validate():
+        return form_errors(submission_id, edit_form=form)
+    try:
+        result = service.edit_ad(submission_id, form.version.data, current_user, form.changes())
+    except service.Conflict as conflict:
+        return conflict_response(conflict, submission_id)
+    except service.NotAllowed:
+        return form_errors(submission_id, edit_form=form)
+    flash(_("The ad is saved. Review it once more and approve it when it is ready."))
+    context = item_context(result.submission)
+    if htmx:
+        return render_template("moderation/partials/_item.html", in_panel=True, **context)
+    return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
+
+
+@bp.post("/<int:submission_id>/undo")
+def undo(submission_id: int):
+    """Take back one's own decision within a few seconds: the item returns to the queue."""
+    form = ActionForm()
+    if not form.validate():
+        return redirect(url_for("moderation.queue"), code=303)
+    try:
+        result = service.undo(submission_id, form.version.data, current_user)
+    except service.NotAllowed:
+        return too_late(submission_id)
+    except service.Conflict as conflict:
+        return conflict_response(conflict, submission_id)
+    session.pop("undo", None)
+    if htmx:
+        response = render_template("moderation/partials/_row.html", row=q.Row(result.submission, 0), fresh=True)
+        return response, 200, {"HX-Trigger": "queue-changed"}
+    flash(_("Undone: the item is back in the queue."))
+    return redirect(url_for("moderation.queue"), code=303)
+
+
+@bp.post("/spam")
+def spam():
+    """Reject the ticked items as spam, all at once."""
+    ActionForm()
+    chosen = []
+    for value in request.form.getlist("item"):
+        ident, _sep, version = value.partition(":")
+        if ident.isdigit() and version.isdigit():
+            chosen.append((int(ident), int(version)))
+    done, skipped = service.reject_spam(chosen, current_user)
+    flash(_("%(done)d rejected as spam.", done=done))
+    if skipped:
+        flash(_("%(skipped)d skipped: someone else acted on them first.", skipped=skipped))
+    return redirect(url_for("moderation.queue", **query_args()), code=303)
+
+
+def act(submission_id: int, action):
+    """Run a decision; answer htmx with the row's new state, and a page with a redirect."""
+    try:
+        result = action()
+    except service.Conflict as conflict:
+        return conflict_response(conflict, submission_id)
+    except service.NotAllowed:
+        return form_errors(submission_id)
+    undo = {"id": submission_id, "version": result.submission.version, "action": result.event.action}
+    if htmx:
+        html = render_template("moderation/partials/_done.html", submission=result.submission, undo=undo,
+                               undo_seconds=service.UNDO_SECONDS)
+        return html, 200, {"HX-Trigger": "queue-changed"}
+    session["undo"] = undo
+    return redirect(url_for("moderation.queue"), code=303)
+
+
+def form_errors(submission_id: int, **forms):
+    """Show the item again with the form's errors (in the side panel for htmx)."""
+    submission = db.get_or_404(Submission, submission_id)
+    context = item_context(submission, **forms)
+    if htmx:
+        html = render_template("moderation/partials/_item.html", in_panel=True, **context)
+        return html, 422, {"HX-Retarget": "#panel", "HX-Reswap": "innerHTML"}
+    return render_template("moderation/item.html", **context), 422
+
+
+def conflict_response(conflict: service.Conflict, submission_id: int):
+    """409: someone else acted first. Say who did what, and when."""
+    context = {"conflict": conflict, "submission_id": submission_id, "as_row": htmx and htmx.target == f"row-{submission_id}"}
+    if htmx:
+        return render_template("moderation/partials/_conflict.html", **context), 409
+    return render_template("moderation/conflict.html", **context), 409
+
+
+def too_late(submission_id: int):
+    submission = db.get_or_404(Submission, submission_id)
+    if htmx:
+        html = render_template("moderation/partials/_done.html", submission=submission, undo=None, too_late=True)
+        return html, 409
+    flash(_("It is too late to undo this decision."))
+    return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int):
+    """Download an attachment: never shown inline, never sniffed, sandboxed if opened anyway."""
+    item = db.get_or_404(Attachment, attachment_id)
+    response = send_stored(item.storage_key, item.content_type, download_name=item.original_name)
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.get("/attachments/<int:attachment_id>/preview")
+def preview(attachment_id: int):
+    """A small scrubbed JPEG of an image attachment, for the queue."""
+    item = db.get_or_404(Attachment, attachment_id)
+    if not item.content_type.startswith("image/"):
+        abort(404)
+    return send_stored(f"{item.storage_key}-thumb", "image/jpeg")
+
+
+def send_stored(key: str, mimetype: str, download_name: str | None = None):
+    store = storage_for(current_app.config["STORAGE_URL"])
+    if not store.exists(key):
+        abort(404)
+    return send_file(store.open(key), mimetype=mimetype, as_attachment=download_name is not None,
+                     download_name=download_name, max_age=0, etag=False)

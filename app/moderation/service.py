@@ -1,0 +1,200 @@
+"""Status changes of submissions: the only code that changes a status.
+
+Every action names the version of the item it saw. The change is one conditional UPDATE
+(``WHERE id = :id AND version = :seen``), so of two moderators acting at once exactly one wins and
+the other gets a Conflict that says who did what, and when. Every action is an audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from app import labels
+from app.extensions import db
+from app.models import Event, Submission, User, utcnow
+
+CLAIM_MINUTES = 10
+UNDO_SECONDS = 10
+EDITABLE = ("title", "category", "city", "body")
+
+
+class Conflict(Exception):
+    """Someone else acted first (or holds the item). ``event`` is what they did, if anything."""
+
+    def __init__(self, submission: Submission | None, event: Event | None = None, claimed: bool = False):
+        super().__init__("conflict")
+        self.submission = submission
+        self.event = event
+        self.claimed = claimed
+
+
+class NotAllowed(Exception):
+    """The action does not apply to the item as it is (e.g. undo after the undo window)."""
+
+
+@dataclass
+class Result:
+    submission: Submission
+    event: Event
+
+
+def record(action: str, submission_id: int | None, *, actor_id: int | None = None, detail: str = "") -> Event:
+    """Add an audit event to the session (committed with the change it records)."""
+    event = Event(action=action, submission_id=submission_id, actor_id=actor_id, detail=detail[: Event.DETAIL_MAX])
+    db.session.add(event)
+    return event
+
+
+def _free_for(user: User, now: datetime):
+    """The item is not claimed by someone else right now."""
+    return or_(
+        Submission.claimed_by_id.is_(None),
+        Submission.claimed_by_id == user.id,
+        Submission.claimed_until < now,
+    )
+
+
+def _change(submission_id: int, seen_version: int, user: User, action: str, values: dict,
+            *, extra=None, detail: str = "") -> Result:
+    """Apply ``values`` if the item is still as the user saw it; record the event; commit."""
+    now = values.pop("_now", utcnow())
+    conditions = [Submission.id == submission_id, Submission.version == seen_version, _free_for(user, now)]
+    if extra is not None:
+        conditions.append(extra)
+    statement = (
+        update(Submission)
+        .where(and_(*conditions))
+        .values(version=Submission.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(statement).rowcount != 1:
+        db.session.rollback()
+        raise _conflict(submission_id, user, now)
+    event = record(action, submission_id, actor_id=user.id, detail=detail)
+    db.session.commit()
+    submission = db.session.get(Submission, submission_id, populate_existing=True)
+    return Result(submission, event)
+
+
+def _conflict(submission_id: int, user: User, now: datetime) -> Conflict:
+    submission = db.session.get(Submission, submission_id, populate_existing=True)
+    if submission is None:
+        return Conflict(None, latest_event(submission_id))
+    if submission.claimed_by_id not in (None, user.id) and submission.claimed_until and submission.claimed_until >= now:
+        return Conflict(submission, claimed=True)
+    return Conflict(submission, latest_event(submission_id))
+
+
+def latest_event(submission_id: int) -> Event | None:
+    """The last thing that happened to an item, other than being claimed."""
+    query = select(Event).where(Event.submission_id == submission_id, Event.action != "claimed")
+    return db.session.scalars(query.order_by(Event.id.desc()).limit(1)).first()
+
+
+def claim(submission_id: int, user: User) -> Submission:
+    """Hold an item for CLAIM_MINUTES so that no one else acts on it meanwhile."""
+    now = utcnow()
+    statement = (
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == "pending", _free_for(user, now))
+        .values(claimed_by_id=user.id, claimed_until=now + timedelta(minutes=CLAIM_MINUTES))
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(statement).rowcount != 1:
+        db.session.rollback()
+        raise _conflict(submission_id, user, now)
+    record("claimed", submission_id, actor_id=user.id)
+    db.session.commit()
+    return db.session.get(Submission, submission_id, populate_existing=True)
+
+
+def release(submission_id: int, user: User) -> None:
+    """Give back an item this user holds."""
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.claimed_by_id == user.id)
+        .values(claimed_by_id=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def approve(submission_id: int, seen_version: int, user: User) -> Result:
+    """Approve a pending item; an ad is published until it expires."""
+    now = utcnow()
+    kind = db.session.scalar(select(Submission.kind).where(Submission.id == submission_id))
+    values = {"status": "approved", "decided_at": now, "decided_by_id": user.id,
+              "claimed_by_id": None, "claimed_until": None, "_now": now}
+    if kind == "ad":
+        values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
+    return _change(submission_id, seen_version, user, "approved", values, extra=Submission.status == "pending")
+
+
+def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:
+    """Reject a pending item with a reason the submitter reads at /status."""
+    if reason not in labels.REJECT_REASONS:
+        raise NotAllowed("unknown reason")
+    now = utcnow()
+    values = {"status": "rejected", "decided_at": now, "decided_by_id": user.id, "reject_reason": reason,
+              "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
+              "claimed_by_id": None, "claimed_until": None, "_now": now}
+    return _change(submission_id, seen_version, user, "rejected", values,
+                   extra=Submission.status == "pending", detail=reason)
+
+
+def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) -> Result:
+    """Change an ad's text before it is approved; the event names the fields, never their content."""
+    current = db.session.get(Submission, submission_id)
+    if current is None:
+        raise Conflict(None, latest_event(submission_id))
+    if current.kind != "ad":
+        raise NotAllowed("only ads are edited")
+    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(current, k)}
+    if not changed:
+        return Result(current, None)
+    return _change(submission_id, seen_version, user, "edited", dict(changed),
+                   extra=Submission.status == "pending", detail="changed: " + ", ".join(sorted(changed)))
+
+
+def undo(submission_id: int, seen_version: int, user: User) -> Result:
+    """Take back one's own decision within UNDO_SECONDS: the item returns to the queue."""
+    now = utcnow()
+    window = and_(
+        Submission.status.in_(("approved", "rejected")),
+        Submission.decided_by_id == user.id,
+        Submission.decided_at >= now - timedelta(seconds=UNDO_SECONDS),
+    )
+    values = {"status": "pending", "decided_at": None, "decided_by_id": None, "reject_reason": None,
+              "reject_note": None, "published_at": None, "expires_at": None, "_now": now}
+    try:
+        return _change(submission_id, seen_version, user, "undone", values, extra=window)
+    except Conflict as conflict:
+        if conflict.submission is not None and conflict.submission.version == seen_version:
+            raise NotAllowed("the undo window has passed") from None
+        raise
+
+
+def reject_spam(items: list[tuple[int, int]], user: User) -> tuple[int, int]:
+    """Reject many (id, seen version) items as spam; return (rejected, skipped because of conflicts)."""
+    done = skipped = 0
+    for submission_id, version in items:
+        try:
+            reject(submission_id, version, user, "spam")
+            done += 1
+        except (Conflict, NotAllowed):
+            skipped += 1
+    return done, skipped
+
+
+def withdraw(submission: Submission, storage) -> None:
+    """Delete a submission and its files for good at its submitter's request; the audit keeps only the id."""
+    keys = [k for a in submission.attachments for k in (a.storage_key, f"{a.storage_key}-thumb")]
+    record("withdrawn", submission.id, detail=submission.kind)
+    db.session.delete(submission)
+    db.session.commit()
+    # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
+    for key in keys:
+        storage.delete(key)

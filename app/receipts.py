@@ -1,0 +1,30 @@
+"""Receipt codes: 16 random digits shown once to the submitter; only a keyed digest is stored."""
+
+import hashlib
+import hmac
+import re
+import secrets
+
+DIGITS = 16
+_SEPARATORS = re.compile(r"[\s\-.]+")
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+
+
+def display(code: str) -> str:
+    """Group the digits in fours, like a phone number: 1234 5678 9012 3456."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def parse(text: str) -> str | None:
+    """Return the 16 digits of a typed code (spaces and dashes allowed), or None."""
+    digits = _SEPARATORS.sub("", text or "")
+    if len(digits) == DIGITS and digits.isascii() and digits.isdigit():
+        return digits
+    return None
+
+
+def digest(code: str, key: bytes) -> str:
+    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()

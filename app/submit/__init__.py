@@ -1,0 +1,8 @@
+from flask import Blueprint
+
+from app.security import no_store
+
+bp = Blueprint("submit", __name__)
+bp.after_request(no_store)
+
+from app.submit import routes  # noqa: E402,F401

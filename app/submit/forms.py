@@ -1,0 +1,179 @@
+"""Public forms. Every field keeps what was typed; every error says what to change."""
+
+import re
+import unicodedata
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, ValidationError
+
+from app import labels, receipts, telegram
+from app.models import Submission
+
+# C0/C1 control characters except tab and newline; NUL in particular cannot be stored.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(value):
+    """Normalize typed text: NFC, unix newlines, no control characters, no outer spaces."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
+
+
+class MaxChars:
+    """Length limit with a message that says how far over the text is."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.field_flags = {"maxlength": limit}
+
+    def __call__(self, form, field):
+        length = len(field.data or "")
+        if length > self.limit:
+            raise ValidationError(
+                _("Please shorten this to %(max)d characters (now %(length)d).", max=self.limit, length=length)
+            )
+
+
+class OneOf:
+    """A choice from a fixed list, with our own translated message."""
+
+    field_flags = {"required": True}
+
+    def __init__(self, choices, message):
+        self.choices = choices
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.data not in self.choices:
+            raise ValidationError(str(self.message))
+
+
+def _choices(mapping, prompt):
+    return [SelectChoice("", prompt)] + [SelectChoice(value, label) for value, label in mapping.items()]
+
+
+class TelegramName:
+    """Require a usable Telegram username; keep what was typed in the field, the bare name on the form."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        try:
+            form.telegram_name = telegram.normalize(field.data or "")
+        except telegram.InvalidHandle as error:
+            raise ValidationError(str(error.message)) from None
+
+
+class SubmitForm(FlaskForm):
+    """Fields every public form has: the Telegram handle and a honeypot."""
+
+    telegram = StringField(
+        _l("Your Telegram username"),
+        filters=[clean_text],
+        validators=[TelegramName()],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    attachments = MultipleFileField(_l("Files (optional)"))
+    # Honeypot: hidden from people by CSS, labelled for screen readers, filled by bots.
+    website = StringField(_l("Leave this field empty"), render_kw={"autocomplete": "off", "tabindex": "-1"})
+
+    def validate_website(self, field):
+        if field.data:
+            raise ValidationError(_("This field must stay empty."))
+
+    def fields_for_model(self) -> dict:
+        """Return the submitted values the model stores (form-specific fields added by subclasses)."""
+        return {"telegram": self.telegram_name, "body": self.body.data}
+
+
+class InformationForm(SubmitForm):
+    title = StringField(
+        _l("Subject (optional)"), filters=[clean_text], validators=[MaxChars(Submission.TITLE_MAX)]
+    )
+    body = TextAreaField(
+        _l("What do you want to tell us?"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Please write what you want to tell us.")), MaxChars(Submission.BODY_MAX)],
+    )
+
+    def fields_for_model(self) -> dict:
+        return super().fields_for_model() | {"title": self.title.data or None}
+
+
+class ContactForm(SubmitForm):
+    purpose = SelectField(
+        _l("How can you help?"),
+        choices=_choices(labels.PURPOSES, _l("Choose one")),
+        validate_choice=False,
+        validators=[OneOf(Submission.PURPOSES, _l("Choose how you can help."))],
+    )
+    body = TextAreaField(
+        _l("Tell us about your offer"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Please describe what you can offer.")), MaxChars(Submission.BODY_MAX)],
+    )
+
+    def fields_for_model(self) -> dict:
+        return super().fields_for_model() | {"purpose": self.purpose.data}
+
+
+class AdForm(SubmitForm):
+    title = StringField(
+        _l("Title"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Please give your ad a title.")), MaxChars(Submission.TITLE_MAX)],
+    )
+    category = SelectField(
+        _l("Category"),
+        choices=_choices(labels.CATEGORIES, _l("Choose a category")),
+        validate_choice=False,
+        validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for your ad."))],
+    )
+    city = StringField(
+        _l("City or region (optional)"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)]
+    )
+    body = TextAreaField(
+        _l("Text of the ad"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Please write the text of your ad.")), MaxChars(Submission.AD_BODY_MAX)],
+    )
+    show_contact = BooleanField(_l("Show my Telegram username with the published ad"))
+
+    def fields_for_model(self) -> dict:
+        return super().fields_for_model() | {
+            "title": self.title.data,
+            "category": self.category.data,
+            "city": self.city.data or None,
+            "show_contact": bool(self.show_contact.data),
+        }
+
+
+FORMS = {"information": InformationForm, "contact": ContactForm, "ad": AdForm}
+
+
+class StatusForm(FlaskForm):
+    code = StringField(
+        _l("Receipt code"),
+        filters=[clean_text],
+        render_kw={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"},
+    )
+
+    def validate_code(self, field):
+        if not field.data:
+            raise ValidationError(_("Enter the 16-digit code you received."))
+        if receipts.parse(field.data) is None:
+            raise ValidationError(_("A receipt code has 16 digits, for example 1234 5678 9012 3456."))
+
+
+class WithdrawForm(FlaskForm):
+    code = HiddenField()
+    confirm = BooleanField(
+        _l("I understand that my submission and its files will be deleted for good"),
+        validators=[DataRequired(_l("Tick the box to confirm that you want to delete it."))],
+    )

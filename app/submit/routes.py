@@ -1,0 +1,154 @@
+import tempfile
+
+from flask import current_app, g, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from app import receipts
+from app.extensions import limiter
+from app.models import Submission
+from app.moderation import service as moderation
+from app.security import derive_key
+from app.submit import bp, service
+from app.submit.forms import FORMS, StatusForm, WithdrawForm
+from app.uploads import intake
+from app.uploads.storage import storage_for
+
+
+def receipt_key() -> bytes:
+    return derive_key(current_app.config["SECRET_KEY"], "receipt")
+
+
+def submit_limit() -> str:
+    return current_app.config["SUBMIT_RATELIMIT"]
+
+
+def status_limit() -> str:
+    return current_app.config["STATUS_RATELIMIT"]
+
+
+def receipt_missed(_response) -> bool:
+    """Count only wrong receipt codes against the status limit."""
+    return g.get("receipt_missed", False)
+
+
+def submit(kind: str, **defaults):
+    """Validate a public form and its files; on success store it and show the receipt once."""
+    form = FORMS[kind](**defaults)
+    if form.validate_on_submit():
+        try:
+            code = accept(kind, form)
+        except intake.Refused as refused:
+            form.attachments.errors = refused.messages
+        else:
+            return render_template("submit/receipt.html", receipt=receipts.display(code), kind=kind)
+    return render_template(f"submit/{kind}.html", form=form), 422 if form.is_submitted() else 200
+
+
+def accept(kind: str, form) -> str:
+    """Check and scrub the files in a private work folder, then store everything together."""
+    config = current_app.config
+    limits = intake.limits_from(config)
+    workdir = tempfile.mkdtemp(dir=config["UPLOAD_WORKDIR"])
+    try:
+        uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
+        intake.scrub(uploads, limits, workdir)
+        return service.create(kind, form.fields_for_model(), locale=str(get_locale()), receipt_key=receipt_key(),
+                              uploads=uploads, storage=storage_for(config["STORAGE_URL"]))
+    finally:
+        intake.discard(workdir)
+
+
+@bp.context_processor
+def upload_limits():
+    config = current_app.config
+    return {"upload": intake.limits_from(config), "upload_accept": intake.ACCEPT}
+
+
+@bp.route("/submit/information", methods=["GET", "POST"])
+@limiter.limit(submit_limit, methods=["POST"])
+def information():
+    """Take a tip or report."""
+    return submit("information")
+
+
+@bp.route("/submit/contact", methods=["GET", "POST"])
+@limiter.limit(submit_limit, methods=["POST"])
+def contact():
+    """Take an offer of help; ?purpose=job preselects the job offer."""
+    purpose = request.args.get("purpose")
+    return submit("contact", purpose=purpose if purpose in Submission.PURPOSES else "")
+
+
+@bp.route("/submit/ad", methods=["GET", "POST"])
+@limiter.limit(submit_limit, methods=["POST"])
+def ad():
+    """Take a classified ad for moderation."""
+    return submit("ad")
+
+
+@bp.route("/status", methods=["GET", "POST"])
+@limiter.limit(status_limit, methods=["POST"], deduct_when=receipt_missed)
+def status():
+    """Show a submission's status to whoever holds its receipt code."""
+    form = StatusForm()
+    submission = None
+    if form.validate_on_submit():
+        submission = service.find(form.code.data, receipt_key=receipt_key())
+        if submission is None:
+            g.receipt_missed = True
+            form.code.errors.append(not_found_message())
+    withdraw_form = WithdrawForm(code=form.code.data, formdata=None)
+    return render_template("submit/status.html", form=form, submission=submission, withdraw_form=withdraw_form)
+
+
+@bp.post("/status/withdraw")
+@limiter.limit(status_limit, deduct_when=receipt_missed)
+def withdraw():
+    """Delete a submission for good, files included, after the submitter confirms."""
+    form = StatusForm(formdata=None, code=request.form.get("code", ""))
+    withdraw_form = WithdrawForm()
+    submission = service.find(withdraw_form.code.data or "", receipt_key=receipt_key())
+    if submission is None:
+        g.receipt_missed = True
+        form.code.errors = [not_found_message()]
+        return render_template("submit/status.html", form=form, withdraw_form=withdraw_form), 422
+    if not withdraw_form.validate():
+        return render_template(
+            "submit/status.html", form=form, submission=submission, withdraw_form=withdraw_form
+        ), 422
+    moderation.withdraw(submission, storage_for(current_app.config["STORAGE_URL"]))
+    return render_template("submit/status.html", form=StatusForm(formdata=None), withdrawn=True)
+
+
+def not_found_message() -> str:
+    # One answer for every code that matches nothing: it tells nothing about other people's codes.
+    return _("No submission matches this code. Check the digits and try again.")
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(_error):
+    """Re-show the form with everything typed, and explain why it was not sent."""
+    notice = _(
+        "Your form was not sent because its security token had expired or your browser did not "
+        "send a cookie. Nothing you typed is lost: check it and send it again."
+    )
+    return rerender(notice), 400
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(_error):
+    """Keep the typed values when a limit is reached, and say when to try again."""
+    notice = _("Too many attempts from your connection. Please wait a while and send the form again.")
+    return rerender(notice), 429
+
+
+def rerender(notice: str):
+    kind = (request.endpoint or "").removeprefix("submit.")
+    if kind in FORMS:
+        form = FORMS[kind](formdata=request.form)
+        return render_template(f"submit/{kind}.html", form=form, notice=notice)
+    form = StatusForm(formdata=None, code=request.form.get("code", ""))
+    return render_template("submit/status.html", form=form, notice=notice)

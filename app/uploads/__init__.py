@@ -1,0 +1,1 @@
+"""Attachments: intake (checks), scrubbing (metadata removal, in a child process) and storage."""

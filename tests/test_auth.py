@@ -1,0 +1,164 @@
+"""Staff sign-in: one message for every failure, TOTP, timeouts, limits, password change, CLI."""
+
+import time
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from app.auth.passwords import verify
+from app.extensions import db
+from app.models import Event, User
+from tests.conftest import PASSWORD, login, make_user
+
+GENERIC = "Wrong username, password or code."
+
+
+def test_sign_in_lands_each_role_where_it_works(app, client):
+    make_user(app, "olga", "moderator")
+    make_user(app, "ivan", "admin")
+    make_user(app, "anna", "editor")
+    assert login(client, "olga").headers["Location"] == "/moderation"
+    assert login(app.test_client(), "anna").headers["Location"] == "/"
+    assert login(app.test_client(), "ivan").headers["Location"] == "/moderation"
+
+
+def test_sign_in_follows_a_local_next_only(app, client):
+    make_user(app)
+    response = client.post("/auth/login", data={"username": "olga", "password": PASSWORD, "next": "/admin/audit"})
+    assert response.headers["Location"] == "/admin/audit"
+    other = app.test_client().post("/auth/login", data={"username": "olga", "password": PASSWORD,
+                                                         "next": "https://evil.example/"})
+    assert other.headers["Location"] == "/moderation"
+
+
+@pytest.mark.parametrize("case", ["wrong password", "unknown user", "disabled", "missing code", "wrong code"])
+def test_every_failed_sign_in_gets_the_same_message(app, client, case):
+    secret = pyotp.random_base32()
+    make_user(app, "olga", active=(case != "disabled"), totp_secret=secret if "code" in case else None)
+    username = "nobody" if case == "unknown user" else "olga"
+    password = "wrong password!" if case == "wrong password" else PASSWORD
+    otp = "000000" if case == "wrong code" else ""
+    response = login(client, username, password, otp)
+    assert response.status_code == 422
+    assert GENERIC in response.get_data(as_text=True)
+    assert "Sign out" not in client.get("/").get_data(as_text=True)
+
+
+def test_totp_enrolment_then_sign_in_needs_the_code(app, client):
+    make_user(app)
+    login(client)
+    page = client.get("/auth/totp").get_data(as_text=True)
+    assert "<svg" in page and "<img" not in page  # the QR code is drawn inline, by us
+    secret = page.split('name="secret" type="hidden" value="')[1].split('"')[0]
+    wrong = client.post("/auth/totp", data={"secret": secret, "code": "123456"})
+    assert wrong.status_code == 422
+    ok = client.post("/auth/totp", data={"secret": secret, "code": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(User.totp_secret)) == secret
+    fresh = app.test_client()
+    assert login(fresh).status_code == 422
+    assert login(fresh, otp=pyotp.TOTP(secret).now()).status_code == 303
+
+
+def test_required_totp_blocks_staff_pages_until_enrolled(app, client):
+    make_user(app, totp_required=True)
+    login(client)
+    response = client.get("/moderation")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/totp"
+    assert "requires two-step sign-in" in client.get("/auth/totp").get_data(as_text=True)
+
+
+def test_a_new_session_starts_at_sign_in(app, client):
+    make_user(app)
+    client.get("/submit/information")
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+    login(client)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+@pytest.mark.parametrize(("key", "age"), [("seen_at", 31 * 60), ("auth_at", 12 * 3600 + 1)])
+def test_idle_and_absolute_timeouts_end_the_session(app, client, key, age):
+    make_user(app)
+    login(client)
+    assert client.get("/moderation").status_code == 200
+    with client.session_transaction() as session:
+        session[key] = time.time() - age
+    response = client.get("/moderation")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    assert "signed out after a period of inactivity" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_activity_keeps_the_session_alive(app, client):
+    make_user(app)
+    login(client)
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 29 * 60
+    assert client.get("/moderation").status_code == 200
+    assert client.get("/moderation").status_code == 200
+
+
+def test_password_change_ends_other_sessions(app, client):
+    make_user(app)
+    login(client)
+    other = app.test_client()
+    login(other)
+    bad = client.post("/auth/password", data={"current": "nope", "new": "a brand new password", "confirm": "a brand new password"})
+    assert bad.status_code == 422 and "not your current password" in bad.get_data(as_text=True)
+    short = client.post("/auth/password", data={"current": PASSWORD, "new": "short", "confirm": "short"})
+    assert short.status_code == 422 and "at least 12" in short.get_data(as_text=True)
+    ok = client.post("/auth/password", data={"current": PASSWORD, "new": "a brand new password",
+                                            "confirm": "a brand new password"})
+    assert ok.status_code == 303
+    assert client.get("/moderation").status_code == 200  # this session goes on
+    assert client.get("/moderation").status_code == 200
+    assert other.get("/moderation").status_code == 302  # the other one ended
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per hour",
+                                         "LOGIN_ACCOUNT_RATELIMIT": "100 per hour"}])
+def test_failed_sign_ins_are_limited_per_address(app, client):
+    make_user(app)
+    for _ in range(3):
+        assert login(client, password="wrong password!").status_code == 422
+    assert login(client).status_code == 429
+    from_elsewhere = app.test_client().post("/auth/login", data={"username": "olga", "password": PASSWORD},
+                                            environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert from_elsewhere.status_code == 303
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "100 per hour",
+                                         "LOGIN_ACCOUNT_RATELIMIT": "3 per hour"}])
+def test_failed_sign_ins_are_limited_per_account_from_any_address(app):
+    make_user(app)
+    for n in range(3):
+        client = app.test_client()
+        response = client.post("/auth/login", data={"username": "olga", "password": "wrong password!"},
+                               environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        assert response.status_code == 422
+    blocked = app.test_client().post("/auth/login", data={"username": "OLGA", "password": PASSWORD},
+                                     environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert blocked.status_code == 429
+
+
+def test_sign_in_is_an_audit_event(app, client):
+    user_id = make_user(app)
+    login(client)
+    with app.app_context():
+        assert db.session.scalar(select(Event.actor_id).where(Event.action == "signed_in")) == user_id
+
+
+def test_cli_disable_and_reset_password(app, runner, client):
+    make_user(app)
+    login(client)
+    result = runner.invoke(args=["users", "reset-password", "olga", "--password-stdin"], input="another long one\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/moderation").status_code == 302  # the old session ended
+    with app.app_context():
+        assert verify(db.session.scalar(select(User.password_hash)), "another long one")
+    assert runner.invoke(args=["users", "disable", "olga"]).exit_code == 0
+    assert login(client, password="another long one").status_code == 422
+    assert runner.invoke(args=["users", "disable", "nobody"]).exit_code != 0

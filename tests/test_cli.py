@@ -1,0 +1,68 @@
+"""Command line: staff accounts and demo content."""
+
+from sqlalchemy import func, select
+
+from app.auth.passwords import verify
+from app.extensions import db
+from app.models import Submission, User
+
+
+def test_users_create_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(args=["users", "create", "olga", "--role", "editor", "--password-stdin"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "olga"))
+        assert user.role == "editor"
+        assert user.password_hash.startswith("$argon2id$")
+        assert verify(user.password_hash, "a long enough password")
+        assert "a long enough password" not in user.password_hash
+
+
+def test_users_create_refuses_short_passwords_duplicates_and_unknown_roles(app, runner):
+    short = runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "at least 12" in short.output
+    runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="x" * 12 + "\n")
+    again = runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="y" * 12)
+    assert again.exit_code != 0 and "already exists" in again.output
+    role = runner.invoke(args=["users", "create", "ivan", "--role", "god", "--password-stdin"], input="x" * 12)
+    assert role.exit_code != 0
+
+
+def test_demo_loads_content_once_and_prints_a_working_sign_in(app, runner, client):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    password = first.output.split("password: ")[1].split()[0]
+    assert "username: moderator" in first.output and "/auth/login" in first.output
+    second = runner.invoke(args=["demo"])
+    assert "already present" in second.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 6
+        assert {s.status for s in db.session.scalars(select(Submission))} == {"pending"}
+    # Only the newest printed password works.
+    new_password = second.output.split("password: ")[1].split()[0]
+    assert client.post("/auth/login", data={"username": "moderator", "password": password}).status_code == 422
+    response = client.post("/auth/login", data={"username": "moderator", "password": new_password})
+    assert response.status_code == 303
+
+
+def test_login_answers_every_failure_with_one_message(app, runner, client):
+    runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="x" * 12 + "\n")
+    wrong_password = client.post("/auth/login", data={"username": "olga", "password": "y" * 12})
+    unknown_user = client.post("/auth/login", data={"username": "nobody", "password": "y" * 12})
+    for response in (wrong_password, unknown_user):
+        assert response.status_code == 422
+        assert "Wrong username, password or code." in response.get_data(as_text=True)
+
+
+def test_logout_ends_the_session_on_the_server(app, runner, client):
+    runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="x" * 12 + "\n")
+    client.post("/auth/login", data={"username": "olga", "password": "x" * 12})
+    stolen = client.get_cookie("prystan_session").value
+    assert "Sign out (olga)" in client.get("/").get_data(as_text=True)
+    client.post("/auth/logout")
+    assert "Sign out" not in client.get("/").get_data(as_text=True)
+    # The cookie taken before sign-out no longer signs anyone in.
+    thief = app.test_client()
+    thief.set_cookie("prystan_session", stolen)
+    assert "Sign out" not in thief.get("/").get_data(as_text=True)

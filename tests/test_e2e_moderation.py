@@ -1,0 +1,109 @@
+"""A moderator in Chromium works the queue with the keyboard; a second moderator runs into a conflict."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import DESKTOP, PHONE, screenshot
+from tests.conftest import PASSWORD, make_submission, make_user
+
+pytestmark = pytest.mark.e2e
+
+
+def sign_in(page, username):
+    page.goto("/auth/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/moderation$"))
+
+
+def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_server):
+    app = live_server.app
+    make_user(app, "olga")
+    make_user(app, "ivan")
+    first, _ = make_submission(app, "ad", title="Electrician looking for work", category="job_wanted")
+    second, code = make_submission(app, "information", title="A tip with a stranger's address")
+    third, _ = make_submission(app, "contact", body="I can offer a room in Warsaw for a month.")
+
+    # Ivan opens the queue first and leaves his tab open.
+    other = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    ivan = other.new_page()
+    sign_in(ivan, "ivan")
+    expect(ivan.locator(f"#row-{third}")).to_be_visible()
+
+    sign_in(page, "olga")
+    expect(page.locator("#count-all")).to_have_text("3")
+    page.keyboard.press("?")
+    expect(page.locator("#keys-help")).to_be_visible()
+    page.keyboard.press("?")
+
+    page.keyboard.press("j")
+    expect(page.locator(f"#row-{first}")).to_have_class(re.compile("selected"))
+    page.keyboard.press("a")
+    expect(page.locator(f"#row-{first}")).to_contain_text("Approved: Electrician looking for work")
+    expect(page.locator("#count-all")).to_have_text("2")
+    expect(page.locator(f"#row-{second}")).to_have_class(re.compile("selected"))
+
+    page.keyboard.press("r")
+    reason = page.locator("#panel select[name=reason]")
+    expect(reason).to_be_focused()
+    reason.select_option("personal_data")
+    page.locator("#panel textarea[name=note]").fill("Please leave out the address.")
+    screenshot(page, "queue-panel-desktop")
+    page.locator("#panel").get_by_role("button", name="Reject").click()
+    expect(page.locator(f"#row-{second}")).to_contain_text("Rejected: A tip with a stranger")
+    expect(page.locator("#panel .item")).to_have_count(0)
+    expect(page.locator("#count-all")).to_have_text("1")
+
+    page.keyboard.press("a")  # the third row is selected now
+    expect(page.locator(f"#row-{third}")).to_contain_text("Approved")
+    screenshot(page, "queue-after-desktop")
+
+    # Ivan's tab still shows the third item as pending: his click meets Olga's decision.
+    ivan.locator(f"#row-{third}").get_by_role("button", name="Approve").click()
+    expect(ivan.locator(f"#row-{third}")).to_contain_text(re.compile(r"Someone acted first: olga approved it at"))
+    screenshot(ivan, "queue-conflict-desktop")
+    other.close()
+
+    # The submitter reads the reason at /status.
+    visitor = browser.new_context(base_url=live_server.url).new_page()
+    visitor.goto("/status")
+    visitor.get_by_label("Receipt code").fill(code)
+    visitor.get_by_role("button", name="Check", exact=True).click()
+    expect(visitor.locator(".status-result")).to_contain_text("Rejected")
+    expect(visitor.locator(".status-result")).to_contain_text("It contains someone's personal data")
+    expect(visitor.locator(".status-result")).to_contain_text("Please leave out the address.")
+    visitor.context.close()
+    assert page.problems == []
+
+
+def test_undo_brings_the_row_back(page, live_server):
+    app = live_server.app
+    make_user(app, "olga")
+    item, _ = make_submission(app, title="Undo me")
+    sign_in(page, "olga")
+    page.locator(f"#row-{item}").get_by_role("button", name="Approve").click()
+    page.locator(f"#row-{item}").get_by_role("button", name="Undo").click()
+    expect(page.locator(f"#row-{item}")).to_contain_text("Undo me")
+    expect(page.locator(f"#row-{item}").get_by_role("button", name="Approve")).to_be_visible()
+    expect(page.locator("#count-all")).to_have_text("1")
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_queue_screenshots(page, live_server, viewport):
+    app = live_server.app
+    make_user(app, "olga")
+    for n, kind in enumerate(["information", "contact", "ad", "ad", "information", "contact"]):
+        make_submission(app, kind, title=f"Item {n + 1}: a realistic title of some length", telegram=f"sender_{n}x")
+    page.set_viewport_size(DESKTOP if viewport == "desktop" else PHONE)
+    sign_in(page, "olga")
+    screenshot(page, f"queue-{viewport}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.locator(".queue-row .row-title").first.click()
+    expect(page.locator("#panel .item")).to_be_visible()
+    expect(page.locator("#panel .claim")).to_contain_text("You are reviewing")
+    screenshot(page, f"queue-open-{viewport}")
+    assert page.problems == []

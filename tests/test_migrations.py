@@ -1,0 +1,43 @@
+"""The schema is made by Alembic: the head matches the models, and every migration runs up and down."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from app.extensions import db
+from tests.conftest import make_app
+
+
+@pytest.fixture
+def empty_app(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    yield app
+    with app.app_context():
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+def differences():
+    with db.engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection), db.metadata)
+
+
+def tables():
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_head_matches_the_models_and_migrations_run_up_down_up(empty_app):
+    with empty_app.app_context():
+        upgrade()
+        assert tables() == set(db.metadata.tables)
+        assert differences() == []
+        downgrade(revision="base")
+        assert tables() == set()
+        upgrade()
+        assert differences() == []

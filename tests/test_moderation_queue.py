@@ -1,0 +1,219 @@
+"""The queue as a moderator uses it: tabs, filters, pages, the side panel, actions with and without htmx."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Attachment, Event, Submission
+from app.moderation import queue as q
+from tests.conftest import hx, make_submission, make_user, sign_in
+
+
+def row_ids(html):
+    return [int(i) for i in re.findall(r'<li id="row-(\d+)"', html)]
+
+
+def age(app, submission_id, days):
+    with app.app_context():
+        item = db.session.get(Submission, submission_id)
+        item.created_at -= timedelta(days=days)
+        db.session.commit()
+
+
+def test_pending_items_oldest_first_with_what_a_row_shows(app, moderator):
+    newer, _ = make_submission(app, "ad", title="Newer ad", telegram="seller_one")
+    older, _ = make_submission(app, "information", title="Older tip")
+    age(app, older, 2)
+    with app.app_context():
+        db.session.add(Attachment(submission_id=older, storage_key="k1", original_name="a.jpg",
+                                  content_type="image/jpeg", size=10, sha256="0" * 64))
+        db.session.commit()
+    html = moderator.get("/moderation").get_data(as_text=True)
+    assert row_ids(html) == [older, newer]
+    row = html.split(f'id="row-{older}"')[1].split("</li>")[0]
+    assert "Information" in row and "Older tip" in row and "@anna_k1" in row and "1 file" in row
+    assert "2 days ago" in row
+    assert "@seller_one" in html
+
+
+def test_decided_items_leave_the_pending_list(app, moderator):
+    kept, _ = make_submission(app)
+    make_submission(app, status="approved")
+    make_submission(app, status="rejected")
+    assert row_ids(moderator.get("/moderation").get_data(as_text=True)) == [kept]
+    assert len(row_ids(moderator.get("/moderation?status=approved").get_data(as_text=True))) == 1
+
+
+def test_tabs_show_live_counts_per_kind(app, moderator):
+    for kind in ("information", "ad", "ad", "contact"):
+        make_submission(app, kind)
+    html = moderator.get("/moderation?kind=ad").get_data(as_text=True)
+    counts = dict(re.findall(r'id="count-(\w+)">(\d+)<', html))
+    assert counts == {"all": "4", "information": "1", "contact": "1", "ad": "2"}
+    assert len(row_ids(html)) == 2
+    fragment = moderator.get("/moderation/counts?kind=ad", headers=hx("queue-tabs")).get_data(as_text=True)
+    assert fragment.lstrip().startswith("<nav") and "<html" not in fragment
+
+
+def test_filters_and_search(app, moderator):
+    with_file, _ = make_submission(app, "ad", title="Bicycle", category="goods")
+    make_submission(app, "ad", title="Flat", category="housing", body="Two rooms, 100% furnished")
+    old, _ = make_submission(app, title="Old story")
+    age(app, old, 10)
+    with app.app_context():
+        db.session.add(Attachment(submission_id=with_file, storage_key="k", original_name="b.png",
+                                  content_type="image/png", size=1, sha256="1" * 64))
+        db.session.commit()
+
+    def titles(query):
+        return re.findall(r'class="title-text">([^<]+)<', moderator.get("/moderation?" + query).get_data(as_text=True))
+
+    assert titles("category=goods") == ["Bicycle"]
+    assert titles("files=yes") == ["Bicycle"]
+    assert sorted(titles("files=no")) == ["Flat", "Old story"]
+    assert titles("q=bicy") == ["Bicycle"]
+    assert titles("q=100%25") == ["Flat"]  # % is searched for, not a wildcard
+    assert titles("q=rooms") == ["Flat"]
+    until = (db_now(app) - timedelta(days=5)).date().isoformat()
+    assert titles(f"until={until}") == ["Old story"]
+    assert "Old story" not in titles(f"since={(db_now(app) - timedelta(days=1)).date().isoformat()}")
+    assert moderator.get("/moderation?since=not-a-date&status=nonsense").status_code == 200
+
+
+def db_now(app):
+    from app.models import utcnow
+
+    return utcnow()
+
+
+def test_keyset_pages_with_load_more(app, moderator):
+    ids = [make_submission(app)[0] for _ in range(q.PAGE_SIZE + 5)]
+    page = moderator.get("/moderation").get_data(as_text=True)
+    assert row_ids(page) == ids[: q.PAGE_SIZE]
+    more = re.search(r'hx-get="([^"]+after=[^"]+)"', page).group(1).replace("&amp;", "&")
+    fragment = moderator.get(more, headers=hx("more")).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert row_ids(fragment) == ids[q.PAGE_SIZE :]
+    assert 'id="more"' not in fragment
+    # Without JavaScript the same link loads the next page in full.
+    assert row_ids(moderator.get(more).get_data(as_text=True)) == ids[q.PAGE_SIZE :]
+
+
+def test_new_items_arrive_as_a_bar_not_as_rows(app, moderator):
+    first, _ = make_submission(app)
+    assert "new item" not in moderator.get(f"/moderation/new?last={first}", headers=hx()).get_data(as_text=True)
+    make_submission(app)
+    make_submission(app, "ad")
+    bar = moderator.get(f"/moderation/new?last={first}", headers=hx()).get_data(as_text=True)
+    assert "2 new items — show" in bar
+    assert "1 new item — show" in moderator.get(f"/moderation/new?last={first}&kind=ad", headers=hx()).get_data(as_text=True)
+
+
+def test_item_opens_in_the_panel_and_as_a_page(app, moderator):
+    item_id, _ = make_submission(app, "ad", title="Sofa")
+    panel = moderator.get(f"/moderation/{item_id}", headers=hx("panel"))
+    html = panel.get_data(as_text=True)
+    assert "<html" not in html and "Sofa" in html and "Some text about a case." in html
+    assert f'hx-post="/moderation/{item_id}/claim" hx-trigger="load"' in html
+    assert "sent it" in html  # the history
+    assert panel.headers["Cache-Control"] == "no-store"
+    page = moderator.get(f"/moderation/{item_id}").get_data(as_text=True)
+    assert "<html" in page and "hx-post" not in page.split("<main")[1]  # plain forms without JavaScript
+    assert moderator.get("/moderation/9999").status_code == 404
+
+
+def test_htmx_approve_returns_the_row_with_undo_and_triggers_counts(app, moderator):
+    item_id, _ = make_submission(app, "ad", title="Lamp")
+    response = moderator.post(f"/moderation/{item_id}/approve", data={"version": 1}, headers=hx(f"row-{item_id}"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "queue-changed"
+    assert html.lstrip().startswith(f'<li id="row-{item_id}"') and "Approved: Lamp" in html
+    assert f'action="/moderation/{item_id}/undo"' in html
+    undone = moderator.post(f"/moderation/{item_id}/undo", data={"version": 2}, headers=hx(f"row-{item_id}"))
+    assert undone.status_code == 200 and 'class="row-actions"' in undone.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Submission, item_id).status == "pending"
+
+
+def test_stale_action_answers_409_saying_who_did_what(app, moderator):
+    item_id, _ = make_submission(app)
+    other = app.test_client()
+    sign_in(other, app, make_user(app, "ivan"))
+    assert other.post(f"/moderation/{item_id}/reject", data={"version": 1, "reason": "spam"}).status_code == 303
+    response = moderator.post(f"/moderation/{item_id}/approve", data={"version": 1}, headers=hx(f"row-{item_id}"))
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "ivan rejected it at" in html and f'id="row-{item_id}"' in html
+    page = moderator.post(f"/moderation/{item_id}/approve", data={"version": 1})
+    assert page.status_code == 409 and "ivan rejected it" in page.get_data(as_text=True)
+
+
+def test_claimed_items_show_who_has_them(app, moderator):
+    item_id, _ = make_submission(app)
+    other = app.test_client()
+    sign_in(other, app, make_user(app, "ivan"))
+    assert "You are reviewing" in other.post(f"/moderation/{item_id}/claim", headers=hx()).get_data(as_text=True)
+    assert "with ivan" in moderator.get("/moderation").get_data(as_text=True)
+    claim = moderator.post(f"/moderation/{item_id}/claim", headers=hx())
+    assert claim.status_code == 409 and "ivan is reviewing this item until" in claim.get_data(as_text=True)
+
+
+def test_reject_needs_a_reason_and_shows_the_error_in_the_panel(app, moderator):
+    item_id, _ = make_submission(app)
+    response = moderator.post(f"/moderation/{item_id}/reject", data={"version": 1, "reason": "", "note": "kept"},
+                              headers=hx(f"row-{item_id}"))
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#panel"
+    html = response.get_data(as_text=True)
+    assert "Choose a reason." in html and "kept" in html
+
+
+def test_without_javascript_actions_redirect_and_offer_undo(app, moderator):
+    item_id, _ = make_submission(app)
+    response = moderator.post(f"/moderation/{item_id}/reject", data={"version": 1, "reason": "off_topic", "note": "Not ours."})
+    assert response.status_code == 303 and response.headers["Location"] == "/moderation"
+    page = moderator.get("/moderation").get_data(as_text=True)
+    assert f"Item #{item_id}: rejected it." in page and f'action="/moderation/{item_id}/undo"' in page
+    moderator.post(f"/moderation/{item_id}/undo", data={"version": 2})
+    assert row_ids(moderator.get("/moderation").get_data(as_text=True)) == [item_id]
+
+
+def test_editing_an_ad_is_recorded_with_the_changed_fields(app, moderator):
+    item_id, _ = make_submission(app, "ad", title="Sofa", category="goods", city="Minsk", body="Old text")
+    response = moderator.post(f"/moderation/{item_id}/edit", headers=hx("panel"), data={
+        "version": 1, "title": "Sofa, free", "category": "goods", "city": "Minsk", "body": "New text"})
+    assert response.status_code == 200 and "Sofa, free" in response.get_data(as_text=True)
+    bad = moderator.post(f"/moderation/{item_id}/edit", headers=hx("panel"), data={
+        "version": 2, "title": "", "category": "goods", "city": "", "body": "x"})
+    assert bad.status_code == 422 and "An ad needs a title." in bad.get_data(as_text=True)
+    with app.app_context():
+        item = db.session.get(Submission, item_id)
+        assert (item.title, item.body, item.version) == ("Sofa, free", "New text", 2)
+        event = db.session.scalars(select(Event).where(Event.action == "edited")).one()
+        assert event.detail == "changed: body, title"
+
+
+def test_bulk_reject_as_spam(app, moderator):
+    spam = [make_submission(app)[0] for _ in range(3)]
+    keep, _ = make_submission(app)
+    response = moderator.post("/moderation/spam", data={"item": [f"{i}:1" for i in spam] + ["junk", "5:x"]})
+    assert response.status_code == 303
+    assert "3 rejected as spam." in moderator.get("/moderation").get_data(as_text=True)
+    assert row_ids(moderator.get("/moderation").get_data(as_text=True)) == [keep]
+
+
+def test_queue_pages_vary_on_htmx_and_are_never_cached(app, moderator):
+    response = moderator.get("/moderation")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in response.headers.get("Vary", "")
+
+
+def test_an_error_during_an_htmx_request_is_a_short_fragment(app, moderator):
+    response = moderator.get("/moderation/424242", headers=hx("panel"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "<html" not in html and "Page not found" in html

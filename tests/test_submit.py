@@ -1,0 +1,170 @@
+"""The three public forms: success, field errors that keep what was typed, limits, honeypot."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Event, Submission
+from tests.conftest import count, errors_in, receipt_from
+
+VALID = {
+    "information": {"telegram": "@Anna_K1", "title": "Parcels refused", "body": "Parcels were refused."},
+    "contact": {"telegram": "t.me/helper_2", "purpose": "job", "body": "I can hire two people."},
+    "ad": {
+        "telegram": "https://t.me/seller_one",
+        "title": "Room for rent",
+        "category": "housing",
+        "city": "Vilnius",
+        "body": "A quiet room near the station.",
+        "show_contact": "y",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", VALID)
+def test_form_page_explains_who_sees_the_handle_and_the_limits(client, kind):
+    page = client.get(f"/submit/{kind}").get_data(as_text=True)
+    assert 'name="telegram"' in page
+    assert "Nothing is published before a moderator has reviewed it." in page
+    assert "moderators" in page
+    assert "How to find or create a username in Telegram?" in page
+    assert 'href="/help/telegram"' in page
+    assert "Up to " in page and "characters" in page
+    assert 'name="website"' in page  # the honeypot
+
+
+def test_ad_form_says_the_handle_is_shown_only_with_consent(client):
+    page = client.get("/submit/ad").get_data(as_text=True)
+    assert "shown with the ad only if you agree" in page
+    assert 'name="show_contact"' in page
+
+
+@pytest.mark.parametrize("kind", VALID)
+def test_valid_form_stores_one_pending_item_and_shows_a_receipt(app, client, kind):
+    response = client.post(f"/submit/{kind}", data=VALID[kind])
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    code = receipt_from(html)
+    assert code is not None and len(code.replace(" ", "")) == 16
+    assert "shown only once" in html
+    with app.app_context():
+        submission = db.session.scalars(select(Submission)).one()
+        assert submission.kind == kind and submission.status == "pending"
+        assert submission.telegram == VALID[kind]["telegram"].rsplit("/", 1)[-1].lstrip("@")
+        assert submission.locale == "en"
+        event = db.session.scalars(select(Event)).one()
+        assert (event.action, event.submission_id, event.actor_id) == ("submitted", submission.id, None)
+        # Only a digest of the receipt is kept: the code appears in no column.
+        values = [str(getattr(submission, c.key)) for c in Submission.__table__.columns]
+        assert not any(code.replace(" ", "") in v or code in v for v in values)
+
+
+def test_ad_fields_are_stored(app, client):
+    client.post("/submit/ad", data=VALID["ad"])
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        assert (ad.title, ad.category, ad.city, ad.show_contact) == ("Room for rent", "housing", "Vilnius", True)
+
+
+def test_each_receipt_is_different(app, client):
+    first = receipt_from(client.post("/submit/information", data=VALID["information"]).get_data(as_text=True))
+    second = receipt_from(client.post("/submit/information", data=VALID["information"]).get_data(as_text=True))
+    assert first and second and first != second
+
+
+def test_contact_form_preselects_the_job_offer(client):
+    page = client.get("/submit/contact?purpose=job").get_data(as_text=True)
+    assert '<option selected value="job">' in page
+    plain = client.get("/submit/contact").get_data(as_text=True)
+    assert '<option selected value="job">' not in plain
+    odd = client.get("/submit/contact?purpose=<script>").get_data(as_text=True)
+    assert "<script>" not in odd.split("</head>")[1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "message"),
+    [
+        ("information", {"body": ""}, "Please write what you want to tell us."),
+        ("information", {"body": "   \n  "}, "Please write what you want to tell us."),
+        ("information", {"title": "x" * 121}, "Please shorten this to 120 characters (now 121)."),
+        ("information", {"body": "x" * 5001}, "Please shorten this to 5000 characters (now 5001)."),
+        ("contact", {"purpose": ""}, "Choose how you can help."),
+        ("contact", {"purpose": "weapons"}, "Choose how you can help."),
+        ("ad", {"title": ""}, "Please give your ad a title."),
+        ("ad", {"category": "cars"}, "Choose a category for your ad."),
+        ("ad", {"city": "c" * 61}, "Please shorten this to 60 characters (now 61)."),
+        ("ad", {"body": "b" * 2001}, "Please shorten this to 2000 characters (now 2001)."),
+        ("ad", {"telegram": ""}, "Enter your Telegram username."),
+        ("ad", {"telegram": "+375 29 123 45 67"}, "This looks like a phone number."),
+        ("contact", {"telegram": "анна_к"}, "Use Latin letters (a-z) only."),
+        ("information", {"telegram": "ann"}, "Too short: a username has at least 5 characters."),
+        ("information", {"telegram": "https://vk.com/anna"}, "This is a link to another site."),
+        ("information", {"website": "http://spam.example"}, "This field must stay empty."),
+    ],
+)
+def test_bad_input_gets_a_field_error_and_keeps_every_value(app, client, kind, change, message):
+    data = VALID[kind] | change
+    response = client.post(f"/submit/{kind}", data=data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert any(e.startswith(message) for e in errors_in(html)), errors_in(html)
+    assert 'role="alert"' in html  # the summary is announced
+    for name, value in data.items():
+        if name in ("show_contact", "website") or not value:
+            continue
+        if name in ("purpose", "category"):
+            valid = value in Submission.PURPOSES + Submission.CATEGORIES
+            assert (f'<option selected value="{value}">' in html) == valid, name
+            continue
+        assert value.strip().replace("<", "&lt;") in html, name
+    if data.get("show_contact"):
+        assert re.search(r'<input[^>]*\bchecked\b[^>]*name="show_contact"', html)
+    assert count(app, Submission) == 0
+
+
+def test_error_message_links_to_the_telegram_help(client):
+    html = client.post("/submit/information", data=VALID["information"] | {"telegram": "x"}).get_data(as_text=True)
+    assert 'href="/help/telegram"' in html
+
+
+def test_typed_text_is_cleaned_of_control_characters(app, client):
+    data = VALID["information"] | {"body": "line one\r\nline\x00 two\x07", "title": "  padded  "}
+    client.post("/submit/information", data=data)
+    with app.app_context():
+        item = db.session.scalars(select(Submission)).one()
+        assert (item.body, item.title) == ("line one\nline two", "padded")
+
+
+def test_html_in_fields_is_escaped_on_the_re_rendered_form(client):
+    data = VALID["ad"] | {"title": "<script>alert(1)</script>", "category": ""}
+    html = client.post("/submit/ad", data=data).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_too_large_request_gets_a_friendly_413(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = client.post("/submit/information", data=VALID["information"] | {"body": "x" * 4000})
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "The form was too large to send" in html
+    assert count(app, Submission) == 0
+
+
+def test_help_page_explains_step_by_step(client):
+    html = client.get("/help/telegram").get_data(as_text=True)
+    assert "How to find or create a username in Telegram?" in html
+    assert html.count("<li>") >= 8
+
+
+def test_home_has_the_four_entry_buttons(client):
+    html = client.get("/").get_data(as_text=True)
+    for text, href in [
+        ("Add information", "/submit/information"),
+        ("Leave a contact", "/submit/contact"),
+        ("Offer a job", "/submit/contact?purpose=job"),
+        ("Add an ad", "/submit/ad"),
+    ]:
+        assert f'href="{href}"' in html and text in html

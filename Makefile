@@ -41,7 +41,7 @@ test-postgres: install system-deps
 # Extract strings and update the catalogs after changing user-facing text.
 messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
-	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-location --ignore-obsolete
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

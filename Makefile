@@ -5,7 +5,7 @@ FLASK   := $(VENV)/bin/flask --app wsgi
 SECRET  := instance/secret_key
 DEV_ENV := PRYSTAN_SECRET_KEY="$$(cat $(SECRET))"
 
-.PHONY: install translations run test test-postgres system-deps messages clean
+.PHONY: install translations run test test-postgres system-deps test-tools messages clean
 
 install: $(VENV)/.installed translations
 
@@ -31,11 +31,18 @@ run: install $(SECRET)
 system-deps:
 	bash .ci/system-deps
 
-test: install system-deps
+# axe-core for the accessibility tests (from the npm registry, pinned in package-lock.json).
+test-tools: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: install system-deps test-tools
 	$(PY) -m pytest
 
 # The same suite against the PostgreSQL server on this machine.
-test-postgres: install system-deps
+test-postgres: install system-deps test-tools
 	PRYSTAN_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest
 
 # Extract strings and update the catalogs after changing user-facing text.

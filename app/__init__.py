@@ -86,6 +86,10 @@ def init_extensions(app: Flask) -> None:
     # Our own session version ends stolen sessions; "strong" would tie sessions to the address.
     login.session_protection = None
 
+    from app.slugs import slugify
+
+    app.add_template_filter(lambda text, fallback="item": slugify(text, fallback=fallback), "slug")
+
     @app.context_processor
     def globals_for_templates():
         return {
@@ -95,6 +99,7 @@ def init_extensions(app: Flask) -> None:
             "current_locale": str(get_locale()),
             "languages": LANGUAGE_NAMES,
             "htmx_config": HTMX_CONFIG,
+            "quick_exit_url": app.config["QUICK_EXIT_URL"],
         }
 
 
@@ -128,6 +133,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # SQLite's own lower() (and so ILIKE) folds only ASCII: searches must match Cyrillic in any case.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def register_blueprints(app: Flask) -> None:

@@ -77,12 +77,16 @@ def demo() -> None:
     from app.demo import load
 
     password = secrets.token_urlsafe(12)
-    added = load(moderator_password=password)
+    editor_password = secrets.token_urlsafe(12)
+    added = load(moderator_password=password, editor_password=editor_password)
     click.echo(f"Demo content: {added} items added." if added else "Demo content already present.")
     click.echo("")
     click.echo("  Sign in as a moderator at http://127.0.0.1:5000/auth/login")
     click.echo("    username: moderator")
     click.echo(f"    password: {password}")
+    click.echo("  Write articles as an editor:")
+    click.echo("    username: editor")
+    click.echo(f"    password: {editor_password}")
     click.echo("")
 
 

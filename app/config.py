@@ -39,11 +39,17 @@ class Defaults:
     SUBMIT_RATELIMIT = "5 per minute;30 per day"
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 
+    REPORT_RATELIMIT = "10 per hour"  # reports of ads per address
+    REPORT_THRESHOLD = 3  # reports after which a published ad goes back to the queue
+
     LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins per address
     LOGIN_ACCOUNT_RATELIMIT = "10 per hour"  # failed sign-ins per account, from anywhere
 
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
     SESSION_MAX_AGE = 12 * 3600  # seconds after sign-in before a staff session ends
+
+    # Where "Quick exit" leads: an ordinary site that draws no attention on a watched screen.
+    QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
 
     # Number of reverse proxies in front of the app (ProxyFix x_for); 0 = none.
     PROXY_HOPS = 0

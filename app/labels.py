@@ -53,9 +53,20 @@ ACTIONS = {
     "undone": _l("undid the decision"),
     "withdrawn": _l("withdrew it"),
     "reported": _l("reported it"),
+    "returned": _l("sent it back to the queue after reports"),
+    "renewed": _l("renewed the ad"),
+    "closed": _l("closed the ad"),
     "signed_in": _l("signed in"),
     "password_changed": _l("changed the password"),
     "totp_enabled": _l("set up two-step sign-in"),
     "user_created": _l("created an account"),
     "user_changed": _l("changed an account"),
+}
+
+REPORT_REASONS = {
+    "spam": _l("Spam or unrelated advertising"),
+    "scam": _l("It asks for money or looks like fraud"),
+    "offensive": _l("Offensive or hateful"),
+    "personal_data": _l("It reveals someone's personal data"),
+    "other": _l("Something else"),
 }

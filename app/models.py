@@ -45,6 +45,8 @@ class Submission(db.Model):
     decided_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # Set when the ad's owner marks it closed: it leaves the site but is not deleted.
+    closed_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     reject_note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
@@ -67,6 +69,16 @@ class Submission(db.Model):
         Index("ix_submissions_queue", "status", "kind", "created_at", "id"),
         Index("ix_submissions_public", "kind", "status", "published_at", "id"),
     )
+
+    @property
+    def public_images(self) -> list[Attachment]:
+        """The images a moderator allowed readers to see with this ad."""
+        return [a for a in self.attachments if a.public and a.content_type.startswith("image/")]
+
+    def is_live_ad(self, now: datetime) -> bool:
+        """Published right now: an approved ad, not closed, not expired."""
+        return (self.kind == "ad" and self.status == "approved" and self.closed_at is None
+                and self.expires_at is not None and self.expires_at > now)
 
     def __repr__(self) -> str:
         return f"<Submission {self.id} {self.kind} {self.status}>"
@@ -98,6 +110,7 @@ class Article(db.Model):
     TITLE_MAX = 200
     SUMMARY_MAX = 500
     SLUG_MAX = 120
+    BODY_MAX = 100_000
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)

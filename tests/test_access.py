@@ -4,10 +4,10 @@ import pytest
 
 from tests.conftest import HX, make_app, make_submission, make_user, sign_in
 
-STAFF_PREFIXES = {"/moderation": "moderate", "/admin": "administer", "/auth/password": None, "/auth/totp": None,
+STAFF_PREFIXES = {"/moderation": "moderate", "/admin/articles": "write", "/admin": "administer", "/auth/password": None, "/auth/totp": None,
                   "/auth/logout": None}
-ROLES_ALLOWED = {"moderate": {"moderator", "admin"}, "administer": {"admin"}, None: {"moderator", "editor", "admin"}}
-ARGS = {"submission_id": 1, "user_id": 1, "attachment_id": 1}
+ROLES_ALLOWED = {"moderate": {"moderator", "admin"}, "write": {"editor", "admin"}, "administer": {"admin"}, None: {"moderator", "editor", "admin"}}
+ARGS = {"submission_id": 1, "user_id": 1, "attachment_id": 1, "article_id": 1}
 
 
 def staff_routes():

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from app.auth.passwords import verify
 from app.extensions import db
-from app.models import Submission, User
+from app.models import Article, Submission, User
 
 
 def test_users_create_reads_the_password_from_stdin(app, runner):
@@ -37,8 +37,15 @@ def test_demo_loads_content_once_and_prints_a_working_sign_in(app, runner, clien
     second = runner.invoke(args=["demo"])
     assert "already present" in second.output
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Submission)) == 6
-        assert {s.status for s in db.session.scalars(select(Submission))} == {"pending"}
+        statuses = [s.status for s in db.session.scalars(select(Submission))]
+        assert statuses.count("pending") == 6 and statuses.count("approved") == 4
+        assert db.session.scalar(select(func.count()).select_from(Article)) == 3
+    # The demo ads and articles are on the public pages.
+    assert "Winter clothes and a pram" in client.get("/ads").get_data(as_text=True)
+    assert "The first week after release" in client.get("/articles").get_data(as_text=True)
+    editor_password = second.output.split("password: ")[2].split()[0]
+    assert client.post("/auth/login", data={"username": "editor", "password": editor_password}).status_code == 303
+    client.post("/auth/logout")
     # Only the newest printed password works.
     new_password = second.output.split("password: ")[1].split()[0]
     assert client.post("/auth/login", data={"username": "moderator", "password": password}).status_code == 422

@@ -59,7 +59,8 @@ def test_switcher_sets_a_cookie_and_the_page_follows_it(client):
 
 
 def test_switcher_is_on_every_page_and_offers_all_three_languages(client):
-    for url in ("/", "/submit/information", "/status", "/help/telegram", "/nowhere"):
+    for url in ("/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/ads",
+                "/articles", "/nowhere"):
         html = client.get(url).get_data(as_text=True)
         assert 'action="/language"' in html
         for code in ("en", "ru", "be"):
@@ -89,3 +90,20 @@ def test_errors_are_translated(client):
     assert translate("be", "Please write what you want to tell us.") in html
     phone = [m for m in source_messages() if m.startswith("This looks like a phone number.")][0]
     assert translate("be", phone) in html
+
+
+@pytest.mark.parametrize(("locale", "month"), [("en", "November"), ("ru", "ноября"), ("be", "лістапада")])
+def test_dates_are_written_the_way_each_language_writes_them(app, client, locale, month):
+    from datetime import datetime
+
+    from app.extensions import db
+    from app.models import Article
+
+    with app.app_context():
+        db.session.add(Article(slug="dated", title="Dated", locale="en", status="published", body_html="<p>x</p>",
+                               published_at=datetime(2026, 11, 20, 12, 0)))
+        db.session.commit()
+    client.post("/language", data={"lang": locale, "next": "/"})
+    html = client.get("/articles/dated").get_data(as_text=True)
+    assert f'<html lang="{locale}">' in html
+    assert f"20 {month} 2026" in html or f"{month} 20, 2026" in html

@@ -1,12 +1,22 @@
-"""Administration: staff accounts and the audit log (admins only)."""
+"""Administration: staff accounts and the audit log (admins), articles (editors and admins)."""
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app.auth.session import guard
 from app.security import no_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-bp.before_request(guard("administer"))
 bp.after_request(no_store)
 
-from app.admin import routes  # noqa: E402,F401
+_may_write = guard("write")
+_may_administer = guard("administer")
+
+
+@bp.before_request
+def check_role():
+    """Articles are for editors (and admins); everything else here is for admins."""
+    articles = (request.endpoint or "").startswith("admin.article")
+    return (_may_write if articles else _may_administer)()
+
+
+from app.admin import articles, routes  # noqa: E402,F401

@@ -2,14 +2,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 
 from app import labels
 from app.auth.forms import NewPassword
 from app.extensions import db
-from app.models import User
+from app.models import Article, User
+from app.slugs import SLUG_PATTERN
+from app.submit.forms import MaxChars, clean_text
 
 ROLE_LABELS = {"moderator": _l("Moderator"), "editor": _l("Editor"), "admin": _l("Administrator")}
 
@@ -45,3 +47,20 @@ class AuditFilterForm(FlaskForm):
     submission = IntegerField(_l("Item number"), validators=[Optional()])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
+
+
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("ru", "Русский"), SelectChoice("be", "Беларуская")]
+
+
+class ArticleForm(FlaskForm):
+    title = StringField(_l("Title"), filters=[clean_text],
+                        validators=[DataRequired(_l("An article needs a title.")), MaxChars(Article.TITLE_MAX)])
+    slug = StringField(_l("Address (optional)"), filters=[clean_text], validators=[
+        Optional(), MaxChars(Article.SLUG_MAX),
+        Regexp(SLUG_PATTERN, message=_l("Use Latin letters a-z, digits and single hyphens, e.g. release-stories.")),
+    ])
+    locale = SelectField(_l("Language of the article"), choices=LANGUAGE_CHOICES)
+    summary = TextAreaField(_l("Summary"), filters=[clean_text], validators=[MaxChars(Article.SUMMARY_MAX)])
+    body = TextAreaField(_l("Text (Markdown)"), filters=[clean_text],
+                         validators=[DataRequired(_l("An article needs a text.")), MaxChars(Article.BODY_MAX)])
+    publish = BooleanField(_l("Published (readers can see it)"))

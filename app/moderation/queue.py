@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select, tuple_
 
+from app.ads import escape_like
 from app.extensions import db
 from app.models import Attachment, Submission
 
@@ -42,10 +43,6 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return None
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _where(filters: Filters, *, with_kind: bool = True) -> list:
     conditions = [Submission.status == filters.status]
     if with_kind and filters.kind:
@@ -60,7 +57,7 @@ def _where(filters: Filters, *, with_kind: bool = True) -> list:
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
+        pattern = f"%{escape_like(filters.q)}%"
         conditions.append(or_(Submission.title.ilike(pattern, escape="\\"), Submission.body.ilike(pattern, escape="\\")))
     return conditions
 

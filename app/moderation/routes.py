@@ -113,7 +113,8 @@ def approve(submission_id: int):
     form = ActionForm()
     if not form.validate():
         return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
-    return act(submission_id, lambda: service.approve(submission_id, form.version.data, current_user))
+    shown = request.form.getlist("public_image", type=int)
+    return act(submission_id, lambda: service.approve(submission_id, form.version.data, current_user, shown))
 
 
 @bp.post("/<int:submission_id>/reject")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from app import labels
 from app.extensions import db
-from app.models import Event, Submission, User, utcnow
+from app.models import Attachment, Event, Report, Submission, User, utcnow
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -58,8 +58,11 @@ def _free_for(user: User, now: datetime):
 
 
 def _change(submission_id: int, seen_version: int, user: User, action: str, values: dict,
-            *, extra=None, detail: str = "") -> Result:
-    """Apply ``values`` if the item is still as the user saw it; record the event; commit."""
+            *, extra=None, detail: str = "", then=None) -> Result:
+    """Apply ``values`` if the item is still as the user saw it; record the event; commit.
+
+    ``then`` runs in the same transaction, after the item has changed.
+    """
     now = values.pop("_now", utcnow())
     conditions = [Submission.id == submission_id, Submission.version == seen_version, _free_for(user, now)]
     if extra is not None:
@@ -73,6 +76,8 @@ def _change(submission_id: int, seen_version: int, user: User, action: str, valu
     if db.session.execute(statement).rowcount != 1:
         db.session.rollback()
         raise _conflict(submission_id, user, now)
+    if then is not None:
+        then()
     event = record(action, submission_id, actor_id=user.id, detail=detail)
     db.session.commit()
     submission = db.session.get(Submission, submission_id, populate_existing=True)
@@ -122,15 +127,29 @@ def release(submission_id: int, user: User) -> None:
     db.session.commit()
 
 
-def approve(submission_id: int, seen_version: int, user: User) -> Result:
-    """Approve a pending item; an ad is published until it expires."""
+def approve(submission_id: int, seen_version: int, user: User, public_images=()) -> Result:
+    """Approve a pending item; an ad is published until it expires, with the images chosen here.
+
+    Only images named in ``public_images`` are shown to readers; every other file stays staff-only.
+    """
     now = utcnow()
     kind = db.session.scalar(select(Submission.kind).where(Submission.id == submission_id))
     values = {"status": "approved", "decided_at": now, "decided_by_id": user.id,
               "claimed_by_id": None, "claimed_until": None, "_now": now}
+    chosen = {int(i) for i in public_images} if kind == "ad" else set()
     if kind == "ad":
         values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
-    return _change(submission_id, seen_version, user, "approved", values, extra=Submission.status == "pending")
+
+    def show_images():
+        db.session.execute(
+            update(Attachment)
+            .where(Attachment.submission_id == submission_id)
+            .values(public=Attachment.id.in_(chosen) & Attachment.content_type.startswith("image/"))
+            .execution_options(synchronize_session=False)
+        )
+
+    return _change(submission_id, seen_version, user, "approved", values, extra=Submission.status == "pending",
+                   then=show_images, detail=f"{len(chosen)} images public" if chosen else "")
 
 
 def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:
@@ -198,3 +217,62 @@ def withdraw(submission: Submission, storage) -> None:
     # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
     for key in keys:
         storage.delete(key)
+
+
+# The ad's owner (holding the receipt) and readers: no staff user, so no version check against a moderator.
+
+def _owner_change(submission: Submission, action: str, values: dict) -> bool:
+    """Change a published ad for its owner if it is still approved and open; record it. False if not."""
+    statement = (
+        update(Submission)
+        .where(Submission.id == submission.id, Submission.kind == "ad", Submission.status == "approved",
+               Submission.closed_at.is_(None))
+        .values(version=Submission.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(statement).rowcount != 1:
+        db.session.rollback()
+        return False
+    record(action, submission.id)
+    db.session.commit()
+    db.session.refresh(submission)
+    return True
+
+
+def renew(submission: Submission) -> bool:
+    """Keep an approved ad up for another AD_DAYS from today (also after it has expired)."""
+    return _owner_change(submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)})
+
+
+def close(submission: Submission) -> bool:
+    """Take an ad off the site for good at its owner's request; it stays until purged or withdrawn."""
+    return _owner_change(submission, "closed", {"closed_at": utcnow()})
+
+
+def report(submission_id: int, reason: str, note: str, *, threshold: int) -> bool:
+    """Record a reader's report of a live ad; at ``threshold`` reports since it was published, the ad
+    leaves the site and goes back to the queue. Returns True when it went back."""
+    now = utcnow()
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not submission.is_live_ad(now) or reason not in Report.REASONS:
+        raise NotAllowed("not a published ad")
+    db.session.add(Report(submission_id=submission_id, reason=reason, note=(note or "")[: Report.NOTE_MAX]))
+    record("reported", submission_id, detail=reason)
+    db.session.flush()
+    count = db.session.scalar(
+        select(func.count(Report.id)).where(Report.submission_id == submission_id,
+                                            Report.created_at >= submission.published_at)
+    )
+    returned = False
+    if count >= threshold:
+        returned = db.session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "approved")
+            .values(status="pending", published_at=None, decided_at=None, decided_by_id=None,
+                    version=Submission.version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if returned:
+            record("returned", submission_id, detail=f"{count} reports")
+    db.session.commit()
+    return returned

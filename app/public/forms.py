@@ -1,7 +1,40 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SubmitField
+from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+
+from app import labels
+from app.models import Report, Submission
+from app.submit.forms import MaxChars, OneOf, clean_text
 
 
 class LanguageForm(FlaskForm):
     next = HiddenField()
     lang = SubmitField()
+
+
+class AdFilterForm(FlaskForm):
+    """Filters of the ad list, sent by GET so that a filtered list can be bookmarked and shared."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), filters=[clean_text], validators=[MaxChars(100)])
+    category = SelectField(
+        _l("Category"),
+        choices=[SelectChoice("", _l("All categories"))]
+        + [SelectChoice(k, v) for k, v in labels.CATEGORIES.items()],
+        validate_choice=False,
+    )
+    city = StringField(_l("City"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
+
+
+class ReportForm(FlaskForm):
+    reason = RadioField(
+        _l("What is wrong with this ad?"),
+        choices=[SelectChoice(k, v) for k, v in labels.REPORT_REASONS.items()],
+        validate_choice=False,
+        validators=[OneOf(Report.REASONS, _l("Choose what is wrong with the ad."))],
+    )
+    note = TextAreaField(_l("Anything a moderator should know (optional)"), filters=[clean_text],
+                         validators=[MaxChars(Report.NOTE_MAX)])

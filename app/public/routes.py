@@ -1,21 +1,167 @@
-from flask import current_app, redirect, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_limiter import RateLimitExceeded
 
+from app import ads, articles
+from app.extensions import db, limiter
+from app.models import Submission, utcnow
+from app.moderation import service
 from app.public import bp
-from app.public.forms import LanguageForm
+from app.public.forms import AdFilterForm, LanguageForm, ReportForm
+from app.security import limiter_key
+from app.slugs import slugify
+from app.uploads.storage import storage_for
 
 ONE_YEAR = 365 * 24 * 3600
+HOME_ADS = 6
+HOME_ARTICLES = 3
+FEED_SIZE = 50
 
 
 @bp.get("/")
 def home():
-    """Show the entry points: the four forms and the status check."""
-    return render_template("public/home.html")
+    """The four entry points, the latest ads and articles, and how moderation works."""
+    return render_template("public/home.html", latest_ads=ads.latest(HOME_ADS),
+                           latest_articles=articles.published(HOME_ARTICLES))
 
 
 @bp.get("/help/telegram")
 def help_telegram():
     """Explain how to find or create a Telegram username."""
     return render_template("public/help_telegram.html")
+
+
+@bp.get("/ads")
+def ad_list():
+    """Live ads, newest first, filtered and searched; pages keep the filters."""
+    form = AdFilterForm(request.args)
+    valid = form.validate()
+    filters = ads.Filters(
+        category=form.category.data or None,
+        city=form.city.data or "" if valid else "",
+        q=form.q.data or "" if valid else "",
+    )
+    items, next_cursor = ads.page(filters, after=request.args.get("after"))
+    next_args = {k: v for k, v in request.args.items() if k != "after" and v} | {"after": next_cursor}
+    template = "public/partials/_ad_list.html" if request.headers.get("HX-Request") and \
+        request.headers.get("HX-Target") == "ad-results" else "public/ads.html"
+    return render_template(template, form=form, ads=items, next_cursor=next_cursor, next_args=next_args,
+                           cities=ads.cities(), filtered=any((filters.category, filters.city, filters.q)))
+
+
+def find_ad(ad_id: int) -> Submission:
+    """A published ad: 404 if it never was (or is back in the queue), 410 if it expired or was closed."""
+    ad = db.session.get(Submission, ad_id)
+    if ad is None or ad.kind != "ad" or ad.status != "approved":
+        abort(404)
+    if not ad.is_live_ad(utcnow()):
+        abort(410)
+    return ad
+
+
+@bp.get("/ads/<int:ad_id>")
+@bp.get("/ads/<int:ad_id>-<slug>")
+def ad(ad_id: int, slug: str | None = None):
+    """One ad, its public images and a way to contact its author."""
+    item = find_ad(ad_id)
+    canonical = slugify(item.title, fallback="ad")
+    if slug != canonical:
+        return redirect(url_for("public.ad", ad_id=ad_id, slug=canonical), code=301)
+    return render_template("public/ad.html", ad=item, report_form=ReportForm())
+
+
+def report_key() -> str:
+    # One report per reader per ad per day, without storing who the reader is.
+    return f"{limiter_key()}:{request.view_args.get('ad_id')}"
+
+
+@bp.post("/ads/<int:ad_id>/report")
+@limiter.limit(lambda: current_app.config["REPORT_RATELIMIT"])
+@limiter.limit("1 per day", key_func=report_key)
+def report(ad_id: int):
+    """A reader reports an ad; enough reports send it back to the moderators."""
+    item = find_ad(ad_id)
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return render_template("public/ad.html", ad=item, report_form=form,
+                               report_open=True), 422
+    try:
+        service.report(ad_id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
+    except service.NotAllowed:
+        abort(410)
+    flash(_("Thank you. A moderator will look at this ad."))
+    return redirect(url_for("public.ad_list"), code=303)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error):
+    """A reader who already reported this ad is thanked, not scolded; other limits get the usual page."""
+    if request.endpoint != "public.report":
+        return render_template("errors/error.html", error=error), 429
+    item = find_ad(request.view_args["ad_id"])
+    return render_template("public/ad.html", ad=item, report_form=ReportForm(),
+                           notice=_("You have already reported this ad. Thank you: a moderator will look at it.")), 429
+
+
+@bp.get("/ads/images/<int:attachment_id>")
+def ad_image(attachment_id: int):
+    """An image a moderator made public, while its ad is live."""
+    return send_public(attachment_id, thumb=False)
+
+
+@bp.get("/ads/images/<int:attachment_id>/thumb")
+def ad_thumb(attachment_id: int):
+    return send_public(attachment_id, thumb=True)
+
+
+def send_public(attachment_id: int, *, thumb: bool):
+    image = ads.public_image(attachment_id)
+    store = storage_for(current_app.config["STORAGE_URL"])
+    key = f"{image.storage_key}-thumb" if image and thumb else image.storage_key if image else None
+    if key is None or not store.exists(key):
+        abort(404)
+    mimetype = "image/jpeg" if thumb else image.content_type
+    response = send_file(store.open(key), mimetype=mimetype, max_age=300, etag=False)
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.get("/ads/feed.atom")
+def ads_feed():
+    items = ads.latest(FEED_SIZE)
+    entries = [{"id": f"ad-{a.id}", "title": a.title, "url": url_for("public.ad", ad_id=a.id,
+                slug=slugify(a.title, fallback="ad"), _external=True), "published": a.published_at,
+                "updated": a.published_at, "summary": a.body, "lang": a.locale} for a in items]
+    return feed(_("Ads"), url_for("public.ad_list", _external=True), entries)
+
+
+@bp.get("/articles")
+def article_list():
+    return render_template("public/articles.html", articles=articles.published())
+
+
+@bp.get("/articles/<slug>")
+def article(slug: str):
+    item = articles.by_slug(slug)
+    if item is None:
+        abort(404)
+    return render_template("public/article.html", article=item)
+
+
+@bp.get("/articles/feed.atom")
+def articles_feed():
+    entries = [{"id": f"article-{a.id}", "title": a.title,
+                "url": url_for("public.article", slug=a.slug, _external=True), "published": a.published_at,
+                "updated": a.updated_at, "summary": a.summary, "html": a.body_html, "lang": a.locale}
+               for a in articles.published(FEED_SIZE)]
+    return feed(_("Articles"), url_for("public.article_list", _external=True), entries)
+
+
+def feed(title: str, home_url: str, entries: list[dict]):
+    updated = max((e["updated"] for e in entries), default=utcnow())
+    body = render_template("public/feed.xml", title=title, home_url=home_url, self_url=request.url,
+                           entries=entries, updated=updated)
+    return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
 
 @bp.post("/language")

@@ -177,3 +177,9 @@ class WithdrawForm(FlaskForm):
         _l("I understand that my submission and its files will be deleted for good"),
         validators=[DataRequired(_l("Tick the box to confirm that you want to delete it."))],
     )
+
+
+class AdOwnerForm(FlaskForm):
+    """Renew or close an ad: the receipt code is the owner's only credential."""
+
+    code = HiddenField()

@@ -1,7 +1,7 @@
 import tempfile
 
 from flask import current_app, g, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -12,7 +12,7 @@ from app.models import Submission
 from app.moderation import service as moderation
 from app.security import derive_key
 from app.submit import bp, service
-from app.submit.forms import FORMS, StatusForm, WithdrawForm
+from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
 from app.uploads import intake
 from app.uploads.storage import storage_for
 
@@ -100,8 +100,45 @@ def status():
         if submission is None:
             g.receipt_missed = True
             form.code.errors.append(not_found_message())
-    withdraw_form = WithdrawForm(code=form.code.data, formdata=None)
-    return render_template("submit/status.html", form=form, submission=submission, withdraw_form=withdraw_form)
+    return status_page(form, submission)
+
+
+def status_page(form, submission, notice=None, **forms):
+    code = {"code": form.code.data, "formdata": None}
+    forms.setdefault("withdraw_form", WithdrawForm(**code))
+    forms.setdefault("owner_form", AdOwnerForm(**code))
+    return render_template("submit/status.html", form=form, submission=submission, notice=notice, **forms)
+
+
+@bp.post("/status/renew")
+@limiter.limit(status_limit, deduct_when=receipt_missed)
+def renew():
+    """The ad's owner keeps it up for another period."""
+    return owner_action(moderation.renew)
+
+
+@bp.post("/status/close")
+@limiter.limit(status_limit, deduct_when=receipt_missed)
+def close():
+    """The ad's owner takes it off the site (it found a taker, say)."""
+    return owner_action(moderation.close)
+
+
+def owner_action(action):
+    owner_form = AdOwnerForm()
+    form = StatusForm(formdata=None, code=owner_form.code.data or "")
+    submission = service.find(owner_form.code.data or "", receipt_key=receipt_key())
+    if submission is None or not owner_form.validate():
+        g.receipt_missed = submission is None
+        form.code.errors = [not_found_message()]
+        return render_template("submit/status.html", form=form), 422
+    if not action(submission):
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if submission.closed_at:
+        notice = _("Your ad is closed and no longer shown on the site.")
+    else:
+        notice = _("Your ad stays on the site until %(date)s.", date=format_date(submission.expires_at, "long"))
+    return status_page(form, submission, notice=notice)
 
 
 @bp.post("/status/withdraw")
@@ -116,9 +153,7 @@ def withdraw():
         form.code.errors = [not_found_message()]
         return render_template("submit/status.html", form=form, withdraw_form=withdraw_form), 422
     if not withdraw_form.validate():
-        return render_template(
-            "submit/status.html", form=form, submission=submission, withdraw_form=withdraw_form
-        ), 422
+        return status_page(form, submission, withdraw_form=withdraw_form), 422
     moderation.withdraw(submission, storage_for(current_app.config["STORAGE_URL"]))
     return render_template("submit/status.html", form=StatusForm(formdata=None), withdrawn=True)
 

@@ -1,0 +1,95 @@
+"""Reading published ads: what is live, filters, search, keyset pages. No writes here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Attachment, Submission, utcnow
+
+PAGE_SIZE = 20
+
+
+@dataclass
+class Filters:
+    category: str | None = None
+    city: str = ""
+    q: str = ""
+
+
+def live(now: datetime | None = None):
+    """The conditions of an ad readers may see right now."""
+    now = now or utcnow()
+    return and_(
+        Submission.kind == "ad",
+        Submission.status == "approved",
+        Submission.closed_at.is_(None),
+        Submission.expires_at > now,
+    )
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(column, text: str):
+    return column.ilike(f"%{escape_like(text)}%", escape="\\")
+
+
+def encode_cursor(ad: Submission) -> str:
+    return f"{ad.published_at.isoformat()}_{ad.id}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    try:
+        stamp, _, ident = (cursor or "").rpartition("_")
+        return datetime.fromisoformat(stamp), int(ident)
+    except ValueError:
+        return None
+
+
+def page(filters: Filters, after: str | None = None, size: int | None = None,
+         now: datetime | None = None) -> tuple[list[Submission], str | None]:
+    """One page of live ads, newest first, and the cursor of the next page (None at the end)."""
+    size = size or PAGE_SIZE
+    query = select(Submission).where(live(now)).options(selectinload(Submission.attachments))
+    if filters.category:
+        query = query.where(Submission.category == filters.category)
+    if filters.city:
+        query = query.where(_contains(Submission.city, filters.city))
+    if filters.q:
+        query = query.where(or_(_contains(Submission.title, filters.q), _contains(Submission.body, filters.q)))
+    position = decode_cursor(after)
+    if position:
+        query = query.where(tuple_(Submission.published_at, Submission.id) < position)
+    query = query.order_by(Submission.published_at.desc(), Submission.id.desc()).limit(size + 1)
+    ads = list(db.session.scalars(query))
+    more = len(ads) > size
+    ads = ads[:size]
+    return ads, (encode_cursor(ads[-1]) if more else None)
+
+
+def latest(size: int) -> list[Submission]:
+    return page(Filters(), size=size)[0]
+
+
+def cities(limit: int = 50) -> list[str]:
+    """The cities of live ads, most common first: suggestions for the city filter."""
+    query = (
+        select(Submission.city).where(live(), Submission.city.is_not(None))
+        .group_by(Submission.city).order_by(func.count().desc(), Submission.city).limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def public_image(attachment_id: int) -> Attachment | None:
+    """An image readers may load: a moderator made it public and its ad is live."""
+    query = (
+        select(Attachment).join(Submission)
+        .where(Attachment.id == attachment_id, Attachment.public.is_(True), live())
+    )
+    return db.session.scalar(query)

@@ -1,0 +1,239 @@
+"""Published ads as readers and their owners see them: list, filters, pages, the ad page, images, expiry,
+the owner's renew and close, and readers' reports that send an ad back to the queue."""
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Attachment, Event, Report, Submission, utcnow
+from app.moderation import service
+from tests import files
+from tests.conftest import make_submission, make_user
+
+
+def publish(app, approver, **fields):
+    """An ad approved by a moderator the way the queue does it; returns (id, receipt code)."""
+    ad_id, code = make_submission(app, "ad", **fields)
+    with app.app_context():
+        user = db.session.get(db.Model.registry._class_registry["User"], approver)
+        service.approve(ad_id, 1, user)
+    return ad_id, code
+
+
+@pytest.fixture
+def approver(app):
+    return make_user(app, "mira", "moderator")
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'<h3 id="ad-\d+-title"><a href="[^"]+">([^<]+)</a>', html)
+
+
+def test_only_live_ads_are_listed_newest_first(app, client, approver):
+    publish(app, approver, title="Older room")
+    publish(app, approver, title="Newer job")
+    make_submission(app, "ad", title="Still pending")
+    make_submission(app, "information", title="Never public")
+    expired, _ = publish(app, approver, title="Expired sofa")
+    closed, _ = publish(app, approver, title="Closed bike")
+    with app.app_context():
+        db.session.get(Submission, expired).expires_at = utcnow() - timedelta(minutes=1)
+        db.session.get(Submission, closed).closed_at = utcnow()
+        db.session.commit()
+    assert titles(client.get("/ads").get_data(as_text=True)) == ["Newer job", "Older room"]
+
+
+def test_filters_by_category_and_city_and_search_in_title_and_text(app, client, approver):
+    publish(app, approver, title="Room near the station", category="housing", city="Vilnius")
+    publish(app, approver, title="Welder", category="job_wanted", city="Warsaw", body="Welding, 10 years.")
+    publish(app, approver, title="Квартира для семьи", category="housing", city="Варшава", body="Две комнаты")
+    assert titles(client.get("/ads?category=housing").get_data(as_text=True)) == [
+        "Квартира для семьи", "Room near the station"]
+    assert titles(client.get("/ads?city=vilnius").get_data(as_text=True)) == ["Room near the station"]
+    assert titles(client.get("/ads?q=WELDING").get_data(as_text=True)) == ["Welder"]
+    # Cyrillic search ignores case on SQLite as on PostgreSQL.
+    assert titles(client.get("/ads?q=КВАРТИРА").get_data(as_text=True)) == ["Квартира для семьи"]
+    assert titles(client.get("/ads?q=две&city=варшава").get_data(as_text=True)) == ["Квартира для семьи"]
+    # LIKE wildcards are plain characters.
+    assert titles(client.get("/ads?q=%25").get_data(as_text=True)) == []
+    empty = client.get("/ads?q=nothing-like-this").get_data(as_text=True)
+    assert "No ads match your search" in empty
+
+
+def test_pages_keep_the_filters(app, client, approver, monkeypatch):
+    monkeypatch.setattr("app.ads.PAGE_SIZE", 2)
+    for n in range(5):
+        publish(app, approver, title=f"Room {n}", category="housing")
+    publish(app, approver, title="A job", category="job_wanted")
+    first = client.get("/ads?category=housing").get_data(as_text=True)
+    assert titles(first) == ["Room 4", "Room 3"]
+    seen = titles(first)
+    while (link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', first)):
+        url = link.group(1).replace("&amp;", "&")
+        assert "category=housing" in url
+        first = client.get(url).get_data(as_text=True)
+        seen += titles(first)
+    assert seen == ["Room 4", "Room 3", "Room 2", "Room 1", "Room 0"]
+
+
+def test_bad_filter_values_never_fail(client):
+    for query in ("category=nope", "after=garbage", "after=2026-01-01T00:00:00_x", "q=" + "x" * 500, "city=%00"):
+        response = client.get(f"/ads?{query}")
+        assert response.status_code == 200, query
+
+
+def test_the_ad_page_shows_what_readers_need(app, client, approver):
+    ad_id, _ = publish(app, approver, title="Room for a family", city="Vilnius", body="Two beds.\nNear a park.",
+                       show_contact=True, telegram="host_anna")
+    response = client.get(f"/ads/{ad_id}")
+    assert response.status_code == 301 and response.headers["Location"].endswith(f"/ads/{ad_id}-room-for-a-family")
+    html = client.get(f"/ads/{ad_id}-room-for-a-family").get_data(as_text=True)
+    assert "Room for a family" in html and "Vilnius" in html and "Two beds." in html and "Housing" in html
+    assert 'href="https://t.me/host_anna"' in html and "Write on Telegram" in html
+    assert "Report this ad" in html
+
+
+def test_no_telegram_button_unless_the_author_agreed(app, client, approver):
+    ad_id, _ = publish(app, approver, title="Quiet ad", show_contact=False, telegram="secret_person")
+    html = client.get(f"/ads/{ad_id}-quiet-ad").get_data(as_text=True)
+    assert "secret_person" not in html and "t.me" not in html
+
+
+def test_unpublished_is_404_and_expired_or_closed_is_410(app, client, approver):
+    pending, _ = make_submission(app, "ad", title="Pending")
+    info, _ = make_submission(app, "information", status="approved")
+    rejected, _ = make_submission(app, "ad", status="rejected")
+    expired, _ = publish(app, approver, title="Expired")
+    closed, _ = publish(app, approver, title="Closed")
+    with app.app_context():
+        db.session.get(Submission, expired).expires_at = utcnow() - timedelta(seconds=1)
+        db.session.get(Submission, closed).closed_at = utcnow()
+        db.session.commit()
+    for ad_id in (pending, info, rejected, 999):
+        assert client.get(f"/ads/{ad_id}-x").status_code == 404
+    for ad_id in (expired, closed):
+        response = client.get(f"/ads/{ad_id}-x")
+        assert response.status_code == 410
+        assert "no longer" in response.get_data(as_text=True)
+
+
+def submit_ad_with_photos(client, n=2) -> int:
+    data = {"telegram": "photo_owner", "title": "Bike for sale", "category": "goods", "city": "Grodno",
+            "body": "A good bike.", "attachments": [(io.BytesIO(files.jpeg(size=(64 + i, 48))), f"bike{i}.jpg") for i in range(n)]
+            + [(io.BytesIO(files.pdf()), "papers.pdf")]}
+    assert client.post("/submit/ad", data=data, content_type="multipart/form-data").status_code == 200
+
+
+def test_only_images_a_moderator_chose_are_public_while_the_ad_is_live(app, client, approver):
+    submit_ad_with_photos(client)
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        shown, hidden, pdf = (a.id for a in ad.attachments)
+        ad_id = ad.id
+        user = db.session.get(db.Model.registry._class_registry["User"], approver)
+        service.approve(ad.id, ad.version, user, public_images=[shown, pdf])
+    html = client.get(f"/ads/{ad_id}-bike-for-sale").get_data(as_text=True)
+    assert f"/ads/images/{shown}/thumb" in html and f"/ads/images/{hidden}" not in html
+    listing = client.get("/ads").get_data(as_text=True)
+    assert f"/ads/images/{shown}/thumb" in listing and f"/ads/images/{hidden}" not in listing
+    image = client.get(f"/ads/images/{shown}")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:3] == b"\xff\xd8\xff"
+    assert client.get(f"/ads/images/{shown}/thumb").status_code == 200
+    # Not chosen, not an image, or a staff-only file: not found.
+    for attachment_id in (hidden, pdf, 999):
+        assert client.get(f"/ads/images/{attachment_id}").status_code == 404
+    with app.app_context():
+        assert db.session.get(Attachment, pdf).public is False
+        db.session.get(Submission, ad_id).closed_at = utcnow()
+        db.session.commit()
+    assert client.get(f"/ads/images/{shown}").status_code == 404
+
+
+def test_the_owner_renews_and_closes_with_the_receipt(app, client, approver):
+    ad_id, code = publish(app, approver, title="Sofa")
+    with app.app_context():
+        db.session.get(Submission, ad_id).expires_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+    html = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert "expired on" in html and "Renew for 30 days" in html
+    renewed = client.post("/status/renew", data={"code": code})
+    assert renewed.status_code == 200 and "stays on the site until" in renewed.get_data(as_text=True)
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        assert ad.expires_at > utcnow() + timedelta(days=29)
+    assert client.get(f"/ads/{ad_id}-sofa").status_code == 200
+
+    closed = client.post("/status/close", data={"code": code})
+    assert closed.status_code == 200 and "no longer shown" in closed.get_data(as_text=True)
+    assert client.get(f"/ads/{ad_id}-sofa").status_code == 410
+    # Closed is final: renewing does not bring it back.
+    assert client.post("/status/renew", data={"code": code}).status_code == 409
+    assert client.get(f"/ads/{ad_id}-sofa").status_code == 410
+    with app.app_context():
+        actions = db.session.scalars(select(Event.action).where(Event.submission_id == ad_id)).all()
+        assert actions[-2:] == ["renewed", "closed"]
+
+
+def test_owner_actions_need_the_right_code_and_an_approved_ad(app, client, approver):
+    pending, code = make_submission(app, "ad")
+    wrong = client.post("/status/renew", data={"code": "0000 0000 0000 0000"})
+    assert wrong.status_code == 422 and "No submission matches this code" in wrong.get_data(as_text=True)
+    assert client.post("/status/close", data={"code": code}).status_code == 409
+    with app.app_context():
+        assert db.session.get(Submission, pending).closed_at is None
+
+
+def report(client, ad_id, reason="scam", note=""):
+    return client.post(f"/ads/{ad_id}/report", data={"reason": reason, "note": note})
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REPORT_THRESHOLD": 2}])
+def test_reports_send_an_ad_back_to_the_queue_at_the_threshold(app, client, approver):
+    ad_id, _ = publish(app, approver, title="Too good to be true")
+    first = report(client, ad_id, note="Asks for a deposit")
+    assert first.status_code == 303
+    assert client.get(f"/ads/{ad_id}-too-good-to-be-true").status_code == 200
+    # The same reader again on the same day does not count twice.
+    again = report(client, ad_id)
+    assert again.status_code == 429 and "already reported" in again.get_data(as_text=True)
+    other_reader = app.test_client()
+    other_reader.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert report(other_reader, ad_id, reason="spam").status_code == 303
+    assert client.get(f"/ads/{ad_id}-too-good-to-be-true").status_code == 404
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        assert ad.status == "pending" and ad.published_at is None
+        assert [r.reason for r in ad.reports] == ["scam", "spam"]
+        actions = db.session.scalars(select(Event.action).where(Event.submission_id == ad_id)).all()
+        assert actions[-3:] == ["reported", "reported", "returned"]
+
+
+def test_a_report_needs_a_reason_and_keeps_the_note(app, client, approver):
+    ad_id, _ = publish(app, approver, title="Ad")
+    response = report(client, ad_id, reason="", note="My words")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Choose what is wrong with the ad." in html and "My words" in html
+    assert report(client, 999).status_code == 404
+    with app.app_context():
+        assert db.session.scalars(select(Report)).all() == []
+
+
+def test_moderators_see_the_reports_and_reapproving_starts_the_count_again(app, client, approver):
+    app.config["REPORT_THRESHOLD"] = 1
+    ad_id, _ = publish(app, approver, title="Reported")
+    report(client, ad_id, reason="offensive", note="Rude words")
+    with app.app_context():
+        user = db.session.get(db.Model.registry._class_registry["User"], approver)
+        ad = db.session.get(Submission, ad_id)
+        service.approve(ad_id, ad.version, user)
+        assert db.session.get(Submission, ad_id).is_live_ad(utcnow())
+    from tests.conftest import sign_in
+
+    staff = app.test_client()
+    sign_in(staff, app, approver)
+    html = staff.get(f"/moderation/{ad_id}").get_data(as_text=True)
+    assert "Reports from readers" in html and "Rude words" in html and "Offensive or hateful" in html

@@ -1,4 +1,4 @@
-"""Command line: flask --app wsgi users create NAME --role ROLE, flask --app wsgi demo."""
+"""Command line: flask --app wsgi users create NAME --role ROLE, demo, purge, uploads gc."""
 
 import secrets
 import sys
@@ -90,6 +90,22 @@ def demo() -> None:
     click.echo("")
 
 
+@click.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Delete for good what has been kept long enough (see RETENTION_DAYS and friends). Run it daily."""
+    from flask import current_app
+
+    from app.retention import purge as run
+    from app.uploads.storage import storage_for
+
+    config = current_app.config
+    result = run(storage_for(config["STORAGE_URL"]), retention_days=int(config["RETENTION_DAYS"]),
+                 ad_retention_days=int(config["AD_RETENTION_DAYS"]),
+                 event_retention_days=int(config["EVENT_RETENTION_DAYS"]))
+    click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
+
+
 uploads = AppGroup("uploads", help="Stored attachments.")
 
 
@@ -108,4 +124,5 @@ def uploads_gc(min_age: int) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(demo)
+    app.cli.add_command(purge)
     app.cli.add_command(uploads)

@@ -48,6 +48,11 @@ class Defaults:
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
     SESSION_MAX_AGE = 12 * 3600  # seconds after sign-in before a staff session ends
 
+    # Retention (flask purge): days after which things are deleted for good.
+    RETENTION_DAYS = 30  # rejected and withdrawn submissions, after the decision
+    AD_RETENTION_DAYS = 30  # ads, after they expired or were closed
+    EVENT_RETENTION_DAYS = 365  # audit events
+
     # Where "Quick exit" leads: an ordinary site that draws no attention on a watched screen.
     QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
 

@@ -56,6 +56,7 @@ ACTIONS = {
     "returned": _l("sent it back to the queue after reports"),
     "renewed": _l("renewed the ad"),
     "closed": _l("closed the ad"),
+    "purged": _l("deleted old items for good"),
     "signed_in": _l("signed in"),
     "password_changed": _l("changed the password"),
     "totp_enabled": _l("set up two-step sign-in"),

@@ -237,3 +237,13 @@ def test_moderators_see_the_reports_and_reapproving_starts_the_count_again(app, 
     sign_in(staff, app, approver)
     html = staff.get(f"/moderation/{ad_id}").get_data(as_text=True)
     assert "Reports from readers" in html and "Rude words" in html and "Offensive or hateful" in html
+
+
+def test_htmx_filtering_swaps_only_the_results(app, client, approver):
+    publish(app, approver, title="Room", category="housing")
+    publish(app, approver, title="Job", category="job_wanted")
+    response = client.get("/ads?category=housing", headers={"HX-Request": "true", "HX-Target": "ad-results"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    assert html.lstrip().startswith('<div id="ad-results"') and "<html" not in html
+    assert titles(html) == ["Room"]

@@ -7,6 +7,7 @@ from flask import Flask, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +17,7 @@ from app import labels
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.models import Submission, utcnow
 from app.security import HideAddress, set_headers
+from app.uploads.storage import StorageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -162,7 +164,7 @@ def register_errors(app: Flask) -> None:
     def error_page(error: HTTPException | None, code: int):
         # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
         name = "errors/partials/_error.html" if htmx and not htmx.boosted else "errors/error.html"
-        return render_template(name, error=error), code
+        return render_template(name, error=error, code=code), code
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -171,6 +173,19 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_template("errors/csrf.html", error=error), 400
+
+    @app.errorhandler(SQLAlchemyError)
+    @app.errorhandler(StorageError)
+    def unavailable(error: Exception):
+        """The database or the file store failed: nothing was half-saved (each write is one transaction,
+        and files written for a failed submission are removed again). Say so, and try later."""
+        db.session.rollback()
+        app.logger.error("service unavailable: %s on %s", type(error).__name__, request.endpoint)
+        try:
+            return error_page(None, 503)
+        except Exception:  # the page itself needs the database (a signed-in user): answer in plain text
+            return "Temporarily unavailable. Nothing was saved half-way. Please try again later.", 503, \
+                {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):

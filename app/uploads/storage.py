@@ -49,9 +49,11 @@ class LocalStorage:
                 os.fsync(out.fileno())
             os.chmod(temp, 0o600)
             os.replace(temp, target)
-        except BaseException:
+        except BaseException as error:
             if os.path.exists(temp):
                 os.unlink(temp)
+            if isinstance(error, OSError):
+                raise StorageError("could not write a file") from error
             raise
 
     def open(self, key: str) -> BinaryIO:

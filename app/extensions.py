@@ -32,4 +32,14 @@ login = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
 babel = Babel()
-limiter = Limiter(key_func=limiter_key)
+
+
+def _limit_reached(limit) -> None:
+    from flask import request
+
+    from app import seclog
+
+    seclog.event("rate_limited", endpoint=request.endpoint, method=request.method, limit=str(limit.limit))
+
+
+limiter = Limiter(key_func=limiter_key, on_breach=_limit_reached)

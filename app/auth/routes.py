@@ -8,6 +8,7 @@ from app.auth import totp as codes
 from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
 from app.auth.passwords import hash_password, verify
 from app.auth.session import start
+from app import seclog
 from app.extensions import db, limiter
 from app.models import User
 from app.moderation.service import record
@@ -58,8 +59,10 @@ def login():
             start(user)
             record("signed_in", None, actor_id=user.id)
             db.session.commit()
+            seclog.event("sign_in", user=user.id, role=user.role)
             return redirect(target, code=303)
-        current_app.logger.info("sign-in failed")
+        reason = "unknown_account" if user is None else "inactive" if not user.active else "credentials"
+        seclog.event("sign_in_failed", user=user.id if user else None, reason=reason)
         form.form_errors.append(_("Wrong username, password or code."))
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200

@@ -9,6 +9,7 @@ import time
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
+from app import seclog
 from app.extensions import db, htmx
 from app.models import User
 
@@ -56,6 +57,7 @@ def redirect_to(target: str):
 
 def unauthorized():
     """Send anyone not signed in to the sign-in page, and back here afterwards."""
+    seclog.event("sign_in_required", endpoint=request.endpoint, method=request.method)
     path = request.full_path.rstrip("?") if request.method == "GET" and not htmx else None
     return redirect_to(url_for("auth.login", next=path))
 
@@ -69,6 +71,8 @@ def guard(permission: str):
         if current_user.totp_required and not current_user.totp_secret:
             return redirect_to(url_for("auth.totp"))
         if not current_user.can(permission):
+            seclog.event("access_refused", user=current_user.id, role=current_user.role,
+                         endpoint=request.endpoint, method=request.method)
             abort(403)
         return None
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
-from app import labels
+from app import labels, seclog
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, User, utcnow
 
@@ -45,6 +45,7 @@ def record(action: str, submission_id: int | None, *, actor_id: int | None = Non
     """Add an audit event to the session (committed with the change it records)."""
     event = Event(action=action, submission_id=submission_id, actor_id=actor_id, detail=detail[: Event.DETAIL_MAX])
     db.session.add(event)
+    seclog.event("audit", action=action, item=submission_id, user=actor_id)
     return event
 
 

@@ -4,7 +4,8 @@ from sqlalchemy import select
 
 from app import receipts
 from app.extensions import db
-from app.models import Attachment, Event, Submission
+from app.models import Attachment, Submission
+from app.moderation.service import record
 from app.uploads.intake import Upload
 from app.uploads.storage import LocalStorage, new_key
 
@@ -33,7 +34,7 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
                 sha256=upload.sha256, width=upload.width, height=upload.height))
         db.session.add(submission)
         db.session.flush()
-        db.session.add(Event(submission_id=submission.id, action="submitted", detail=kind))
+        record("submitted", submission.id, detail=kind)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -39,6 +39,7 @@ class Defaults:
     SUBMIT_RATELIMIT = "5 per minute;30 per day"
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 
+    LANGUAGE_RATELIMIT = "30 per minute"  # the language switcher (harmless, but no POST goes unlimited)
     REPORT_RATELIMIT = "10 per hour"  # reports of ads per address
     REPORT_THRESHOLD = 3  # reports after which a published ad goes back to the queue
 

@@ -165,6 +165,7 @@ def feed(title: str, home_url: str, entries: list[dict]):
 
 
 @bp.post("/language")
+@limiter.limit(lambda: current_app.config["LANGUAGE_RATELIMIT"])
 def language():
     """Remember the chosen language in a cookie and go back to the page."""
     form = LanguageForm()

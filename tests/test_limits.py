@@ -1,0 +1,89 @@
+"""Rate limits on every public POST, keyed on a keyed hash of the address, shared through Redis by several
+app instances (as several gunicorn workers or servers would be)."""
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from app.extensions import db
+from tests.conftest import make_app, make_submission
+
+REDIS_URL = "redis://127.0.0.1:6379"
+ONE = "1 per hour"
+TIGHT = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": ONE, "STATUS_RATELIMIT": ONE, "REPORT_RATELIMIT": ONE,
+         "LOGIN_RATELIMIT": ONE, "LANGUAGE_RATELIMIT": ONE}
+
+
+def redis_available() -> bool:
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not answering on 127.0.0.1:6379")
+        return False
+
+
+def public_posts(app) -> list[str]:
+    """Every POST route outside the staff areas, from the URL map."""
+    staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/logout")
+    return sorted({rule.rule.replace("<int:ad_id>", "1") for rule in app.url_map.iter_rules()
+                   if "POST" in rule.methods and not rule.rule.startswith(staff)})
+
+
+@pytest.mark.parametrize("app_config", [TIGHT])
+def test_every_public_post_is_limited(app, client):
+    from app.models import Submission, utcnow
+
+    ad_id, _ = make_submission(app, "ad", status="approved")
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        ad.published_at, ad.expires_at = utcnow(), utcnow().replace(year=utcnow().year + 1)
+        db.session.commit()
+    bodies = {"/status": {"code": "1234 5678 1234 5678"}, "/ads/1/report": {"reason": "spam"},
+              "/auth/login": {"username": "nobody", "password": "x" * 12}, "/language": {"lang": "be"}}
+    posts = public_posts(app)
+    assert {"/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
+            "/status/renew", "/status/close", "/ads/1/report", "/auth/login", "/language"} <= set(posts)
+    for url in posts:
+        fresh = app.test_client()
+        fresh.environ_base["REMOTE_ADDR"] = f"192.0.2.{posts.index(url) + 10}"
+        codes = [fresh.post(url, data=bodies.get(url, {"code": "1234 5678 1234 5678"})).status_code
+                 for _ in range(3)]
+        assert 429 in codes, (url, codes)
+        assert 500 not in codes
+
+
+def test_two_instances_share_one_limit_through_redis(tmp_path):
+    if not redis_available():
+        pytest.skip("Redis is not running here (CI runs it)")
+    prefix = f"test-{uuid.uuid4().hex}"
+    config = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix,
+              "SUBMIT_RATELIMIT": "3 per minute"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_app(tmp_path / "a", **config)
+    second = make_app(tmp_path / "b", **config)
+    for app in (first, second):
+        with app.app_context():
+            db.create_all()
+    clients = [first.test_client(), second.test_client()]
+    for c in clients:
+        c.environ_base["REMOTE_ADDR"] = "203.0.113.50"
+    form = {"telegram": "shared_limit", "body": "text"}
+    codes = [clients[n % 2].post("/submit/information", data=form | {"body": f"text {n}"}).status_code
+             for n in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    # The limiter's keys in Redis name a keyed hash, never the address.
+    keys = [k.decode() for k in redis.Redis.from_url(REDIS_URL).scan_iter(f"*{prefix}*")]
+    assert keys and not any("203.0.113.50" in k for k in keys)
+    # Another address is not affected.
+    other = first.test_client()
+    other.environ_base["REMOTE_ADDR"] = "203.0.113.51"
+    assert other.post("/submit/information", data=form).status_code == 200
+    for app in (first, second):
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()

@@ -37,6 +37,12 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
     SUBMIT_RATELIMIT = "5 per minute;30 per day"
+    # Proof of work on submissions (self-hosted ALTCHA). Without a solved challenge (no JavaScript, or
+    # sent before the browser finished) a submission is still accepted, under NOJS_SUBMIT_RATELIMIT.
+    POW_ENABLED = True
+    POW_MAX_NUMBER = 50_000  # about a second of work in a browser
+    POW_MINUTES = 120  # how long a challenge stays valid (forms take time to write)
+    NOJS_SUBMIT_RATELIMIT = "3 per hour;10 per day"
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 
     LANGUAGE_RATELIMIT = "30 per minute"  # the language switcher (harmless, but no POST goes unlimited)

@@ -29,6 +29,7 @@ class Submission(db.Model):
     CITY_MAX = 60
     NOTE_MAX = 500
     AD_DAYS = 30
+    DUPLICATE_MINUTES = 60
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -52,6 +53,8 @@ class Submission(db.Model):
     reject_note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
     # HMAC of the receipt code; the code itself is never stored.
     receipt_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # Keyed digest of kind, handle and text: the same thing sent twice within DUPLICATE_MINUTES is one item.
+    dedupe_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(default=1)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claimed_until: Mapped[datetime | None]

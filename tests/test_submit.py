@@ -70,8 +70,36 @@ def test_ad_fields_are_stored(app, client):
 
 def test_each_receipt_is_different(app, client):
     first = receipt_from(client.post("/submit/information", data=VALID["information"]).get_data(as_text=True))
-    second = receipt_from(client.post("/submit/information", data=VALID["information"]).get_data(as_text=True))
+    other = VALID["information"] | {"body": "Another text."}
+    second = receipt_from(client.post("/submit/information", data=other).get_data(as_text=True))
     assert first and second and first != second
+
+
+def test_the_same_text_from_the_same_handle_within_an_hour_is_stored_once(app, client):
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    data = VALID["ad"]
+    assert receipt_from(client.post("/submit/ad", data=data).get_data(as_text=True))
+    # The same again, with other spacing, case and handle spelling: not a second item.
+    again = data | {"telegram": "@SELLER_ONE", "body": "  a quiet ROOM near   the station. "}
+    response = client.post("/submit/ad", data=again)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "We already have this" in html and receipt_from(html) is None
+    assert count(app, Submission) == 1
+    # Another kind, another handle or another text is a new item.
+    assert receipt_from(client.post("/submit/ad", data=data | {"telegram": "other_seller"}).get_data(as_text=True))
+    assert receipt_from(client.post("/submit/ad", data=data | {"body": "A different room."}).get_data(as_text=True))
+    assert receipt_from(client.post("/submit/information", data={"telegram": "seller_one",
+                                                                  "body": data["body"]}).get_data(as_text=True))
+    # After an hour the same text is accepted again.
+    with app.app_context():
+        for submission in db.session.scalars(select(Submission)):
+            submission.created_at = utcnow() - timedelta(minutes=61)
+        db.session.commit()
+    assert receipt_from(client.post("/submit/ad", data=data).get_data(as_text=True))
+    assert count(app, Submission) == 5
 
 
 def test_contact_form_preselects_the_job_offer(client):

@@ -174,7 +174,7 @@ def test_local_storage_uses_random_keys_atomic_owner_only_files(tmp_path):
     for bad in ("../escape", "/etc/passwd", "a" * 32 + "/x", "", "ABC"):
         with pytest.raises(StorageError):
             store.exists(bad)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StorageError):
         store.put_file(str(tmp_path / "missing"), new_key())
     assert list(store.leftovers()) == []  # a failed write leaves nothing behind
 
@@ -184,8 +184,8 @@ def test_local_storage_uses_random_keys_atomic_owner_only_files(tmp_path):
 FORM = {"telegram": "anna_k", "body": "With photos."}
 
 
-def post_files(client, pairs, url="/submit/information"):
-    data = dict(FORM)
+def post_files(client, pairs, url="/submit/information", **fields):
+    data = dict(FORM) | fields
     data["attachments"] = [(io.BytesIO(d), n) for d, n in pairs]
     return client.post(url, data=data, content_type="multipart/form-data")
 
@@ -252,8 +252,9 @@ def test_storage_failing_mid_submission_leaves_no_row_and_no_file(app, client, m
 def test_database_failing_after_files_were_written_removes_them(app, client, monkeypatch):
     monkeypatch.setattr("app.receipts.new_code", lambda: "1234567812345678")
     assert post_files(client, []).status_code == 200
-    response = post_files(client, [(files.jpeg(), "a.jpg")])  # same receipt digest: the insert fails
-    assert response.status_code == 500
+    # Same receipt digest: the insert fails after the files were written.
+    response = post_files(client, [(files.jpeg(), "a.jpg")], body="Another text")
+    assert response.status_code == 503
     assert count(app, Submission) == 1 and stored_files(app) == []
 
 

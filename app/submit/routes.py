@@ -1,12 +1,12 @@
 import tempfile
 
-from flask import current_app, g, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from app import receipts
+from app import pow, receipts
 from app.extensions import limiter
 from app.models import Submission
 from app.moderation import service as moderation
@@ -29,6 +29,39 @@ def status_limit() -> str:
     return current_app.config["STATUS_RATELIMIT"]
 
 
+def pow_key() -> bytes:
+    return derive_key(current_app.config["SECRET_KEY"], "pow")
+
+
+def pow_solved() -> bool:
+    """This submission carries a valid proof of work (checked once per request)."""
+    if "pow_solved" not in g:
+        g.pow_solved = pow.verify(request.form.get("altcha", ""), pow_key())
+    return g.pow_solved
+
+
+def pow_exempt() -> bool:
+    """No stricter limit when proof of work is off or was done."""
+    return not current_app.config["POW_ENABLED"] or pow_solved()
+
+
+def without_pow_limit() -> str:
+    return current_app.config["NOJS_SUBMIT_RATELIMIT"]
+
+
+def answer_key() -> str:
+    # Each answer counts once: a bot cannot solve one challenge and reuse it.
+    return "pow:" + pow.signature(request.form.get("altcha", ""))
+
+
+def submission_limits(view):
+    """The limits every public form has: per address, stricter without proof of work, one use per answer."""
+    view = limiter.limit(submit_limit, methods=["POST"])(view)
+    view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt)(view)
+    return limiter.limit("1 per day", methods=["POST"], key_func=answer_key,
+                         exempt_when=lambda: not pow_solved())(view)
+
+
 def receipt_missed(_response) -> bool:
     """Count only wrong receipt codes against the status limit."""
     return g.get("receipt_missed", False)
@@ -38,8 +71,13 @@ def submit(kind: str, **defaults):
     """Validate a public form and its files; on success store it and show the receipt once."""
     form = FORMS[kind](**defaults)
     if form.validate_on_submit():
+        fields = form.fields_for_model()
+        fields["dedupe_digest"] = service.dedupe_digest(kind, fields["telegram"], fields["body"],
+                                                        key=derive_key(current_app.config["SECRET_KEY"], "dedupe"))
+        if service.is_duplicate(fields["dedupe_digest"]):
+            return render_template("submit/duplicate.html", kind=kind)
         try:
-            code = accept(kind, form)
+            code = accept(kind, fields)
         except intake.Refused as refused:
             form.attachments.errors = refused.messages
         else:
@@ -47,7 +85,7 @@ def submit(kind: str, **defaults):
     return render_template(f"submit/{kind}.html", form=form), 422 if form.is_submitted() else 200
 
 
-def accept(kind: str, form) -> str:
+def accept(kind: str, fields: dict) -> str:
     """Check and scrub the files in a private work folder, then store everything together."""
     config = current_app.config
     limits = intake.limits_from(config)
@@ -55,7 +93,7 @@ def accept(kind: str, form) -> str:
     try:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
         intake.scrub(uploads, limits, workdir)
-        return service.create(kind, form.fields_for_model(), locale=str(get_locale()), receipt_key=receipt_key(),
+        return service.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
                               uploads=uploads, storage=storage_for(config["STORAGE_URL"]))
     finally:
         intake.discard(workdir)
@@ -68,14 +106,14 @@ def upload_limits():
 
 
 @bp.route("/submit/information", methods=["GET", "POST"])
-@limiter.limit(submit_limit, methods=["POST"])
+@submission_limits
 def information():
     """Take a tip or report."""
     return submit("information")
 
 
 @bp.route("/submit/contact", methods=["GET", "POST"])
-@limiter.limit(submit_limit, methods=["POST"])
+@submission_limits
 def contact():
     """Take an offer of help; ?purpose=job preselects the job offer."""
     purpose = request.args.get("purpose")
@@ -83,10 +121,20 @@ def contact():
 
 
 @bp.route("/submit/ad", methods=["GET", "POST"])
-@limiter.limit(submit_limit, methods=["POST"])
+@submission_limits
 def ad():
     """Take a classified ad for moderation."""
     return submit("ad")
+
+
+@bp.get("/pow/challenge")
+@limiter.limit("60 per minute")
+def pow_challenge():
+    """A fresh signed challenge for the form's proof of work."""
+    config = current_app.config
+    if not config["POW_ENABLED"]:
+        abort(404)
+    return jsonify(pow.new_challenge(pow_key(), max_number=config["POW_MAX_NUMBER"], minutes=config["POW_MINUTES"]))
 
 
 @bp.route("/status", methods=["GET", "POST"])

@@ -1,10 +1,14 @@
 """Creating submissions and finding them by receipt. Knows nothing of requests."""
 
+import hashlib
+import hmac
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from app import receipts
 from app.extensions import db
-from app.models import Attachment, Submission
+from app.models import Attachment, Submission, utcnow
 from app.moderation.service import record
 from app.uploads.intake import Upload
 from app.uploads.storage import LocalStorage, new_key
@@ -42,6 +46,19 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
             storage.delete(key)
         raise
     return code
+
+
+def dedupe_digest(kind: str, telegram: str, body: str, *, key: bytes) -> str:
+    """The same kind, handle and text (ignoring case and spacing) give the same digest."""
+    text = " ".join((body or "").casefold().split())
+    return hmac.new(key, f"{kind}\0{telegram.lower()}\0{text}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_duplicate(digest: str) -> bool:
+    """Was the same thing sent within the last DUPLICATE_MINUTES?"""
+    since = utcnow() - timedelta(minutes=Submission.DUPLICATE_MINUTES)
+    query = select(Submission.id).where(Submission.dedupe_digest == digest, Submission.created_at >= since)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def find(code_text: str, *, receipt_key: bytes) -> Submission | None:

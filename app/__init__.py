@@ -3,7 +3,7 @@
 import logging
 import os
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_extensions(app)
     register_blueprints(app)
     register_errors(app)
+    app.before_request(refuse_json_bodies)
     app.after_request(set_headers)
     logging.getLogger("werkzeug").addFilter(HideAddress())
 
@@ -141,6 +142,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
+
+
+def refuse_json_bodies():
+    """Every form here is a form: Flask-WTF would read a JSON body as form data, and chokes on odd JSON."""
+    if request.method == "POST" and request.is_json:
+        abort(415)
 
 
 def register_blueprints(app: Flask) -> None:

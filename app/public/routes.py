@@ -25,6 +25,12 @@ def home():
                            latest_articles=articles.published(HOME_ARTICLES))
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for this on pages without a <link rel=icon> (fragments opened on their own)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/help/telegram")
 def help_telegram():
     """Explain how to find or create a Telegram username."""

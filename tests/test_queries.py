@@ -1,0 +1,79 @@
+"""No N+1: the number of SQL queries per page is fixed and does not grow with the number of rows shown."""
+
+import io
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from app import articles
+from app.extensions import db
+from app.models import Attachment, Submission, User
+from app.moderation import service
+from tests import files
+from tests.conftest import login, make_user
+
+
+@contextmanager
+def counted(app):
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def fill(app, client, n: int) -> None:
+    """n ads with a public photo each, n pending items of each kind, and n articles."""
+    admin = make_user(app, f"boss{n}", "admin")
+    for i in range(n):
+        client.post("/submit/ad", content_type="multipart/form-data", data={
+            "telegram": f"seller_{n}_{i}", "title": f"Ad {i}", "category": "goods", "body": f"Text {i}",
+            "attachments": [(io.BytesIO(files.jpeg(size=(40 + i, 30))), "p.jpg")]})
+        client.post("/submit/information", data={"telegram": f"witness_{n}_{i}", "body": f"Tip {i}"})
+    with app.app_context():
+        user = db.session.get(User, admin)
+        pending_ads = db.select(Submission).where(Submission.kind == "ad", Submission.status == "pending")
+        for ad in db.session.scalars(pending_ads).all():
+            photo = db.session.scalars(db.select(Attachment.id).where(Attachment.submission_id == ad.id)).first()
+            service.approve(ad.id, ad.version, user, public_images=[photo])
+        for i in range(n):
+            articles.save(None, title=f"Article {i}", slug="", summary="s", body="b", locale="en", publish=True,
+                          author=user)
+        for ad in db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).all():
+            service.record("reported", ad.id)  # history rows too
+        db.session.commit()
+
+
+PAGES = ["/", "/ads", "/ads?category=goods&q=ad", "/articles", "/ads/feed.atom", "/articles/feed.atom",
+         "/moderation", "/moderation?kind=ad&status=approved", "/moderation/counts", "/admin/audit"]
+
+
+def queries_per_page(app, n: int) -> dict[str, int]:
+    client = app.test_client()
+    fill(app, client, n)
+    make_user(app, f"olga{n}", "admin")
+    assert login(client, f"olga{n}").status_code == 303
+    result = {}
+    for url in PAGES:
+        with counted(app) as statements:
+            assert client.get(url).status_code == 200, url
+        result[url] = len(statements)
+    return result
+
+
+@pytest.mark.parametrize("app_config", [{"POW_ENABLED": False}])
+def test_queries_per_page_do_not_grow_with_the_rows_shown(app):
+    few = queries_per_page(app, 2)
+    many = queries_per_page(app, 12)
+    for url in PAGES:
+        assert many[url] == few[url], (url, few[url], many[url])
+        assert many[url] <= 12, (url, many[url])

@@ -17,6 +17,7 @@ def sign_in(page, username):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/moderation$"))
+    page.wait_for_load_state("load")  # the queue's script is ready
 
 
 def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_server):

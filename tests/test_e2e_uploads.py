@@ -38,6 +38,8 @@ def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp
     page.get_by_label("Username").fill("olga")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/moderation$"))
+    page.wait_for_load_state("load")  # the queue's script is ready: the row opens in the side panel
     page.locator(".queue-row .row-title").first.click()
     preview = page.locator("#panel img")
     expect(preview).to_have_count(1)

@@ -26,7 +26,7 @@ run: install $(SECRET)
 	$(DEV_ENV) $(FLASK) db upgrade
 	$(DEV_ENV) $(FLASK) demo
 	@echo "  Serving on http://127.0.0.1:5000 (Ctrl+C to stop)"
-	$(DEV_ENV) $(VENV)/bin/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 wsgi:app
+	$(DEV_ENV) $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
 system-deps:
 	bash .ci/system-deps

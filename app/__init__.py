@@ -66,6 +66,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.after_request(set_headers)
     logging.getLogger("werkzeug").addFilter(HideAddress())
 
+    if app.config.get("BENCH_HELLO"):
+        # The benchmarks' baseline: a bare route in the same app and server.
+        app.add_url_rule("/bench/hello", "bench_hello", lambda: "hello")
+
     from app.cli import register as register_cli
 
     register_cli(app)

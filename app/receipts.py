@@ -20,7 +20,9 @@ def display(code: str) -> str:
 
 def parse(text: str) -> str | None:
     """Return the 16 digits of a typed code (spaces and dashes allowed), or None."""
-    digits = _SEPARATORS.sub("", text or "")
+    if not isinstance(text, str):
+        return None
+    digits = _SEPARATORS.sub("", text)
     if len(digits) == DIGITS and digits.isascii() and digits.isdigit():
         return digits
     return None

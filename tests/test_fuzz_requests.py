@@ -1,6 +1,7 @@
 """Malformed requests to every public route: broken multipart bodies (wrong boundary, missing parts, a
 thousand parts, a huge field, junk bytes) and odd headers. Never a 500, never a half-stored item."""
 
+import io
 import os
 
 import pytest
@@ -113,4 +114,14 @@ def test_odd_headers_on_every_public_route_never_cause_a_server_error(app, clien
     for url in public_gets + (PUBLIC_POSTS if method == "POST" else []):
         response = client.open(url, method=method, headers=headers)
         assert response.status_code < 500, (url, method, headers, response.status_code)
+    stored_nothing(app)
+
+
+@pytest.mark.parametrize("url", PUBLIC_POSTS)
+def test_a_file_where_text_is_expected_is_just_missing_text(app, client, url):
+    """Found by the fuzzer: a file part named like a text field reached code that expects text."""
+    fields = ["telegram", "body", "title", "code", "reason", "note", "username", "password", "lang", "confirm"]
+    data = {name: (io.BytesIO(b"x"), "a.jpg") for name in fields}
+    response = client.post(url, data=data, content_type="multipart/form-data")
+    assert response.status_code < 500, (url, response.status_code)
     stored_nothing(app)

@@ -1,6 +1,6 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.forms import Form
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,7 +20,7 @@ def role_choices():
     return [SelectChoice(role, ROLE_LABELS[role]) for role in User.ROLES]
 
 
-class CreateUserForm(FlaskForm):
+class CreateUserForm(Form):
     username = StringField(_l("Username"), validators=[
         DataRequired(_l("Choose a username.")),
         Regexp(r"^[A-Za-z0-9_.-]{3,64}$", message=_l("3 to 64 Latin letters, digits, dots, dashes or underscores.")),
@@ -33,11 +33,11 @@ class CreateUserForm(FlaskForm):
             raise ValidationError(_("This username is taken."))
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField(_l("Role"), choices=role_choices)
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -52,7 +52,7 @@ class AuditFilterForm(FlaskForm):
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("ru", "Русский"), SelectChoice("be", "Беларуская")]
 
 
-class ArticleForm(FlaskForm):
+class ArticleForm(Form):
     title = StringField(_l("Title"), filters=[clean_text],
                         validators=[DataRequired(_l("An article needs a title.")), MaxChars(Article.TITLE_MAX)])
     slug = StringField(_l("Address (optional)"), filters=[clean_text], validators=[

@@ -1,13 +1,13 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.forms import Form
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from app.auth.passwords import MIN_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username."))],
                            render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))],
@@ -25,7 +25,7 @@ class NewPassword:
             raise ValidationError(_("Use at least %(min)d characters.", min=MIN_LENGTH))
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
                             render_kw={"autocomplete": "current-password"})
     new = PasswordField(_l("New password"), validators=[NewPassword()], render_kw={"autocomplete": "new-password"})
@@ -36,11 +36,11 @@ class PasswordForm(FlaskForm):
     )
 
 
-class TotpForm(FlaskForm):
+class TotpForm(Form):
     secret = HiddenField()
     code = StringField(_l("Code from the app"), validators=[DataRequired(_l("Enter the 6-digit code."))],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A POST-only button: the CSRF token and nothing else."""

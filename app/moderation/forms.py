@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.forms import Form
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
@@ -13,7 +13,7 @@ def _choices(mapping, prompt):
     return [SelectChoice("", prompt)] + [SelectChoice(value, label) for value, label in mapping.items()]
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     """Queue filters, sent by GET: bookmarkable, no CSRF needed for reading."""
 
     class Meta:
@@ -30,7 +30,7 @@ class FilterForm(FlaskForm):
     q = StringField(_l("Search"), filters=[clean_text], validators=[MaxChars(100)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """Every action carries the version of the item its author saw."""
 
     version = IntegerField(validators=[InputRequired()])

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.forms import Form
 from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
@@ -8,12 +8,12 @@ from app.models import Report, Submission
 from app.submit.forms import MaxChars, OneOf, clean_text
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     next = HiddenField()
     lang = SubmitField()
 
 
-class AdFilterForm(FlaskForm):
+class AdFilterForm(Form):
     """Filters of the ad list, sent by GET so that a filtered list can be bookmarked and shared."""
 
     class Meta:
@@ -29,7 +29,7 @@ class AdFilterForm(FlaskForm):
     city = StringField(_l("City"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     reason = RadioField(
         _l("What is wrong with this ad?"),
         choices=[SelectChoice(k, v) for k, v in labels.REPORT_REASONS.items()],

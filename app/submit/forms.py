@@ -5,7 +5,7 @@ import unicodedata
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from app.forms import Form
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
@@ -70,7 +70,7 @@ class TelegramName:
             raise ValidationError(str(error.message)) from None
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(Form):
     """Fields every public form has: the Telegram handle and a honeypot."""
 
     telegram = StringField(
@@ -157,7 +157,7 @@ class AdForm(SubmitForm):
 FORMS = {"information": InformationForm, "contact": ContactForm, "ad": AdForm}
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     code = StringField(
         _l("Receipt code"),
         filters=[clean_text],
@@ -171,7 +171,7 @@ class StatusForm(FlaskForm):
             raise ValidationError(_("A receipt code has 16 digits, for example 1234 5678 9012 3456."))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     code = HiddenField()
     confirm = BooleanField(
         _l("I understand that my submission and its files will be deleted for good"),
@@ -179,7 +179,7 @@ class WithdrawForm(FlaskForm):
     )
 
 
-class AdOwnerForm(FlaskForm):
+class AdOwnerForm(Form):
     """Renew or close an ad: the receipt code is the owner's only credential."""
 
     code = HiddenField()

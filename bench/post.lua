@@ -1,0 +1,28 @@
+-- wrk: POST requests that differ every time. Set by the runner through environment variables:
+--   BENCH_KIND=submit: a form without files (a new text each time, so that none is a duplicate)
+--   BENCH_KIND=approve: approve pending items BENCH_FIRST, BENCH_FIRST+1, ... (version 1 each)
+local kind = os.getenv("BENCH_KIND")
+local cookie = os.getenv("BENCH_COOKIE") or ""
+local token = os.getenv("BENCH_TOKEN") or ""
+local first = tonumber(os.getenv("BENCH_FIRST") or "1")
+local counter = 0
+thread_id = 0  -- set per thread by setup()
+local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
+local next_id = 0
+
+setup = function(thread)
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
+end
+
+request = function()
+  counter = counter + 1
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie,
+                   ["X-CSRFToken"] = token}
+  if kind == "approve" then
+    local id = first + (counter - 1) * thread_count + thread_id
+    return wrk.format("POST", "/moderation/" .. id .. "/approve", headers, "version=1")
+  end
+  local body = "telegram=bench_sender&body=Benchmark+text+" .. thread_id .. "+" .. counter .. "+" .. math.random(1e9)
+  return wrk.format("POST", "/submit/information", headers, body)
+end

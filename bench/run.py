@@ -1,0 +1,189 @@
+"""Load the app under gunicorn with wrk and print requests/s and p50/p95/p99 per page, beside a bare
+"hello" route served by the same server in the same run. Appends the results to bench/RESULTS.md.
+
+    .venv/bin/python bench/run.py                      # 100k submissions, SQLite, 10 s per target
+    .venv/bin/python bench/run.py --count 1000 --seconds 5
+    .venv/bin/python bench/run.py --database postgresql+psycopg://postgres@127.0.0.1:5432/bench
+
+Needs wrk (Debian package `wrk`). The database is made fresh in a temporary folder (SQLite) or dropped and
+made again (PostgreSQL), then filled by bench/generate.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.cookiejar
+import json
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable
+PASSWORD = "bench-password-123"
+
+
+def sh(args, env, **kw):
+    return subprocess.run(args, env=env, cwd=ROOT, check=True, **kw)
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def sign_in(base: str) -> tuple[str, str, str]:
+    """Sign in as the bench admin; return (cookie header, CSRF token, id of the first pending item)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/auth/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"csrf_token": token, "username": "bench", "password": PASSWORD}).encode()
+    opener.open(base + "/auth/login", data=data).read()
+    queue = opener.open(base + "/moderation").read().decode()
+    first = int(re.search(r'<li id="row-(\d+)"', queue).group(1))
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', queue).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return cookie, token, first
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int, script: str, env=None) -> dict:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script, url],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database", default="")
+    parser.add_argument("--port", type=int, default=5077)
+    parser.add_argument("--no-write", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+
+    workdir = tempfile.mkdtemp(prefix="prystan-bench-")
+    database = args.database or f"sqlite:///{workdir}/bench.db"
+    env = os.environ | {
+        "PRYSTAN_SECRET_KEY": "bench-" + "k" * 40, "PRYSTAN_DATABASE_URL": database,
+        "PRYSTAN_STORAGE_URL": f"{workdir}/uploads", "PRYSTAN_UPLOAD_WORKDIR": f"{workdir}/incoming",
+        "PRYSTAN_RATELIMIT_ENABLED": "false", "PRYSTAN_POW_ENABLED": "false",
+        "PRYSTAN_SESSION_COOKIE_SECURE": "false", "PRYSTAN_BENCH_HELLO": "true",
+        "GUNICORN_BIND": f"127.0.0.1:{args.port}",
+    }
+    if database.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        with create_engine(database).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    flask = [PY, "-m", "flask", "--app", "wsgi"]
+    sh(flask + ["db", "upgrade"], env, capture_output=True)
+    started = time.time()
+    sh([PY, "bench/generate.py", "--count", str(args.count)], env)
+    print(f"generated in {time.time() - started:.1f} s")
+
+    server = subprocess.Popen([PY, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_for(base + "/bench/hello")
+        cookie, token, first_pending = sign_in(base)
+        report = os.path.join(ROOT, "bench", "report.lua")
+        with open(os.path.join(ROOT, "bench", "post.lua")) as post, open(report) as done:
+            post_script = os.path.join(workdir, "post.lua")
+            with open(post_script, "w") as f:
+                f.write(post.read() + "\n" + done.read())
+        get_script = report
+        staff_script = os.path.join(workdir, "staff.lua")
+        with open(staff_script, "w") as f, open(report) as done:
+            f.write(f'wrk.headers["Cookie"] = "{cookie}"\n' + done.read())
+
+        deep = deep_ads_page(base)
+        ad_url = first_ad(base)
+        threads = 2
+        targets = [
+            ("hello (baseline)", "/bench/hello", get_script, None),
+            ("home", "/", get_script, None),
+            ("/ads first page", "/ads", get_script, None),
+            ("/ads deep page", deep, get_script, None),
+            ("/ads search", "/ads?q=" + urllib.parse.quote("семья"), get_script, None),
+            ("an ad", ad_url, get_script, None),
+            ("moderation queue", "/moderation", staff_script, None),
+            ("queue search", "/moderation?q=family", staff_script, None),
+            ("form submission (no files)", "/submit/information", post_script, {"BENCH_KIND": "submit"}),
+            ("approve action", "/moderation", post_script,
+             {"BENCH_KIND": "approve", "BENCH_FIRST": str(first_pending), "BENCH_COOKIE": cookie,
+              "BENCH_TOKEN": token, "BENCH_THREADS": str(threads)}),
+        ]
+        results = []
+        for name, path, script, extra in targets:
+            result = wrk(base + path, args.seconds, args.connections, threads, script,
+                         env=os.environ | (extra or {}) | {"BENCH_COOKIE": cookie, "BENCH_TOKEN": token})
+            results.append((name, path, result))
+            print(f"{name:30s} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:6.1f}  p95 {result['p95_ms']:6.1f}"
+                  f"  p99 {result['p99_ms']:6.1f} ms  errors {result['errors']} non-2xx/3xx {result['non2xx_3xx']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    if not args.no_write:
+        write_results(args, database, results)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def deep_ads_page(base: str, pages: int = 20) -> str:
+    """Follow 'Older ads' a number of times; return the path of that page."""
+    path = "/ads"
+    for _ in range(pages):
+        html = urllib.request.urlopen(base + path).read().decode()
+        match = re.search(r'<a class="button" href="(/ads\?[^"]+)">', html)
+        if not match:
+            break
+        path = match.group(1).replace("&amp;", "&")
+    return path
+
+
+def first_ad(base: str) -> str:
+    html = urllib.request.urlopen(base + "/ads").read().decode()
+    return re.search(r'<h3 id="ad-\d+-title"><a href="([^"]+)"', html).group(1)
+
+
+def write_results(args, database: str, results) -> None:
+    engine = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+    baseline = results[0][2]["rps"]
+    lines = [
+        f"\n## {datetime.date.today().isoformat()} · {engine} · {args.count:,} submissions\n",
+        f"Machine: {platform.node()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}; "
+        f"gunicorn.conf.py ({multiprocessing.cpu_count() * 2} workers × 4 threads); wrk {args.connections} "
+        f"connections, 2 threads, {args.seconds} s per target.\n",
+        "| Target | Path | req/s | % of hello | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, path, r in results:
+        lines.append(f"| {name} | `{path[:40]}` | {r['rps']:.0f} | {100 * r['rps'] / baseline:.0f}% | "
+                     f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
+                     f"{r['errors'] + r['non2xx_3xx']} |")
+    with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app import labels
+from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.models import Submission, utcnow
 from app.security import HideAddress, set_headers
@@ -88,6 +88,7 @@ def init_extensions(app: Flask) -> None:
         default_translation_directories=os.path.join(ROOT, "app", "translations"),
     )
     login.init_app(app)
+    pagecache.init_app(app)
     login.login_view = "auth.login"
     login.login_message = None
     # Our own session version ends stolen sessions; "strong" would tie sessions to the address.
@@ -155,6 +156,7 @@ def refuse_json_bodies():
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import search  # noqa: F401  (the full-text index is made with the submissions table)
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.moderation import bp as moderation_bp

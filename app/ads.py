@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
+from app import search
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 
@@ -62,7 +63,7 @@ def page(filters: Filters, after: str | None = None, size: int | None = None,
     if filters.city:
         query = query.where(_contains(Submission.city, filters.city))
     if filters.q:
-        query = query.where(or_(_contains(Submission.title, filters.q), _contains(Submission.body, filters.q)))
+        query = query.where(search.matches(filters.q))
     position = decode_cursor(after)
     if position:
         query = query.where(tuple_(Submission.published_at, Submission.id) < position)

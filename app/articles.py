@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Article, User, utcnow
+from app.moderation.service import record
 from app.sanitize import render_markdown
 from app.slugs import slugify
 
@@ -38,6 +39,8 @@ def save(article: Article | None, *, title: str, slug: str, summary: str, body: 
         article.status, article.published_at = "published", utcnow()
     elif not publish:
         article.status = "draft"
+    db.session.flush()
+    record("article_saved", None, actor_id=author.id, detail=f"article {article.id} {article.status}")
     db.session.commit()
     return article
 

@@ -60,6 +60,9 @@ class Defaults:
     AD_RETENTION_DAYS = 30  # ads, after they expired or were closed
     EVENT_RETENTION_DAYS = 365  # audit events
 
+    # Rendered public pages kept per worker for anonymous readers (0: no cache). See app/pagecache.py.
+    PAGE_CACHE_SIZE = 500
+
     # Where "Quick exit" leads: an ordinary site that draws no attention on a watched screen.
     QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
 

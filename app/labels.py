@@ -57,6 +57,7 @@ ACTIONS = {
     "renewed": _l("renewed the ad"),
     "closed": _l("closed the ad"),
     "purged": _l("deleted old items for good"),
+    "article_saved": _l("saved an article"),
     "signed_in": _l("signed in"),
     "password_changed": _l("changed the password"),
     "totp_enabled": _l("set up two-step sign-in"),

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
 
+from app import search
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 
@@ -59,4 +60,5 @@ def purge(storage, *, retention_days: int, ad_retention_days: int, event_retenti
     for key in keys:
         storage.delete(key)
         storage.delete(f"{key}-thumb")
+    search.forget()
     return result

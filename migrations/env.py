@@ -87,6 +87,10 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # The full-text index (app/search.py) is not declared in the models: autogenerate leaves it alone.
+    from app.search import EXTRA_NAMES
+    conf_args.setdefault("include_object", lambda obj, name, type_, reflected, compare_to:
+                         not (name or "").startswith(EXTRA_NAMES))
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 
-from app.ads import escape_like
+from app import search
 from app.extensions import db
 from app.models import Attachment, Submission
 
@@ -57,8 +57,7 @@ def _where(filters: Filters, *, with_kind: bool = True) -> list:
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     if filters.q:
-        pattern = f"%{escape_like(filters.q)}%"
-        conditions.append(or_(Submission.title.ilike(pattern, escape="\\"), Submission.body.ilike(pattern, escape="\\")))
+        conditions.append(search.matches(filters.q))
     return conditions
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
-from app import labels, seclog
+from app import labels, search, seclog
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, User, utcnow
 
@@ -218,6 +218,7 @@ def withdraw(submission: Submission, storage) -> None:
     # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
     for key in keys:
         storage.delete(key)
+    search.forget()
 
 
 # The ad's owner (holding the receipt) and readers: no staff user, so no version check against a moderator.

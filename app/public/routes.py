@@ -6,6 +6,7 @@ from app import ads, articles
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
 from app.moderation import service
+from app.pagecache import cached
 from app.public import bp
 from app.public.forms import AdFilterForm, LanguageForm, ReportForm
 from app.security import limiter_key
@@ -19,6 +20,7 @@ FEED_SIZE = 50
 
 
 @bp.get("/")
+@cached
 def home():
     """The four entry points, the latest ads and articles, and how moderation works."""
     return render_template("public/home.html", latest_ads=ads.latest(HOME_ADS),
@@ -38,6 +40,7 @@ def help_telegram():
 
 
 @bp.get("/ads")
+@cached
 def ad_list():
     """Live ads, newest first, filtered and searched; pages keep the filters."""
     form = AdFilterForm(request.args)
@@ -67,6 +70,7 @@ def find_ad(ad_id: int) -> Submission:
 
 @bp.get("/ads/<int:ad_id>")
 @bp.get("/ads/<int:ad_id>-<slug>")
+@cached
 def ad(ad_id: int, slug: str | None = None):
     """One ad, its public images and a way to contact its author."""
     item = find_ad(ad_id)
@@ -133,6 +137,7 @@ def send_public(attachment_id: int, *, thumb: bool):
 
 
 @bp.get("/ads/feed.atom")
+@cached
 def ads_feed():
     items = ads.latest(FEED_SIZE)
     entries = [{"id": f"ad-{a.id}", "title": a.title, "url": url_for("public.ad", ad_id=a.id,
@@ -142,11 +147,13 @@ def ads_feed():
 
 
 @bp.get("/articles")
+@cached
 def article_list():
     return render_template("public/articles.html", articles=articles.published())
 
 
 @bp.get("/articles/<slug>")
+@cached
 def article(slug: str):
     item = articles.by_slug(slug)
     if item is None:
@@ -155,6 +162,7 @@ def article(slug: str):
 
 
 @bp.get("/articles/feed.atom")
+@cached
 def articles_feed():
     entries = [{"id": f"article-{a.id}", "title": a.title,
                 "url": url_for("public.article", slug=a.slug, _external=True), "published": a.published_at,

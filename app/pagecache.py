@@ -1,0 +1,99 @@
+"""A cache of rendered public pages for anonymous readers, in each worker's memory.
+
+A page is kept together with the state of the site it was made from: the newest audit event (every
+publication, edit, renewal, closing, report, withdrawal and article change is one) and the moment the next
+live ad expires. When either has moved on, the page is made again. Staff, requests carrying flashed
+messages, and anything but a plain GET are never served from the cache. The CSRF token in a page is
+swapped for the visitor's own on the way out.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from datetime import datetime
+
+from flask import current_app, g, make_response, request, session
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Event, Submission, utcnow
+
+TOKEN_MARK = "\x00csrf\x00"
+
+
+class Pages:
+    """The pages of one app, least recently used first."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple, tuple] = OrderedDict()
+
+    def get(self, key):
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry:
+                self.entries.move_to_end(key)
+            return entry
+
+    def put(self, key, entry) -> None:
+        with self.lock:
+            self.entries[key] = entry
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+def init_app(app) -> None:
+    app.extensions["pagecache"] = Pages(int(app.config["PAGE_CACHE_SIZE"]))
+
+
+def site_state() -> int:
+    """Changes whenever something readers see may have changed (one indexed lookup)."""
+    return db.session.scalar(select(func.max(Event.id))) or 0
+
+
+def next_expiry() -> datetime | None:
+    from app.ads import live
+
+    return db.session.scalar(select(func.min(Submission.expires_at)).where(live()))
+
+
+def cacheable() -> bool:
+    return (current_app.extensions["pagecache"].size > 0 and request.method == "GET"
+            and "_user_id" not in session and "_flashes" not in session)
+
+
+def cached(view):
+    """Serve the view's page from the cache while the site has not changed since it was made."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not cacheable():
+            return view(*args, **kwargs)
+        key = (request.endpoint, request.full_path, str(get_locale()), request.headers.get("HX-Request"),
+               request.headers.get("HX-Target"))
+        pages = current_app.extensions["pagecache"]
+        state, now = site_state(), utcnow()  # read before rendering: a change meanwhile makes a new state
+        entry = pages.get(key)
+        if entry and entry[0] == state and (entry[1] is None or now < entry[1]):
+            _state, _until, mimetype, body = entry
+            if TOKEN_MARK in body:
+                body = body.replace(TOKEN_MARK, generate_csrf())
+            response = make_response(body)
+            response.mimetype = mimetype
+            return response
+        until = next_expiry()
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200 and not response.direct_passthrough:
+            body = response.get_data(as_text=True)
+            token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+            if token:
+                body = body.replace(token, TOKEN_MARK)
+            pages.put(key, (state, until, response.mimetype, body))
+        return response
+
+    return wrapper

@@ -85,5 +85,6 @@ def test_signed_in_staff_posts_without_csrf_token_are_refused(tmp_path):
         from app.models import Submission
 
         assert db.session.get(Submission, 1).status == "pending"
+        db.session.remove()  # end the read transaction: PostgreSQL would make drop_all wait for it
         db.drop_all()
         db.engine.dispose()

@@ -66,7 +66,9 @@ def test_each_visitor_gets_their_own_working_csrf_token(tmp_path):
         assert response.status_code == 303, n
     assert tokens[0] != tokens[1]
     with app.app_context():
+        db.session.remove()
         db.drop_all()
+        db.engine.dispose()
 
 
 def test_changes_readers_should_see_show_at_once(app, client, mod):

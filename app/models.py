@@ -70,7 +70,11 @@ class Submission(db.Model):
 
     __table_args__ = (
         Index("ix_submissions_queue", "status", "kind", "created_at", "id"),
+        # The queue without a kind filter ("All"): oldest first straight from the index, no sort.
+        Index("ix_submissions_queue_all", "status", "created_at", "id"),
         Index("ix_submissions_public", "kind", "status", "published_at", "id"),
+        # The cities of live ads (the /ads filter's suggestions) read from the index alone.
+        Index("ix_submissions_cities", "kind", "status", "city", "expires_at", "closed_at"),
     )
 
     @property

@@ -44,12 +44,11 @@ def help_telegram():
 def ad_list():
     """Live ads, newest first, filtered and searched; pages keep the filters."""
     form = AdFilterForm(request.args)
-    valid = form.validate()
-    filters = ads.Filters(
-        category=form.category.data or None,
-        city=form.city.data or "" if valid else "",
-        q=form.q.data or "" if valid else "",
-    )
+    if form.validate():
+        category = form.category.data if form.category.data in Submission.CATEGORIES else None
+        filters = ads.Filters(category=category, city=form.city.data or "", q=form.q.data or "")
+    else:  # too long: the errors show, and the list is unfiltered
+        filters = ads.Filters()
     items, next_cursor = ads.page(filters, after=request.args.get("after"))
     next_args = {k: v for k, v in request.args.items() if k != "after" and v} | {"after": next_cursor}
     template = "public/partials/_ad_list.html" if request.headers.get("HX-Request") and \

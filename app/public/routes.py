@@ -125,9 +125,11 @@ def ad_thumb(attachment_id: int):
 
 def send_public(attachment_id: int, *, thumb: bool):
     image = ads.public_image(attachment_id)
+    if image is None:
+        abort(404)
     store = storage_for(current_app.config["STORAGE_URL"])
-    key = f"{image.storage_key}-thumb" if image and thumb else image.storage_key if image else None
-    if key is None or not store.exists(key):
+    key = f"{image.storage_key}-thumb" if thumb else image.storage_key
+    if not store.exists(key):
         abort(404)
     mimetype = "image/jpeg" if thumb else image.content_type
     response = send_file(store.open(key), mimetype=mimetype, max_age=300, etag=False)

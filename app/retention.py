@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, or_, select
 from app import search
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
+from app.moderation.service import record
 
 
 @dataclass
@@ -43,19 +44,21 @@ def due(now: datetime, *, retention_days: int, ad_retention_days: int):
 def purge(storage, *, retention_days: int, ad_retention_days: int, event_retention_days: int,
           now: datetime | None = None) -> Purged:
     now = now or utcnow()
-    ids = list(db.session.scalars(select(Submission.id).where(
-        due(now, retention_days=retention_days, ad_retention_days=ad_retention_days))))
-    keys = list(db.session.scalars(select(Attachment.storage_key).where(Attachment.submission_id.in_(ids))))
-    result = Purged(submissions=len(ids), files=len(keys))
+    # Subqueries, not lists of ids: a first purge after a flood of spam may hold more rows than a statement
+    # can take parameters.
+    doomed = select(Submission.id).where(due(now, retention_days=retention_days, ad_retention_days=ad_retention_days))
+    keys = list(db.session.scalars(select(Attachment.storage_key).where(Attachment.submission_id.in_(doomed))))
+    result = Purged(files=len(keys))
     # Children first: the same on PostgreSQL and SQLite, whatever ON DELETE the database applies.
     for child in (Attachment, Report):
-        db.session.execute(delete(child).where(child.submission_id.in_(ids)))
-    db.session.execute(delete(Submission).where(Submission.id.in_(ids)))
+        db.session.execute(delete(child).where(child.submission_id.in_(doomed)))
+    result.submissions = db.session.execute(
+        delete(Submission).where(Submission.id.in_(doomed)).execution_options(synchronize_session=False)
+    ).rowcount
     result.events = db.session.execute(
         delete(Event).where(Event.created_at < now - timedelta(days=event_retention_days))
     ).rowcount
-    db.session.add(Event(action="purged", detail=f"{result.submissions} items, {result.files} files, "
-                                                 f"{result.events} events"))
+    record("purged", None, detail=f"{result.submissions} items, {result.files} files, {result.events} events")
     db.session.commit()
     for key in keys:
         storage.delete(key)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from app import search
+from app import cursors, search
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 
@@ -41,18 +41,6 @@ def _contains(column, text: str):
     return column.ilike(f"%{escape_like(text)}%", escape="\\")
 
 
-def encode_cursor(ad: Submission) -> str:
-    return f"{ad.published_at.isoformat()}_{ad.id}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    try:
-        stamp, _, ident = (cursor or "").rpartition("_")
-        return datetime.fromisoformat(stamp), int(ident)
-    except ValueError:
-        return None
-
-
 def page(filters: Filters, after: str | None = None, size: int | None = None,
          now: datetime | None = None) -> tuple[list[Submission], str | None]:
     """One page of live ads, newest first, and the cursor of the next page (None at the end)."""
@@ -64,14 +52,14 @@ def page(filters: Filters, after: str | None = None, size: int | None = None,
         query = query.where(_contains(Submission.city, filters.city))
     if filters.q:
         query = query.where(search.matches(filters.q))
-    position = decode_cursor(after)
+    position = cursors.decode(after)
     if position:
         query = query.where(tuple_(Submission.published_at, Submission.id) < position)
     query = query.order_by(Submission.published_at.desc(), Submission.id.desc()).limit(size + 1)
     ads = list(db.session.scalars(query))
     more = len(ads) > size
     ads = ads[:size]
-    return ads, (encode_cursor(ads[-1]) if more else None)
+    return ads, (cursors.encode(ads[-1].published_at, ads[-1].id) if more else None)
 
 
 def latest(size: int) -> list[Submission]:

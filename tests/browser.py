@@ -47,3 +47,19 @@ def screenshot(page, name: str) -> Path:
 
 def chromium_available() -> bool:
     return os.path.exists(CHROMIUM)
+
+
+def sign_in(page, username: str) -> None:
+    """Sign a staff member in through the form and wait until the queue page (and its script) has loaded."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto("/auth/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/moderation$"))
+    page.wait_for_load_state("load")  # the queue's script is ready: a row opens in the side panel

@@ -5,19 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import DESKTOP, PHONE, screenshot
-from tests.conftest import PASSWORD, make_submission, make_user
+from tests.browser import DESKTOP, PHONE, screenshot, sign_in
+from tests.conftest import make_submission, make_user
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, username):
-    page.goto("/auth/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/moderation$"))
-    page.wait_for_load_state("load")  # the queue's script is ready
 
 
 def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_server):

@@ -13,22 +13,13 @@ from app.extensions import db
 from app.models import Submission, User
 from app.moderation import service
 from tests import files
-from tests.browser import DESKTOP, PHONE, screenshot
-from tests.conftest import PASSWORD, make_submission, make_user
+from tests.browser import DESKTOP, PHONE, screenshot, sign_in
+from tests.conftest import make_submission, make_user
 
 pytestmark = pytest.mark.e2e
 
 AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-def sign_in(page, username):
-    page.goto("/auth/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/moderation$"))
-    page.wait_for_load_state("load")  # the queue's script is ready: a row opens in the side panel
 
 
 def test_an_ad_with_a_photo_goes_public_and_comes_back_after_reports(page, browser, live_server, tmp_path):

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select, tuple_
 
-from app import search
+from app import cursors, search
 from app.extensions import db
 from app.models import Attachment, Submission
 
@@ -29,18 +29,6 @@ class Filters:
 class Row:
     submission: Submission
     attachments: int
-
-
-def encode_cursor(submission: Submission) -> str:
-    return f"{submission.created_at.isoformat()}_{submission.id}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    try:
-        stamp, _, ident = (cursor or "").rpartition("_")
-        return datetime.fromisoformat(stamp), int(ident)
-    except ValueError:
-        return None
 
 
 def _where(filters: Filters, *, with_kind: bool = True) -> list:
@@ -67,14 +55,15 @@ def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> t
         select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
     )
     query = select(Submission, attachments).where(*_where(filters))
-    position = decode_cursor(after)
+    position = cursors.decode(after)
     if position:
         query = query.where(tuple_(Submission.created_at, Submission.id) > position)
     query = query.order_by(Submission.created_at, Submission.id).limit(size + 1)
     rows = [Row(s, n) for s, n in db.session.execute(query).unique().all()]
     more = len(rows) > size
     rows = rows[:size]
-    return rows, (encode_cursor(rows[-1].submission) if more and rows else None)
+    last = rows[-1].submission if more and rows else None
+    return rows, (cursors.encode(last.created_at, last.id) if last else None)
 
 
 def counts(filters: Filters) -> dict[str, int]:

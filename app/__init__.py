@@ -138,6 +138,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
         "foreign_keys=ON",
         "secure_delete=ON",
         "synchronous=NORMAL",
+        "mmap_size=268435456",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

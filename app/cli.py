@@ -97,10 +97,10 @@ def purge() -> None:
     from flask import current_app
 
     from app.retention import purge as run
-    from app.uploads.storage import storage_for
+    from app.uploads.storage import app_storage
 
     config = current_app.config
-    result = run(storage_for(config["STORAGE_URL"]), retention_days=int(config["RETENTION_DAYS"]),
+    result = run(app_storage(), retention_days=int(config["RETENTION_DAYS"]),
                  ad_retention_days=int(config["AD_RETENTION_DAYS"]),
                  event_retention_days=int(config["EVENT_RETENTION_DAYS"]))
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")

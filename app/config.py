@@ -9,7 +9,8 @@ class Defaults:
     # Required outside development and tests; see check().
     SECRET_KEY = None
     DATABASE_URL = None  # default: SQLite file in the instance folder
-    STORAGE_URL = None  # default: instance/uploads
+    STORAGE_URL = None  # default: instance/uploads; or s3://bucket/optional/prefix
+    S3_ENDPOINT_URL = None  # an S3-compatible store of your own; default: boto3's (AWS, or AWS_ENDPOINT_URL)
     # hide_parameters: SQL errors in logs must not carry handles or texts.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 

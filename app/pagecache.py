@@ -49,22 +49,50 @@ class Pages:
 
 def init_app(app) -> None:
     app.extensions["pagecache"] = Pages(int(app.config["PAGE_CACHE_SIZE"]))
+    app.extensions["pagecache.memos"] = {}
+
+
+STATE = select(func.max(Event.id))
 
 
 def site_state() -> int:
-    """Changes whenever something readers see may have changed (one indexed lookup)."""
-    return db.session.scalar(select(func.max(Event.id))) or 0
+    """Changes whenever something readers see may have changed (one indexed lookup).
+
+    On a pooled connection of its own, not the ORM session: a cache hit then never opens a session, which
+    costs more than the lookup itself (about 0.1 ms against 0.4 ms).
+    """
+    with db.engine.connect() as connection:
+        return connection.scalar(STATE) or 0
 
 
-def next_expiry() -> datetime | None:
+def next_expiry(state: int, now: datetime) -> datetime | None:
+    """When the next live ad expires: looked up once per site state, and again once that moment has passed."""
     from app.ads import live
 
-    return db.session.scalar(select(func.min(Submission.expires_at)).where(live()))
+    memos = current_app.extensions["pagecache.memos"]
+    entry = memos.get("expiry")
+    if entry is None or entry[0] != state or (entry[1] is not None and now >= entry[1]):
+        found = db.session.scalar(select(func.min(Submission.expires_at)).where(live(now)))
+        entry = memos["expiry"] = (state, found)
+    return entry[1]
 
 
 def cacheable() -> bool:
     return (current_app.extensions["pagecache"].size > 0 and request.method == "GET"
             and "_user_id" not in session and "_flashes" not in session)
+
+
+def memo(name: str, compute):
+    """A value that changes only with the site, such as the cities of live ads: made once per site state
+    and shared by every page made meanwhile. Outside a cached page (staff, no cache), made each time."""
+    state = g.get("page_state")
+    if state is None:
+        return compute()
+    memos = current_app.extensions["pagecache.memos"]
+    entry = memos.get(name)
+    if entry is None or entry[0] != state:
+        entry = memos[name] = (state, compute())
+    return entry[1]
 
 
 def cached(view):
@@ -86,7 +114,8 @@ def cached(view):
             response = make_response(body)
             response.mimetype = mimetype
             return response
-        until = next_expiry()
+        until = next_expiry(state, now)
+        g.page_state = (state, until)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200 and not response.direct_passthrough:
             body = response.get_data(as_text=True)

@@ -66,7 +66,7 @@ class FailingStorage(LocalStorage):
 
 
 def test_storage_failing_mid_submission_leaves_no_row_and_no_file(app, client, monkeypatch):
-    monkeypatch.setattr("app.submit.routes.storage_for", lambda url: FailingStorage(url))
+    monkeypatch.setattr("app.submit.routes.app_storage", lambda: FailingStorage(app.config["STORAGE_URL"]))
     response = client.post("/submit/information", data=with_photos(), content_type="multipart/form-data")
     assert response.status_code == 503
     with app.app_context():

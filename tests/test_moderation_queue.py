@@ -51,11 +51,28 @@ def test_tabs_show_live_counts_per_kind(app, moderator):
     for kind in ("information", "ad", "ad", "contact"):
         make_submission(app, kind)
     html = moderator.get("/moderation?kind=ad").get_data(as_text=True)
-    counts = dict(re.findall(r'id="count-(\w+)">(\d+)<', html))
-    assert counts == {"all": "4", "information": "1", "contact": "1", "ad": "2"}
     assert len(row_ids(html)) == 2
+    tabs = html.split('id="queue-tabs"')[1].split("</nav>")[0]
+    assert 'class="count"' not in tabs  # the list does not wait for the counts...
+    assert 'hx-trigger="load, queue-changed from:body"' in tabs  # ...the tabs ask for them once shown
     fragment = moderator.get("/moderation/counts?kind=ad", headers=hx("queue-tabs")).get_data(as_text=True)
     assert fragment.lstrip().startswith("<nav") and "<html" not in fragment
+    counts = dict(re.findall(r'id="count-(\w+)">(\d+)<', fragment))
+    assert counts == {"all": "4", "information": "1", "contact": "1", "ad": "2"}
+    assert 'hx-trigger="queue-changed from:body"' in fragment  # filled in: no second load
+
+
+def test_while_searching_the_tabs_count_the_matches(app, moderator):
+    make_submission(app, "ad", title="Bicycle for sale")
+    make_submission(app, "ad", title="Bicycle repairs")
+    make_submission(app, "information", title="Bicycle seen near the colony")
+    make_submission(app, "contact", title="Lawyer")
+    html = moderator.get("/moderation?q=bicycle").get_data(as_text=True)
+    assert len(row_ids(html)) == 3
+    assert "/moderation/counts?q=bicycle" in html.split('id="queue-tabs"')[1].split(">")[0]
+    fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)
+    assert dict(re.findall(r'id="count-(\w+)">(\d+)<', fragment)) == {
+        "all": "3", "information": "1", "contact": "0", "ad": "2"}
 
 
 def test_filters_and_search(app, moderator):

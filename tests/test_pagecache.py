@@ -111,6 +111,27 @@ def test_an_ad_leaves_the_cached_pages_when_it_expires(app, client, mod):
     assert client.get(f"/ads/{ad}-short-lived").status_code == 410
 
 
+def test_the_city_suggestions_follow_what_is_live(app, client, mod):
+    """The suggestions are worked out once per site state and shared by the pages made meanwhile."""
+    first, _ = make_submission(app, "ad", title="Flat", city="Gdańsk")
+    approve(app, mod, first)
+    def cities(url):
+        datalist = client.get(url).get_data(as_text=True).split('<datalist id="city-list">')[1].split("</datalist>")[0]
+        return re.findall(r'<option value="([^"]+)">', datalist)
+
+    assert cities("/ads") == ["Gdańsk"]
+    second, _ = make_submission(app, "ad", title="Room", city="Riga")
+    approve(app, mod, second)
+    with app.app_context():  # (every change of an expiry comes with an event; this one is made before any page)
+        db.session.get(Submission, first).expires_at = utcnow() + timedelta(seconds=1.5)
+        db.session.commit()
+    assert sorted(cities("/ads?category=housing")) == ["Gdańsk", "Riga"]  # a page not made before
+    assert sorted(cities("/ads")) == ["Gdańsk", "Riga"]
+    time.sleep(1.6)  # the Gdańsk ad expires: no event, only the clock
+    assert cities("/ads?q=room") == ["Riga"]
+    assert cities("/ads") == ["Riga"]
+
+
 def test_articles_published_edited_and_withdrawn_show_at_once(app, client, mod):
     editor = make_user(app, "ales", "editor")
     with app.app_context():

@@ -6,12 +6,12 @@ from app import ads, articles
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
 from app.moderation import service
-from app.pagecache import cached
+from app.pagecache import cached, memo
 from app.public import bp
 from app.public.forms import AdFilterForm, LanguageForm, ReportForm
 from app.security import limiter_key
 from app.slugs import slugify
-from app.uploads.storage import storage_for
+from app.uploads.storage import app_storage
 
 ONE_YEAR = 365 * 24 * 3600
 HOME_ADS = 6
@@ -51,10 +51,11 @@ def ad_list():
         filters = ads.Filters()
     items, next_cursor = ads.page(filters, after=request.args.get("after"))
     next_args = {k: v for k, v in request.args.items() if k != "after" and v} | {"after": next_cursor}
-    template = "public/partials/_ad_list.html" if request.headers.get("HX-Request") and \
-        request.headers.get("HX-Target") == "ad-results" else "public/ads.html"
-    return render_template(template, form=form, ads=items, next_cursor=next_cursor, next_args=next_args,
-                           cities=ads.cities(), filtered=any((filters.category, filters.city, filters.q)))
+    context = {"form": form, "ads": items, "next_cursor": next_cursor, "next_args": next_args,
+               "filtered": any((filters.category, filters.city, filters.q))}
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ad-results":
+        return render_template("public/partials/_ad_list.html", **context)
+    return render_template("public/ads.html", cities=memo("cities", ads.cities), **context)
 
 
 def find_ad(ad_id: int) -> Submission:
@@ -127,12 +128,13 @@ def send_public(attachment_id: int, *, thumb: bool):
     image = ads.public_image(attachment_id)
     if image is None:
         abort(404)
-    store = storage_for(current_app.config["STORAGE_URL"])
     key = f"{image.storage_key}-thumb" if thumb else image.storage_key
-    if not store.exists(key):
+    try:
+        stored = app_storage().open(key)
+    except FileNotFoundError:  # gone from the store (purged meanwhile, or lost): not found either
         abort(404)
     mimetype = "image/jpeg" if thumb else image.content_type
-    response = send_file(store.open(key), mimetype=mimetype, max_age=300, etag=False)
+    response = send_file(stored, mimetype=mimetype, max_age=300, etag=False)
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 

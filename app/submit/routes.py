@@ -14,7 +14,7 @@ from app.security import derive_key
 from app.submit import bp, service
 from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
 from app.uploads import intake
-from app.uploads.storage import storage_for
+from app.uploads.storage import app_storage
 
 
 def receipt_key() -> bytes:
@@ -94,7 +94,7 @@ def accept(kind: str, fields: dict) -> str:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
         intake.scrub(uploads, limits, workdir)
         return service.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
-                              uploads=uploads, storage=storage_for(config["STORAGE_URL"]))
+                              uploads=uploads, storage=app_storage())
     finally:
         intake.discard(workdir)
 
@@ -202,7 +202,7 @@ def withdraw():
         return render_template("submit/status.html", form=form, withdraw_form=withdraw_form), 422
     if not withdraw_form.validate():
         return status_page(form, submission, withdraw_form=withdraw_form), 422
-    moderation.withdraw(submission, storage_for(current_app.config["STORAGE_URL"]))
+    moderation.withdraw(submission, app_storage())
     return render_template("submit/status.html", form=StatusForm(formdata=None), withdrawn=True)
 
 

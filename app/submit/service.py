@@ -1,5 +1,6 @@
 """Creating submissions and finding them by receipt. Knows nothing of requests."""
 
+import contextlib
 import hashlib
 import hmac
 from datetime import timedelta
@@ -11,11 +12,11 @@ from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 from app.moderation.service import record
 from app.uploads.intake import Upload
-from app.uploads.storage import LocalStorage, new_key
+from app.uploads.storage import Storage, StorageError, new_key
 
 
 def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
-           uploads: list[Upload] = (), storage: LocalStorage | None = None) -> str:
+           uploads: list[Upload] = (), storage: Storage | None = None) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
 
     Files are written first; if anything fails before the commit, they are removed again,
@@ -43,7 +44,9 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
     except BaseException:
         db.session.rollback()
         for key in written:
-            storage.delete(key)
+            # A store failing again here must not hide the first error; `flask uploads gc` removes the rest.
+            with contextlib.suppress(StorageError):
+                storage.delete(key)
         raise
     return code
 

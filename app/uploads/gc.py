@@ -1,14 +1,12 @@
 """Garbage collection of stored files: orphans after a crash, unfinished writes, missing files."""
 
-import os
 import time
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.models import Attachment
-from app.uploads.storage import storage_for
+from app.uploads.storage import app_storage
 
 
 @dataclass
@@ -19,19 +17,20 @@ class Report:
 
 
 def collect(session, *, min_age: int) -> Report:
-    store = storage_for(current_app.config["STORAGE_URL"])
+    store = app_storage()
     known = dict(session.execute(select(Attachment.storage_key, Attachment.id)).all())
     wanted = set(known) | {f"{k}-thumb" for k in known}
     cutoff = time.time() - min_age
     report = Report()
-    for key in list(store.keys()):
+    # One listing, not a lookup per attachment: with S3 each lookup is a request.
+    stored = set(store.keys())
+    for key in sorted(stored - wanted):
         # Young files may belong to a submission being stored right now.
-        if key not in wanted and os.path.getmtime(os.path.join(store.root, key)) < cutoff:
+        if store.modified(key) < cutoff:
             store.delete(key)
             report.removed += 1
-    for name in list(store.leftovers()):
-        if os.path.getmtime(os.path.join(store.root, name)) < cutoff:
-            store.remove_leftover(name)
-            report.leftovers += 1
-    report.missing = sorted(i for k, i in known.items() if not store.exists(k))
+    for name in list(store.leftovers(older_than=cutoff)):
+        store.remove_leftover(name)
+        report.leftovers += 1
+    report.missing = sorted(i for k, i in known.items() if k not in stored)
     return report

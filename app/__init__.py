@@ -3,8 +3,8 @@
 import logging
 import os
 
-from flask import Flask, abort, render_template, request
-from flask_babel import get_locale
+from flask import Flask, abort, g, render_template, request
+from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,6 +87,7 @@ def init_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=os.path.join(ROOT, "app", "translations"),
     )
+    fast_template_gettext(app)
     login.init_app(app)
     pagecache.init_app(app)
     login.login_view = "auth.login"
@@ -109,6 +110,24 @@ def init_extensions(app: Flask) -> None:
             "htmx_config": HTMX_CONFIG,
             "quick_exit_url": app.config["QUICK_EXIT_URL"],
         }
+
+
+def fast_template_gettext(app) -> None:
+    """Templates look up the request's translations once, not once per string as Flask-Babel's own callables do
+    (about 30 µs a string: a page of the queue has over a hundred). The app never changes the language in the
+    middle of a request (no force_locale or refresh), so one lookup per request holds."""
+
+    def translations():
+        found = g.get("_translations")
+        if found is None:
+            found = g._translations = get_translations()
+        return found
+
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda string: translations().ugettext(string),
+        ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
+        newstyle=True,
+    )
 
 
 # Each language named in itself, as a speaker looks for it.

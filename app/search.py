@@ -1,7 +1,8 @@
 """Full-text search in titles and texts of submissions: one interface over SQLite FTS5 and PostgreSQL.
 
 ``matches(text)`` is a condition on Submission for the words typed: every word must occur, as a word or
-the start of one ("bicy" finds "Bicycle"), in any case and, on SQLite, with or without diacritics.
+the start of one ("bicy" finds "Bicycle"; a single letter only as a word), in any case and, on SQLite, with
+or without diacritics.
 
 - SQLite: an FTS5 index (``submissions_fts``) kept in step with the table by triggers. Deleted rows leave
   the index at once, and ``forget()`` rewrites the index so that no word of a deleted text stays in the file.
@@ -12,6 +13,7 @@ the start of one ("bicy" finds "Bicycle"), in any case and, on SQLite, with or w
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import DDL, event, false, literal_column, select, text
 
@@ -19,6 +21,7 @@ from app.extensions import db
 from app.models import Submission
 
 MAX_WORDS = 8
+FEW = 500
 VECTOR_SQL = "to_tsvector('simple', coalesce(submissions.title, '') || ' ' || submissions.body)"
 
 SQLITE_DDL = [
@@ -69,18 +72,45 @@ def words(typed: str) -> list[str]:
     return re.findall(r"\w+", (typed or "").casefold())[:MAX_WORDS]
 
 
+def starts(term: str) -> bool:
+    """Does a term also find words it starts? Not a single letter: "я" (from "сям'я") would mean every word
+    starting with я, a slow search that finds nearly everything."""
+    return len(term) > 1
+
+
 def matches(typed: str):
     """A condition on Submission: every typed word occurs in its title or text. No words: nothing."""
+    return find(typed).condition
+
+
+@dataclass
+class Found:
+    condition: object  # on Submission
+    few: bool  # the matching ids are known and few: look them up one by one rather than scan an index
+
+
+def find(typed: str) -> Found:
+    """The condition for the words typed, and whether it is known to hold for only a few items.
+
+    On SQLite a rare word (a name, a username) is looked up first: when at most FEW items match, the condition
+    is their ids, which the caller can fetch directly. SQLite cannot tell a rare word from a common one, and
+    would otherwise scan the whole queue in order to find three items.
+    """
     terms = words(typed)
     if not terms:
-        return false()
+        return Found(false(), few=True)
     if db.session.get_bind().dialect.name == "sqlite":
-        query = " ".join(f'"{term}"*' for term in terms)  # \w+ holds no quote: each term is a plain token
+        # \w+ holds no quote: each term is a plain token
+        query = " ".join(f'"{term}"*' if starts(term) else f'"{term}"' for term in terms)
         found = select(literal_column("rowid")).select_from(text("submissions_fts")).where(
             text("submissions_fts MATCH :fts_query").bindparams(fts_query=query))
-        return Submission.id.in_(found)
-    query = " & ".join(f"{term}:*" for term in terms)
-    return literal_column(VECTOR_SQL).op("@@")(text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
+        first = db.session.scalars(found.limit(FEW + 1)).all()
+        if len(first) <= FEW:
+            return Found(Submission.id.in_(first), few=True)
+        return Found(Submission.id.in_(found), few=False)
+    query = " & ".join(f"{term}:*" if starts(term) else term for term in terms)
+    condition = literal_column(VECTOR_SQL).op("@@")(text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
+    return Found(condition, few=False)
 
 
 def forget() -> None:

@@ -21,7 +21,7 @@ end
 request = function()
   counter = counter + 1
   local headers = {["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie,
-                   ["X-CSRFToken"] = token}
+                   ["X-CSRFToken"] = token, ["Connection"] = wrk.headers["Connection"]}
   if kind == "approve" then
     local id = ids[(counter - 1) * thread_count + thread_id + 1] or ids[1]
     return wrk.format("POST", "/moderation/" .. id .. "/approve", headers, "version=1")

@@ -1,3 +1,8 @@
+-- BENCH_CLOSE=1: a new connection for every request, as behind nginx (which by default opens one per request
+-- to the app). With a few long-lived connections, gunicorn keeps each on the worker that accepted it, and two
+-- may share one worker (one core) while another idles.
+if os.getenv("BENCH_CLOSE") == "1" then wrk.headers["Connection"] = "close" end
+
 -- wrk: print one JSON line with the rate and the latency percentiles (wrk's own summary has no p95).
 done = function(summary, latency, requests)
   io.write(string.format(

@@ -75,6 +75,32 @@ def test_while_searching_the_tabs_count_the_matches(app, moderator):
         "all": "3", "information": "1", "contact": "0", "ad": "2"}
 
 
+@pytest.mark.parametrize("few", [500, 1], ids=["ids looked up", "index walked"])
+def test_search_finds_the_same_whether_its_matches_are_few_or_many(app, moderator, monkeypatch, few):
+    """A rare word is looked up by id, a common one by walking the queue: the page and counts agree."""
+    monkeypatch.setattr("app.search.FEW", few)
+    wanted = [make_submission(app, "ad", title=f"Bicycle {n}")[0] for n in range(3)]
+    wanted.append(make_submission(app, "information", title="Bicycle seen")[0])
+    make_submission(app, "ad", title="Lawyer")
+    make_submission(app, "ad", title="Bicycle sold", status="approved")
+    html = moderator.get("/moderation?q=bicycle").get_data(as_text=True)
+    assert row_ids(html) == wanted
+    assert row_ids(moderator.get("/moderation?q=bicycle&kind=information").get_data(as_text=True)) == wanted[3:]
+    fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)
+    assert dict(re.findall(r'id="count-(\w+)">(\d+)<', fragment)) == {
+        "all": "4", "information": "1", "contact": "0", "ad": "3"}
+
+
+def test_a_search_matching_thousands_is_counted_up_to_a_limit(app, moderator, monkeypatch):
+    monkeypatch.setattr("app.moderation.queue.COUNT_LIMIT", 3)
+    for n in range(5):
+        make_submission(app, "ad", title=f"Bicycle {n}")
+    fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)
+    assert re.search(r'id="count-all">3\+<', fragment)  # "3+": at least three, not "exactly"
+    exact = moderator.get("/moderation/counts", headers=hx("queue-tabs")).get_data(as_text=True)
+    assert re.search(r'id="count-all">5<', exact)  # without a search the tabs count everything
+
+
 def test_filters_and_search(app, moderator):
     with_file, _ = make_submission(app, "ad", title="Bicycle", category="goods")
     make_submission(app, "ad", title="Flat", category="housing", body="Two rooms, 100% furnished")

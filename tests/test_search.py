@@ -27,6 +27,15 @@ def items(app):
     make_submission(app, title="Letters", body="We write letters to the colony every week.")
 
 
+def test_a_single_letter_is_a_whole_word_not_the_start_of_every_word(app):
+    """"сям'я" is two words to the index, "сям" and "я": "я" alone must not mean every word starting with я."""
+    make_submission(app, title="Сям'я", body="Сям'я шукае працу.")
+    make_submission(app, title="Яблыкі", body="Яблыкі з саду.")
+    assert found(app, "сям'я") == {"Сям'я"}
+    assert found(app, "я") == {"Сям'я"}
+    assert found(app, "ябл") == {"Яблыкі"}
+
+
 @pytest.mark.usefixtures("items")
 def test_words_and_word_starts_in_any_case(app):
     assert found(app, "bicycle") == {"Bicycle for a child"}

@@ -82,7 +82,8 @@ def queue():
 def counts():
     """The tabs with their live counts (refreshed after every action)."""
     _form, filters = read_filters()
-    return render_template("moderation/partials/_tabs.html", counts=q.counts(filters), filters=filters,
+    numbers, at_least = q.counts(filters)
+    return render_template("moderation/partials/_tabs.html", counts=numbers, at_least=at_least, filters=filters,
                            query_args=query_args)
 
 

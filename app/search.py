@@ -87,14 +87,19 @@ def matches(typed: str):
 class Found:
     condition: object  # on Submission
     few: bool  # the matching ids are known and few: look them up one by one rather than scan an index
+    counting: object = None  # the condition to count every match with, if not the same
+
+    def __post_init__(self):
+        self.counting = self.condition if self.counting is None else self.counting
 
 
 def find(typed: str) -> Found:
     """The condition for the words typed, and whether it is known to hold for only a few items.
 
-    On SQLite a rare word (a name, a username) is looked up first: when at most FEW items match, the condition
-    is their ids, which the caller can fetch directly. SQLite cannot tell a rare word from a common one, and
-    would otherwise scan the whole queue in order to find three items.
+    Matching items are looked up first, at most FEW + 1 of them. A rare word (a name, a username) matches only
+    a few: the condition is then their ids, which the caller can fetch directly. Neither database can tell a
+    rare word from a common one beforehand: SQLite would walk the whole queue in order to find three items,
+    and PostgreSQL, expecting many, would compute the text vector of every row it walks past.
     """
     terms = words(typed)
     if not terms:
@@ -104,13 +109,20 @@ def find(typed: str) -> Found:
         query = " ".join(f'"{term}"*' if starts(term) else f'"{term}"' for term in terms)
         found = select(literal_column("rowid")).select_from(text("submissions_fts")).where(
             text("submissions_fts MATCH :fts_query").bindparams(fts_query=query))
-        first = db.session.scalars(found.limit(FEW + 1)).all()
-        if len(first) <= FEW:
-            return Found(Submission.id.in_(first), few=True)
-        return Found(Submission.id.in_(found), few=False)
-    query = " & ".join(f"{term}:*" if starts(term) else term for term in terms)
-    condition = literal_column(VECTOR_SQL).op("@@")(text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
-    return Found(condition, few=False)
+        condition = Submission.id.in_(found)
+    else:
+        query = " & ".join(f"{term}:*" if starts(term) else term for term in terms)
+        condition = literal_column(VECTOR_SQL).op("@@")(
+            text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
+        found = select(Submission.id).where(condition)
+    first = db.session.scalars(found.limit(FEW + 1)).all()
+    if len(first) <= FEW:
+        return Found(Submission.id.in_(first), few=True)
+    if db.session.get_bind().dialect.name == "sqlite":
+        return Found(condition, few=False)
+    # To count thousands of matches, PostgreSQL should match once through the GIN index and look the ids up;
+    # the OFFSET keeps it from folding the search into a walk along the queue instead.
+    return Found(condition, few=False, counting=Submission.id.in_(found.offset(0)))
 
 
 def forget() -> None:

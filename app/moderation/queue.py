@@ -32,7 +32,7 @@ class Row:
     attachments: int
 
 
-def _where(filters: Filters, *, with_kind: bool = True) -> list:
+def _where(filters: Filters, *, with_kind: bool = True, counting: bool = False) -> list:
     found = search.find(filters.q) if filters.q else None
     status = Submission.status
     if found and found.few:
@@ -51,7 +51,7 @@ def _where(filters: Filters, *, with_kind: bool = True) -> list:
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     if found:
-        conditions.append(found.condition)
+        conditions.append(found.counting if counting else found.condition)
     return conditions
 
 
@@ -77,7 +77,7 @@ def counts(filters: Filters) -> tuple[dict[str, int], bool]:
 
     A search that matches thousands of items is counted up to COUNT_LIMIT matches: its tabs say "2000+".
     """
-    matching = select(Submission.kind).where(*_where(filters, with_kind=False))
+    matching = select(Submission.kind).where(*_where(filters, with_kind=False, counting=True))
     if filters.q:
         matching = matching.limit(COUNT_LIMIT + 1)
     matching = matching.subquery()

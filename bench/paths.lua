@@ -5,13 +5,6 @@ local paths = {}
 for line in io.lines(paths_file or os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
 local unique = os.getenv("BENCH_UNIQUE") == "1"
 local counter = 0
-thread_id = 0  -- set per thread by setup()
-local next_id = 0
-
-setup = function(thread)
-  thread:set("thread_id", next_id)
-  next_id = next_id + 1
-end
 
 request = function()
   counter = counter + 1

@@ -9,14 +9,7 @@ if os.getenv("BENCH_IDS") then
   for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
 end
 local counter = 0
-thread_id = 0  -- set per thread by setup()
 local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
-local next_id = 0
-
-setup = function(thread)
-  thread:set("thread_id", next_id)
-  next_id = next_id + 1
-end
 
 request = function()
   counter = counter + 1

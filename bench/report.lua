@@ -1,3 +1,13 @@
+-- Every script of the runner ends with this one: what they share is here.
+
+-- Each wrk thread gets a number (thread_id), so that scripts can spread their requests over the threads.
+thread_id = 0
+local next_id = 0
+setup = function(thread)
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
+end
+
 -- BENCH_CLOSE=1: a new connection for every request, as behind nginx (which by default opens one per request
 -- to the app). With a few long-lived connections, gunicorn keeps each on the worker that accepted it, and two
 -- may share one worker (one core) while another idles.

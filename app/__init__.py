@@ -3,7 +3,7 @@
 import logging
 import os
 
-from flask import Flask, abort, g, render_template, request
+from flask import Flask, abort, has_request_context, render_template, request
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -118,9 +118,11 @@ def fast_template_gettext(app) -> None:
     middle of a request (no force_locale or refresh), so one lookup per request holds."""
 
     def translations():
-        found = g.get("_translations")
+        if not has_request_context():
+            return get_translations()
+        found = getattr(request, "translations", None)  # on the request: an app context may outlive one
         if found is None:
-            found = g._translations = get_translations()
+            found = request.translations = get_translations()
         return found
 
     app.jinja_env.install_gettext_callables(
@@ -157,7 +159,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
         "foreign_keys=ON",
         "secure_delete=ON",
         "synchronous=NORMAL",
-        "mmap_size=268435456",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

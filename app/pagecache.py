@@ -100,6 +100,7 @@ def cached(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        g.pop("page_state", None)  # (an app context, and so g, may serve more than one request in tests)
         if not cacheable():
             return view(*args, **kwargs)
         key = (request.endpoint, request.full_path, str(get_locale()), request.headers.get("HX-Request"),

@@ -46,9 +46,10 @@ def pages(app, ids) -> list[str]:
     """Every GET page of the URL map (not static files, feeds or JSON), with real ids filled in."""
     urls = []
     for rule in app.url_map.iter_rules():
-        files = ("static", "moderation.attachment", "moderation.preview", "public.ad_image", "public.ad_thumb")
+        files = ("static", "moderation.attachment", "moderation.preview", "public.ad_image", "public.ad_thumb",
+                 "public.language")
         if "GET" not in rule.methods or rule.endpoint in files or rule.rule.endswith((".atom", "/challenge")):
-            continue  # files, images, feeds and JSON are not pages (the pages load the images)
+            continue  # files, images, feeds, JSON and the language switch's redirect are not pages
         url = rule.rule
         for name in rule.arguments:
             url = re.sub(rf"<(?:\w+:)?{name}>", ids[name], url)

@@ -98,7 +98,7 @@ def test_mistakes_are_explained_and_nothing_typed_is_lost(page, live_server):
 
 def test_switching_language_keeps_the_page(page):
     page.goto("/submit/contact?purpose=job")
-    page.get_by_role("button", name="Беларуская").click()
+    page.get_by_role("link", name="Беларуская").click()
     expect(page.locator("html")).to_have_attribute("lang", "be")
     expect(page).to_have_url(re.compile(r"/submit/contact\?purpose=job$"))
     expect(page.locator("#purpose")).to_have_value("job")

@@ -12,7 +12,7 @@ from app.models import Attachment, Submission
 from tests.conftest import count, make_app
 
 PUBLIC_POSTS = ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
-                "/status/renew", "/status/close", "/ads/1/report", "/language", "/auth/login"]
+                "/status/renew", "/status/close", "/ads/1/report", "/auth/login"]
 
 
 @pytest.fixture

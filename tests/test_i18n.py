@@ -49,7 +49,7 @@ def test_translations_keep_their_placeholders(locale):
 
 
 def test_switcher_sets_a_cookie_and_the_page_follows_it(client):
-    response = client.post("/language", data={"lang": "ru", "next": "/submit/ad"})
+    response = client.get("/language/ru?next=/submit/ad")
     assert response.status_code == 303 and response.headers["Location"] == "/submit/ad"
     assert "prystan_lang=ru" in response.headers["Set-Cookie"]
     html = client.get("/submit/ad").get_data(as_text=True)
@@ -62,18 +62,23 @@ def test_switcher_is_on_every_page_and_offers_all_three_languages(client):
     for url in ("/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/ads",
                 "/articles", "/nowhere"):
         html = client.get(url).get_data(as_text=True)
-        assert 'action="/language"' in html
         for code in ("en", "ru", "be"):
-            assert f'name="lang" value="{code}"' in html
+            assert f'href="/language/{code}?next=' in html
+
+
+def test_the_switcher_comes_back_to_the_same_page_with_its_query(client):
+    html = client.get("/ads?category=housing&q=room").get_data(as_text=True)
+    link = re.search(r'href="(/language/be\?next=[^"]+)"', html).group(1).replace("&amp;", "&")
+    assert client.get(link).headers["Location"] == "/ads?category=housing&q=room"
 
 
 def test_switcher_refuses_to_redirect_elsewhere(client):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        assert client.post("/language", data={"lang": "be", "next": target}).headers["Location"] == "/"
+        assert client.get("/language/be", query_string={"next": target}).headers["Location"] == "/"
 
 
 def test_unknown_language_is_ignored(client):
-    response = client.post("/language", data={"lang": "xx", "next": "/"})
+    response = client.get("/language/xx?next=/")
     assert "prystan_lang" not in response.headers.get("Set-Cookie", "")
 
 
@@ -85,7 +90,7 @@ def test_browser_language_is_used_without_a_cookie(client):
 
 
 def test_errors_are_translated(client):
-    client.post("/language", data={"lang": "be", "next": "/"})
+    client.get("/language/be?next=/")
     html = client.post("/submit/information", data={"telegram": "+375291234567", "body": ""}).get_data(as_text=True)
     assert translate("be", "Please write what you want to tell us.") in html
     phone = [m for m in source_messages() if m.startswith("This looks like a phone number.")][0]
@@ -103,7 +108,7 @@ def test_dates_are_written_the_way_each_language_writes_them(app, client, locale
         db.session.add(Article(slug="dated", title="Dated", locale="en", status="published", body_html="<p>x</p>",
                                published_at=datetime(2026, 11, 20, 12, 0)))
         db.session.commit()
-    client.post("/language", data={"lang": locale, "next": "/"})
+    client.get(f"/language/{locale}?next=/")
     html = client.get("/articles/dated").get_data(as_text=True)
     assert f'<html lang="{locale}">' in html
     assert f"20 {month} 2026" in html or f"{month} 20, 2026" in html

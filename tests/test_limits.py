@@ -42,10 +42,10 @@ def test_every_public_post_is_limited(app, client):
         ad.published_at, ad.expires_at = utcnow(), utcnow().replace(year=utcnow().year + 1)
         db.session.commit()
     bodies = {"/status": {"code": "1234 5678 1234 5678"}, "/ads/1/report": {"reason": "spam"},
-              "/auth/login": {"username": "nobody", "password": "x" * 12}, "/language": {"lang": "be"}}
+              "/auth/login": {"username": "nobody", "password": "x" * 12}}
     posts = public_posts(app)
     assert {"/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
-            "/status/renew", "/status/close", "/ads/1/report", "/auth/login", "/language"} <= set(posts)
+            "/status/renew", "/status/close", "/ads/1/report", "/auth/login"} <= set(posts)
     for url in posts:
         fresh = app.test_client()
         fresh.environ_base["REMOTE_ADDR"] = f"192.0.2.{posts.index(url) + 10}"
@@ -53,6 +53,12 @@ def test_every_public_post_is_limited(app, client):
                  for _ in range(3)]
         assert 429 in codes, (url, codes)
         assert 500 not in codes
+
+
+@pytest.mark.parametrize("app_config", [TIGHT])
+def test_the_language_switch_is_limited_too(client):
+    codes = [client.get("/language/be?next=/").status_code for _ in range(3)]
+    assert codes[0] == 303 and 429 in codes
 
 
 def test_two_instances_share_one_limit_through_redis(tmp_path):

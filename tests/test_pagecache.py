@@ -48,6 +48,32 @@ def test_a_repeated_page_is_served_from_the_cache_with_one_query(app, client, mo
     assert "Cached bike" in client.get("/ads").get_data(as_text=True)
 
 
+def test_reading_the_site_sets_no_cookie(tmp_path):
+    """Readers' pages carry no form that needs a session: nothing on a reader's device says they were here,
+    and a page served from the cache costs no session either. (CSRF on, as in production.)"""
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        db.create_all()
+    mod = make_user(app, "mira", "moderator")
+    ad, _ = make_submission(app, "ad", title="Quiet bike")
+    approve(app, mod, ad)
+    editor = make_user(app, "ales", "editor")
+    with app.app_context():
+        articles.save(None, title="Quiet", slug="quiet", summary="", body="Text", locale="en", publish=True,
+                      author=db.session.get(User, editor))
+    client = app.test_client()
+    for url in ("/", "/ads", "/ads?q=bike", "/articles", "/articles/quiet", "/help/telegram", "/ads/feed.atom"):
+        for _ in range(2):  # made, then from the cache
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert "Set-Cookie" not in response.headers, url
+    assert "Set-Cookie" in client.get(f"/ads/{ad}-quiet-bike").headers  # its report form needs a session
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
 def test_each_visitor_gets_their_own_working_csrf_token(tmp_path):
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True, REPORT_THRESHOLD=5)
     with app.app_context():

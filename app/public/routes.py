@@ -8,8 +8,8 @@ from app.models import Submission, utcnow
 from app.moderation import service
 from app.pagecache import cached, memo
 from app.public import bp
-from app.public.forms import AdFilterForm, LanguageForm, ReportForm
-from app.security import limiter_key
+from app.public.forms import AdFilterForm, ReportForm
+from app.security import limiter_key, no_store
 from app.slugs import slugify
 from app.uploads.storage import app_storage
 
@@ -181,23 +181,24 @@ def feed(title: str, home_url: str, entries: list[dict]):
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
 
-@bp.post("/language")
+@bp.get("/language/<lang>")
 @limiter.limit(lambda: current_app.config["LANGUAGE_RATELIMIT"])
-def language():
-    """Remember the chosen language in a cookie and go back to the page."""
-    form = LanguageForm()
-    target = form.next.data or "/"
+def language(lang: str):
+    """Remember the chosen language in a cookie and go back to the page.
+
+    A link, not a form: readers' pages then need no CSRF token, and so no session. Being made to switch
+    language by another site is harmless."""
+    target = request.args.get("next") or "/"
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/"
     response = redirect(target, code=303)
-    chosen = request.form.get("lang")
-    if form.validate() and chosen in current_app.config["LANGUAGES"]:
+    if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(
             current_app.config["LANGUAGE_COOKIE_NAME"],
-            chosen,
+            lang,
             max_age=ONE_YEAR,
             secure=current_app.config["SESSION_COOKIE_SECURE"],
             httponly=True,
             samesite="Lax",
         )
-    return response
+    return no_store(response)

@@ -189,7 +189,8 @@ def language(lang: str):
     A link, not a form: readers' pages then need no CSRF token, and so no session. Being made to switch
     language by another site is harmless."""
     target = request.args.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Only a path of this site: browsers read "/\\x" and "/<tab>/x" as "//x", another site.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or not target.isprintable():
         target = "/"
     response = redirect(target, code=303)
     if lang in current_app.config["LANGUAGES"]:

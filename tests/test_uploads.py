@@ -173,7 +173,7 @@ def test_local_storage_uses_random_keys_atomic_owner_only_files(tmp_path):
     assert list(store.keys()) == [key] and new_key() != key
     for bad in ("../escape", "/etc/passwd", "a" * 32 + "/x", "", "ABC"):
         with pytest.raises(StorageError):
-            store.exists(bad)
+            store.open(bad)
     with pytest.raises(StorageError):
         store.put_file(str(tmp_path / "missing"), new_key())
     assert list(store.leftovers()) == []  # a failed write leaves nothing behind

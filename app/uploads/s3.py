@@ -82,9 +82,6 @@ class S3Storage:
         copy.seek(0)
         return copy
 
-    def exists(self, key: str) -> bool:
-        return self._call("head_object", key) is not None
-
     def modified(self, key: str) -> float:
         head = self._call("head_object", key)
         if head is None:

@@ -44,7 +44,6 @@ class Storage(Protocol):
 
     def put_file(self, source_path: str, key: str) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
-    def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def keys(self) -> Iterator[str]: ...
     def modified(self, key: str) -> float: ...  # when the file was stored, as a Unix timestamp
@@ -85,9 +84,6 @@ class LocalStorage:
 
     def open(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")
-
-    def exists(self, key: str) -> bool:
-        return os.path.exists(self._path(key))
 
     def delete(self, key: str) -> None:
         try:

@@ -166,6 +166,18 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
+@event.listens_for(Engine, "connect")
+def _postgresql_plans(dbapi_connection, _record):
+    """Plan each query for its own values. psycopg prepares a statement run five times, and PostgreSQL then
+    settles on one plan for every value: for a search, the plan of a word found everywhere is a slow plan
+    for a word found nowhere, and the other way round."""
+    if type(dbapi_connection).__module__.split(".")[0] != "psycopg":
+        return
+    autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
+    dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.autocommit = autocommit
+
+
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
 

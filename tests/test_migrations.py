@@ -4,10 +4,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from app import search
 from app.extensions import db
+from app.models import Submission
 from tests.conftest import make_app
 
 
@@ -49,3 +50,20 @@ def test_head_matches_the_models_and_migrations_run_up_down_up(empty_app):
         assert tables() == set()
         upgrade()
         assert differences() == []
+
+
+def test_search_works_on_a_migrated_database(empty_app):
+    """The index the migrations make (on PostgreSQL, 0007's stored column) finds new and edited texts."""
+    from tests.conftest import make_submission
+
+    with empty_app.app_context():
+        upgrade()
+    first, _ = make_submission(empty_app, body="Winter clothes for a family in Vilnius.")
+    make_submission(empty_app, body="A lawyer for the appeal.")
+    with empty_app.app_context():
+        found = lambda typed: set(db.session.scalars(select(Submission.id).where(search.matches(typed))))  # noqa: E731
+        assert found("famil vilnius") == {first}
+        db.session.get(Submission, first).body = "Shoes."
+        db.session.commit()
+        assert found("family") == set()
+        assert found("shoes") == {first}

@@ -91,6 +91,39 @@ def test_search_finds_the_same_whether_its_matches_are_few_or_many(app, moderato
         "all": "4", "information": "1", "contact": "0", "ad": "3"}
 
 
+@pytest.mark.parametrize("few, windows", [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3)), (1, (1, 4))],
+                         ids=["ids looked up", "rest of the queue", "stretch by stretch", "stretches of one"])
+def test_every_way_of_searching_pages_through_the_same_matches_in_queue_order(app, monkeypatch, few, windows):
+    """A common word is looked for a stretch of the queue at a time: pages hold exactly the matches, in the
+    queue's order, even where that order is not the order of the ids (items backdated here)."""
+    monkeypatch.setattr("app.search.FEW", few)
+    monkeypatch.setattr("app.moderation.queue.WINDOWS", windows)
+    for n in range(24):
+        title = "Bicycle" if n % 3 else "Lawyer"
+        status = "approved" if n % 5 == 0 else "pending"
+        ident, _ = make_submission(app, "ad" if n % 2 else "information", title=f"{title} {n}", status=status)
+        if n % 4 == 0:
+            age(app, ident, n)  # arrived earlier than items with lower ids
+    with app.app_context():
+        everything = db.session.scalars(select(Submission).order_by(Submission.created_at, Submission.id)).all()
+        expected = [s.id for s in everything if s.status == "pending" and s.title.startswith("Bicycle")]
+        ads = [s.id for s in everything if s.status == "pending" and s.title.startswith("Bicycle") and s.kind == "ad"]
+        assert len(expected) > 8 and expected != sorted(expected)  # the case this test is about
+
+        def pages(filters):
+            seen, cursor = [], None
+            while True:
+                rows, cursor = q.page(filters, cursor, size=4)
+                seen.append([row.submission.id for row in rows])
+                if cursor is None:
+                    return seen
+
+        found = pages(q.Filters(q="bicycle"))
+        assert [ident for page in found for ident in page] == expected
+        assert all(len(page) == 4 for page in found[:-1])
+        assert [ident for page in pages(q.Filters(q="bicy", kind="ad")) for ident in page] == ads
+
+
 def test_a_search_matching_thousands_is_counted_up_to_a_limit(app, moderator, monkeypatch):
     monkeypatch.setattr("app.moderation.queue.COUNT_LIMIT", 3)
     for n in range(5):

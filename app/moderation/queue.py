@@ -13,6 +13,9 @@ from app.models import Attachment, Submission
 
 PAGE_SIZE = 25
 COUNT_LIMIT = 2000
+WINDOWS = (250, 2000)  # stretches of the queue a common word's matches are looked for in, before the rest
+
+_key = tuple_(Submission.created_at, Submission.id)  # the queue's order
 
 
 @dataclass
@@ -32,8 +35,7 @@ class Row:
     attachments: int
 
 
-def _where(filters: Filters, *, with_kind: bool = True, counting: bool = False) -> list:
-    found = search.find(filters.q) if filters.q else None
+def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = True) -> list:
     status = Submission.status
     if found and found.few:
         # `|| ''` keeps the database from walking the whole queue's index for a handful of known ids.
@@ -51,25 +53,63 @@ def _where(filters: Filters, *, with_kind: bool = True, counting: bool = False) 
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     if found:
-        conditions.append(found.counting if counting else found.condition)
+        conditions.append(found.condition)
     return conditions
+
+
+def _found(filters: Filters) -> search.Found | None:
+    return search.find(filters.q) if filters.q else None
 
 
 def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> tuple[list[Row], str | None]:
     """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
-    attachments = (
-        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
-    )
-    query = select(Submission, attachments).where(*_where(filters))
+    found = _found(filters)
     position = cursors.decode(after)
-    if position:
-        query = query.where(tuple_(Submission.created_at, Submission.id) > position)
-    query = query.order_by(Submission.created_at, Submission.id).limit(size + 1)
-    rows = [Row(s, n) for s, n in db.session.execute(query).unique().all()]
+    if found and not found.few:
+        rows = _common_word_rows(filters, found, position, size + 1)
+    else:
+        rows = _rows(_where(filters, found), position, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1].submission if more and rows else None
     return rows, (cursors.encode(last.created_at, last.id) if last else None)
+
+
+def _rows(conditions: list, position, limit: int) -> list[Row]:
+    attachments = (
+        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
+    )
+    query = select(Submission, attachments).where(*conditions)
+    if position:
+        query = query.where(_key > position)
+    query = query.order_by(*_key.clauses).limit(limit)
+    return [Row(s, n) for s, n in db.session.execute(query).unique().all()]
+
+
+def _common_word_rows(filters: Filters, found: search.Found, position, limit: int) -> list[Row]:
+    """The first matches of a search that matches thousands, looked for a stretch of the queue at a time.
+
+    A stretch is the next items of the queue (without the search). Its matches are looked up within the
+    range of its ids, which is narrow since ids follow arrival, and only as far as its last item: so the
+    order and the pages are exactly those of the whole queue. A common word fills a page from the first
+    stretch; a word common elsewhere but rare in this tab goes on to the rest of the queue.
+    """
+    unsearched = _where(filters, None)
+    rows: list[Row] = []
+    for window in WINDOWS:
+        keys = select(*_key.clauses).where(*unsearched)
+        if position:
+            keys = keys.where(_key > position)
+        keys = db.session.execute(keys.order_by(*_key.clauses).limit(window)).all()
+        if len(keys) < window:
+            break  # what is left of the queue is shorter than the stretch
+        ids = [ident for _stamp, ident in keys]
+        stretch = unsearched + [found.within(min(ids), max(ids)), _key <= tuple(keys[-1])]
+        rows += _rows(stretch, position, limit - len(rows))
+        position = tuple(keys[-1])
+        if len(rows) >= limit:
+            return rows
+    return rows + _rows(unsearched + [found.condition], position, limit - len(rows))
 
 
 def counts(filters: Filters) -> tuple[dict[str, int], bool]:
@@ -77,7 +117,7 @@ def counts(filters: Filters) -> tuple[dict[str, int], bool]:
 
     A search that matches thousands of items is counted up to COUNT_LIMIT matches: its tabs say "2000+".
     """
-    matching = select(Submission.kind).where(*_where(filters, with_kind=False, counting=True))
+    matching = select(Submission.kind).where(*_where(filters, _found(filters), with_kind=False))
     if filters.q:
         matching = matching.limit(COUNT_LIMIT + 1)
     matching = matching.subquery()
@@ -96,7 +136,7 @@ def newest_id() -> int:
 
 def arrived_since(last_id: int, filters: Filters) -> int:
     """Items that arrived after the page was drawn and match its filters."""
-    query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *_where(filters))
+    query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *_where(filters, _found(filters)))
     return db.session.scalar(query)
 
 

@@ -16,9 +16,22 @@ branch_labels = None
 depends_on = None
 
 
+# What this revision made on PostgreSQL; 0007 replaced it with a stored column.
+POSTGRESQL_INDEX = ("CREATE INDEX IF NOT EXISTS ix_submissions_search ON submissions USING gin "
+                    "((to_tsvector('simple', coalesce(submissions.title, '') || ' ' || submissions.body)))")
+
+
 def upgrade():
-    search.create(op.get_bind())
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        search.create(bind)
+    else:
+        op.execute(POSTGRESQL_INDEX)
 
 
 def downgrade():
-    search.drop(op.get_bind())
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        search.drop(bind)
+    else:
+        op.execute("DROP INDEX IF EXISTS ix_submissions_search")

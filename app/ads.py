@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 
 PAGE_SIZE = 20
+_key = tuple_(Submission.published_at, Submission.id)  # the list's order, newest first
 
 
 @dataclass
@@ -50,13 +51,14 @@ def page(filters: Filters, after: str | None = None, size: int | None = None,
         query = query.where(Submission.category == filters.category)
     if filters.city:
         query = query.where(_contains(Submission.city, filters.city))
-    if filters.q:
-        query = query.where(search.matches(filters.q))
+    found = search.find(filters.q) if filters.q else None
     position = cursors.decode(after)
-    if position:
-        query = query.where(tuple_(Submission.published_at, Submission.id) < position)
-    query = query.order_by(Submission.published_at.desc(), Submission.id.desc()).limit(size + 1)
-    ads = list(db.session.scalars(query))
+    if found and not found.few:
+        ads = [row[0] for row in search.first_matches(found, query, _key, position, size + 1, newest_first=True)]
+    else:
+        if found:
+            query = query.where(found.condition)
+        ads = list(db.session.scalars(cursors.onward(query, _key, position, newest_first=True).limit(size + 1)))
     more = len(ads) > size
     ads = ads[:size]
     return ads, (cursors.encode(ads[-1].published_at, ads[-1].id) if more else None)

@@ -1,4 +1,4 @@
-"""Keyset page cursors: the (time, id) of the last row shown, as text for a link."""
+"""Keyset pages: the (time, id) of the last row shown, as text for a link, and the query from there on."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def decode(cursor: str | None) -> tuple[datetime, int] | None:
         return datetime.fromisoformat(stamp), int(ident)
     except ValueError:
         return None
+
+
+def onward(query, key, position: tuple | None, newest_first: bool = False):
+    """The rows of a query after a position, in the order of a key (a tuple_ of columns)."""
+    if position:
+        query = query.where(key < position if newest_first else key > position)
+    return query.order_by(*(column.desc() if newest_first else column for column in key.clauses))

@@ -18,13 +18,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, event, false, literal_column, select, text
+from sqlalchemy import event, false, literal_column, select, text
 
+from app import cursors
 from app.extensions import db
 from app.models import Submission
 
 MAX_WORDS = 8
 FEW = 500
+STRETCHES = (250, 2000)  # rows a common word's matches are looked for in, before all the rest
 VECTOR_SQL = "to_tsvector('simple', coalesce(title, '') || ' ' || body)"
 
 SQLITE_DDL = [
@@ -94,7 +96,7 @@ def matches(typed: str):
 class Found:
     condition: object  # on Submission
     few: bool  # the matching ids are known and few: look them up one by one rather than scan an index
-    within: Callable[[int, int], object] | None = None  # the condition for the ids from lo to hi only
+    within: Callable[[int, int], object] | None = None  # SQLite: the condition for the ids from lo to hi only
 
 
 def find(typed: str) -> Found:
@@ -105,8 +107,8 @@ def find(typed: str) -> Found:
     rare word from a common one beforehand: SQLite would walk the whole queue in order to find three items,
     and PostgreSQL, expecting many, would walk the queue past every row.
 
-    A common word matches thousands. ``within(lo, hi)`` then limits the match to a range of ids, which both
-    indexes can seek to: SQLite would otherwise gather every match to hold against the queue.
+    A common word matches thousands. On SQLite, ``within(lo, hi)`` then limits the match to a range of ids,
+    which FTS5 seeks to: SQLite would otherwise gather every match to hold against the list (first_matches).
     """
     terms = words(typed)
     if not terms:
@@ -127,12 +129,39 @@ def find(typed: str) -> Found:
             text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
         found = select(Submission.id).where(condition)
 
-        def within(lo: int, hi: int):
-            return and_(condition, Submission.id.between(lo, hi))
+        # No stretches: the stored vectors give the planner statistics, and checking a row's vector is cheap,
+        # so PostgreSQL walks the list's own index and stops at a page, whatever the number of matches.
+        within = None
     first = db.session.scalars(found.limit(FEW + 1)).all()
     if len(first) <= FEW:
         return Found(Submission.id.in_(first), few=True)
     return Found(condition, few=False, within=within)
+
+
+def first_matches(found: Found, query, key, position: tuple | None, limit: int, newest_first: bool = False) -> list:
+    """The first rows of a list that match a search found to match thousands, a stretch of the list at a time.
+
+    ``query`` selects the list without the search; ``key`` (a tuple_ ending with Submission.id) is its order.
+    A stretch is the list's next rows: their matches are looked up within the range of their ids, which FTS5
+    seeks to, and only as far as the stretch's last row, so the order and the pages are exactly those
+    of the whole list. A common word fills a page from the first stretch. A word common elsewhere but rare in
+    this list goes on to the rest of it.
+    """
+    rows: list = []
+    for stretch in STRETCHES if found.within else ():
+        keys = db.session.execute(
+            cursors.onward(query.with_only_columns(*key.clauses), key, position, newest_first).limit(stretch)).all()
+        if len(keys) < stretch:
+            break  # what is left of the list is shorter than the stretch
+        ids = [row[-1] for row in keys]
+        last = tuple(keys[-1])
+        within = query.where(found.within(min(ids), max(ids)), key >= last if newest_first else key <= last)
+        rows += db.session.execute(cursors.onward(within, key, position, newest_first).limit(limit - len(rows))).all()
+        position = last
+        if len(rows) >= limit:
+            return rows
+    rest = cursors.onward(query.where(found.condition), key, position, newest_first)
+    return rows + db.session.execute(rest.limit(limit - len(rows))).all()
 
 
 def forget() -> None:

@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--database", default="")
     parser.add_argument("--port", type=int, default=5077)
     parser.add_argument("--no-write", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument("--only", action="append", default=[], metavar="TARGET",
+                        help="run only the targets whose names contain this (repeatable); hello always runs")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
@@ -183,6 +185,8 @@ def main() -> None:
             ("approve action", "/moderation", scripts.post, staff,
              {"BENCH_KIND": "approve", "BENCH_IDS": ids_file, "BENCH_THREADS": str(threads)}),
         ]
+        if args.only:
+            targets = [t for t in targets if t[0] == "hello (baseline)" or any(o in t[0] for o in args.only)]
         rounds: dict[str, list] = {}
         for round_ in range(args.rounds):
             for name, path, script, connections, extra in targets:

@@ -80,6 +80,35 @@ def test_pages_keep_the_filters(app, client, approver, monkeypatch):
     assert seen == ["Room 4", "Room 3", "Room 2", "Room 1", "Room 0"]
 
 
+@pytest.mark.parametrize("few, stretches", [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3))],
+                         ids=["ids looked up", "all the rest", "stretch by stretch"])
+def test_searching_pages_through_the_same_ads_however_the_matches_are_found(app, client, approver, monkeypatch,
+                                                                            few, stretches):
+    """A common word is looked for a few ads at a time: pages hold exactly the matching live ads, newest
+    first, even where the order of publication is not that of the ids (renewed ads, here moved back)."""
+    monkeypatch.setattr("app.ads.PAGE_SIZE", 3)
+    monkeypatch.setattr("app.search.FEW", few)
+    monkeypatch.setattr("app.search.STRETCHES", stretches)
+    for n in range(16):
+        ad, _ = publish(app, approver, title=f"{'Room' if n % 3 else 'Job'} {n}", category="housing")
+        if n % 4 == 0:
+            with app.app_context():
+                db.session.get(Submission, ad).published_at -= timedelta(days=n)
+                db.session.commit()
+    make_submission(app, "ad", title="Room pending")
+    with app.app_context():
+        live = db.session.scalars(select(Submission).where(Submission.status == "approved")
+                                  .order_by(Submission.published_at.desc(), Submission.id.desc())).all()
+        expected = [ad.title for ad in live if ad.title.startswith("Room")]
+        assert [ad.id for ad in live] != sorted((ad.id for ad in live), reverse=True)  # the case tested
+    html = client.get("/ads?q=room").get_data(as_text=True)
+    seen = titles(html)
+    while (link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', html)):
+        html = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+        seen += titles(html)
+    assert seen == expected
+
+
 def test_bad_filter_values_never_fail(client):
     for query in ("category=nope", "after=garbage", "after=2026-01-01T00:00:00_x", "q=" + "x" * 500, "city=%00"):
         response = client.get(f"/ads?{query}")

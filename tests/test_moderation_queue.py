@@ -97,7 +97,7 @@ def test_every_way_of_searching_pages_through_the_same_matches_in_queue_order(ap
     """A common word is looked for a stretch of the queue at a time: pages hold exactly the matches, in the
     queue's order, even where that order is not the order of the ids (items backdated here)."""
     monkeypatch.setattr("app.search.FEW", few)
-    monkeypatch.setattr("app.moderation.queue.WINDOWS", windows)
+    monkeypatch.setattr("app.search.STRETCHES", windows)
     for n in range(24):
         title = "Bicycle" if n % 3 else "Lawyer"
         status = "approved" if n % 5 == 0 else "pending"

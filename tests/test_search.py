@@ -86,3 +86,22 @@ def test_withdrawn_text_leaves_no_word_in_the_database_file(app, client):
         path = db.engine.url.database
     data = open(path, "rb").read() + (open(path + "-wal", "rb").read() if os.path.exists(path + "-wal") else b"")
     assert UNIQUE.lower().encode() not in data.lower()
+
+
+def test_a_common_word_can_be_looked_up_within_a_range_of_ids(app, monkeypatch):
+    """What the stretches of a long list rely on: within(lo, hi) holds for the matches in that range only."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite only: PostgreSQL walks the list's own index, checking each row's stored vector")
+    monkeypatch.setattr("app.search.FEW", 2)
+    ids = [make_submission(app, title=f"{'Winter' if n % 2 else 'Summer'} coat {n}")[0] for n in range(10)]
+    with app.app_context():
+        common = search.find("coat")
+        assert not common.few
+
+        def within(typed, lo, hi):
+            condition = search.find(typed).within(lo, hi)
+            return set(db.session.scalars(select(Submission.id).where(condition)))
+
+        assert within("coat", ids[2], ids[5]) == set(ids[2:6])
+        assert within("winter coat", ids[2], ids[5]) == {ids[3], ids[5]}
+        assert within("coat", ids[-1] + 1, ids[-1] + 9) == set()

@@ -13,7 +13,6 @@ from app.models import Attachment, Submission
 
 PAGE_SIZE = 25
 COUNT_LIMIT = 2000
-WINDOWS = (250, 2000)  # stretches of the queue a common word's matches are looked for in, before the rest
 
 _key = tuple_(Submission.created_at, Submission.id)  # the queue's order
 
@@ -65,51 +64,20 @@ def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> t
     """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
     found = _found(filters)
     position = cursors.decode(after)
+    attachments = (
+        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
+    )
     if found and not found.few:
-        rows = _common_word_rows(filters, found, position, size + 1)
+        query = select(Submission, attachments).where(*_where(filters, None))
+        found_rows = search.first_matches(found, query, _key, position, size + 1)
     else:
-        rows = _rows(_where(filters, found), position, size + 1)
+        query = select(Submission, attachments).where(*_where(filters, found))
+        found_rows = db.session.execute(cursors.onward(query, _key, position).limit(size + 1)).all()
+    rows = [Row(s, n) for s, n in found_rows]
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1].submission if more and rows else None
     return rows, (cursors.encode(last.created_at, last.id) if last else None)
-
-
-def _rows(conditions: list, position, limit: int) -> list[Row]:
-    attachments = (
-        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
-    )
-    query = select(Submission, attachments).where(*conditions)
-    if position:
-        query = query.where(_key > position)
-    query = query.order_by(*_key.clauses).limit(limit)
-    return [Row(s, n) for s, n in db.session.execute(query).unique().all()]
-
-
-def _common_word_rows(filters: Filters, found: search.Found, position, limit: int) -> list[Row]:
-    """The first matches of a search that matches thousands, looked for a stretch of the queue at a time.
-
-    A stretch is the next items of the queue (without the search). Its matches are looked up within the
-    range of its ids, which is narrow since ids follow arrival, and only as far as its last item: so the
-    order and the pages are exactly those of the whole queue. A common word fills a page from the first
-    stretch; a word common elsewhere but rare in this tab goes on to the rest of the queue.
-    """
-    unsearched = _where(filters, None)
-    rows: list[Row] = []
-    for window in WINDOWS:
-        keys = select(*_key.clauses).where(*unsearched)
-        if position:
-            keys = keys.where(_key > position)
-        keys = db.session.execute(keys.order_by(*_key.clauses).limit(window)).all()
-        if len(keys) < window:
-            break  # what is left of the queue is shorter than the stretch
-        ids = [ident for _stamp, ident in keys]
-        stretch = unsearched + [found.within(min(ids), max(ids)), _key <= tuple(keys[-1])]
-        rows += _rows(stretch, position, limit - len(rows))
-        position = tuple(keys[-1])
-        if len(rows) >= limit:
-            return rows
-    return rows + _rows(unsearched + [found.condition], position, limit - len(rows))
 
 
 def counts(filters: Filters) -> tuple[dict[str, int], bool]:

@@ -105,3 +105,14 @@ def test_a_common_word_can_be_looked_up_within_a_range_of_ids(app, monkeypatch):
         assert within("coat", ids[2], ids[5]) == set(ids[2:6])
         assert within("winter coat", ids[2], ids[5]) == {ids[3], ids[5]}
         assert within("coat", ids[-1] + 1, ids[-1] + 9) == set()
+
+
+def test_postgresql_plans_each_search_for_its_own_words(app):
+    """psycopg prepares a statement after five runs; PostgreSQL's generic plan for it would then serve every
+    word alike, slow either for a word found everywhere or for one found nowhere."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no plan cache across values")
+    with app.app_context():
+        for _ in range(2):  # a new connection and one back from the pool
+            with db.engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"

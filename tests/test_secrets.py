@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Submission

@@ -216,7 +216,7 @@ def test_development_server_log_hides_the_address():
     from app.security import HideAddress
 
     # As werkzeug.serving.WSGIRequestHandler.log builds it: the address is already in the message.
-    message = f'192.0.2.5 - - [24/Nov/2026 21:12:49] %s %s %s\n'
+    message = '192.0.2.5 - - [24/Nov/2026 21:12:49] %s %s %s\n'
     record = logging.LogRecord("werkzeug", logging.INFO, "", 0, message, ('"GET / HTTP/1.1"', "200", "-"), None)
     HideAddress().filter(record)
     assert "192.0.2.5" not in record.getMessage()

@@ -4,7 +4,8 @@ import logging
 import os
 
 from flask import Flask, abort, has_request_context, render_template, request
-from flask_babel import get_locale, get_translations
+from flask.globals import request_ctx
+from flask_babel import get_locale, get_translations, gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
@@ -208,6 +209,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errors(app: Flask) -> None:
     def error_page(error: HTTPException | None, code: int):
+        if request_ctx.url_adapter is None:
+            # A Host header no URL can be built for (only a client of its own sends one): no page with links.
+            words = f'{gettext("The request could not be handled")}. {gettext("Please go back and try again.")}'
+            return words, code, {"Content-Type": "text/plain; charset=utf-8"}
         # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
         name = "errors/partials/_error.html" if htmx and not htmx.boosted else "errors/error.html"
         return render_template(name, error=error, code=code), code

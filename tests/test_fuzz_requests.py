@@ -117,6 +117,15 @@ def test_odd_headers_on_every_public_route_never_cause_a_server_error(app, clien
     stored_nothing(app)
 
 
+@pytest.mark.parametrize("host", [".", "a..b", "x" * 70 + ".org"])
+def test_a_host_no_address_can_be_built_for_gets_a_plain_400(client, host):
+    """Found by the fuzzer: with such a Host the error page could build no link, and failed with a 500."""
+    response = client.get("/ads", headers={"Host": host, "Accept-Language": "ru"})
+    assert response.status_code == 400
+    assert response.content_type.startswith("text/plain")
+    assert "Не удалось обработать запрос" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("url", PUBLIC_POSTS)
 def test_a_file_where_text_is_expected_is_just_missing_text(app, client, url):
     """Found by the fuzzer: a file part named like a text field reached code that expects text."""

@@ -44,7 +44,8 @@ SQLITE_DDL = [
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS submissions_fts_update", "DROP TRIGGER IF EXISTS submissions_fts_delete",
                "DROP TRIGGER IF EXISTS submissions_fts_insert", "DROP TABLE IF EXISTS submissions_fts"]
 POSTGRESQL_DDL = [
-    f"ALTER TABLE submissions ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ({VECTOR_SQL}) STORED",
+    "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS search_vector tsvector "
+    f"GENERATED ALWAYS AS ({VECTOR_SQL}) STORED",
     "CREATE INDEX IF NOT EXISTS ix_submissions_search ON submissions USING gin (search_vector)",
 ]
 POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_submissions_search",
@@ -105,7 +106,8 @@ def find(typed: str) -> Found:
     Matching items are looked up first, at most FEW + 1 of them. A rare word (a name, a username) matches only
     a few: the condition is then their ids, which the caller can fetch directly. Neither database can tell a
     rare word from a common one beforehand: SQLite would walk the whole queue in order to find three items,
-    and PostgreSQL, expecting many, would walk the queue past every row.
+    and PostgreSQL does the same when it takes a rare word for a common one (a word start it has no
+    statistics for).
 
     A common word matches thousands. On SQLite, ``within(lo, hi)`` then limits the match to a range of ids,
     which FTS5 seeks to: SQLite would otherwise gather every match to hold against the list (first_matches).
@@ -155,8 +157,8 @@ def first_matches(found: Found, query, key, position: tuple | None, limit: int, 
             break  # what is left of the list is shorter than the stretch
         ids = [row[-1] for row in keys]
         last = tuple(keys[-1])
-        within = query.where(found.within(min(ids), max(ids)), key >= last if newest_first else key <= last)
-        rows += db.session.execute(cursors.onward(within, key, position, newest_first).limit(limit - len(rows))).all()
+        matching = query.where(found.within(min(ids), max(ids)), key >= last if newest_first else key <= last)
+        rows += db.session.execute(cursors.onward(matching, key, position, newest_first).limit(limit - len(rows))).all()
         position = last
         if len(rows) >= limit:
             return rows

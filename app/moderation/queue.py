@@ -104,7 +104,8 @@ def newest_id() -> int:
 
 def arrived_since(last_id: int, filters: Filters) -> int:
     """Items that arrived after the page was drawn and match its filters."""
-    query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *_where(filters, _found(filters)))
+    conditions = _where(filters, _found(filters))
+    query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *conditions)
     return db.session.scalar(query)
 
 

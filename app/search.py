@@ -1,6 +1,6 @@
 """Full-text search in titles and texts of submissions: one interface over SQLite FTS5 and PostgreSQL.
 
-``matches(text)`` is a condition on Submission for the words typed: every word must occur, as a word or
+``find(typed).condition`` is a condition on Submission for the words typed: every word must occur, as a word or
 the start of one ("bicy" finds "Bicycle"; a single letter only as a word), in any case and, on SQLite, with
 or without diacritics.
 
@@ -86,11 +86,6 @@ def starts(term: str) -> bool:
     """Does a term also find words it starts? Not a single letter: "я" (from "сям'я") would mean every word
     starting with я, a slow search that finds nearly everything."""
     return len(term) > 1
-
-
-def matches(typed: str):
-    """A condition on Submission: every typed word occurs in its title or text. No words: nothing."""
-    return find(typed).condition
 
 
 @dataclass

@@ -16,7 +16,7 @@ UNIQUE = "Zyxwvutsrqp"
 
 def found(app, typed: str) -> set[str]:
     with app.app_context():
-        return set(db.session.scalars(select(Submission.title).where(search.matches(typed))))
+        return set(db.session.scalars(select(Submission.title).where(search.find(typed).condition)))
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ test-postgres: install system-deps test-tools
 # Extract strings and update the catalogs after changing user-facing text.
 messages: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
-	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete --no-fuzzy-matching
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete --no-fuzzy-matching --width 100
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

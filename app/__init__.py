@@ -2,7 +2,9 @@
 
 import logging
 import os
+import tempfile
 
+import flask
 from flask import Flask, abort, has_request_context, render_template, request
 from flask.globals import request_ctx
 from flask_babel import get_locale, get_translations, gettext
@@ -18,6 +20,7 @@ from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.models import Submission, utcnow
 from app.security import HideAddress, set_headers
+from app.uploads import sandbox
 from app.uploads.storage import StorageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,8 +56,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     settings.finish(app)
     settings.check(app.config)
-    os.makedirs(app.instance_path, exist_ok=True)
-    os.makedirs(app.config["UPLOAD_WORKDIR"], mode=0o700, exist_ok=True)
+    app.request_class = Request
+    private_folders(app)
+    check_sandbox(app)
 
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
@@ -75,6 +79,35 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+class Request(flask.Request):
+    """Uploaded files larger than Werkzeug's in-memory threshold spool to the RAM-backed work folder, never
+    to the disk's temporary folder: an original with its GPS position must not rest on a disk, even unlinked."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return tempfile.SpooledTemporaryFile(max_size=500 * 1024, dir=flask.current_app.config["UPLOAD_WORKDIR"])
+
+
+def private_folders(app: Flask) -> None:
+    """The instance folder (secret key, database), the work folder and a local store are the app user's alone:
+    a decoder child running as another user can read none of them."""
+    folders = [app.instance_path, app.config["UPLOAD_WORKDIR"]]
+    store = app.config["STORAGE_URL"]
+    if "://" not in store or store.startswith("file://"):
+        folders.append(store.removeprefix("file://"))
+    for folder in folders:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid == os.geteuid():
+            os.chmod(folder, 0o700)
+
+
+def check_sandbox(app: Flask) -> None:
+    """Find out once, at start-up, what the decoders' sandbox can use here, and say what is missing."""
+    chosen = sandbox.settings_from(app.config)
+    found = sandbox.isolation(chosen.uid_base, chosen.slots)
+    weak = not (found.network_prefix and found.switches_user and found.landlock)
+    app.logger.log(logging.WARNING if weak else logging.INFO, "decoder sandbox: %s", found.describe())
 
 
 def init_extensions(app: Flask) -> None:

@@ -27,6 +27,21 @@ class Defaults:
     UPLOAD_MAX_FILE_MB = 20
     UPLOAD_MAX_TOTAL_MB = 50
     UPLOAD_MAX_PIXELS = 50_000_000
+    # Uploaded originals and work folders: a RAM-backed folder (default: /dev/shm/prystan-<uid> where it
+    # exists), so that no original with its GPS position ever rests on a disk.
+    UPLOAD_WORKDIR = None
+    # PDFs are rebuilt from pixels: the resolution of each page (capped by UPLOAD_MAX_PIXELS) and the page limit.
+    PDF_DPI = 150
+    PDF_MAX_PAGES = 50
+    # The sandbox of the decoders (app/uploads/sandbox.py): children at once on this machine (default: the
+    # number of cores), wall-clock seconds for one submission's files, and limits per child.
+    SANDBOX_CONCURRENCY = None
+    SCRUB_TIMEOUT = 120
+    SCRUB_CPU_SECONDS = 30
+    SCRUB_MEMORY_MB = 1536
+    SCRUB_OUTPUT_MB = 128
+    # Where the app runs as root, the child in slot i gives up root for user id SANDBOX_UID_BASE + i.
+    SANDBOX_UID_BASE = 64000
     MAX_CONTENT_LENGTH = None  # derived: the total upload limit plus room for the text fields
     MAX_FORM_PARTS = 100
 
@@ -95,6 +110,13 @@ def finish(app) -> None:
     url = config.get("DATABASE_URL") or "sqlite:///" + os.path.join(app.instance_path, "prystan.db")
     config["SQLALCHEMY_DATABASE_URI"] = url
     config["STORAGE_URL"] = config.get("STORAGE_URL") or os.path.join(app.instance_path, "uploads")
-    config["UPLOAD_WORKDIR"] = config.get("UPLOAD_WORKDIR") or os.path.join(app.instance_path, "incoming")
+    config["UPLOAD_WORKDIR"] = config.get("UPLOAD_WORKDIR") or default_workdir(app.instance_path)
     if not config.get("MAX_CONTENT_LENGTH"):
         config["MAX_CONTENT_LENGTH"] = (int(config["UPLOAD_MAX_TOTAL_MB"]) + 1) * 2**20
+
+
+def default_workdir(instance_path: str) -> str:
+    """A folder in RAM (/dev/shm) where the system has one; the instance folder otherwise (see SECURITY.md)."""
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return f"/dev/shm/prystan-{os.geteuid()}"
+    return os.path.join(instance_path, "incoming")

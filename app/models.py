@@ -105,6 +105,8 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     width: Mapped[int | None]
     height: Mapped[int | None]
+    # Small JPEGs made from the clean pixels: an image's thumbnail, a PDF's first pages (storage.preview_key).
+    previews: Mapped[int] = mapped_column(default=0, server_default="0")
     public: Mapped[bool] = mapped_column(default=False)
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")

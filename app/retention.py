@@ -19,6 +19,7 @@ from app import search
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 from app.moderation.service import record
+from app.uploads.storage import derived_keys
 
 
 @dataclass
@@ -61,7 +62,7 @@ def purge(storage, *, retention_days: int, ad_retention_days: int, event_retenti
     record("purged", None, detail=f"{result.submissions} items, {result.files} files, {result.events} events")
     db.session.commit()
     for key in keys:
-        storage.delete(key)
-        storage.delete(f"{key}-thumb")
+        for name in (key, *derived_keys(key)):
+            storage.delete(name)
     search.forget()
     return result

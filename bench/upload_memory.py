@@ -61,14 +61,14 @@ def worker_of(master: int) -> int:
     raise RuntimeError("no worker")
 
 
-def multipart(fields: dict, files: list) -> tuple[bytes, str]:
+def multipart(fields: dict, files: list, content_type: str = "image/jpeg") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = io.BytesIO()
     for name, value in fields.items():
         body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     for filename, data in files:
         body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-                   f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode())
+                   f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode())
         body.write(data)
         body.write(b"\r\n")
     body.write(f"--{boundary}--\r\n".encode())

@@ -3,6 +3,7 @@
 import functools
 import os
 import re
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -33,12 +34,33 @@ def database_url(tmp_path) -> str:
     return TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+# Each test's work folder is in RAM, as in production, and its own (a leftover cannot leak into another test).
+RAM_ROOT = f"/dev/shm/prystan-tests-{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ram_root():
+    os.makedirs(RAM_ROOT, mode=0o700, exist_ok=True)
+    yield RAM_ROOT
+    shutil.rmtree(RAM_ROOT, ignore_errors=True)
+
+
+def ram_folder(tmp_path) -> str:
+    return os.path.join(RAM_ROOT, tmp_path.name)
+
+
+def work_leftovers(app) -> list[str]:
+    """What is left in the work folder (the sandbox's lock files aside): nothing, once a request has ended."""
+    return sorted(set(os.listdir(app.config["UPLOAD_WORKDIR"])) - {".slots"})
+
+
 def make_app(tmp_path, **overrides):
     config = {
         "TESTING": True,
         "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url(tmp_path),
         "STORAGE_URL": str(tmp_path / "uploads"),
+        "UPLOAD_WORKDIR": ram_folder(tmp_path),
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
     }

@@ -1,5 +1,7 @@
 """Every staff URL, walked from the URL map, against anonymous visitors and each role."""
 
+import re
+
 import pytest
 
 from tests.conftest import HX, make_app, make_submission, make_user, sign_in
@@ -7,7 +9,7 @@ from tests.conftest import HX, make_app, make_submission, make_user, sign_in
 STAFF_PREFIXES = {"/moderation": "moderate", "/admin/articles": "write", "/admin": "administer", "/auth/password": None, "/auth/totp": None,
                   "/auth/logout": None}
 ROLES_ALLOWED = {"moderate": {"moderator", "admin"}, "write": {"editor", "admin"}, "administer": {"admin"}, None: {"moderator", "editor", "admin"}}
-ARGS = {"submission_id": 1, "user_id": 1, "attachment_id": 1, "article_id": 1}
+ARGS = {"submission_id": 1, "user_id": 1, "attachment_id": 1, "article_id": 1, "index": 0}
 
 
 def staff_routes():
@@ -17,9 +19,7 @@ def staff_routes():
         permission = next((p for prefix, p in STAFF_PREFIXES.items() if rule.rule.startswith(prefix)), "public")
         if permission == "public":
             continue
-        url = rule.rule
-        for name, value in ARGS.items():
-            url = url.replace(f"<int:{name}>", str(value))
+        url = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(ARGS[m.group(1)]), rule.rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
             found.append(pytest.param(method, url, permission, id=f"{method} {url}"))
     return found

@@ -41,9 +41,10 @@ def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp
     expect(page).to_have_url(re.compile(r"/moderation$"))
     page.wait_for_load_state("load")  # the queue's script is ready: the row opens in the side panel
     page.locator(".queue-row .row-title").first.click()
-    preview = page.locator("#panel img")
-    expect(preview).to_have_count(1)
-    expect(preview).to_have_attribute("alt", "Preview of street.jpg")
+    expect(page.locator("#panel img")).to_have_count(2)  # the photo's preview and the PDF's first page
+    preview = page.get_by_role("img", name="Preview of street.jpg")
+    page_one = page.get_by_role("img", name="Page 1 of letter.pdf")
+    assert page.evaluate("img => img.complete && img.naturalWidth > 0", page_one.element_handle())
     assert page.evaluate("img => img.complete && img.naturalWidth > 0", preview.element_handle())
     # The photo was turned upright by its orientation tag: portrait, not landscape.
     assert page.evaluate("img => img.naturalHeight > img.naturalWidth", preview.element_handle())
@@ -63,6 +64,6 @@ def test_the_widget_refuses_what_the_server_would_refuse(page, tmp_path):
     (tmp_path / "ok.jpg").write_bytes(files.jpeg())
     page.goto("/submit/ad")
     page.get_by_label("Files (optional)").set_input_files([str(tmp_path / "notes.txt"), str(tmp_path / "ok.jpg")])
-    expect(page.locator(".upload-problems")).to_contain_text("notes.txt is not a JPEG, PNG, WebP or GIF image")
+    expect(page.locator(".upload-problems")).to_contain_text("notes.txt is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF)")
     expect(page.locator(".upload-counter")).to_have_text("1 / 10")
     assert page.problems == []

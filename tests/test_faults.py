@@ -14,7 +14,7 @@ from app.models import Submission
 from app.uploads.storage import LocalStorage
 from tests import files
 from tests.browser import LiveServer
-from tests.conftest import make_app
+from tests.conftest import make_app, work_leftovers
 
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 
@@ -72,7 +72,7 @@ def test_storage_failing_mid_submission_leaves_no_row_and_no_file(app, client, m
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
     assert stored(app) == []
-    assert os.listdir(app.config["UPLOAD_WORKDIR"]) == []
+    assert work_leftovers(app) == []
 
 
 def test_twenty_concurrent_submitters_all_get_a_receipt(tmp_path, caplog):

@@ -19,7 +19,7 @@ from app.moderation import service
 from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, app_storage, new_key
 from tests import files
-from tests.conftest import count, make_user, receipt_from, sign_in
+from tests.conftest import count, make_user, receipt_from, sign_in, work_leftovers
 
 BUCKET = "prystan-test"
 
@@ -234,4 +234,4 @@ def test_an_unreachable_store_gives_the_503_page_and_saves_nothing(app, client, 
     assert count(app, Submission) == 1 and count(app, Attachment) == 1
     assert len(objects(bucket, prefix)) == 2
     assert staff.get("/moderation/attachments/1").status_code == 503
-    assert os.listdir(app.config["UPLOAD_WORKDIR"]) == []
+    assert work_leftovers(app) == []

@@ -226,11 +226,11 @@ def test_development_server_log_hides_the_address():
 def every_route(app):
     """Every route of the URL map with its arguments filled in, with each of its methods."""
     values = {"submission_id": "1", "user_id": "1", "attachment_id": "1", "article_id": "1", "ad_id": "1",
-              "slug": "x", "filename": "css/site.css", "lang": "be"}
+              "slug": "x", "filename": "css/site.css", "lang": "be", "index": "0"}
     for rule in app.url_map.iter_rules():
         url = rule.rule
         for name in rule.arguments:
-            url = re.sub(rf"<(?:\w+:)?{name}>", values[name], url)
+            url = re.sub(rf"<(?:[^:>]+:)?{name}>", values[name], url)
         for method in sorted(rule.methods & {"GET", "POST"}):
             yield method, url
 

@@ -14,31 +14,39 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import Attachment, Submission
-from app.uploads import intake
+from app.uploads import intake, sandbox
 from app.uploads.storage import LocalStorage, StorageError, new_key
 from tests import files
-from tests.conftest import count, hx, make_user, receipt_from, sign_in
+from tests.conftest import count, hx, make_user, receipt_from, sign_in, work_leftovers
 
 EXIFTOOL = shutil.which("exiftool")
 FORBIDDEN_GROUPS = ("EXIF", "IFD", "GPS", "XMP", "ICC", "Photoshop", "IPTC", "MakerNotes", "JFIF-JFXX")
 
 
 def limits(**changes):
-    values = {"files": 10, "file_bytes": 20 * 2**20, "total_bytes": 50 * 2**20, "max_pixels": 50_000_000}
+    values = {"files": 10, "file_bytes": 20 * 2**20, "total_bytes": 50 * 2**20}
     return intake.Limits(**(values | changes))
+
+
+def sandbox_settings(tmp_path, max_pixels=50_000_000, **config):
+    """The sandbox as the app configures it, with some settings changed."""
+    from app import config as settings
+
+    chosen = {k: getattr(settings.Defaults, k) for k in dir(settings.Defaults) if k.isupper()}
+    chosen |= {"UPLOAD_WORKDIR": str(tmp_path / "work"), "UPLOAD_MAX_PIXELS": max_pixels} | config
+    return sandbox.settings_from(chosen)
 
 
 def upload(data: bytes, name: str) -> FileStorage:
     return FileStorage(stream=io.BytesIO(data), filename=name)
 
 
-def process(tmp_path, pairs, **limit_changes):
+def process(tmp_path, pairs, max_pixels=50_000_000, config=None, **limit_changes):
     """Receive and scrub files exactly as a submission does; return the prepared uploads."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    chosen = limits(**limit_changes)
-    received = intake.receive([upload(d, n) for d, n in pairs], chosen, str(work))
-    intake.scrub(received, chosen, str(work))
+    received = intake.receive([upload(d, n) for d, n in pairs], limits(**limit_changes), str(work))
+    intake.scrub(received, sandbox_settings(tmp_path, max_pixels, **(config or {})), str(work))
     return received
 
 
@@ -81,8 +89,9 @@ def test_scrubbing_removes_every_trace_of_metadata(tmp_path, maker, name, kind):
     (result,) = process(tmp_path, [(maker(), name)])
     assert result.type == kind and result.name == name
     assert_clean(result.clean_path)
+    for preview in result.previews:
+        assert_clean(preview)
     if kind.startswith("image/"):
-        assert_clean(result.thumb_path)
         with Image.open(result.clean_path) as image:
             assert image.size == (64, 48) and image.format == kind.split("/")[1].upper()
 
@@ -110,7 +119,7 @@ def test_same_file_twice_is_stored_once(tmp_path):
     ([(files.jpeg(size=(300, 300)), "big.jpg")], {"file_bytes": 1000}, "big.jpg is larger than 0 MB"),
     ([(files.jpeg(), "a.jpg"), (files.png(), "b.png")], {"total_bytes": 2500}, "Together the files are larger"),
     ([(b"", "empty.jpg")], {}, "empty.jpg is empty."),
-    ([(b"<html><script>alert(1)</script></html>", "page.jpg")], {}, "page.jpg is not a JPEG, PNG"),
+    ([(b"<html><script>alert(1)</script></html>", "page.jpg")], {}, "page.jpg is not a photo (JPEG, PNG"),
     ([(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "vector.jpg")], {}, "vector.jpg is not a"),
     ([(b"MZ\x90\x00 windows program", "setup.pdf")], {}, "setup.pdf is not a"),
     ([(files.png(), "really-a-png.jpg")], {}, "does not match what the file contains"),
@@ -203,17 +212,17 @@ def test_a_submission_with_files_stores_scrubbed_copies(app, client):
         assert [(a.original_name, a.content_type) for a in attachments] == [
             ("photo.jpg", "image/jpeg"), ("letter.pdf", "application/pdf")]
         keys = [a.storage_key for a in attachments]
-    assert stored_files(app) == sorted(keys + [f"{keys[0]}-thumb"])
+    assert stored_files(app) == sorted(keys + [f"{keys[0]}-thumb", f"{keys[1]}-thumb"])  # the PDF's page too
     for key in keys:
         assert_clean(os.path.join(app.config["STORAGE_URL"], key))
-    assert os.listdir(app.config["UPLOAD_WORKDIR"]) == []  # no copy of the originals is left
+    assert work_leftovers(app) == []  # no copy of the originals is left
 
 
 def test_refused_files_keep_the_text_and_ask_to_choose_files_again(app, client):
     response = post_files(client, [(b"<html>", "page.jpg")])
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "page.jpg is not a JPEG, PNG, WebP or GIF image or a PDF document." in html
+    assert "page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document." in html
     assert "please choose them again" in html and "With photos." in html
     assert count(app, Submission) == 0 and stored_files(app) == []
 

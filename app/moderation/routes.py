@@ -9,7 +9,7 @@ from app.moderation import bp
 from app.moderation import queue as q
 from app.moderation import service
 from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
-from app.uploads.storage import app_storage
+from app.uploads.storage import app_storage, preview_key
 
 SEARCH_ARGS = ("kind", "status", "category", "files", "since", "until", "q")
 
@@ -261,12 +261,13 @@ def attachment(attachment_id: int):
 
 
 @bp.get("/attachments/<int:attachment_id>/preview")
-def preview(attachment_id: int):
-    """A small scrubbed JPEG of an image attachment, for the queue."""
+@bp.get("/attachments/<int:attachment_id>/preview/<int(max=9):index>")
+def preview(attachment_id: int, index: int = 0):
+    """A small JPEG made from the clean pixels: an image's thumbnail, or one of a PDF's first pages."""
     item = db.get_or_404(Attachment, attachment_id)
-    if not item.content_type.startswith("image/"):
+    if index >= item.previews:
         abort(404)
-    return send_stored(f"{item.storage_key}-thumb", "image/jpeg")
+    return send_stored(preview_key(item.storage_key, index), "image/jpeg")
 
 
 def send_stored(key: str, mimetype: str, download_name: str | None = None):

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from app import labels, search, seclog
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, User, utcnow
+from app.uploads.storage import derived_keys
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -211,7 +212,7 @@ def reject_spam(items: list[tuple[int, int]], user: User) -> tuple[int, int]:
 
 def withdraw(submission: Submission, storage) -> None:
     """Delete a submission and its files for good at its submitter's request; the audit keeps only the id."""
-    keys = [k for a in submission.attachments for k in (a.storage_key, f"{a.storage_key}-thumb")]
+    keys = [k for a in submission.attachments for k in (a.storage_key, *derived_keys(a.storage_key))]
     record("withdrawn", submission.id, detail=submission.kind)
     db.session.delete(submission)
     db.session.commit()

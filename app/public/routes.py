@@ -11,7 +11,7 @@ from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
 from app.security import limiter_key, no_store
 from app.slugs import slugify
-from app.uploads.storage import app_storage
+from app.uploads.storage import app_storage, preview_key
 
 ONE_YEAR = 365 * 24 * 3600
 HOME_ADS = 6
@@ -128,7 +128,7 @@ def send_public(attachment_id: int, *, thumb: bool):
     image = ads.public_image(attachment_id)
     if image is None:
         abort(404)
-    key = f"{image.storage_key}-thumb" if thumb else image.storage_key
+    key = preview_key(image.storage_key) if thumb else image.storage_key
     try:
         stored = app_storage().open(key)
     except FileNotFoundError:  # gone from the store (purged meanwhile, or lost): not found either

@@ -13,7 +13,7 @@ from app.moderation import service as moderation
 from app.security import derive_key
 from app.submit import bp, service
 from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
-from app.uploads import intake
+from app.uploads import intake, sandbox
 from app.uploads.storage import app_storage
 
 
@@ -92,7 +92,7 @@ def accept(kind: str, fields: dict) -> str:
     workdir = tempfile.mkdtemp(dir=config["UPLOAD_WORKDIR"])
     try:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
-        intake.scrub(uploads, limits, workdir)
+        intake.scrub(uploads, sandbox.settings_from(config), workdir)
         return service.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
                               uploads=uploads, storage=app_storage())
     finally:

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 from app.moderation.service import record
 from app.uploads.intake import Upload
-from app.uploads.storage import Storage, StorageError, new_key
+from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
 
 def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
@@ -31,12 +31,12 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
             key = new_key()
             storage.put_file(upload.clean_path, key)
             written.append(key)
-            if upload.thumb_path:
-                storage.put_file(upload.thumb_path, f"{key}-thumb")
-                written.append(f"{key}-thumb")
+            for index, path in enumerate(upload.previews):
+                storage.put_file(path, preview_key(key, index))
+                written.append(preview_key(key, index))
             submission.attachments.append(Attachment(
                 storage_key=key, original_name=upload.name, content_type=upload.type, size=upload.size,
-                sha256=upload.sha256, width=upload.width, height=upload.height))
+                sha256=upload.sha256, width=upload.width, height=upload.height, previews=len(upload.previews)))
         db.session.add(submission)
         db.session.flush()
         record("submitted", submission.id, detail=kind)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app.models import Attachment
-from app.uploads.storage import app_storage
+from app.uploads.storage import app_storage, derived_keys
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Report:
 def collect(session, *, min_age: int) -> Report:
     store = app_storage()
     known = dict(session.execute(select(Attachment.storage_key, Attachment.id)).all())
-    wanted = set(known) | {f"{k}-thumb" for k in known}
+    wanted = set(known) | {derived for k in known for derived in derived_keys(k)}
     cutoff = time.time() - min_age
     report = Report()
     # One listing, not a lookup per attachment: with S3 each lookup is a request.

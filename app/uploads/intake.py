@@ -1,4 +1,4 @@
-"""Checking uploads before they are kept: count, size, type from the content, names; then scrubbing.
+"""Checking uploads before they are kept: count, size, type from the content, names; then scrubbing in the sandbox.
 
 Knows nothing of requests: it is given the uploaded file objects and the limits.
 """
@@ -6,28 +6,33 @@ Knows nothing of requests: it is given the uploaded file objects and the limits.
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
-SCRUBBER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scrub.py")
+from app.uploads import sandbox
 
-# Sniffed type -> extensions that may carry it.
+log = logging.getLogger(__name__)
+
+# Sniffed type -> extensions that may carry it. HEIC is stored as JPEG and TIFF as PNG (see scrub.FORMATS).
 TYPES = {
     "image/jpeg": ("jpg", "jpeg"),
     "image/png": ("png",),
     "image/webp": ("webp",),
     "image/gif": ("gif",),
+    "image/heic": ("heic", "heif"),
+    "image/tiff": ("tif", "tiff"),
     "application/pdf": ("pdf",),
 }
 ACCEPT = ",".join(f".{ext}" for exts in TYPES.values() for ext in exts)
+# ISO media brands of HEIF still images (not AVIF, not video).
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"}
+PREVIEWS = {"application/pdf": 3}  # previews made per type (first pages of a PDF); one for every image
 NAME_MAX = 100
 _BIDI_AND_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -36,10 +41,17 @@ MESSAGES = {
     "too_large": _l("%(name)s is larger than %(mb)d MB."),
     "total_too_large": _l("Together the files are larger than %(mb)d MB. Remove some of them."),
     "empty": _l("%(name)s is empty."),
-    "type": _l("%(name)s is not a JPEG, PNG, WebP or GIF image or a PDF document."),
+    "type": _l("%(name)s is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document."),
     "extension": _l("The name of %(name)s does not match what the file contains. Check that it is the file you meant."),
     "unreadable": _l("%(name)s could not be read: it may be damaged. Try saving it again or choose another file."),
     "too_many_pixels": _l("%(name)s has too many pixels. Send a smaller version of the picture."),
+    "pdf_pages": _l("%(name)s has more than %(limit)d pages. Send it in parts of at most %(limit)d pages each."),
+    "pdf_password": _l("%(name)s is protected by a password. Send a copy that opens without one."),
+    "pdf_empty": _l("%(name)s has no pages."),
+    "tiff_pages": _l("%(name)s holds %(limit)d pages. Send each page as a picture of its own, or the document as a PDF."),
+    "too_slow": _l("%(name)s took too long to check and clean. Send a smaller or simpler file."),
+    "limits": _l("%(name)s could not be checked within the limits we keep for safety. Send a smaller or simpler file."),
+    "busy": _l("%(name)s could not be checked now: the site is busy. Please send the form again in a minute."),
 }
 
 
@@ -48,7 +60,6 @@ class Limits:
     files: int
     file_bytes: int
     total_bytes: int
-    max_pixels: int
 
 
 @dataclass
@@ -61,10 +72,9 @@ class Upload:
     size: int
     sha256: str
     clean_path: str = ""
-    thumb_path: str = ""
+    previews: list[str] = field(default_factory=list)  # paths of the previews made, in order
     width: int | None = None
     height: int | None = None
-    problems: list = field(default_factory=list)
 
 
 class Refused(Exception):
@@ -104,6 +114,10 @@ def sniff(head: bytes) -> str | None:
         return "image/webp"
     if head.startswith(b"%PDF-"):
         return "application/pdf"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "image/heic"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
     return None
 
 
@@ -152,32 +166,44 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
     return Upload(safe_name(storage.filename, type_), type_, path, size, digest.hexdigest()), None
 
 
-def scrub(uploads: list[Upload], limits: Limits, workdir: str, timeout: int = 300) -> None:
-    """Rebuild every file without metadata, in a child process; raise Refused for unreadable ones."""
-    if not uploads:
-        return
-    jobs = []
-    for index, upload in enumerate(uploads):
-        upload.clean_path = os.path.join(workdir, f"clean-{index}")
-        upload.thumb_path = os.path.join(workdir, f"thumb-{index}")
-        jobs.append({"src": upload.path, "dst": upload.clean_path, "thumb": upload.thumb_path, "type": upload.type})
-    request = json.dumps({"max_pixels": limits.max_pixels, "jobs": jobs})
-    process = subprocess.run([sys.executable, "-I", SCRUBBER], input=request, capture_output=True, text=True,
-                             timeout=timeout, check=False)
-    results = json.loads(process.stdout) if process.returncode == 0 else [{"ok": False, "error": "unreadable"}] * len(jobs)
+def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> None:
+    """Rebuild every file without metadata in sandboxed children, in parallel; raise Refused naming each file
+    that could not be rebuilt. Each upload then describes its clean copy (type, name, size, digest, previews)."""
+    jobs, opened = [], []
+    try:
+        for index, upload in enumerate(uploads):
+            upload.clean_path = os.path.join(workdir, f"clean-{index}")
+            previews = [os.path.join(workdir, f"preview-{index}-{n}") for n in range(PREVIEWS.get(upload.type, 1))]
+            job = {"type": upload.type, "src": os.open(upload.path, os.O_RDONLY),
+                   "dst": _writable(upload.clean_path), "previews": [_writable(p) for p in previews]}
+            opened += [job["src"], job["dst"], *job["previews"]]
+            upload.previews = previews
+            jobs.append(job)
+        results = sandbox.run_jobs(settings, jobs)
+    finally:
+        for fd in opened:
+            os.close(fd)
     problems = []
     for upload, result in zip(uploads, results, strict=True):
         if not result["ok"]:
-            problems.append(message(result["error"], name=upload.name))
+            if result.get("internal"):
+                log.error("decoder sandbox failed on a %s file: %s", upload.type, result["internal"])
+            problems.append(message(result["error"], name=upload.name, limit=result.get("limit") or 0))
             continue
+        if result["type"] != upload.type:  # HEIC became JPEG, TIFF became PNG
+            upload.type = result["type"]
+            upload.name = safe_name(upload.name, upload.type)
         upload.width, upload.height = result["width"], result["height"]
+        upload.previews = upload.previews[: result["previews"]]
         upload.size = os.path.getsize(upload.clean_path)
         with open(upload.clean_path, "rb") as f:
             upload.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
-        if upload.type == "application/pdf":
-            upload.thumb_path = ""
     if problems:
         raise Refused(problems)
+
+
+def _writable(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 def discard(workdir: str) -> None:
@@ -189,5 +215,4 @@ def limits_from(config) -> Limits:
         files=int(config["UPLOAD_MAX_FILES"]),
         file_bytes=int(config["UPLOAD_MAX_FILE_MB"]) * 2**20,
         total_bytes=int(config["UPLOAD_MAX_TOTAL_MB"]) * 2**20,
-        max_pixels=int(config["UPLOAD_MAX_PIXELS"]),
     )

@@ -16,7 +16,8 @@ from typing import BinaryIO, Iterator, Protocol
 
 from flask import current_app
 
-_KEY = re.compile(r"[0-9a-f]{32}(-thumb)?")
+PREVIEWS_MAX = 3  # previews a stored file can have: an image's thumbnail, a PDF's first pages, a video's poster
+_KEY = re.compile(r"[0-9a-f]{32}(-thumb[1-%d]?)?" % (PREVIEWS_MAX - 1))
 
 
 class StorageError(Exception):
@@ -27,8 +28,20 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
+def preview_key(key: str, index: int = 0) -> str:
+    """The key of a stored file's preview number ``index`` (0: its thumbnail or first page)."""
+    if not 0 <= index < PREVIEWS_MAX:
+        raise StorageError("no such preview")
+    return f"{key}-thumb{index or ''}"
+
+
+def derived_keys(key: str) -> list[str]:
+    """Every key that can belong to a stored file besides its own: storing, deleting and gc all ask here."""
+    return [preview_key(key, index) for index in range(PREVIEWS_MAX)]
+
+
 def is_key(name: str) -> bool:
-    """Could new_key() have made this name (or its thumbnail's)?"""
+    """Could new_key() or preview_key() have made this name?"""
     return bool(_KEY.fullmatch(name or ""))
 
 

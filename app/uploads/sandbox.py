@@ -1,0 +1,271 @@
+"""The sandbox every decoder runs in: what the child can reach, how long it may take, how many run at once.
+
+A child (app/uploads/scrub.py) starts with an empty environment, in an empty folder, in a network namespace of
+its own where the system allows (checked once per process, at start-up), and confines itself before it reads a
+hostile byte: resource limits, no new privileges, another user id where the app runs as root, and Landlock.
+It reads and writes only the file descriptors passed to it.
+
+At most ``slots`` children run at once on this machine, whatever the number of gunicorn workers: a slot is an
+flock on one of ``slots`` files in a folder all workers share; a lock dies with its process. One request's
+files are spread over the slots it can get (one child per slot, each taking the next file), so a submission
+with several files uses the machine's cores. Nothing here waits past the deadline: a child still busy then is
+killed and its file refused.
+
+Knows nothing of requests: settings come from settings_from(config).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from app.uploads import scrub
+
+SCRUBBER = scrub.__file__
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    slots: int  # children at once on this machine
+    workdir: str  # RAM-backed folder of the work folders; the slots' lock files live in workdir/.slots
+    timeout: float  # wall-clock seconds for all the files of one request, waiting for a slot included
+    cpu_seconds: int  # per file
+    memory: int  # bytes of address space per child
+    file_size: int  # largest file a child may write, in bytes
+    uid_base: int  # a child in slot i runs as user id uid_base + i where the app runs as root
+    child: dict  # what the scrubber needs to know: pixel limit, dpi, pages
+
+
+def settings_from(config) -> Settings:
+    return Settings(
+        slots=int(config.get("SANDBOX_CONCURRENCY") or os.cpu_count() or 1),
+        workdir=config["UPLOAD_WORKDIR"],
+        timeout=float(config["SCRUB_TIMEOUT"]),
+        cpu_seconds=int(config["SCRUB_CPU_SECONDS"]),
+        memory=int(config["SCRUB_MEMORY_MB"]) * 2**20,
+        file_size=int(config["SCRUB_OUTPUT_MB"]) * 2**20,
+        uid_base=int(config["SANDBOX_UID_BASE"]),
+        child={"max_pixels": int(config["UPLOAD_MAX_PIXELS"]), "dpi": int(config["PDF_DPI"]),
+               "max_pages": int(config["PDF_MAX_PAGES"])},
+    )
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What this machine lets the sandbox do, found once per process."""
+
+    network_prefix: tuple[str, ...]  # the command that gives the child a network namespace of its own; () none
+    switches_user: bool  # the child gives up root for a user id of its own
+    landlock: int  # Landlock ABI version; 0: not available
+
+    def describe(self) -> str:
+        return ", ".join([
+            "own network namespace" if self.network_prefix else "NO network namespace",
+            "separate user id" if self.switches_user else "same user id as the app",
+            f"Landlock ABI {self.landlock}" if self.landlock else "NO Landlock",
+        ])
+
+
+@functools.lru_cache(maxsize=4)
+def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
+    """Probe once: can a child get its own network namespace (as root, or through a user namespace), and
+    another user id (as root, where this user namespace maps the sandbox's ids)?"""
+    root = os.geteuid() == 0
+    candidates = [("unshare", "--net", "--")] if root else []
+    candidates.append(("unshare", "--user", "--map-current-user", "--net", "--"))
+    prefix: tuple[str, ...] = ()
+    for candidate in candidates:
+        try:
+            done = subprocess.run([*candidate, "true"], env={}, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            prefix = candidate
+            break
+    return Isolation(network_prefix=prefix, switches_user=root and mapped(uid_base, slots),
+                     landlock=scrub.landlock_abi())
+
+
+def mapped(first: int, count: int) -> bool:
+    """Does this process's user namespace have the user ids first .. first + count - 1?"""
+    try:
+        with open("/proc/self/uid_map") as f:
+            ranges = [tuple(map(int, line.split())) for line in f if line.strip()]
+    except OSError:
+        return False
+    return any(inside <= first and first + count <= inside + length for inside, _outside, length in ranges)
+
+
+def readable_paths() -> list[str]:
+    """The Python installation: a child may read it (late imports), and nothing else."""
+    paths = {os.path.join(sys.base_prefix, "lib"), os.path.join(sys.prefix, "lib"), *site.getsitepackages()}
+    return sorted(p for p in paths if os.path.isdir(p))
+
+
+# --- slots ----------------------------------------------------------------------------------------------
+
+def slot_dir(settings: Settings) -> str:
+    path = os.path.join(settings.workdir, ".slots")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def try_slot(settings: Settings) -> tuple[int, int] | None:
+    """Take a free slot (its index and the open lock file), or None when all are taken."""
+    folder = slot_dir(settings)
+    for index in range(settings.slots):
+        fd = os.open(os.path.join(folder, f"slot-{index}"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return index, fd
+    return None
+
+
+def wait_for_slot(settings: Settings, deadline: float, wanted) -> tuple[int, int] | None:
+    """Wait for a slot until the deadline, or until ``wanted()`` says none is needed any more."""
+    pause = 0.01
+    while wanted():
+        taken = try_slot(settings)
+        if taken:
+            return taken
+        if time.monotonic() + pause > deadline:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+    return None
+
+
+# --- children -------------------------------------------------------------------------------------------
+
+class Child:
+    """One sandboxed process in one slot, taking jobs one at a time."""
+
+    def __init__(self, settings: Settings, slot: int, fds: list[int], types: list[str], jobs: int,
+                 script: str = SCRUBBER):
+        found = isolation(settings.uid_base, settings.slots)
+        self.folder = tempfile.mkdtemp(dir=settings.workdir, prefix="child-")  # empty; the child's working folder
+        self.buffer = b""
+        child_settings = settings.child | {
+            "memory": settings.memory, "file_size": settings.file_size, "cpu_seconds": settings.cpu_seconds,
+            "jobs": jobs, "types": types, "readable": readable_paths(),
+            "uid": settings.uid_base + slot if found.switches_user else None,
+        }
+        self.process = subprocess.Popen(
+            [*found.network_prefix, sys.executable, "-I", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env={}, cwd=self.folder, pass_fds=fds, close_fds=True,
+            start_new_session=True)
+        self.send(child_settings)
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write((json.dumps(message) + "\n").encode())
+        self.process.stdin.flush()
+
+    def receive(self, deadline: float) -> dict | None:
+        """The next line the child writes, or None if it died or the deadline passed (then it is killed)."""
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                self.kill()
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> int | None:
+        """End the child and return how it ended (a negative number: the signal that ended it)."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
+        self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return code
+
+
+def died(code: int | None) -> dict:
+    """Why a child stopped before it answered."""
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        return {"ok": False, "error": "too_slow", "limit": None}
+    return {"ok": False, "error": "limits", "limit": None}
+
+
+def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) -> list[dict]:
+    """Run every job in sandboxed children, as many at once as free slots allow; one result per job, in order.
+
+    A job is {"type", "src": fd, "dst": fd, "previews": [fd, ...]}; each child receives every job's descriptors
+    (they are all the same submitter's files) and takes the next job when it has finished one.
+    """
+    if not jobs:
+        return []
+    deadline = time.monotonic() + settings.timeout
+    waiting: queue.Queue = queue.Queue()
+    for index in range(len(jobs)):
+        waiting.put(index)
+    results: list[dict | None] = [None] * len(jobs)
+    fds = sorted({fd for job in jobs for fd in (job["src"], job["dst"], *job["previews"])})
+    types = sorted({job["type"] for job in jobs})
+
+    def worker(first: bool) -> None:
+        taken = wait_for_slot(settings, deadline, lambda: first or not waiting.empty())
+        if taken is None:
+            return
+        slot, lock = taken
+        try:
+            child = None
+            while time.monotonic() < deadline:
+                try:
+                    index = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                child = child or Child(settings, slot, fds, types, len(jobs), script)
+                child.send(jobs[index])
+                results[index] = child.receive(deadline)
+                if results[index] is None:  # it died or ran out of time: this file is refused, a new child goes on
+                    results[index] = died(child.close())
+                    child = None
+            if child:
+                child.close()
+        finally:
+            os.close(lock)
+
+    threads = [threading.Thread(target=worker, args=(n == 0,), daemon=True)
+               for n in range(min(settings.slots, len(jobs)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    late = {"ok": False, "error": "busy" if all(r is None for r in results) else "too_slow", "limit": None}
+    return [result or late for result in results]

@@ -117,6 +117,7 @@ def uploads_gc(min_age: int) -> None:
 
     report = collect(db.session, min_age=min_age)
     click.echo(f"Removed {report.removed} orphan files and {report.leftovers} unfinished writes.")
+    click.echo(f"Removed {report.work_folders} work folders left by a stopped worker.")
     for attachment_id in report.missing:
         click.echo(f"Missing file for attachment {attachment_id}.")
 

@@ -40,7 +40,8 @@ class Defaults:
     SCRUB_CPU_SECONDS = 30
     SCRUB_MEMORY_MB = 1536
     SCRUB_OUTPUT_MB = 128
-    # Where the app runs as root, the child in slot i gives up root for user id SANDBOX_UID_BASE + i.
+    # Where the app can switch user (root, or CAP_SETUID and CAP_SETGID), the child in slot i runs as user id
+    # SANDBOX_UID_BASE + i: no other process has that id, so it can touch no other process or file.
     SANDBOX_UID_BASE = 64000
     MAX_CONTENT_LENGTH = None  # derived: the total upload limit plus room for the text fields
     MAX_FORM_PARTS = 100

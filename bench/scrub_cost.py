@@ -22,7 +22,10 @@ from app.uploads import intake  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = [(1000, 1000), (2000, 1500), (4000, 3000), (6000, 4000)]  # 1, 3, 12 and 24 megapixels
-LIMITS = intake.Limits(files=10, file_bytes=50 * 2**20, total_bytes=500 * 2**20, max_pixels=50_000_000)
+from app import config as settings  # noqa: E402
+from app.uploads import sandbox  # noqa: E402
+
+DEFAULTS = {k: getattr(settings.Defaults, k) for k in dir(settings.Defaults) if k.isupper()}
 
 
 def photo(path: str, size: tuple[int, int], seed: int) -> None:
@@ -34,14 +37,16 @@ def photo(path: str, size: tuple[int, int], seed: int) -> None:
 
 
 def measure(size, repeats: int = 3) -> float:
-    workdir = tempfile.mkdtemp()
+    workdir = tempfile.mkdtemp(dir="/dev/shm")
     path = os.path.join(workdir, "in.jpg")
     photo(path, size, seed=size[0])
     best = None
     for _ in range(repeats):
         upload = intake.Upload(name="p.jpg", type="image/jpeg", path=path, size=os.path.getsize(path), sha256="")
         started = time.perf_counter()
-        intake.scrub([upload], LIMITS, workdir)
+        intake.scrub([upload], sandbox.settings_from(DEFAULTS | {"UPLOAD_WORKDIR": workdir}), workdir)
+        for produced in [upload.clean_path, *upload.previews]:
+            os.unlink(produced)
         elapsed = time.perf_counter() - started
         best = elapsed if best is None else min(best, elapsed)
     intake.discard(workdir)

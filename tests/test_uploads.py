@@ -287,8 +287,16 @@ def test_uploads_gc_removes_orphans_and_reports_missing_files(app, client, runne
     os.utime(unfinished, (1, 1))
     with app.app_context():
         key = db.session.scalar(select(Attachment.storage_key))
+    work = app.config["UPLOAD_WORKDIR"]
+    abandoned, current = os.path.join(work, "tmpkilled"), os.path.join(work, "tmpbusy")
+    for folder in (abandoned, current):
+        os.makedirs(folder)
+        open(os.path.join(folder, "in-0"), "wb").close()
+    os.utime(abandoned, (1, 1))
     result = runner.invoke(args=["uploads", "gc"])
     assert "Removed 1 orphan files and 1 unfinished writes." in result.output
+    assert "Removed 1 work folders left by a stopped worker." in result.output
+    assert not os.path.exists(abandoned) and os.path.exists(current)  # a request in progress keeps its folder
     assert not os.path.exists(orphan) and not os.path.exists(unfinished) and os.path.exists(young)
     os.unlink(os.path.join(root, key))
     assert "Missing file for attachment 1." in runner.invoke(args=["uploads", "gc"]).output

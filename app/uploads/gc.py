@@ -1,8 +1,12 @@
-"""Garbage collection of stored files: orphans after a crash, unfinished writes, missing files."""
+"""Garbage collection of stored files: orphans after a crash, unfinished writes, missing files; and work folders
+a killed worker left in the RAM-backed work folder."""
 
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.models import Attachment
@@ -13,6 +17,7 @@ from app.uploads.storage import app_storage, derived_keys
 class Report:
     removed: int = 0
     leftovers: int = 0
+    work_folders: int = 0
     missing: list = field(default_factory=list)
 
 
@@ -33,4 +38,19 @@ def collect(session, *, min_age: int) -> Report:
         store.remove_leftover(name)
         report.leftovers += 1
     report.missing = sorted(i for k, i in known.items() if k not in stored)
+    report.work_folders = abandoned_work(current_app.config["UPLOAD_WORKDIR"], cutoff)
     return report
+
+
+def abandoned_work(workdir: str, cutoff: float) -> int:
+    """Remove request work folders older than the cutoff: a request ends by removing its own, so these belong
+    to a worker that was killed mid-request. The sandbox's lock files (.slots) stay."""
+    removed = 0
+    for entry in os.scandir(workdir) if os.path.isdir(workdir) else ():
+        if entry.name != ".slots" and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+    return removed

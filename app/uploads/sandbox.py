@@ -47,7 +47,7 @@ class Settings:
     cpu_seconds: int  # per file
     memory: int  # bytes of address space per child
     file_size: int  # largest file a child may write, in bytes
-    uid_base: int  # a child in slot i runs as user id uid_base + i where the app runs as root
+    uid_base: int  # a child in slot i runs as user id uid_base + i where the app can switch user
     child: dict  # what the scrubber needs to know: pixel limit, dpi, pages
 
 
@@ -70,7 +70,7 @@ class Isolation:
     """What this machine lets the sandbox do, found once per process."""
 
     network_prefix: tuple[str, ...]  # the command that gives the child a network namespace of its own; () none
-    switches_user: bool  # the child gives up root for a user id of its own
+    switches_user: bool  # the child takes a user id of its own (slot by slot)
     landlock: int  # Landlock ABI version; 0: not available
 
     def describe(self) -> str:
@@ -84,7 +84,7 @@ class Isolation:
 @functools.lru_cache(maxsize=4)
 def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
     """Probe once: can a child get its own network namespace (as root, or through a user namespace), and
-    another user id (as root, where this user namespace maps the sandbox's ids)?"""
+    another user id (where this user namespace maps the sandbox's ids)?"""
     root = os.geteuid() == 0
     candidates = [("unshare", "--net", "--")] if root else []
     candidates.append(("unshare", "--user", "--map-current-user", "--net", "--"))
@@ -97,8 +97,20 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
         if done.returncode == 0:
             prefix = candidate
             break
-    return Isolation(network_prefix=prefix, switches_user=root and mapped(uid_base, slots),
+    return Isolation(network_prefix=prefix, switches_user=can_switch_user() and mapped(uid_base, slots),
                      landlock=scrub.landlock_abi())
+
+
+def can_switch_user() -> bool:
+    """Root, or a service given CAP_SETUID and CAP_SETGID (systemd: AmbientCapabilities=CAP_SETUID CAP_SETGID)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return bool(effective & (1 << 6)) and bool(effective & (1 << 7))  # CAP_SETGID, CAP_SETUID
 
 
 def mapped(first: int, count: int) -> bool:

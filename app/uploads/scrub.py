@@ -60,12 +60,12 @@ def confine(settings: dict) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no set-uid program can give anything back
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE off: no ptrace, no /proc/<pid>/mem, even for the same user
-    if os.getuid() == 0 and settings.get("uid") is not None:
+    if settings.get("uid") is not None:  # as root, or with CAP_SETUID and CAP_SETGID (see sandbox.isolation)
         os.setgroups([])
         os.setgid(settings["uid"])
         os.setuid(settings["uid"])
-        if os.getuid() == 0 or os.geteuid() == 0:
-            raise SystemExit("could not give up root")
+        if os.getuid() != settings["uid"] or os.geteuid() != settings["uid"]:
+            raise SystemExit("could not give up the app's user id")
     if settings.get("uid") is not None and os.getuid() == settings["uid"]:
         # This user id is the child's alone, so the limit counts the child's own threads: no new process or
         # thread, but for the one worker thread libde265 (HEIC) always starts. (Root ignores the limit; a

@@ -4,7 +4,12 @@
 (function () {
   "use strict";
 
-  var TYPES = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", pdf: "application/pdf" };
+  // What browsers report for each allowed extension ("" when they do not know: the server sniffs anyway).
+  var TYPES = {
+    jpg: ["image/jpeg"], jpeg: ["image/jpeg"], png: ["image/png"], webp: ["image/webp"], gif: ["image/gif"],
+    heic: ["image/heic", "image/heif"], heif: ["image/heif", "image/heic"], tif: ["image/tiff"], tiff: ["image/tiff"],
+    pdf: ["application/pdf"]
+  };
 
   function formatSize(bytes) {
     if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + " MB";
@@ -79,7 +84,7 @@
           return f.name === file.name && f.size === file.size && f.lastModified === file.lastModified;
         });
         if (duplicate) return;
-        if (!TYPES[extension] || (file.type && file.type !== TYPES[extension])) {
+        if (!TYPES[extension] || (file.type && TYPES[extension].indexOf(file.type) < 0)) {
           messages.push(say(input.dataset.msgType, { name: file.name }));
         } else if (file.size > maxBytes) {
           messages.push(say(input.dataset.msgTooLarge, { name: file.name }));

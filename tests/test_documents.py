@@ -123,7 +123,7 @@ def test_moderators_see_the_first_pages_and_deleting_removes_every_derived_file(
     with app.app_context():
         attachment = db.session.scalars(select(Attachment)).one()
         key, attachment_id = attachment.storage_key, attachment.id
-        assert attachment.previews == 3 and (attachment.width, attachment.height) == (1240, 1755)  # 595×842 pt at 150 dpi
+        assert attachment.previews == 3
     assert stored_files(app) == sorted([key] + [preview_key(key, n) for n in range(3)])
     staff = app.test_client()
     sign_in(staff, app, make_user(app))
@@ -134,7 +134,7 @@ def test_moderators_see_the_first_pages_and_deleting_removes_every_derived_file(
         preview = staff.get(f"/moderation/attachments/{attachment_id}/preview/{index}")
         assert preview.status_code == 200 and preview.headers["Content-Type"] == "image/jpeg"
         with Image.open(io.BytesIO(preview.data)) as image:
-            assert max(image.size) <= 480
+            assert image.size == (339, 480)  # an A4 page, upright
     assert staff.get(f"/moderation/attachments/{attachment_id}/preview/3").status_code == 404
     assert "Removed 0 orphan files" in runner.invoke(args=["uploads", "gc"]).output  # previews are no orphans
     assert len(stored_files(app)) == 4

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp_path):
-    chosen = {"street.jpg": files.jpeg(orientation=6), "poster.png": files.png(), "letter.pdf": files.pdf()}
+    chosen = {"street.jpg": files.jpeg(orientation=6), "poster.png": files.png(), "letter.pdf": files.hostile_pdf()}
     paths = []
     for name, data in chosen.items():
         (tmp_path / name).write_bytes(data)

@@ -232,7 +232,7 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
         raise Refusal("pdf_empty")
     if pages > settings["max_pages"]:
         raise Refusal("pdf_pages", settings["max_pages"])
-    images, previews, first_size = [], 0, None
+    images, previews = [], 0
     for index in range(pages):
         page = pdf[index]
         width, height = page.get_size()  # in points, 1/72 inch
@@ -240,7 +240,6 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
         picture = page.render(scale=scale, may_draw_forms=True).to_pil().convert("RGB")
         page.close()
         clean = pixels_only(picture)
-        first_size = first_size or clean.size
         encoded = io.BytesIO()
         clean.save(encoded, "JPEG", quality=85, dpi=(round(scale * 72),) * 2)
         images.append(encoded.getvalue())
@@ -250,8 +249,7 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
     pdf.close()
     # Each page keeps its size: img2pdf reads it from the image's resolution. nodate: no creation time either.
     files.dst.write(img2pdf.convert(images, nodate=True, engine=img2pdf.Engine.internal))
-    return {"ok": True, "type": "application/pdf", "width": first_size[0], "height": first_size[1],
-            "previews": previews, "pages": pages}
+    return {"ok": True, "type": "application/pdf", "width": None, "height": None, "previews": previews, "pages": pages}
 
 
 # --- the job loop ---------------------------------------------------------------------------------------

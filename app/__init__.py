@@ -14,11 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app import config as settings
 from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
-from app.models import Submission, utcnow
+from app.models import ID_MAX, Submission, utcnow
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
 from app.uploads.storage import StorageError
@@ -65,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     init_extensions(app)
+    app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is a row id
     register_blueprints(app)
     register_errors(app)
     app.before_request(refuse_json_bodies)
@@ -79,6 +81,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """<int:…> in a URL: a positive number that fits an id column, so a huge one is a 404, not an overflow."""
+
+    def __init__(self, url_map, fixed_digits=0, min=1, max=ID_MAX, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 class Request(flask.Request):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.models import parse_id
+
 
 def encode(stamp: datetime, ident: int) -> str:
     return f"{stamp.isoformat()}_{ident}"
@@ -13,8 +15,8 @@ def decode(cursor: str | None) -> tuple[datetime, int] | None:
     """The position a cursor names, or None for a missing or malformed one."""
     try:
         stamp, _, ident = (cursor or "").rpartition("_")
-        return datetime.fromisoformat(stamp), int(ident)
-    except ValueError:
+        return datetime.fromisoformat(stamp), parse_id(ident)
+    except (ValueError, OverflowError):  # OverflowError: a year past 9999
         return None
 
 

@@ -11,6 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 
 
+# The largest id in any table: PostgreSQL's INTEGER (SQLite's is larger). URL parts, cursors and form values
+# that name a row are checked against it before they reach a query, where a larger number would fail.
+ID_MAX = 2**31 - 1
+
+
+def parse_id(text: str) -> int:
+    """A row id from text (a URL argument, a form value); ValueError for anything that cannot be one."""
+    value = int(text)
+    if not 0 < value <= ID_MAX:
+        raise ValueError("not an id")
+    return value
+
+
 def utcnow() -> datetime:
     """Naive UTC: the same on SQLite and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)

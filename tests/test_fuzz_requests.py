@@ -134,3 +134,40 @@ def test_a_file_where_text_is_expected_is_just_missing_text(app, client, url):
     response = client.post(url, data=data, content_type="multipart/form-data")
     assert response.status_code < 500, (url, response.status_code)
     stored_nothing(app)
+
+
+# --- Numbers where ids are expected: never an overflow (issue 13, item 6) ------------------------------------------
+
+HUGE = ["99999999999999999999999", str(2**63), str(2**31), "0", "²", "1e9", "-1"]
+ID_PATHS = ["/ads/{n}", "/ads/{n}-slug", "/ads/images/{n}", "/ads/images/{n}/thumb", "/moderation/{n}",
+            "/moderation/attachments/{n}", "/moderation/attachments/{n}/preview", "/admin/users/{n}"]
+
+
+@pytest.mark.parametrize("number", HUGE)
+@pytest.mark.parametrize("path", ID_PATHS)
+def test_huge_ids_in_paths_are_not_found(app, client, path, number):
+    from tests.conftest import make_user, sign_in
+
+    sign_in(client, app, make_user(app, "ada", "admin"))
+    assert client.get(path.format(n=number)).status_code == 404
+
+
+@given(cursor=st.one_of(st.text(max_size=60), st.integers().map(lambda n: f"2026-11-20T10:00:00_{n}"),
+                        st.sampled_from(["9999-12-31T23:59:59.999999_1", "0001-01-01T00:00:00_1",
+                                         "2026-11-20T10:00:00_" + "9" * 40, "_", "x_1"])))
+def test_odd_cursors_never_cause_a_server_error(app, client, cursor):
+    assert client.get("/ads", query_string={"after": cursor}).status_code == 200
+
+
+def test_odd_numbers_in_staff_queries_and_forms_never_cause_a_server_error(app, client):
+    from tests.conftest import make_submission, make_user, sign_in
+
+    make_submission(app)
+    sign_in(client, app, make_user(app, "ada", "admin"))
+    for value in ("9" * 30, str(2**63), "-5", "²"):
+        assert client.get("/moderation", query_string={"after": f"2026-11-20T10:00:00_{value}"}).status_code == 200
+        assert client.get("/moderation/new", query_string={"last": value}).status_code == 200
+        assert client.get("/admin/audit", query_string={"before": value, "submission": value}).status_code == 200
+        assert client.post("/moderation/1/approve", data={"version": value}).status_code in (303, 422)
+        assert client.post("/moderation/spam", data={"item": f"{value}:{value}"}).status_code == 303
+    assert client.post("/moderation/1/approve", data={"version": "1", "public_image": "9" * 30}).status_code == 303

@@ -4,12 +4,12 @@ from app.forms import Form
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
 from app import labels
 from app.auth.forms import NewPassword
 from app.extensions import db
-from app.models import Article, User
+from app.models import ID_MAX, Article, User
 from app.slugs import SLUG_PATTERN
 from app.submit.forms import MaxChars, clean_text
 
@@ -44,7 +44,7 @@ class AuditFilterForm(Form):
     action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("Any"))] + [
         SelectChoice(k, v) for k, v in labels.ACTIONS.items()], validate_choice=False)
     actor = StringField(_l("Staff member"))
-    submission = IntegerField(_l("Item number"), validators=[Optional()])
+    submission = IntegerField(_l("Item number"), validators=[Optional(), NumberRange(1, ID_MAX)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
 

@@ -10,7 +10,7 @@ from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
 from app.auth.forms import EmptyForm
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.models import Event, User
+from app.models import Event, User, parse_id
 from app.moderation.service import record
 
 AUDIT_PAGE = 50
@@ -102,7 +102,7 @@ def audit():
         query = query.where(Event.created_at >= datetime.combine(form.since.data, time.min))
     if form.until.data and not form.until.errors:
         query = query.where(Event.created_at < datetime.combine(form.until.data + timedelta(days=1), time.min))
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_id)
     if before:
         query = query.where(Event.id < before)
     events = db.session.scalars(query.limit(AUDIT_PAGE + 1)).all()

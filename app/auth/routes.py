@@ -9,6 +9,7 @@ from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
 from app.auth.passwords import hash_password, verify
 from app.auth.session import start
 from app import seclog
+from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import User
 from app.moderation.service import record
@@ -32,12 +33,6 @@ def landing(user: User) -> str:
     return url_for("public.home")
 
 
-def safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
 @limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_RATELIMIT"], methods=["POST"], key_func=account_key,
@@ -53,7 +48,7 @@ def login():
         if valid and user.totp_secret:
             valid = codes.verify(user.totp_secret, form.otp.data)
         if valid:
-            target = safe_next(form.next.data) or landing(user)
+            target = local_path(form.next.data) or landing(user)
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             login_user(user)
             start(user)

@@ -2,10 +2,10 @@ from flask_babel import lazy_gettext as _l
 from app.forms import Form
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from app import labels
-from app.models import Submission
+from app.models import ID_MAX, Submission
 from app.submit.forms import MaxChars, OneOf, clean_text
 
 
@@ -33,7 +33,7 @@ class FilterForm(Form):
 class ActionForm(Form):
     """Every action carries the version of the item its author saw."""
 
-    version = IntegerField(validators=[InputRequired()])
+    version = IntegerField(validators=[InputRequired(), NumberRange(1, ID_MAX)])
 
 
 class RejectForm(ActionForm):

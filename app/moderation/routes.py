@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from app import labels
 from app.extensions import db, htmx
-from app.models import Attachment, Submission, utcnow
+from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
 from app.moderation import queue as q
 from app.moderation import service
@@ -91,7 +91,7 @@ def counts():
 def new():
     """How many items arrived since the page was drawn: a bar, never rows moving under the cursor."""
     _form, filters = read_filters()
-    last = request.args.get("last", type=int) or 0
+    last = request.args.get("last", type=parse_id) or 0
     return render_template("moderation/partials/_new.html", arrived=q.arrived_since(last, filters),
                            last=last, query_args=query_args)
 
@@ -138,7 +138,7 @@ def approve(submission_id: int):
     form = ActionForm()
     if not form.validate():
         return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
-    shown = request.form.getlist("public_image", type=int)
+    shown = request.form.getlist("public_image", type=parse_id)
     return act(submission_id, lambda: service.approve(submission_id, form.version.data, current_user, shown))
 
 
@@ -198,8 +198,10 @@ def spam():
     chosen = []
     for value in request.form.getlist("item"):
         ident, _sep, version = value.partition(":")
-        if ident.isdigit() and version.isdigit():
-            chosen.append((int(ident), int(version)))
+        try:
+            chosen.append((parse_id(ident), parse_id(version)))
+        except ValueError:
+            continue  # not an item of this queue
     done, skipped = service.reject_spam(chosen, current_user)
     flash(_("%(done)d rejected as spam.", done=done))
     if skipped:

@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 
 from app import ads, articles
+from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
 from app.moderation import service
@@ -188,11 +189,7 @@ def language(lang: str):
 
     A link, not a form: readers' pages then need no CSRF token, and so no session. Being made to switch
     language by another site is harmless."""
-    target = request.args.get("next") or "/"
-    # Only a path of this site: browsers read "/\\x" and "/<tab>/x" as "//x", another site.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target or not target.isprintable():
-        target = "/"
-    response = redirect(target, code=303)
+    response = redirect(local_path(request.args.get("next"), "/"), code=303)
     if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(
             current_app.config["LANGUAGE_COOKIE_NAME"],

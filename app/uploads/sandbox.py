@@ -262,11 +262,14 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
                     index = waiting.get_nowait()
                 except queue.Empty:
                     break
-                child = child or Child(settings, slot, fds, types, len(jobs), script)
-                child.send(jobs[index])
-                results[index] = child.receive(deadline)
+                try:
+                    child = child or Child(settings, slot, fds, types, len(jobs), script)
+                    child.send(jobs[index])
+                    results[index] = child.receive(deadline)
+                except OSError:  # it could not start, or died before it read the job
+                    log.exception("decoder sandbox: a child failed")
                 if results[index] is None:  # it died or ran out of time: this file is refused, a new child goes on
-                    results[index] = died(child.close())
+                    results[index] = died(child.close() if child else None)
                     child = None
             if child:
                 child.close()

@@ -101,13 +101,13 @@ class Request(flask.Request):
 def private_folders(app: Flask) -> None:
     """The instance folder (secret key, database), the work folder and a local store are the app user's alone:
     a decoder child running as another user can read none of them."""
-    folders = [app.instance_path, app.config["UPLOAD_WORKDIR"]]
-    store = app.config["STORAGE_URL"]
-    if "://" not in store or store.startswith("file://"):
-        folders.append(store.removeprefix("file://"))
-    for folder in folders:
+    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"]):
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        if os.stat(folder).st_uid == os.geteuid():
+    store = app.config["STORAGE_URL"]
+    local_store = store.removeprefix("file://") if "://" not in store or store.startswith("file://") else None
+    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"], local_store):
+        # Made 0700 when created (LocalStorage makes the store on first use); an older folder is made so too.
+        if folder and os.path.isdir(folder) and os.stat(folder).st_uid == os.geteuid():
             os.chmod(folder, 0o700)
 
 

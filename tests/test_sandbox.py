@@ -114,7 +114,11 @@ def test_without_another_user_id_landlock_and_the_namespace_still_hold(app, tmp_
     assert_confined(report, targets, listener)
 
 
-def test_the_private_folders_are_the_app_users_alone(app):
+def test_the_private_folders_are_the_app_users_alone(tmp_path):
+    store = tmp_path / "uploads"
+    store.mkdir()
+    os.chmod(store, 0o755)  # made by hand, readable by all: the app closes it at start-up
+    app = make_app(tmp_path)
     for folder in (app.instance_path, app.config["STORAGE_URL"], app.config["UPLOAD_WORKDIR"]):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
 

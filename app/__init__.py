@@ -63,7 +63,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
+                                x_host=hops if app.config["PROXY_TRUST_HOST"] else 0)
 
     init_extensions(app)
     app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is a row id

@@ -83,8 +83,14 @@ class Defaults:
     # Where "Quick exit" leads: an ordinary site that draws no attention on a watched screen.
     QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
 
-    # Number of reverse proxies in front of the app (ProxyFix x_for); 0 = none.
+    # Number of reverse proxies in front of the app (ProxyFix x_for, x_proto); 0 = none.
     PROXY_HOPS = 0
+    # Trust the proxies' X-Forwarded-Host too (only if they set it themselves, never passing a client's on).
+    PROXY_TRUST_HOST = False
+    # The site's addresses: absolute URLs (feeds) are built from the one a request came in on, and only their
+    # hosts (and local names) are answered. Without PUBLIC_URL the site answers on 127.0.0.1 and localhost only.
+    PUBLIC_URL = None
+    ONION_URL = None
 
 
 def check(config) -> None:
@@ -98,6 +104,9 @@ def check(config) -> None:
         )
     if secret and len(str(secret)) < 32 and not relaxed:
         raise RuntimeError("PRYSTAN_SECRET_KEY must be at least 32 characters long.")
+    from app.addresses import check as check_addresses
+
+    check_addresses(config)
 
 
 def finish(app) -> None:
@@ -112,6 +121,10 @@ def finish(app) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = url
     config["STORAGE_URL"] = config.get("STORAGE_URL") or os.path.join(app.instance_path, "uploads")
     config["UPLOAD_WORKDIR"] = config.get("UPLOAD_WORKDIR") or default_workdir(app.instance_path)
+    if config.get("TRUSTED_HOSTS") is None:
+        from app.addresses import trusted_hosts
+
+        config["TRUSTED_HOSTS"] = trusted_hosts(config)
     if not config.get("MAX_CONTENT_LENGTH"):
         config["MAX_CONTENT_LENGTH"] = (int(config["UPLOAD_MAX_TOTAL_MB"]) + 1) * 2**20
 

@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
+from app.addresses import base_url
 from app.extensions import db
 from app.models import Event, Submission, utcnow
 
@@ -103,7 +104,9 @@ def cached(view):
         g.pop("page_state", None)  # (an app context, and so g, may serve more than one request in tests)
         if not cacheable():
             return view(*args, **kwargs)
-        key = (request.endpoint, request.full_path, str(get_locale()), request.headers.get("HX-Request"),
+        # The address the request came in on is part of the key: a page made for the onion address (its
+        # absolute links) is never served on the public one, whatever a Host header says.
+        key = (base_url(), request.endpoint, request.full_path, str(get_locale()), request.headers.get("HX-Request"),
                request.headers.get("HX-Target"))
         pages = current_app.extensions["pagecache"]
         state, now = site_state(), utcnow()  # read before rendering: a change meanwhile makes a new state

@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 
 from app import ads, articles
+from app.addresses import base_url, external_url
 from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
@@ -144,10 +145,10 @@ def send_public(attachment_id: int, *, thumb: bool):
 @cached
 def ads_feed():
     items = ads.latest(FEED_SIZE)
-    entries = [{"id": f"ad-{a.id}", "title": a.title, "url": url_for("public.ad", ad_id=a.id,
-                slug=slugify(a.title, fallback="ad"), _external=True), "published": a.published_at,
+    entries = [{"id": f"ad-{a.id}", "title": a.title, "url": external_url("public.ad", ad_id=a.id,
+                slug=slugify(a.title, fallback="ad")), "published": a.published_at,
                 "updated": a.published_at, "summary": a.body, "lang": a.locale} for a in items]
-    return feed(_("Ads"), url_for("public.ad_list", _external=True), entries)
+    return feed(_("Ads"), external_url("public.ad_list"), entries)
 
 
 @bp.get("/articles")
@@ -169,15 +170,15 @@ def article(slug: str):
 @cached
 def articles_feed():
     entries = [{"id": f"article-{a.id}", "title": a.title,
-                "url": url_for("public.article", slug=a.slug, _external=True), "published": a.published_at,
+                "url": external_url("public.article", slug=a.slug), "published": a.published_at,
                 "updated": a.updated_at, "summary": a.summary, "html": a.body_html, "lang": a.locale}
                for a in articles.published(FEED_SIZE)]
-    return feed(_("Articles"), url_for("public.article_list", _external=True), entries)
+    return feed(_("Articles"), external_url("public.article_list"), entries)
 
 
 def feed(title: str, home_url: str, entries: list[dict]):
     updated = max((e["updated"] for e in entries), default=utcnow())
-    body = render_template("public/feed.xml", title=title, home_url=home_url, self_url=request.url,
+    body = render_template("public/feed.xml", title=title, home_url=home_url, self_url=base_url() + request.path,
                            entries=entries, updated=updated)
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 

@@ -142,6 +142,7 @@ def init_extensions(app: Flask) -> None:
     from app.slugs import slugify
 
     app.add_template_filter(lambda text, fallback="item": slugify(text, fallback=fallback), "slug")
+    app.add_template_filter(machine_time, "machine_time")
 
     @app.context_processor
     def globals_for_templates():
@@ -174,6 +175,11 @@ def fast_template_gettext(app) -> None:
         ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
         newstyle=True,
     )
+
+
+def machine_time(moment, day_only: bool = False) -> str:
+    """A <time datetime> value: UTC to the second (HTML allows no microseconds), or the day alone."""
+    return moment.date().isoformat() if day_only else moment.isoformat(timespec="seconds") + "Z"
 
 
 # Each language named in itself, as a speaker looks for it.

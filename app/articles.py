@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Article, User, utcnow
-from app.moderation.service import record
+from app.audit import record
 from app.sanitize import render_markdown
 from app.slugs import slugify
 

@@ -16,6 +16,10 @@ from app.extensions import db
 ID_MAX = 2**31 - 1
 
 
+# SQLite would give a new row the id of the newest deleted one (and with it that item's audit trail): never.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def parse_id(text: str) -> int:
     """A row id from text (a URL argument, a form value); ValueError for anything that cannot be one."""
     value = int(text)
@@ -88,6 +92,7 @@ class Submission(db.Model):
         Index("ix_submissions_public", "kind", "status", "published_at", "id"),
         # The cities of live ads (the /ads filter's suggestions) read from the index alone.
         Index("ix_submissions_cities", "kind", "status", "city", "expires_at", "closed_at"),
+        NEVER_REUSE_IDS,
     )
 
     @property
@@ -106,6 +111,7 @@ class Submission(db.Model):
 
 class Attachment(db.Model):
     __tablename__ = "attachments"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
@@ -147,7 +153,7 @@ class Article(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_articles_public", "status", "published_at"),)
+    __table_args__ = (Index("ix_articles_public", "status", "published_at"), NEVER_REUSE_IDS)
 
 
 # Which roles may do what: editors do not moderate, moderators do not manage staff.
@@ -160,6 +166,7 @@ PERMISSIONS = {
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
 
     ROLES = ("moderator", "editor", "admin")
     USERNAME_MAX = 64
@@ -191,8 +198,11 @@ class Event(db.Model):
     """Audit log. Never an IP address, handle, text or file name: only who did what to which item."""
 
     __tablename__ = "events"
+    __table_args__ = NEVER_REUSE_IDS
 
     DETAIL_MAX = 200
+    # What submitters and readers do: kept at day precision (app/audit.py).
+    PUBLIC_ACTIONS = ("submitted", "withdrawn", "renewed", "closed", "reported")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -204,9 +214,15 @@ class Event(db.Model):
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 
+    @property
+    def day_only(self) -> bool:
+        """Its time is the day alone: a submitter's or a reader's action."""
+        return self.action in self.PUBLIC_ACTIONS and self.actor_id is None
+
 
 class Report(db.Model):
     __tablename__ = "reports"
+    __table_args__ = NEVER_REUSE_IDS
 
     REASONS = ("spam", "scam", "offensive", "personal_data", "other")
     NOTE_MAX = 500

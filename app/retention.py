@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
 
-from app import search
+from app import erasure
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
-from app.moderation.service import record
+from app.audit import record
 from app.uploads.storage import derived_keys
 
 
@@ -64,5 +64,6 @@ def purge(storage, *, retention_days: int, ad_retention_days: int, event_retenti
     for key in keys:
         for name in (key, *derived_keys(key)):
             storage.delete(name)
-    search.forget()
+    erasure.vacuum(["submissions", "attachments", "reports", "events"])
+    erasure.settle()
     return result

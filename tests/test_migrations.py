@@ -4,11 +4,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from app import search
 from app.extensions import db
-from app.models import Submission
+from app.models import Attachment, Event, Submission
 from tests.conftest import make_app
 
 
@@ -69,3 +69,33 @@ def test_search_works_on_a_migrated_database(empty_app):
         db.session.commit()
         assert found("family") == set()
         assert found("shoes") == {first}
+
+
+def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_app):
+    """0009 rebuilds each table for AUTOINCREMENT: rows and their children survive (no cascade), the full-text
+    triggers come back, and a withdrawn item's id is not given to the next one."""
+    from tests.conftest import make_submission, receipt_from
+
+    with empty_app.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO submissions (id, kind, status, telegram, body, locale, created_at, receipt_digest, "
+                "show_contact, version) VALUES (1, 'information', 'pending', 'old_one', 'Boots for the winter', "
+                "'en', '2026-11-20 10:00:00', 'digest-1', false, 1)"))
+            connection.execute(text(
+                "INSERT INTO attachments (submission_id, storage_key, original_name, content_type, size, sha256, "
+                "public, previews) VALUES (1, :key, 'a.jpg', 'image/jpeg', 10, 'x', false, 1)"), {"key": "a" * 32})
+        upgrade()
+        assert differences() == []
+        assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1  # no cascade on rebuild
+        assert set(db.session.scalars(select(Submission.id).where(search.find("boots").condition))) == {1}
+    client = empty_app.test_client()
+    page = client.post("/submit/information", data={"telegram": "newest_one", "body": "The newest text."})
+    code = receipt_from(page.get_data(as_text=True))
+    client.post("/status/withdraw", data={"code": code, "confirm": "y"})
+    newest, _ = make_submission(empty_app, body="Sent after the withdrawal.")
+    assert newest == 3  # not 2, the withdrawn item's id
+    with empty_app.app_context():
+        assert db.session.scalars(select(Event.action).where(Event.submission_id == newest)).all() == ["submitted"]
+        assert set(db.session.scalars(select(Submission.id).where(search.find("withdrawal").condition))) == {newest}

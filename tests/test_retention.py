@@ -2,6 +2,10 @@
 
 import io
 import os
+import re
+import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -88,21 +92,87 @@ def test_purge_deletes_old_audit_events_and_records_itself(app, runner):
     assert actions == ["approved", "purged"]
 
 
-def test_sqlite_overwrites_deleted_text(app, client, runner):
+def database_bytes(app) -> bytes:
+    """Every file SQLite keeps for the database, read as it is: no checkpoint first."""
+    with app.app_context():
+        path = db.engine.url.database
+    return b"".join(open(path + suffix, "rb").read() for suffix in ("", "-wal", "-shm") if os.path.exists(path + suffix))
+
+
+class Reader:
+    """A second connection that holds a read snapshot for a while, as a visitor's request would."""
+
+    def __init__(self, app, seconds: float):
+        with app.app_context():
+            path = db.engine.url.database
+        self.connection = sqlite3.connect(path, check_same_thread=False)
+        self.connection.execute("BEGIN")
+        self.connection.execute("SELECT count(*) FROM submissions").fetchall()
+        self.timer = threading.Timer(seconds, self.connection.rollback)
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.join()
+        self.connection.close()
+
+
+def sqlite_only(app):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("secure_delete is a SQLite setting; PostgreSQL is checked by the row tests above")
+        pytest.skip("SQLite's files; PostgreSQL is checked by the row tests above and VACUUM by the next test")
+
+
+def test_sqlite_overwrites_deleted_text(app, client, runner):
+    sqlite_only(app)
     submit_with_photo(client)
     with app.app_context():
         submission_id = db.session.scalar(select(Submission.id))
         assert db.session.execute(db.text("PRAGMA secure_delete")).scalar() == 1
     age(app, submission_id, status="rejected", decided_at=utcnow() - timedelta(days=31))
+    assert SECRET_BODY.encode() in database_bytes(app)
+    with Reader(app, 0.5):
+        assert runner.invoke(args=["purge"]).exit_code == 0
+    data = database_bytes(app)
+    assert SECRET_BODY.encode() not in data and b"purge_me" not in data
+
+
+def test_a_withdrawal_leaves_no_copy_in_any_database_file(app, client):
+    sqlite_only(app)
+    response = client.post("/submit/information", data={"telegram": "withdraw_me", "body": SECRET_BODY})
+    code = re.search(r'id="receipt-code">([\d ]+)<', response.get_data(as_text=True)).group(1)
+    assert b"withdraw_me" in database_bytes(app)
+    with Reader(app, 0.5):  # the checkpoint is busy while it reads, and is tried again
+        started = time.monotonic()
+        assert client.post("/status/withdraw", data={"code": code, "confirm": "y"}).status_code == 200
+        assert time.monotonic() - started >= 0.4
+    data = database_bytes(app)
+    assert SECRET_BODY.encode() not in data and b"withdraw_me" not in data
+
+
+def test_a_checkpoint_that_stays_busy_reports_what_remains(app, client, caplog, monkeypatch):
+    sqlite_only(app)
+    from app import erasure
+
+    monkeypatch.setattr(erasure, "TRIES", 3)
+    client.post("/submit/information", data={"telegram": "still_read", "body": "Held by a reader."})
+    with Reader(app, 1.5), app.app_context():
+        db.session.execute(db.text("UPDATE submissions SET body = 'changed while read'"))
+        db.session.commit()
+        assert erasure.settle() > 0
+    assert "could not be checkpointed" in caplog.text
+
+
+def test_purge_vacuums_what_it_deleted_on_postgresql(app, client, runner):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's VACUUM; SQLite is checked by the file tests above")
+    submit_with_photo(client)
+    with app.app_context():
+        submission_id = db.session.scalar(select(Submission.id))
+    age(app, submission_id, status="rejected", decided_at=utcnow() - timedelta(days=31))
     assert runner.invoke(args=["purge"]).exit_code == 0
     with app.app_context():
-        db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.session.commit()
-        path = db.engine.url.database
-    data = open(path, "rb").read()
-    for suffix in ("-wal",):
-        if os.path.exists(path + suffix):
-            data += open(path + suffix, "rb").read()
-    assert SECRET_BODY.encode() not in data
+        vacuumed = db.session.execute(db.text(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL")).scalars().all()
+    assert {"submissions", "attachments", "reports", "events"} <= set(vacuumed)

@@ -62,6 +62,7 @@ def site_targets(app, tmp_path, listener) -> dict:
     with open(secret_file, "w") as f:
         f.write(SECRET)
     os.chmod(secret_file, 0o600)
+    os.makedirs(app.config["STORAGE_URL"], mode=0o700, exist_ok=True)
     stored = os.path.join(app.config["STORAGE_URL"], "a" * 32)
     with open(stored, "wb") as f:
         f.write(b"a stored attachment")
@@ -131,7 +132,7 @@ def test_a_pdf_bomb_is_refused_within_the_cpu_limit(tmp_path):
 
 
 def test_a_cpu_heavy_image_is_refused_within_the_cpu_limit(tmp_path):
-    noise = Image.frombytes("RGB", (4000, 3000), os.urandom(4000 * 3000 * 3))
+    noise = Image.frombytes("RGB", (6000, 5000), os.urandom(6000 * 5000 * 3))
     out = io.BytesIO()
     noise.save(out, "PNG", compress_level=1)
     started = time.monotonic()

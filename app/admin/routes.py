@@ -11,7 +11,7 @@ from app.auth.forms import EmptyForm
 from app.auth.passwords import hash_password
 from app.extensions import db
 from app.models import Event, User, parse_id
-from app.moderation.service import record
+from app.audit import record
 
 AUDIT_PAGE = 50
 

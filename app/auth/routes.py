@@ -12,7 +12,7 @@ from app import seclog
 from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import User
-from app.moderation.service import record
+from app.audit import record
 from app.security import keyed_hash
 
 

@@ -263,7 +263,7 @@ def attachment(attachment_id: int):
 
 
 @bp.get("/attachments/<int:attachment_id>/preview")
-@bp.get("/attachments/<int:attachment_id>/preview/<int(max=9):index>")
+@bp.get("/attachments/<int:attachment_id>/preview/<int(min=0, max=9):index>")
 def preview(attachment_id: int, index: int = 0):
     """A small JPEG made from the clean pixels: an image's thumbnail, or one of a PDF's first pages."""
     item = db.get_or_404(Attachment, attachment_id)

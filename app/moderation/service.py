@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
-from app import labels, search, seclog
+from app import erasure, labels
+from app.audit import latest_event, record
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, User, utcnow
 from app.uploads.storage import derived_keys
@@ -40,14 +41,6 @@ class NotAllowed(Exception):
 class Result:
     submission: Submission
     event: Event
-
-
-def record(action: str, submission_id: int | None, *, actor_id: int | None = None, detail: str = "") -> Event:
-    """Add an audit event to the session (committed with the change it records)."""
-    event = Event(action=action, submission_id=submission_id, actor_id=actor_id, detail=detail[: Event.DETAIL_MAX])
-    db.session.add(event)
-    seclog.event("audit", action=action, item=submission_id, user=actor_id)
-    return event
 
 
 def _free_for(user: User, now: datetime):
@@ -93,12 +86,6 @@ def _conflict(submission_id: int, user: User, now: datetime) -> Conflict:
     if submission.claimed_by_id not in (None, user.id) and submission.claimed_until and submission.claimed_until >= now:
         return Conflict(submission, claimed=True)
     return Conflict(submission, latest_event(submission_id))
-
-
-def latest_event(submission_id: int) -> Event | None:
-    """The last thing that happened to an item, other than being claimed."""
-    query = select(Event).where(Event.submission_id == submission_id, Event.action != "claimed")
-    return db.session.scalars(query.order_by(Event.id.desc()).limit(1)).first()
 
 
 def claim(submission_id: int, user: User) -> Submission:
@@ -219,7 +206,7 @@ def withdraw(submission: Submission, storage) -> None:
     # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
     for key in keys:
         storage.delete(key)
-    search.forget()
+    erasure.settle()
 
 
 # The ad's owner (holding the receipt) and readers: no staff user, so no version check against a moderator.

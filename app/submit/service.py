@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import receipts
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
-from app.moderation.service import record
+from app.audit import record
 from app.uploads.intake import Upload
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 

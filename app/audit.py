@@ -1,0 +1,36 @@
+"""The audit log: who did what to which item, and when. Never an address, handle, text or file name.
+
+What a submitter or a reader does (sending, withdrawing, renewing, closing, reporting) is kept at day precision,
+and the security log names no item for it: an item id beside a precise time would place the person who acted,
+long after the item itself is gone. Every action is still one new event, which the page cache relies on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import select
+
+from app import seclog
+from app.extensions import db
+from app.models import Event, utcnow
+
+def record(action: str, submission_id: int | None, *, actor_id: int | None = None, detail: str = "") -> Event:
+    """Add an audit event to the session (committed with the change it records)."""
+    by_public = action in Event.PUBLIC_ACTIONS and actor_id is None
+    when = day_of(utcnow()) if by_public else utcnow()
+    event = Event(action=action, submission_id=submission_id, actor_id=actor_id, detail=detail[: Event.DETAIL_MAX],
+                  created_at=when)
+    db.session.add(event)
+    seclog.event("audit", action=action, item=None if by_public else submission_id, user=actor_id)
+    return event
+
+
+def day_of(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), time())
+
+
+def latest_event(submission_id: int) -> Event | None:
+    """The last thing that happened to an item, other than being claimed."""
+    query = select(Event).where(Event.submission_id == submission_id, Event.action != "claimed")
+    return db.session.scalars(query.order_by(Event.id.desc()).limit(1)).first()

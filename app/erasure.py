@@ -1,0 +1,61 @@
+"""After a deletion that must be final: leave no copy of the deleted text in any database file.
+
+SQLite (with ``secure_delete`` on, app/__init__.py) overwrites freed space in the database file, but every change
+first goes to the write-ahead log, which keeps the pages as they were until a checkpoint, and whose old frames
+stay in the file until they are written over. So after a withdrawal or a purge the full-text index is rewritten
+(search.forget) and the log is checkpointed in TRUNCATE mode, which empties the -wal file. A checkpoint cannot
+finish while another connection is reading an older snapshot: it answers "busy", and is tried again for a while.
+What is left then is reported (logged, and returned).
+
+PostgreSQL keeps deleted rows until VACUUM marks their space free, and its own WAL (and archives, replicas and
+backups) keep copies for longer: there, deletion is reduced, not made perfect (SECURITY.md). purge runs VACUUM
+on the tables it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import text
+
+from app import search
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+TRIES = 20  # each waits up to 2 × PAUSE: about 4 s of a reader holding an old snapshot
+PAUSE = 0.1
+
+
+def settle() -> int:
+    """Make a deletion final on SQLite; return the log frames still left (0: nothing of it remains)."""
+    search.forget()
+    if db.session.get_bind().dialect.name != "sqlite":
+        return 0
+    db.session.commit()  # no transaction of our own may hold a snapshot
+    remaining = 0
+    with db.engine.connect() as connection:
+        # Each try waits for readers a short while (not the connection's usual 10 s), then the loop tries again.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(PAUSE * 1000)}")
+        try:
+            for _ in range(TRIES):
+                busy, frames, done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                remaining = frames - done if frames > 0 else 0
+                if not busy and remaining == 0:
+                    return 0
+                time.sleep(PAUSE)
+        finally:
+            connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+    log.warning("deleted data may remain in the SQLite write-ahead log: %d frames could not be checkpointed "
+                "while another connection was reading", remaining)
+    return max(remaining, 1)
+
+
+def vacuum(tables: list[str]) -> None:
+    """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            connection.exec_driver_sql(f'VACUUM "{table}"')

@@ -1,0 +1,51 @@
+"""What submitters and readers do is kept at day precision, and the security log names no item for it: a precise
+time beside an item id would place the person long after the item is gone (issue 13, item 3)."""
+
+import json
+import logging
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Event, utcnow
+from tests.conftest import make_user, receipt_from, sign_in
+from tests.test_ads import publish
+
+
+def security_lines(caplog) -> list[dict]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "prystan.security"]
+
+
+def test_a_submitters_own_events_keep_the_day_alone(app, client, caplog):
+    caplog.set_level(logging.INFO, logger="prystan.security")
+    code = receipt_from(client.post("/submit/information", data={"telegram": "day_only", "body": "A tip."})
+                        .get_data(as_text=True))
+    client.post("/status/withdraw", data={"code": code, "confirm": "y"})
+    with app.app_context():
+        events = db.session.scalars(select(Event).order_by(Event.id)).all()
+        assert [e.action for e in events] == ["submitted", "withdrawn"]
+        midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        assert {e.created_at for e in events} == {midnight}
+    audit = [line for line in security_lines(caplog) if line["event"] == "audit"]
+    assert [line["action"] for line in audit] == ["submitted", "withdrawn"]
+    assert all(line.get("item") is None for line in audit)
+
+
+def test_staff_decisions_keep_their_time_and_item(app, client, caplog):
+    caplog.set_level(logging.INFO, logger="prystan.security")
+    ad_id, _code = publish(app, make_user(app, "mira", "moderator"), title="A bicycle")
+    with app.app_context():
+        approved = db.session.scalars(select(Event).where(Event.action == "approved")).one()
+        assert abs((utcnow() - approved.created_at).total_seconds()) < 5  # to the moment, not the day
+    assert any(line["action"] == "approved" and line["item"] == ad_id for line in security_lines(caplog)
+               if line["event"] == "audit")
+
+
+def test_the_history_shows_a_day_for_the_submitters_events(app, client):
+    client.post("/submit/information", data={"telegram": "day_only", "body": "A tip."})
+    staff = app.test_client()
+    sign_in(staff, app, make_user(app))
+    html = staff.get("/moderation/1").get_data(as_text=True)
+    day = utcnow().date().isoformat()
+    assert re.search(rf'<time datetime="{day}">[^<]+</time>\s*the sender sent it', html), html

@@ -14,12 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app import config as settings
 from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
-from app.models import ID_MAX, Submission, utcnow
+from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
 from app.uploads.storage import StorageError
@@ -68,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_extensions(app)
     app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is a row id
+    app.url_map.converters["public_id"] = PublicIdConverter
     register_blueprints(app)
     register_errors(app)
     app.before_request(refuse_json_bodies)
@@ -89,6 +90,12 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map, fixed_digits=0, min=1, max=ID_MAX, signed=False):
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class PublicIdConverter(BaseConverter):
+    """<public_id:…>: what readers see of an ad or an image (models.new_public_id), never a row id."""
+
+    regex = PUBLIC_ID_PATTERN
 
 
 class Request(flask.Request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app import cursors, search
 from app.extensions import db
-from app.models import Attachment, Submission, utcnow
+from app.models import PUBLIC_ID_PATTERN, Attachment, Submission, utcnow
 
 PAGE_SIZE = 20
 _key = tuple_(Submission.published_at, Submission.id)  # the list's order, newest first
@@ -52,7 +53,7 @@ def page(filters: Filters, after: str | None = None, size: int | None = None,
     if filters.city:
         query = query.where(_contains(Submission.city, filters.city))
     found = search.find(filters.q) if filters.q else None
-    position = cursors.decode(after)
+    position = position_of(after)
     if found and not found.few:
         ads = [row[0] for row in search.first_matches(found, query, _key, position, size + 1, newest_first=True)]
     else:
@@ -61,7 +62,26 @@ def page(filters: Filters, after: str | None = None, size: int | None = None,
         ads = list(db.session.scalars(cursors.onward(query, _key, position, newest_first=True).limit(size + 1)))
     more = len(ads) > size
     ads = ads[:size]
-    return ads, (cursors.encode(ads[-1].published_at, ads[-1].id) if more else None)
+    return ads, (cursor_of(ads[-1]) if more else None)
+
+
+def cursor_of(ad: Submission) -> str:
+    """The next page's cursor for readers: the time and the public id of the last ad shown, never its row id."""
+    return f"{ad.published_at.isoformat()}_{ad.public_id}"
+
+
+def position_of(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (time, row id) a readers' cursor stands for. An ad gone meanwhile leaves its time: the page goes on
+    from there."""
+    stamp, _, public_id = (cursor or "").rpartition("_")
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (ValueError, OverflowError):
+        return None
+    if not re.fullmatch(PUBLIC_ID_PATTERN, public_id):
+        return None
+    row_id = db.session.scalar(select(Submission.id).where(Submission.public_id == public_id))
+    return moment, row_id or 0
 
 
 def latest(size: int) -> list[Submission]:
@@ -77,10 +97,10 @@ def cities(limit: int = 50) -> list[str]:
     return list(db.session.scalars(query))
 
 
-def public_image(attachment_id: int) -> Attachment | None:
+def public_image(public_id: str) -> Attachment | None:
     """An image readers may load: a moderator made it public and its ad is live."""
     query = (
         select(Attachment).join(Submission)
-        .where(Attachment.id == attachment_id, Attachment.public.is_(True), live())
+        .where(Attachment.public_id == public_id, Attachment.public.is_(True), live())
     )
     return db.session.scalar(query)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -28,6 +29,17 @@ def parse_id(text: str) -> int:
     return value
 
 
+# What the public sees instead of a row id (which would tell how many submissions arrive): 12 characters of an
+# alphabet without look-alikes (about 60 bits), and no hyphen, so that "<public id>-<slug>" parses.
+PUBLIC_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+PUBLIC_ID_LENGTH = 12
+PUBLIC_ID_PATTERN = f"[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}"
+
+
+def new_public_id() -> str:
+    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+
+
 def utcnow() -> datetime:
     """Naive UTC: the same on SQLite and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -49,6 +61,7 @@ class Submission(db.Model):
     DUPLICATE_MINUTES = 60
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     telegram: Mapped[str] = mapped_column(String(32))
@@ -117,6 +130,7 @@ class Attachment(db.Model):
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(64))

@@ -247,3 +247,14 @@ HX = {"HX-Request": "true"}
 
 def hx(target=None):
     return HX | ({"HX-Target": target} if target else {})
+
+
+def public_id(app, row_id, model=None) -> str:
+    """What readers see of a submission (or, with model=Attachment, of an image) instead of its row id; for a row
+    that does not exist, a well-formed public id that names nothing."""
+    from app.models import PUBLIC_ID_LENGTH
+
+    model = model or Submission
+    with app.app_context():
+        row = db.session.get(model, row_id)
+        return row.public_id if row else "z" * PUBLIC_ID_LENGTH

@@ -1,15 +1,13 @@
 """Every staff URL, walked from the URL map, against anonymous visitors and each role."""
 
-import re
-
 import pytest
 
 from tests.conftest import HX, make_app, make_submission, make_user, sign_in
+from tests.routes import url_of
 
 STAFF_PREFIXES = {"/moderation": "moderate", "/admin/articles": "write", "/admin": "administer", "/auth/password": None, "/auth/totp": None,
                   "/auth/logout": None}
 ROLES_ALLOWED = {"moderate": {"moderator", "admin"}, "write": {"editor", "admin"}, "administer": {"admin"}, None: {"moderator", "editor", "admin"}}
-ARGS = {"submission_id": 1, "user_id": 1, "attachment_id": 1, "article_id": 1, "index": 0}
 
 
 def staff_routes():
@@ -19,7 +17,7 @@ def staff_routes():
         permission = next((p for prefix, p in STAFF_PREFIXES.items() if rule.rule.startswith(prefix)), "public")
         if permission == "public":
             continue
-        url = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(ARGS[m.group(1)]), rule.rule)
+        url = url_of(rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
             found.append(pytest.param(method, url, permission, id=f"{method} {url}"))
     return found

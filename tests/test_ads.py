@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 from app.moderation import service
 from tests import files
-from tests.conftest import make_submission, make_user
+from tests.conftest import make_submission, make_user, public_id
 
 
 def publish(app, approver, **fields):
@@ -30,7 +30,7 @@ def approver(app):
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r'<h3 id="ad-\d+-title"><a href="[^"]+">([^<]+)</a>', html)
+    return re.findall(r'<h3 id="ad-[a-z2-9]{12}-title"><a href="[^"]+">([^<]+)</a>', html)
 
 
 def test_only_live_ads_are_listed_newest_first(app, client, approver):
@@ -118,9 +118,9 @@ def test_bad_filter_values_never_fail(client):
 def test_the_ad_page_shows_what_readers_need(app, client, approver):
     ad_id, _ = publish(app, approver, title="Room for a family", city="Vilnius", body="Two beds.\nNear a park.",
                        show_contact=True, telegram="host_anna")
-    response = client.get(f"/ads/{ad_id}")
-    assert response.status_code == 301 and response.headers["Location"].endswith(f"/ads/{ad_id}-room-for-a-family")
-    html = client.get(f"/ads/{ad_id}-room-for-a-family").get_data(as_text=True)
+    response = client.get(f"/ads/{public_id(app, ad_id)}")
+    assert response.status_code == 301 and response.headers["Location"].endswith(f"/ads/{public_id(app, ad_id)}-room-for-a-family")
+    html = client.get(f"/ads/{public_id(app, ad_id)}-room-for-a-family").get_data(as_text=True)
     assert "Room for a family" in html and "Vilnius" in html and "Two beds." in html and "Housing" in html
     assert 'href="https://t.me/host_anna"' in html and "Write on Telegram" in html
     assert "Report this ad" in html
@@ -128,7 +128,7 @@ def test_the_ad_page_shows_what_readers_need(app, client, approver):
 
 def test_no_telegram_button_unless_the_author_agreed(app, client, approver):
     ad_id, _ = publish(app, approver, title="Quiet ad", show_contact=False, telegram="secret_person")
-    html = client.get(f"/ads/{ad_id}-quiet-ad").get_data(as_text=True)
+    html = client.get(f"/ads/{public_id(app, ad_id)}-quiet-ad").get_data(as_text=True)
     assert "secret_person" not in html and "t.me" not in html
 
 
@@ -143,9 +143,9 @@ def test_unpublished_is_404_and_expired_or_closed_is_410(app, client, approver):
         db.session.get(Submission, closed).closed_at = utcnow()
         db.session.commit()
     for ad_id in (pending, info, rejected, 999):
-        assert client.get(f"/ads/{ad_id}-x").status_code == 404
+        assert client.get(f"/ads/{public_id(app, ad_id)}-x").status_code == 404
     for ad_id in (expired, closed):
-        response = client.get(f"/ads/{ad_id}-x")
+        response = client.get(f"/ads/{public_id(app, ad_id)}-x")
         assert response.status_code == 410
         assert "no longer" in response.get_data(as_text=True)
 
@@ -165,21 +165,21 @@ def test_only_images_a_moderator_chose_are_public_while_the_ad_is_live(app, clie
         ad_id = ad.id
         user = db.session.get(db.Model.registry._class_registry["User"], approver)
         service.approve(ad.id, ad.version, user, public_images=[shown, pdf])
-    html = client.get(f"/ads/{ad_id}-bike-for-sale").get_data(as_text=True)
-    assert f"/ads/images/{shown}/thumb" in html and f"/ads/images/{hidden}" not in html
+    html = client.get(f"/ads/{public_id(app, ad_id)}-bike-for-sale").get_data(as_text=True)
+    assert f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in html and f"/ads/images/{public_id(app, hidden, Attachment)}" not in html
     listing = client.get("/ads").get_data(as_text=True)
-    assert f"/ads/images/{shown}/thumb" in listing and f"/ads/images/{hidden}" not in listing
-    image = client.get(f"/ads/images/{shown}")
+    assert f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in listing and f"/ads/images/{public_id(app, hidden, Attachment)}" not in listing
+    image = client.get(f"/ads/images/{public_id(app, shown, Attachment)}")
     assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:3] == b"\xff\xd8\xff"
-    assert client.get(f"/ads/images/{shown}/thumb").status_code == 200
+    assert client.get(f"/ads/images/{public_id(app, shown, Attachment)}/thumb").status_code == 200
     # Not chosen, not an image, or a staff-only file: not found.
     for attachment_id in (hidden, pdf, 999):
-        assert client.get(f"/ads/images/{attachment_id}").status_code == 404
+        assert client.get(f"/ads/images/{public_id(app, attachment_id, Attachment)}").status_code == 404
     with app.app_context():
         assert db.session.get(Attachment, pdf).public is False
         db.session.get(Submission, ad_id).closed_at = utcnow()
         db.session.commit()
-    assert client.get(f"/ads/images/{shown}").status_code == 404
+    assert client.get(f"/ads/images/{public_id(app, shown, Attachment)}").status_code == 404
 
 
 def test_the_owner_renews_and_closes_with_the_receipt(app, client, approver):
@@ -194,14 +194,14 @@ def test_the_owner_renews_and_closes_with_the_receipt(app, client, approver):
     with app.app_context():
         ad = db.session.get(Submission, ad_id)
         assert ad.expires_at > utcnow() + timedelta(days=29)
-    assert client.get(f"/ads/{ad_id}-sofa").status_code == 200
+    assert client.get(f"/ads/{public_id(app, ad_id)}-sofa").status_code == 200
 
     closed = client.post("/status/close", data={"code": code})
     assert closed.status_code == 200 and "no longer shown" in closed.get_data(as_text=True)
-    assert client.get(f"/ads/{ad_id}-sofa").status_code == 410
+    assert client.get(f"/ads/{public_id(app, ad_id)}-sofa").status_code == 410
     # Closed is final: renewing does not bring it back.
     assert client.post("/status/renew", data={"code": code}).status_code == 409
-    assert client.get(f"/ads/{ad_id}-sofa").status_code == 410
+    assert client.get(f"/ads/{public_id(app, ad_id)}-sofa").status_code == 410
     with app.app_context():
         actions = db.session.scalars(select(Event.action).where(Event.submission_id == ad_id)).all()
         assert actions[-2:] == ["renewed", "closed"]
@@ -217,7 +217,7 @@ def test_owner_actions_need_the_right_code_and_an_approved_ad(app, client, appro
 
 
 def report(client, ad_id, reason="scam", note=""):
-    return client.post(f"/ads/{ad_id}/report", data={"reason": reason, "note": note})
+    return client.post(f"/ads/{public_id(client.application, ad_id)}/report", data={"reason": reason, "note": note})
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REPORT_THRESHOLD": 2}])
@@ -225,14 +225,14 @@ def test_reports_send_an_ad_back_to_the_queue_at_the_threshold(app, client, appr
     ad_id, _ = publish(app, approver, title="Too good to be true")
     first = report(client, ad_id, note="Asks for a deposit")
     assert first.status_code == 303
-    assert client.get(f"/ads/{ad_id}-too-good-to-be-true").status_code == 200
+    assert client.get(f"/ads/{public_id(app, ad_id)}-too-good-to-be-true").status_code == 200
     # The same reader again on the same day does not count twice.
     again = report(client, ad_id)
     assert again.status_code == 429 and "already reported" in again.get_data(as_text=True)
     other_reader = app.test_client()
     other_reader.environ_base["REMOTE_ADDR"] = "192.0.2.7"
     assert report(other_reader, ad_id, reason="spam").status_code == 303
-    assert client.get(f"/ads/{ad_id}-too-good-to-be-true").status_code == 404
+    assert client.get(f"/ads/{public_id(app, ad_id)}-too-good-to-be-true").status_code == 404
     with app.app_context():
         ad = db.session.get(Submission, ad_id)
         assert ad.status == "pending" and ad.published_at is None
@@ -276,3 +276,37 @@ def test_htmx_filtering_swaps_only_the_results(app, client, approver):
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
     assert html.lstrip().startswith('<div id="ad-results"') and "<html" not in html
     assert titles(html) == ["Room"]
+
+
+def test_readers_see_random_public_ids_never_row_ids(app, client, approver):
+    """Row ids would tell how many submissions arrive: ads, images, cursors and feed entries use public ids."""
+    for n in range(3):
+        make_submission(app, "information", body=f"Not public {n}")
+    submit_ad_with_photos(client, n=1)
+    with app.app_context():
+        ad = db.session.scalars(select(Submission).where(Submission.kind == "ad")).one()
+        photo = ad.attachments[0]
+        service.approve(ad.id, ad.version, db.session.get(db.Model.registry._class_registry["User"], approver),
+                        public_images=[photo.id])
+        ad_row, photo_row, ad_public, photo_public = ad.id, photo.id, ad.public_id, photo.public_id
+    publish(app, approver, title="Second ad")
+    assert re.fullmatch(r"[a-z2-9]{12}", ad_public) and ad_public != public_id(app, ad_row + 1)
+    pages = [client.get(url).get_data(as_text=True) for url in
+             ("/ads", f"/ads/{ad_public}-bike-for-sale", "/ads/feed.atom", "/")]
+    for html in pages:
+        assert not re.search(rf"/ads/(images/)?({ad_row}|{photo_row})\b", html)
+        assert f'id="ad-{ad_row}-' not in html
+    assert f"/ads/images/{photo_public}/thumb" in pages[0] and f"/ads/{ad_public}" in pages[2]
+    assert client.get(f"/ads/{ad_row}-bike-for-sale").status_code == 404
+    assert client.get(f"/ads/images/{photo_row}").status_code == 404
+
+
+def test_the_next_page_cursor_carries_a_public_id(app, client, approver):
+    from app import ads
+
+    ids = [publish(app, approver, title=f"Ad number {n}")[0] for n in range(3)]
+    with app.app_context():
+        first, cursor = ads.page(ads.Filters(), size=2)
+        assert cursor.endswith("_" + first[-1].public_id)
+        rest, _ = ads.page(ads.Filters(), after=cursor, size=2)
+        assert [a.id for a in first + rest] == ids[::-1]

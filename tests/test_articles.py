@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Article, Submission, User, utcnow
 from app.moderation import service
 from app.slugs import slugify
-from tests.conftest import HX, login, make_submission, make_user
+from tests.conftest import HX, login, make_submission, make_user, public_id
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -139,7 +139,7 @@ def test_ads_feed_lists_live_ads_only(app):
     response = app.test_client().get("/ads/feed.atom")
     root, entries = parse_feed(response)
     assert [e.find(f"{ATOM}title").text for e in entries] == ["Live & well"]
-    assert entries[0].find(f"{ATOM}link").get("href") == f"http://localhost/ads/{live}-live-well"
+    assert entries[0].find(f"{ATOM}link").get("href") == f"http://localhost/ads/{public_id(app, live)}-live-well"
     assert b"hidden_handle" not in response.data
 
 

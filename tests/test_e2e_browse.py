@@ -13,6 +13,7 @@ from app.models import Attachment, Submission, User
 from app.moderation import service
 from tests import files
 from tests.conftest import PASSWORD, make_user
+from tests.routes import url_of
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +39,8 @@ def seed(app, client):
         article = articles.save(None, title="News", slug="", summary="S", body="**Text** [a](https://example.org)",
                                 locale="en", publish=True, author=user)
         pending = db.session.scalars(db.select(Submission).where(Submission.status == "pending")).first()
-        return {"ad_id": str(ad.id), "attachment_id": str(photo.id), "slug": article.slug,
+        return {"ad_id": ad.public_id, "image_id": photo.public_id, "attachment_id": str(photo.id), "index": "0",
+                "slug": article.slug,
                 "article_id": str(article.id), "submission_id": str(pending.id), "user_id": str(admin)}
 
 
@@ -50,10 +52,7 @@ def pages(app, ids) -> list[str]:
                  "public.language")
         if "GET" not in rule.methods or rule.endpoint in files or rule.rule.endswith((".atom", "/challenge")):
             continue  # files, images, feeds, JSON and the language switch's redirect are not pages
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:\w+:)?{name}>", ids[name], url)
-        urls.append(url)
+        urls.append(url_of(rule, **ids))
     return sorted(set(urls))
 
 

@@ -14,7 +14,7 @@ from app.models import Submission, User
 from app.moderation import service
 from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.conftest import make_submission, make_user
+from tests.conftest import make_submission, make_user, public_id
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +92,7 @@ def demo_content(app):
                                 body="## Documents\n\n- Keep every paper.\n- Ask in writing.\n\n"
                                      "Read [our guide](https://example.org/guide).",
                                 author=db.session.get(User, editor))
-        return f"/ads/{ad_id}-room-for-a-family-in-vilnius", f"/articles/{article.slug}"
+        return f"/ads/{public_id(app, ad_id)}-room-for-a-family-in-vilnius", f"/articles/{article.slug}"
 
 
 def axe_violations(page) -> list[dict]:

@@ -9,6 +9,7 @@ import redis
 
 from app.extensions import db
 from tests.conftest import make_app, make_submission
+from tests.routes import url_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
 ONE = "1 per hour"
@@ -25,10 +26,10 @@ def redis_available() -> bool:
         return False
 
 
-def public_posts(app) -> list[str]:
-    """Every POST route outside the staff areas, from the URL map."""
+def public_posts(app, ad: str = "z" * 12) -> list[str]:
+    """Every POST route outside the staff areas, from the URL map (``ad``: the public id of an ad)."""
     staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/logout")
-    return sorted({rule.rule.replace("<int:ad_id>", "1") for rule in app.url_map.iter_rules()
+    return sorted({url_of(rule, ad_id=ad) for rule in app.url_map.iter_rules()
                    if "POST" in rule.methods and not rule.rule.startswith(staff)})
 
 
@@ -41,11 +42,12 @@ def test_every_public_post_is_limited(app, client):
         ad = db.session.get(Submission, ad_id)
         ad.published_at, ad.expires_at = utcnow(), utcnow().replace(year=utcnow().year + 1)
         db.session.commit()
-    bodies = {"/status": {"code": "1234 5678 1234 5678"}, "/ads/1/report": {"reason": "spam"},
+        report = f"/ads/{ad.public_id}/report"
+    bodies = {"/status": {"code": "1234 5678 1234 5678"}, report: {"reason": "spam"},
               "/auth/login": {"username": "nobody", "password": "x" * 12}}
-    posts = public_posts(app)
+    posts = public_posts(app, ad.public_id)
     assert {"/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
-            "/status/renew", "/status/close", "/ads/1/report", "/auth/login"} <= set(posts)
+            "/status/renew", "/status/close", report, "/auth/login"} <= set(posts)
     for url in posts:
         fresh = app.test_client()
         fresh.environ_base["REMOTE_ADDR"] = f"192.0.2.{posts.index(url) + 10}"

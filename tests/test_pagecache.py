@@ -12,7 +12,7 @@ from app import articles
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
 from app.moderation import service
-from tests.conftest import make_app, make_submission, make_user
+from tests.conftest import make_app, make_submission, make_user, public_id
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_reading_the_site_sets_no_cookie(tmp_path):
             response = client.get(url)
             assert response.status_code == 200, url
             assert "Set-Cookie" not in response.headers, url
-    assert "Set-Cookie" in client.get(f"/ads/{ad}-quiet-bike").headers  # its report form needs a session
+    assert "Set-Cookie" in client.get(f"/ads/{public_id(app, ad)}-quiet-bike").headers  # its report form needs a session
     with app.app_context():
         db.session.remove()
         db.drop_all()
@@ -85,10 +85,10 @@ def test_each_visitor_gets_their_own_working_csrf_token(tmp_path):
     for n in range(2):
         reader = app.test_client()
         reader.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
-        html = reader.get(f"/ads/{ad}-token-test").get_data(as_text=True)
+        html = reader.get(f"/ads/{public_id(app, ad)}-token-test").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
         tokens.append(token)
-        response = reader.post(f"/ads/{ad}/report", data={"reason": "spam", "csrf_token": token})
+        response = reader.post(f"/ads/{public_id(app, ad)}/report", data={"reason": "spam", "csrf_token": token})
         assert response.status_code == 303, n
     assert tokens[0] != tokens[1]
     with app.app_context():
@@ -110,16 +110,16 @@ def test_changes_readers_should_see_show_at_once(app, client, mod):
     assert client.post("/status/close", data={"code": code}).status_code == 200
     for url in ("/ads", "/", "/ads/feed.atom"):
         assert "Old title" not in client.get(url).get_data(as_text=True), url
-    assert client.get(f"/ads/{ad}-old-title").status_code == 410
+    assert client.get(f"/ads/{public_id(app, ad)}-old-title").status_code == 410
 
 
 def test_reports_that_send_an_ad_back_hide_it_at_once(app, client, mod):
     app.config["REPORT_THRESHOLD"] = 1
     ad, _ = make_submission(app, "ad", title="Reported one")
     approve(app, mod, ad)
-    assert client.get(f"/ads/{ad}-reported-one").status_code == 200
-    assert client.post(f"/ads/{ad}/report", data={"reason": "spam"}).status_code == 303
-    assert client.get(f"/ads/{ad}-reported-one").status_code == 404
+    assert client.get(f"/ads/{public_id(app, ad)}-reported-one").status_code == 200
+    assert client.post(f"/ads/{public_id(app, ad)}/report", data={"reason": "spam"}).status_code == 303
+    assert client.get(f"/ads/{public_id(app, ad)}-reported-one").status_code == 404
     assert "Reported one" not in client.get("/ads").get_data(as_text=True)
 
 
@@ -131,10 +131,10 @@ def test_an_ad_leaves_the_cached_pages_when_it_expires(app, client, mod):
         db.session.commit()
     # The expiry changed no audit event: the cache must know the time itself.
     assert "Short lived" in client.get("/ads").get_data(as_text=True)
-    assert client.get(f"/ads/{ad}-short-lived").status_code == 200
+    assert client.get(f"/ads/{public_id(app, ad)}-short-lived").status_code == 200
     time.sleep(1.6)
     assert "Short lived" not in client.get("/ads").get_data(as_text=True)
-    assert client.get(f"/ads/{ad}-short-lived").status_code == 410
+    assert client.get(f"/ads/{public_id(app, ad)}-short-lived").status_code == 410
 
 
 def test_the_city_suggestions_follow_what_is_live(app, client, mod):
@@ -183,5 +183,5 @@ def test_staff_and_visitors_with_messages_are_never_served_from_the_cache(app, c
     sign_in(client, app, mod)
     assert "Sign out (mira)" in client.get("/ads").get_data(as_text=True)
     reader = app.test_client()
-    reader.post(f"/ads/{ad}/report", data={"reason": "spam"})
+    reader.post(f"/ads/{public_id(app, ad)}/report", data={"reason": "spam"})
     assert "A moderator will look at this ad" in reader.get("/ads").get_data(as_text=True)

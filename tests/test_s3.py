@@ -19,7 +19,7 @@ from app.moderation import service
 from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, app_storage, new_key
 from tests import files
-from tests.conftest import count, make_user, receipt_from, sign_in, work_leftovers
+from tests.conftest import count, make_user, public_id, receipt_from, sign_in, work_leftovers
 
 BUCKET = "prystan-test"
 
@@ -176,15 +176,15 @@ def test_a_submission_is_stored_in_s3_and_served_back_to_staff_and_readers(app, 
     assert download.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert staff.get(f"/moderation/attachments/{image_id}/preview").data == thumb
 
-    assert client.get(f"/ads/images/{image_id}").status_code == 404  # not public until approved and chosen
+    assert client.get(f"/ads/images/{public_id(app, image_id, Attachment)}").status_code == 404  # not public until approved and chosen
     with app.app_context():
         user = db.session.scalars(select(User)).one()
         service.approve(ad_id, version, user, public_images=[image_id])
-    public = client.get(f"/ads/images/{image_id}")
+    public = client.get(f"/ads/images/{public_id(app, image_id, Attachment)}")
     assert public.status_code == 200 and public.data == photo and public.mimetype == "image/jpeg"
     assert public.content_length == len(photo)
     assert public.headers["X-Content-Type-Options"] == "nosniff"
-    assert client.get(f"/ads/images/{image_id}/thumb").data == thumb
+    assert client.get(f"/ads/images/{public_id(app, image_id, Attachment)}/thumb").data == thumb
 
 
 def test_withdrawing_and_purging_delete_the_objects(app, client, runner, bucket, prefix):

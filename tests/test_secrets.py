@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Submission
 from tests import files
-from tests.conftest import PASSWORD, login, make_user, receipt_from
+from tests.conftest import PASSWORD, login, make_user, public_id, receipt_from
 
 SECRETS = {
     "address": "198.51.100.99",
@@ -74,8 +74,8 @@ def test_secrets_stay_out_of_logs_and_stray_columns(app, client, caplog):
         attachment_id = ad.attachments[0].id
     staff.post(f"/moderation/{ad.id}/claim")
     staff.post(f"/moderation/{ad.id}/approve", data={"version": ad.version, "public_image": attachment_id})
-    assert client.get(f"/ads/{ad.id}").status_code in (200, 301)
-    assert client.post(f"/ads/{ad.id}/report", data={"reason": "scam", "note": SECRETS["note"]}).status_code == 303
+    assert client.get(f"/ads/{public_id(app, ad.id)}").status_code in (200, 301)
+    assert client.post(f"/ads/{public_id(app, ad.id)}/report", data={"reason": "scam", "note": SECRETS["note"]}).status_code == 303
 
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     for name, value in SECRETS.items():

@@ -8,6 +8,7 @@ import pytest
 from app import create_app
 from app.models import Submission
 from tests.conftest import SECRET, count, database_url, make_app
+from tests.routes import url_of
 
 PUBLIC_PAGES = ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/auth/login",
                 "/ads", "/articles"]
@@ -26,7 +27,7 @@ def get_routes(app):
         if "GET" in rule.methods and not rule.arguments:
             gets.append(rule.rule)
         if "POST" in rule.methods:
-            posts.append(re.sub(r"<int:\w+>", "1", rule.rule))
+            posts.append(url_of(rule))
     return gets, posts
 
 
@@ -225,12 +226,8 @@ def test_development_server_log_hides_the_address():
 
 def every_route(app):
     """Every route of the URL map with its arguments filled in, with each of its methods."""
-    values = {"submission_id": "1", "user_id": "1", "attachment_id": "1", "article_id": "1", "ad_id": "1",
-              "slug": "x", "filename": "css/site.css", "lang": "be", "index": "0"}
     for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for name in rule.arguments:
-            url = re.sub(rf"<(?:[^:>]+:)?{name}>", values[name], url)
+        url = url_of(rule)
         for method in sorted(rule.methods & {"GET", "POST"}):
             yield method, url
 

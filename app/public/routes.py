@@ -1,4 +1,5 @@
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 
@@ -60,9 +61,9 @@ def ad_list():
     return render_template("public/ads.html", cities=memo("cities", ads.cities), **context)
 
 
-def find_ad(ad_id: int) -> Submission:
+def find_ad(public_id: str) -> Submission:
     """A published ad: 404 if it never was (or is back in the queue), 410 if it expired or was closed."""
-    ad = db.session.get(Submission, ad_id)
+    ad = db.session.scalar(select(Submission).where(Submission.public_id == public_id))
     if ad is None or ad.kind != "ad" or ad.status != "approved":
         abort(404)
     if not ad.is_live_ad(utcnow()):
@@ -70,10 +71,10 @@ def find_ad(ad_id: int) -> Submission:
     return ad
 
 
-@bp.get("/ads/<int:ad_id>")
-@bp.get("/ads/<int:ad_id>-<slug>")
+@bp.get("/ads/<public_id:ad_id>")
+@bp.get("/ads/<public_id:ad_id>-<slug>")
 @cached
-def ad(ad_id: int, slug: str | None = None):
+def ad(ad_id: str, slug: str | None = None):
     """One ad, its public images and a way to contact its author."""
     item = find_ad(ad_id)
     canonical = slugify(item.title, fallback="ad")
@@ -87,10 +88,10 @@ def report_key() -> str:
     return f"{limiter_key()}:{request.view_args.get('ad_id')}"
 
 
-@bp.post("/ads/<int:ad_id>/report")
+@bp.post("/ads/<public_id:ad_id>/report")
 @limiter.limit(lambda: current_app.config["REPORT_RATELIMIT"])
 @limiter.limit("1 per day", key_func=report_key)
-def report(ad_id: int):
+def report(ad_id: str):
     """A reader reports an ad; enough reports send it back to the moderators."""
     item = find_ad(ad_id)
     form = ReportForm()
@@ -98,7 +99,7 @@ def report(ad_id: int):
         return render_template("public/ad.html", ad=item, report_form=form,
                                report_open=True), 422
     try:
-        service.report(ad_id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
+        service.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
     except service.NotAllowed:
         abort(410)
     flash(_("Thank you. A moderator will look at this ad."))
@@ -115,19 +116,19 @@ def rate_limited(error):
                            notice=_("You have already reported this ad. Thank you: a moderator will look at it.")), 429
 
 
-@bp.get("/ads/images/<int:attachment_id>")
-def ad_image(attachment_id: int):
+@bp.get("/ads/images/<public_id:image_id>")
+def ad_image(image_id: str):
     """An image a moderator made public, while its ad is live."""
-    return send_public(attachment_id, thumb=False)
+    return send_public(image_id, thumb=False)
 
 
-@bp.get("/ads/images/<int:attachment_id>/thumb")
-def ad_thumb(attachment_id: int):
-    return send_public(attachment_id, thumb=True)
+@bp.get("/ads/images/<public_id:image_id>/thumb")
+def ad_thumb(image_id: str):
+    return send_public(image_id, thumb=True)
 
 
-def send_public(attachment_id: int, *, thumb: bool):
-    image = ads.public_image(attachment_id)
+def send_public(image_id: str, *, thumb: bool):
+    image = ads.public_image(image_id)
     if image is None:
         abort(404)
     key = preview_key(image.storage_key) if thumb else image.storage_key
@@ -145,8 +146,9 @@ def send_public(attachment_id: int, *, thumb: bool):
 @cached
 def ads_feed():
     items = ads.latest(FEED_SIZE)
-    entries = [{"id": f"ad-{a.id}", "title": a.title, "url": external_url("public.ad", ad_id=a.id,
-                slug=slugify(a.title, fallback="ad")), "published": a.published_at,
+    entries = [{"id": external_url("public.ad", ad_id=a.public_id), "title": a.title,
+                "url": external_url("public.ad", ad_id=a.public_id, slug=slugify(a.title, fallback="ad")),
+                "published": a.published_at,
                 "updated": a.published_at, "summary": a.body, "lang": a.locale} for a in items]
     return feed(_("Ads"), external_url("public.ad_list"), entries)
 
@@ -169,7 +171,7 @@ def article(slug: str):
 @bp.get("/articles/feed.atom")
 @cached
 def articles_feed():
-    entries = [{"id": f"article-{a.id}", "title": a.title,
+    entries = [{"id": external_url("public.article", slug=a.slug), "title": a.title,
                 "url": external_url("public.article", slug=a.slug), "published": a.published_at,
                 "updated": a.updated_at, "summary": a.summary, "html": a.body_html, "lang": a.locale}
                for a in articles.published(FEED_SIZE)]

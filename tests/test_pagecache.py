@@ -62,12 +62,15 @@ def test_reading_the_site_sets_no_cookie(tmp_path):
         articles.save(None, title="Quiet", slug="quiet", summary="", body="Text", locale="en", publish=True,
                       author=db.session.get(User, editor))
     client = app.test_client()
-    for url in ("/", "/ads", "/ads?q=bike", "/articles", "/articles/quiet", "/help/telegram", "/ads/feed.atom"):
+    ad_page = f"/ads/{public_id(app, ad)}-quiet-bike"
+    for url in ("/", "/ads", "/ads?q=bike", ad_page, "/articles", "/articles/quiet", "/help/telegram",
+                "/ads/feed.atom", "/articles/feed.atom"):
         for _ in range(2):  # made, then from the cache
             response = client.get(url)
             assert response.status_code == 200, url
             assert "Set-Cookie" not in response.headers, url
-    assert "Set-Cookie" in client.get(f"/ads/{public_id(app, ad)}-quiet-bike").headers  # its report form needs a session
+    assert 'href="/ads/%s/report"' % public_id(app, ad) in client.get(ad_page).get_data(as_text=True)
+    assert "Set-Cookie" in client.get(f"/ads/{public_id(app, ad)}/report").headers  # a form: its token's session
     with app.app_context():
         db.session.remove()
         db.drop_all()
@@ -85,7 +88,7 @@ def test_each_visitor_gets_their_own_working_csrf_token(tmp_path):
     for n in range(2):
         reader = app.test_client()
         reader.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
-        html = reader.get(f"/ads/{public_id(app, ad)}-token-test").get_data(as_text=True)
+        html = reader.get(f"/ads/{public_id(app, ad)}/report").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
         tokens.append(token)
         response = reader.post(f"/ads/{public_id(app, ad)}/report", data={"reason": "spam", "csrf_token": token})

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
@@ -80,7 +80,7 @@ def ad(ad_id: str, slug: str | None = None):
     canonical = slugify(item.title, fallback="ad")
     if slug != canonical:
         return redirect(url_for("public.ad", ad_id=ad_id, slug=canonical), code=301)
-    return render_template("public/ad.html", ad=item, report_form=ReportForm())
+    return render_template("public/ad.html", ad=item)
 
 
 def report_key() -> str:
@@ -88,16 +88,17 @@ def report_key() -> str:
     return f"{limiter_key()}:{request.view_args.get('ad_id')}"
 
 
-@bp.post("/ads/<public_id:ad_id>/report")
-@limiter.limit(lambda: current_app.config["REPORT_RATELIMIT"])
-@limiter.limit("1 per day", key_func=report_key)
+@bp.route("/ads/<public_id:ad_id>/report", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REPORT_RATELIMIT"], methods=["POST"])
+@limiter.limit("1 per day", key_func=report_key, methods=["POST"])
 def report(ad_id: str):
-    """A reader reports an ad; enough reports send it back to the moderators."""
+    """A reader reports an ad; enough reports send it back to the moderators. A page of its own: the form's
+    token needs a session, and reading the ad itself must set no cookie."""
     item = find_ad(ad_id)
     form = ReportForm()
     if not form.validate_on_submit():
-        return render_template("public/ad.html", ad=item, report_form=form,
-                               report_open=True), 422
+        return no_store(make_response(render_template("public/report.html", ad=item, report_form=form),
+                                      422 if form.is_submitted() else 200))
     try:
         service.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
     except service.NotAllowed:
@@ -112,7 +113,7 @@ def rate_limited(error):
     if request.endpoint != "public.report":
         return render_template("errors/error.html", error=error), 429
     item = find_ad(request.view_args["ad_id"])
-    return render_template("public/ad.html", ad=item, report_form=ReportForm(),
+    return render_template("public/report.html", ad=item, report_form=ReportForm(),
                            notice=_("You have already reported this ad. Thank you: a moderator will look at it.")), 429
 
 

@@ -53,7 +53,8 @@ class Defaults:
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = False
-    SUBMIT_RATELIMIT = "5 per minute;30 per day"
+    SUBMIT_RATELIMIT = "5 per minute;30 per day"  # forms taken, per address
+    REFUSED_SUBMIT_RATELIMIT = "30 per hour"  # forms refused (a field to correct), per address
     # Proof of work on submissions (self-hosted ALTCHA). Without a solved challenge (no JavaScript, or
     # sent before the browser finished) a submission is still accepted, under NOJS_SUBMIT_RATELIMIT.
     POW_ENABLED = True
@@ -66,8 +67,9 @@ class Defaults:
     REPORT_RATELIMIT = "10 per hour"  # reports of ads per address
     REPORT_THRESHOLD = 3  # reports after which a published ad goes back to the queue
 
-    LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins per address
-    LOGIN_ACCOUNT_RATELIMIT = "10 per hour"  # failed sign-ins per account, from anywhere
+    LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins to one account from one address
+    LOGIN_ADDRESS_RATELIMIT = "30 per hour"  # failed sign-ins from one address, all accounts together
+    # (and per account from anywhere: a growing delay, app/auth/throttle.py)
 
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
     SESSION_MAX_AGE = 12 * 3600  # seconds after sign-in before a staff session ends

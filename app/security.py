@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 
@@ -44,9 +45,23 @@ def keyed_hash(purpose: str, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def client_network(address: str) -> str:
+    """The part of an address that names one client: an IPv4 address, or an IPv6 /64 (one home or phone gets a
+    whole /64 and can pick any address in it)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def limiter_key() -> str:
     """Identify a client to the rate limiter by a keyed hash: the address itself is never stored."""
-    return keyed_hash("ratelimit", request.remote_addr or "")
+    return keyed_hash("ratelimit", client_network(request.remote_addr or ""))
 
 
 def set_headers(response):

@@ -13,8 +13,8 @@ from tests.routes import url_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
 ONE = "1 per hour"
-TIGHT = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": ONE, "STATUS_RATELIMIT": ONE, "REPORT_RATELIMIT": ONE,
-         "LOGIN_RATELIMIT": ONE, "LANGUAGE_RATELIMIT": ONE}
+TIGHT = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": ONE, "REFUSED_SUBMIT_RATELIMIT": ONE, "STATUS_RATELIMIT": ONE,
+         "REPORT_RATELIMIT": ONE, "LOGIN_RATELIMIT": ONE, "LANGUAGE_RATELIMIT": ONE}
 
 
 def redis_available() -> bool:
@@ -95,3 +95,21 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
             db.session.remove()
             db.drop_all()
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "1 per hour",
+                                         "POW_ENABLED": False}])
+def test_refused_forms_do_not_use_up_the_submission_limit(app, client):
+    """Three tries with a phone number where the username goes, then the corrected form is taken."""
+    for _ in range(3):
+        refused = client.post("/submit/information", data={"telegram": "+375 29 123 45 67", "body": "A tip."})
+        assert refused.status_code == 422
+    assert client.post("/submit/information", data={"telegram": "anna_k1", "body": "A tip."}).status_code == 200
+    assert client.post("/submit/information", data={"telegram": "anna_k1", "body": "Another."}).status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REFUSED_SUBMIT_RATELIMIT": "3 per hour",
+                                         "POW_ENABLED": False}])
+def test_refused_forms_have_a_limit_of_their_own(app, client):
+    codes = [client.post("/submit/information", data={"telegram": "x", "body": ""}).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]

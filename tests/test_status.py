@@ -100,3 +100,6 @@ def test_wrong_codes_are_rate_limited_but_right_ones_do_not_count(app, client):
     html = limited.get_data(as_text=True)
     assert "Too many attempts" in html
     assert "1111 2222 3333 5555" in html  # what was typed is kept
+    # The right code still opens its submission: earlier mistakes never lock its holder out.
+    assert client.post("/status", data={"code": code}).status_code == 200
+    assert client.post("/status/withdraw", data={"code": code, "confirm": "y"}).status_code == 200

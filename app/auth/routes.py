@@ -4,6 +4,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app.auth import bp
+from app.auth import throttle
 from app.auth import totp as codes
 from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
 from app.auth.passwords import hash_password, verify
@@ -13,16 +14,24 @@ from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import User
 from app.audit import record
-from app.security import keyed_hash
+from app.security import client_network, keyed_hash
 
 
 def login_failed(response) -> bool:
     return response.status_code == 422
 
 
-def account_key() -> str:
-    """Limit attempts per account too, so one account cannot be guessed at from many addresses."""
-    return keyed_hash("login-account", (request.form.get("username") or "").strip().lower())
+def typed_account() -> str:
+    return (request.form.get("username") or "").strip().lower()
+
+
+def network() -> str:
+    return client_network(request.remote_addr or "")
+
+
+def account_address_key() -> str:
+    """The hard limit counts one account from one address: a stranger's failures never block a colleague."""
+    return keyed_hash("login-account-address", f"{typed_account()}\0{network()}")
 
 
 def landing(user: User) -> str:
@@ -34,14 +43,19 @@ def landing(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_RATELIMIT"], methods=["POST"], key_func=account_key,
+@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"], key_func=account_address_key,
                deduct_when=login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
 def login():
     """Sign a staff member in: password, and the app's code where one is set up."""
     form = LoginForm(next=request.args.get("next"))
     if session.pop("timed_out", False):
         flash(_("You were signed out after a period of inactivity. Please sign in again."))
+    if form.is_submitted() and (seconds := throttle.wait(typed_account(), network())):
+        seclog.event("sign_in_delayed", reason="account")
+        form.form_errors.append(_("Too many failed attempts for this account. Try again in %(seconds)d seconds.",
+                                  seconds=seconds))
+        return render_template("auth/login.html", form=form), 429
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
         valid = verify(user.password_hash if user else None, form.password.data) and user.active
@@ -54,10 +68,12 @@ def login():
             start(user)
             record("signed_in", None, actor_id=user.id)
             db.session.commit()
+            throttle.succeeded(typed_account(), network())
             seclog.event("sign_in", user=user.id, role=user.role)
             return redirect(target, code=303)
         reason = "unknown_account" if user is None else "inactive" if not user.active else "credentials"
         seclog.event("sign_in_failed", user=user.id if user else None, reason=reason)
+        throttle.failed(typed_account())
         form.form_errors.append(_("Wrong username, password or code."))
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200

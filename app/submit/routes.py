@@ -54,10 +54,26 @@ def answer_key() -> str:
     return "pow:" + pow.signature(request.form.get("altcha", ""))
 
 
+def accepted(response) -> bool:
+    """Only a form that was taken counts against the submission limits: a refused one (422) is corrected and
+    sent again, and must not use up the limit of the person correcting it."""
+    return response.status_code == 200 and request.method == "POST"
+
+
+def refused(response) -> bool:
+    return response.status_code == 422
+
+
+def refused_limit() -> str:
+    return current_app.config["REFUSED_SUBMIT_RATELIMIT"]
+
+
 def submission_limits(view):
-    """The limits every public form has: per address, stricter without proof of work, one use per answer."""
-    view = limiter.limit(submit_limit, methods=["POST"])(view)
-    view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt)(view)
+    """The limits every public form has: per address (sent, and refused apart), stricter without proof of work,
+    one use per answer."""
+    view = limiter.limit(submit_limit, methods=["POST"], deduct_when=accepted)(view)
+    view = limiter.limit(refused_limit, methods=["POST"], deduct_when=refused)(view)
+    view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt, deduct_when=accepted)(view)
     return limiter.limit("1 per day", methods=["POST"], key_func=answer_key,
                          exempt_when=lambda: not pow_solved())(view)
 
@@ -65,6 +81,18 @@ def submission_limits(view):
 def receipt_missed(_response) -> bool:
     """Count only wrong receipt codes against the status limit."""
     return g.get("receipt_missed", False)
+
+
+def receipt_found() -> bool:
+    """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
+    second line of defence, and must not lock out the person it protects)."""
+    if "receipt_found" not in g:
+        g.receipt_found = service.find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
+    return g.receipt_found
+
+
+def receipt_limits(view):
+    return limiter.limit(status_limit, methods=["POST"], deduct_when=receipt_missed, exempt_when=receipt_found)(view)
 
 
 def submit(kind: str, **defaults):
@@ -138,7 +166,7 @@ def pow_challenge():
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@limiter.limit(status_limit, methods=["POST"], deduct_when=receipt_missed)
+@receipt_limits
 def status():
     """Show a submission's status to whoever holds its receipt code."""
     form = StatusForm()
@@ -159,14 +187,14 @@ def status_page(form, submission, notice=None, **forms):
 
 
 @bp.post("/status/renew")
-@limiter.limit(status_limit, deduct_when=receipt_missed)
+@receipt_limits
 def renew():
     """The ad's owner keeps it up for another period."""
     return owner_action(moderation.renew)
 
 
 @bp.post("/status/close")
-@limiter.limit(status_limit, deduct_when=receipt_missed)
+@receipt_limits
 def close():
     """The ad's owner takes it off the site (it found a taker, say)."""
     return owner_action(moderation.close)
@@ -190,7 +218,7 @@ def owner_action(action):
 
 
 @bp.post("/status/withdraw")
-@limiter.limit(status_limit, deduct_when=receipt_missed)
+@receipt_limits
 def withdraw():
     """Delete a submission for good, files included, after the submitter confirms."""
     form = StatusForm(formdata=None, code=request.form.get("code", ""))

@@ -1,0 +1,62 @@
+"""Slowing password guessing down without letting a stranger lock a colleague out.
+
+The hard limits (on the login route) count failed sign-ins per account *and* address, and per address over all
+accounts: ten wrong passwords from ten addresses block those addresses, not the moderator. Across all addresses
+each account also gets a growing delay: after FREE failures within the hour, the next attempt must wait FIRST
+seconds, then twice as long after each further failure, up to MOST. Guessing from many addresses stays slow.
+An address that signed in to the account before (within REMEMBER) is never delayed, so the real moderator at
+their usual connection gets in at once. Counters live in the rate limiter's storage (memory or Redis), under keyed
+hashes: no username or address is stored.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+
+from app.extensions import limiter
+from app.security import keyed_hash
+
+FREE = 5
+FIRST = 2
+MOST = 300
+WINDOW = 3600
+REMEMBER = 30 * 24 * 3600
+
+
+def _key(kind: str, account: str, network: str = "") -> str:
+    return "prystan:login:" + kind + ":" + keyed_hash("login-" + kind, f"{account.strip().lower()}\0{network}")
+
+
+def _on() -> bool:
+    return bool(current_app.config["RATELIMIT_ENABLED"])
+
+
+def wait(account: str, network: str) -> int:
+    """Seconds before this account may be tried again from this network; 0: now."""
+    if not _on() or limiter.storage.get(_key("known", account, network)):
+        return 0
+    block = _key("delay", account)
+    if not limiter.storage.get(block):
+        return 0
+    return max(1, round(limiter.storage.get_expiry(block) - time.time()))
+
+
+def failed(account: str) -> None:
+    if not _on():
+        return
+    failures = limiter.storage.incr(_key("failed", account), WINDOW)
+    if failures >= FREE:
+        block = _key("delay", account)
+        limiter.storage.clear(block)
+        limiter.storage.incr(block, min(FIRST * 2 ** (failures - FREE), MOST))
+
+
+def succeeded(account: str, network: str) -> None:
+    if not _on():
+        return
+    for kind in ("failed", "delay"):
+        limiter.storage.clear(_key(kind, account))
+    limiter.storage.clear(_key("known", account, network))
+    limiter.storage.incr(_key("known", account, network), REMEMBER)

@@ -53,7 +53,7 @@ def login():
         flash(_("You were signed out after a period of inactivity. Please sign in again."))
     if form.is_submitted() and (seconds := throttle.wait(typed_account(), network())):
         seclog.event("sign_in_delayed", reason="account")
-        form.form_errors.append(_("Too many failed attempts for this account. Try again in %(seconds)d seconds.",
+        form.form_errors.append(_("Too many failed attempts for this account. Wait a moment and try again (%(seconds)d s).",
                                   seconds=seconds))
         return render_template("auth/login.html", form=form), 429
     if form.validate_on_submit():

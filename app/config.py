@@ -69,6 +69,7 @@ class Defaults:
 
     LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins to one account from one address
     LOGIN_ADDRESS_RATELIMIT = "30 per hour"  # failed sign-ins from one address, all accounts together
+    PASSWORD_RATELIMIT = "10 per hour"  # wrong current passwords (password change, authenticator set-up) per account
     # (and per account from anywhere: a growing delay, app/auth/throttle.py)
 
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends

@@ -61,6 +61,7 @@ ACTIONS = {
     "signed_in": _l("signed in"),
     "password_changed": _l("changed the password"),
     "totp_enabled": _l("set up two-step sign-in"),
+    "totp_replaced": _l("replaced the authenticator app"),
     "user_created": _l("created an account"),
     "user_changed": _l("changed an account"),
 }

@@ -190,8 +190,14 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The secret being enrolled: made by the server, never taken from a form (app/auth/factors.py).
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    # The last 30-second period whose code was used: a code works once.
+    totp_last_step: Mapped[int | None]
     # Set by an admin: the account must enrol an authenticator app before it can work.
     totp_required: Mapped[bool] = mapped_column(default=False)
+    # Set when an admin chose the first password: the account must choose its own before it can work.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped on logout and password change: sessions carrying an older value are dead.
     session_version: Mapped[int] = mapped_column(default=1)
@@ -206,6 +212,18 @@ class User(UserMixin, db.Model):
 
     def can(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app once (a lost phone): a keyed hash, never the code."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(db.Model):

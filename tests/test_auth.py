@@ -45,23 +45,6 @@ def test_every_failed_sign_in_gets_the_same_message(app, client, case):
     assert "Sign out" not in client.get("/").get_data(as_text=True)
 
 
-def test_totp_enrolment_then_sign_in_needs_the_code(app, client):
-    make_user(app)
-    login(client)
-    page = client.get("/auth/totp").get_data(as_text=True)
-    assert "<svg" in page and "<img" not in page  # the QR code is drawn inline, by us
-    secret = page.split('name="secret" type="hidden" value="')[1].split('"')[0]
-    wrong = client.post("/auth/totp", data={"secret": secret, "code": "123456"})
-    assert wrong.status_code == 422
-    ok = client.post("/auth/totp", data={"secret": secret, "code": pyotp.TOTP(secret).now()})
-    assert ok.status_code == 303
-    with app.app_context():
-        assert db.session.scalar(select(User.totp_secret)) == secret
-    fresh = app.test_client()
-    assert login(fresh).status_code == 422
-    assert login(fresh, otp=pyotp.TOTP(secret).now()).status_code == 303
-
-
 def test_required_totp_blocks_staff_pages_until_enrolled(app, client):
     make_user(app, totp_required=True)
     login(client)

@@ -3,14 +3,14 @@ from datetime import datetime, time, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
 from app.auth.forms import EmptyForm
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.models import Event, User, parse_id
+from app.models import Event, RecoveryCode, User, parse_id
 from app.audit import record
 
 AUDIT_PAGE = 50
@@ -21,7 +21,9 @@ def users():
     """List staff accounts and create new ones."""
     form = CreateUserForm()
     if form.validate_on_submit():
-        user = User(username=form.username.data, role=form.role.data, password_hash=hash_password(form.password.data))
+        # The admin knows this password: the account chooses its own at its first sign-in.
+        user = User(username=form.username.data, role=form.role.data, password_hash=hash_password(form.password.data),
+                    must_change_password=True)
         db.session.add(user)
         db.session.flush()
         record("user_created", None, actor_id=current_user.id, detail=f"user {user.id} as {user.role}")
@@ -72,7 +74,9 @@ def role(user_id: int):
 def totp_reset(user_id: int):
     """Remove an account's authenticator (a lost phone); it must set one up again if required."""
     def change(user):
-        user.totp_secret = None
+        user.totp_secret = user.totp_pending = user.totp_last_step = None
+        db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        user.session_version += 1  # whoever holds the lost phone's sessions is out too
         return "totp reset"
     return change_user(user_id, change, _("Two-step sign-in of %(name)s was reset."))
 

@@ -27,7 +27,7 @@ from app.security import keyed_hash
 STEP = 30
 RECOVERY_COUNT = 10
 RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
-_DIGITS = re.compile(r"\d{6}")
+_DIGITS = re.compile(r"[0-9]{6}")  # ASCII digits: a bare \d takes other scripts' digits too
 
 
 def normalized(typed: str | None) -> str:
@@ -46,9 +46,9 @@ def matching_step(secret: str, code: str, after: int | None, now: float | None =
     return None
 
 
-def use_code(user: User, typed: str | None, *, secret: str | None = None) -> bool:
+def use_code(user: User, typed: str | None) -> bool:
     """Accept a code from the app once: the period it belongs to becomes the last one used."""
-    step = matching_step(secret or user.totp_secret, normalized(typed), user.totp_last_step)
+    step = matching_step(user.totp_secret, normalized(typed), user.totp_last_step)
     if step is None:
         return False
     taken = db.session.execute(
@@ -93,9 +93,10 @@ def enrol(user: User, step_code: str) -> list[str] | None:
 
     The caller has checked the password (and the current factor, when one is replaced). Other sessions end.
     """
-    if not user.totp_pending or not use_code(user, step_code, secret=user.totp_pending):
+    step = matching_step(user.totp_pending, normalized(step_code), None) if user.totp_pending else None
+    if step is None:  # (a new secret has no used period yet: the old one's do not count against it)
         return None
-    user.totp_secret, user.totp_pending = user.totp_pending, None
+    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
     user.session_version += 1
     codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_COUNT)]
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

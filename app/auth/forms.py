@@ -37,9 +37,14 @@ class PasswordForm(Form):
 
 
 class TotpForm(Form):
-    secret = HiddenField()
+    """Enrol (or replace) an authenticator app. The secret is the server's (factors.pending_secret), never a field."""
+
     code = StringField(_l("Code from the app"), validators=[DataRequired(_l("Enter the 6-digit code."))],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password."))],
+                             render_kw={"autocomplete": "current-password"})
+    current = StringField(_l("A code from your current app, or a recovery code"),
+                          render_kw={"autocomplete": "one-time-code"})
 
 
 class EmptyForm(Form):

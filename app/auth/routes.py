@@ -1,10 +1,10 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app.auth import bp
-from app.auth import throttle
+from app.auth import factors, throttle
 from app.auth import totp as codes
 from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
 from app.auth.passwords import hash_password, verify
@@ -14,7 +14,7 @@ from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import User
 from app.audit import record
-from app.security import client_network, keyed_hash
+from app.security import client_network, keyed_hash, no_store
 
 
 def login_failed(response) -> bool:
@@ -60,9 +60,9 @@ def login():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
         valid = verify(user.password_hash if user else None, form.password.data) and user.active
         if valid and user.totp_secret:
-            valid = codes.verify(user.totp_secret, form.otp.data)
+            valid = factors.second_factor(user, form.otp.data)
         if valid:
-            target = local_path(form.next.data) or landing(user)
+            target = url_for("auth.password") if user.must_change_password else local_path(form.next.data) or landing(user)
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             login_user(user)
             start(user)
@@ -91,14 +91,27 @@ def logout():
     return redirect(url_for("public.home"), code=303)
 
 
+def password_failed(response) -> bool:
+    return response.status_code == 422
+
+
+def user_key() -> str:
+    return keyed_hash("password-change", str(current_user.get_id()))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key,
+               deduct_when=password_failed)
 def password():
     """Change one's password; every other session of the account ends."""
     form = PasswordForm()
+    if current_user.must_change_password and not form.is_submitted():
+        flash(_("Your password was chosen by an administrator. Choose your own to continue."))
     if form.validate_on_submit():
         if verify(current_user.password_hash, form.current.data):
             current_user.password_hash = hash_password(form.new.data)
+            current_user.must_change_password = False
             current_user.session_version += 1
             record("password_changed", None, actor_id=current_user.id)
             db.session.commit()
@@ -113,19 +126,31 @@ def password():
 
 @bp.route("/totp", methods=["GET", "POST"])
 @login_required
+@limiter.limit(lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key,
+               deduct_when=password_failed)
 def totp():
-    """Set up an authenticator app: scan the QR code, confirm with one code."""
+    """Set up (or replace) an authenticator app: scan the QR code or type the key, confirm with a code and the
+    password, and the current app's code when one is replaced. Recovery codes are shown once."""
     form = TotpForm()
-    if form.validate_on_submit() and form.secret.data:
-        if codes.verify(form.secret.data, form.code.data):
-            current_user.totp_secret = form.secret.data
-            record("totp_enabled", None, actor_id=current_user.id)
+    replacing = bool(current_user.totp_secret)
+    if form.validate_on_submit():
+        if not verify(current_user.password_hash, form.password.data):
+            form.password.errors.append(_("This is not your current password."))
+        elif replacing and not factors.second_factor(current_user, form.current.data):
+            form.current.errors.append(_("This code is not right. Enter a code from the app you use now, or one of "
+                                         "your recovery codes."))
+        elif (recovery := factors.enrol(current_user, form.code.data)) is None:
+            form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
+        else:
+            user = current_user._get_current_object()
+            record("totp_replaced" if replacing else "totp_enabled", None, actor_id=user.id)
             db.session.commit()
-            flash(_("Two-step sign-in is on. You will need a code from the app each time you sign in."))
-            return redirect(landing(current_user), code=303)
-        form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
-    if not form.secret.data:
-        form.secret.data = codes.new_secret()
-    qr = codes.qr_svg(form.secret.data, current_user.username)
+            session.clear()  # a new session, with the new session version
+            login_user(user)
+            start(user)
+            return no_store(make_response(render_template("auth/totp_done.html", recovery=recovery)))
+        db.session.commit()  # a code of the current app, if typed right, is used up all the same
+    secret = factors.pending_secret(current_user)
+    qr = codes.qr_svg(secret, current_user.username)
     status = 422 if form.errors else 200
-    return render_template("auth/totp.html", form=form, qr=qr), status
+    return render_template("auth/totp.html", form=form, qr=qr, key=factors.spaced(secret), replacing=replacing), status

@@ -14,6 +14,10 @@ from app.extensions import db, htmx
 from app.models import User
 
 
+# Sent by requests the page makes on its own (the queue's poll for new items): they never extend a session.
+BACKGROUND_HEADER = "X-Prystan-Background"
+
+
 def load_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
@@ -43,7 +47,8 @@ def enforce_timeouts() -> None:
         session.clear()
         session["timed_out"] = True
         return
-    session["seen_at"] = now
+    if request.headers.get(BACKGROUND_HEADER) != "1":  # a poll of an unattended screen is no sign of life
+        session["seen_at"] = now
 
 
 def redirect_to(target: str):
@@ -68,6 +73,8 @@ def guard(permission: str):
     def check():
         if not current_user.is_authenticated:
             return unauthorized()
+        if current_user.must_change_password:
+            return redirect_to(url_for("auth.password"))
         if current_user.totp_required and not current_user.totp_secret:
             return redirect_to(url_for("auth.totp"))
         if not current_user.can(permission):

@@ -1,20 +1,9 @@
-"""Time-based one-time codes (authenticator apps) and their QR code, drawn on our server."""
+"""The enrolment QR code of an authenticator app, drawn on our server (the codes themselves: factors.py)."""
 
 import pyotp
 import segno
 
 ISSUER = "Prystan"
-
-
-def new_secret() -> str:
-    return pyotp.random_base32()
-
-
-def verify(secret: str | None, code: str | None) -> bool:
-    code = (code or "").replace(" ", "")
-    if not secret or not code.isdigit():
-        return False
-    return pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
 def qr_svg(secret: str, username: str) -> str:

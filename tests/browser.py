@@ -1,8 +1,14 @@
 """Helpers for browser tests: a live server in a thread and Debian's Chromium driven by Playwright."""
 
+import json
 import os
+import re
+import shutil
+import subprocess
 import threading
 from pathlib import Path
+
+import pytest
 
 from werkzeug.serving import make_server
 
@@ -19,6 +25,10 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = Path(ROOT) / "build" / "screenshots"
+PAGES = Path(ROOT) / "build" / "html"
+VNU = Path(ROOT) / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+# htmx's attributes are not HTML's; everything else must be valid.
+VNU_IGNORED = r".*“hx-[a-z-]+”.*"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -63,3 +73,20 @@ def sign_in(page, username: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/moderation$"))
     page.wait_for_load_state("load")  # the queue's script is ready: a row opens in the side panel
+
+
+def html_errors(pages: dict[str, str]) -> list[str]:
+    """Check pages (name: the HTML the server sent) with the W3C Nu HTML Checker, all in one Java start; return
+    its errors as "page: line: message"."""
+    java = shutil.which("java")
+    if not java or not VNU.exists():
+        pytest.fail("the Nu HTML Checker needs java and node_modules/vnu-jar (.ci/system-deps, make test-tools)")
+    shutil.rmtree(PAGES, ignore_errors=True)
+    PAGES.mkdir(parents=True)
+    for name, html in pages.items():
+        (PAGES / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".html")).write_text(html)
+    done = subprocess.run([java, "-jar", str(VNU), "--errors-only", "--format", "json", "--filterpattern",
+                           VNU_IGNORED, *sorted(str(p) for p in PAGES.iterdir())],
+                          capture_output=True, text=True, timeout=300, check=False)
+    messages = json.loads(done.stderr or '{"messages": []}')["messages"]
+    return [f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m['message']}" for m in messages]

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Submission, User
 from app.moderation import service
 from tests import files
+from tests.browser import html_errors
 from tests.conftest import PASSWORD, make_user
 from tests.routes import url_of
 
@@ -56,12 +57,19 @@ def pages(app, ids) -> list[str]:
     return sorted(set(urls))
 
 
-def visit(page, urls, base):
+FRAGMENTS = ("/moderation/counts", "/moderation/new")  # parts of the queue page, loaded into it
+
+
+def visit(page, urls, base, sent=None):
+    """Open each page; return the status of each, and keep the HTML the server sent in ``sent``."""
     seen = {}
     for url in urls:
         response = page.goto(base + url)
         page.wait_for_load_state("networkidle")
         seen[url] = response.status
+        fragment = url.split("?")[0] in FRAGMENTS
+        if sent is not None and not fragment and response.headers.get("content-type", "").startswith("text/html"):
+            sent[f"{len(sent):02d}{url}"] = response.text()
         violations = page.evaluate("window.__csp || []")
         assert violations == [], (url, violations)
     return seen
@@ -77,7 +85,8 @@ def test_every_page_as_a_reader_and_as_an_admin(page, browser, live_server):
     assert len(urls) >= 20
 
     page.add_init_script(WATCH_CSP)
-    seen = visit(page, urls, live_server.url)
+    sent = {}
+    seen = visit(page, urls, live_server.url, sent)
     assert seen["/ads/" + ids["ad_id"]] == 200 and seen["/"] == 200
 
     page.goto("/auth/login")
@@ -85,7 +94,25 @@ def test_every_page_as_a_reader_and_as_an_admin(page, browser, live_server):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name=re.compile("Sign out"))).to_be_visible()
-    seen = visit(page, urls, live_server.url)
+    seen = visit(page, urls, live_server.url, sent)
     staff = [u for u in urls if u.startswith(("/moderation", "/admin"))]
     assert staff and all(seen[u] == 200 for u in staff if "/attachments/" not in u), seen
     assert page.problems == [], {u: s for u, s in seen.items() if s != 200}
+    sent |= pages_with_errors(live_server)
+    assert len(sent) >= 45  # every page as a reader and as an admin, and the pages with errors
+    assert html_errors(sent) == []
+
+
+def pages_with_errors(live_server) -> dict[str, str]:
+    """The pages a person sees after a mistake: every form with its errors shown, as the server sends them."""
+    client = live_server.app.test_client()
+    live_server.app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        found = {}
+        for name in ("information", "contact", "ad"):
+            found[f"errors-{name}"] = client.post(f"/submit/{name}", data={"telegram": "+375 29 123 45 67"})
+        found["errors-status"] = client.post("/status", data={"code": "1111 2222 3333 4444"})
+        found["errors-login"] = client.post("/auth/login", data={"username": "boss", "password": "wrong one"})
+        return {name: response.get_data(as_text=True) for name, response in found.items()}
+    finally:
+        live_server.app.config["WTF_CSRF_ENABLED"] = True

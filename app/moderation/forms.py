@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from app.forms import Form
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.widgets import HiddenInput
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
@@ -33,7 +34,8 @@ class FilterForm(Form):
 class ActionForm(Form):
     """Every action carries the version of the item its author saw."""
 
-    version = IntegerField(validators=[InputRequired(), NumberRange(1, ID_MAX)])
+    # Hidden: no required, min or max attributes (HTML allows none on a hidden input); checked on the server.
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(1, ID_MAX)])
 
 
 class RejectForm(ActionForm):

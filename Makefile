@@ -41,9 +41,10 @@ node_modules/.installed: package.json package-lock.json
 test: install system-deps test-tools
 	$(PY) -m pytest
 
-# The same suite against the PostgreSQL server on this machine.
+# The same suite against the PostgreSQL server on this machine, but for the heavy tests that do not depend on the
+# database (browser walks, the HTML checker, file bombs: marked "once"), which `make test` has run.
 test-postgres: install system-deps test-tools
-	PRYSTAN_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest
+	PRYSTAN_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(PY) -m pytest -m "not once"
 
 # Extract strings and update the catalogs after changing user-facing text.
 messages: install

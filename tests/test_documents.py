@@ -19,6 +19,8 @@ from tests import files
 from tests.conftest import make_user, receipt_from, sign_in
 from tests.test_uploads import EXIFTOOL, assert_clean, post_files, process, refusal, stored_files
 
+pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI's SQLite pass only
+
 # What the original object tree could carry; none of it may reach the rebuilt file.
 PDF_KEYS = (b"/JavaScript", b"/JS", b"/OpenAction", b"/AA", b"/URI", b"/EmbeddedFile", b"/Annots", b"/AcroForm",
             b"/PieceInfo", b"/Metadata", b"/Thumb", b"/Font", b"/Author", b"/Producer", b"/Creator", b"/CreationDate",

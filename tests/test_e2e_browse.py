@@ -16,7 +16,7 @@ from tests.browser import html_errors
 from tests.conftest import PASSWORD, make_user
 from tests.routes import url_of
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 WATCH_CSP = """
 window.__csp = [];

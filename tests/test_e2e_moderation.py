@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
 from tests.conftest import make_submission, make_user
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 
 def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_server):

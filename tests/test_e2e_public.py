@@ -16,7 +16,7 @@ from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
 from tests.conftest import make_submission, make_user, public_id
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 AXE = os.path.join(ROOT, "node_modules", "axe-core", "axe.min.js")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]

@@ -9,7 +9,7 @@ from app.models import Submission
 from tests.browser import DESKTOP, PHONE, screenshot
 from tests.conftest import count
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 
 def read_receipt(page) -> str:

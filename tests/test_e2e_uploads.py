@@ -10,7 +10,7 @@ from tests import files
 from tests.browser import screenshot
 from tests.conftest import PASSWORD, count, make_user
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 
 def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp_path):

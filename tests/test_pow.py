@@ -64,6 +64,7 @@ def test_proof_of_work_can_be_switched_off(client):
 
 
 @pytest.mark.e2e
+@pytest.mark.once
 def test_the_browser_solves_it_so_a_person_never_meets_the_stricter_limit(browser, tmp_path):
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True, **LIMITS)
     with app.app_context():

@@ -23,6 +23,8 @@ from tests import files
 from tests.conftest import SECRET, TEST_DATABASE_URL, make_app, receipt_from, work_leftovers
 from tests.test_uploads import post_files, refusal
 
+pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI's SQLite pass only
+
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox", "probe.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ISOLATION = sandbox.isolation()

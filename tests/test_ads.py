@@ -30,7 +30,7 @@ def approver(app):
 
 
 def titles(html: str) -> list[str]:
-    return re.findall(r'<h3 id="ad-[a-z2-9]{12}-title"><a href="[^"]+">([^<]+)</a>', html)
+    return re.findall(r'<h[23] id="ad-[a-z2-9]{12}-title"><a href="[^"]+">([^<]+)</a>', html)
 
 
 def test_only_live_ads_are_listed_newest_first(app, client, approver):

@@ -1,14 +1,13 @@
 """Command line: flask --app wsgi users create NAME --role ROLE, demo, purge, uploads gc."""
 
+import contextlib
 import secrets
 import sys
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
-
-from app.auth.passwords import MIN_LENGTH, hash_password
+from app import staff
 from app.extensions import db
 from app.models import User
 
@@ -27,31 +26,33 @@ def read_password(from_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def create_user(username: str, role: str, password_stdin: bool) -> None:
     """Create a staff account."""
-    if db.session.scalar(select(User).where(User.username == username)):
+    if staff.find(username):
         raise click.ClickException(f"User {username!r} already exists.")
-    password = read_password(password_stdin)
-    if len(password) < MIN_LENGTH:
-        raise click.ClickException(f"The password must have at least {MIN_LENGTH} characters.")
-    db.session.add(User(username=username, role=role, password_hash=hash_password(password)))
-    db.session.commit()
+    with refusals():
+        staff.create(username, role, read_password(password_stdin))
     click.echo(f"Created {role} {username!r}.")
 
 
 def find_user(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = staff.find(username)
     if user is None:
         raise click.ClickException(f"No user {username!r}.")
     return user
+
+
+@contextlib.contextmanager
+def refusals():
+    try:
+        yield
+    except staff.StaffError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @users.command("disable")
 @click.argument("username")
 def disable_user(username: str) -> None:
     """Disable a staff account; its sessions end at once."""
-    user = find_user(username)
-    user.active = False
-    user.session_version += 1
-    db.session.commit()
+    staff.set_active(find_user(username), False)
     click.echo(f"Disabled {username!r}.")
 
 
@@ -61,12 +62,8 @@ def disable_user(username: str) -> None:
 def reset_password(username: str, password_stdin: bool) -> None:
     """Set a new password; the account's sessions end."""
     user = find_user(username)
-    password = read_password(password_stdin)
-    if len(password) < MIN_LENGTH:
-        raise click.ClickException(f"The password must have at least {MIN_LENGTH} characters.")
-    user.password_hash = hash_password(password)
-    user.session_version += 1
-    db.session.commit()
+    with refusals():
+        staff.set_password(user, read_password(password_stdin))
     click.echo(f"New password set for {username!r}.")
 
 

@@ -73,3 +73,22 @@ def test_logout_ends_the_session_on_the_server(app, runner, client):
     thief = app.test_client()
     thief.set_cookie("prystan_session", stolen)
     assert "Sign out" not in thief.get("/").get_data(as_text=True)
+
+
+def test_the_command_line_changes_accounts_like_the_admin_page_and_records_it(app, runner, client):
+    """One place makes and changes staff accounts (app/staff.py): the CLI writes the same audit events."""
+    from app.models import Event
+    from tests.conftest import login
+
+    runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"],
+                  input="a long enough password\n")
+    assert login(client, "olga", "a long enough password").status_code == 303
+    assert runner.invoke(args=["users", "reset-password", "olga", "--password-stdin"], input="short\n").exit_code != 0
+    assert runner.invoke(args=["users", "reset-password", "olga", "--password-stdin"],
+                         input="another long password\n").exit_code == 0
+    assert client.get("/moderation").status_code == 302  # the reset ended the session
+    assert runner.invoke(args=["users", "disable", "olga"]).exit_code == 0
+    with app.app_context():
+        details = db.session.scalars(select(Event.detail).where(Event.action.in_(["user_created", "user_changed"]))
+                                     .order_by(Event.id)).all()
+    assert details == ["user 1 as moderator", "user 1: password reset", "user 1: disabled"]

@@ -3,15 +3,14 @@ from datetime import datetime, time, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
 from app.auth.forms import EmptyForm
-from app.auth.passwords import hash_password
 from app.extensions import db
-from app.models import Event, RecoveryCode, User, parse_id
-from app.audit import record
+from app import staff
+from app.models import Event, User, parse_id
 
 AUDIT_PAGE = 50
 
@@ -21,13 +20,7 @@ def users():
     """List staff accounts and create new ones."""
     form = CreateUserForm()
     if form.validate_on_submit():
-        # The admin knows this password: the account chooses its own at its first sign-in.
-        user = User(username=form.username.data, role=form.role.data, password_hash=hash_password(form.password.data),
-                    must_change_password=True)
-        db.session.add(user)
-        db.session.flush()
-        record("user_created", None, actor_id=current_user.id, detail=f"user {user.id} as {user.role}")
-        db.session.commit()
+        user = staff.create(form.username.data, form.role.data, form.password.data, by=current_user)
         flash(_("Account %(name)s created.", name=user.username))
         return redirect(url_for("admin.users"), code=303)
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
@@ -36,17 +29,14 @@ def users():
 
 
 def change_user(user_id: int, change, message: str):
-    """Apply one change to an account, end its sessions, record it; admins cannot lock themselves out."""
+    """Apply one change to another account (staff.py records it and ends its sessions)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     user = db.get_or_404(User, user_id)
-    if user.id == current_user.id:
+    if user.id == current_user.id:  # admins cannot lock themselves out
         flash(_("You cannot change your own account here."))
         return redirect(url_for("admin.users"), code=303)
-    detail = change(user)
-    user.session_version += 1
-    record("user_changed", None, actor_id=current_user.id, detail=f"user {user.id}: {detail}")
-    db.session.commit()
+    change(user)
     flash(message % {"name": user.username})
     return redirect(url_for("admin.users"), code=303)
 
@@ -54,10 +44,8 @@ def change_user(user_id: int, change, message: str):
 @bp.post("/users/<int:user_id>/active")
 def toggle_active(user_id: int):
     """Disable an account (its sessions end at once), or enable it again."""
-    def change(user):
-        user.active = not user.active
-        return "enabled" if user.active else "disabled"
-    return change_user(user_id, change, _("Account %(name)s updated."))
+    return change_user(user_id, lambda user: staff.set_active(user, not user.active, by=current_user),
+                       _("Account %(name)s updated."))
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -65,29 +53,23 @@ def role(user_id: int):
     """Give an account another role."""
     form = RoleForm()
     def change(user):
-        user.role = form.role.data if form.role.data in User.ROLES else user.role
-        return f"role {user.role}"
+        if form.role.data in User.ROLES:
+            staff.set_role(user, form.role.data, by=current_user)
     return change_user(user_id, change, _("Role of %(name)s changed."))
 
 
 @bp.post("/users/<int:user_id>/totp-reset")
 def totp_reset(user_id: int):
     """Remove an account's authenticator (a lost phone); it must set one up again if required."""
-    def change(user):
-        user.totp_secret = user.totp_pending = user.totp_last_step = None
-        db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        user.session_version += 1  # whoever holds the lost phone's sessions is out too
-        return "totp reset"
-    return change_user(user_id, change, _("Two-step sign-in of %(name)s was reset."))
+    return change_user(user_id, lambda user: staff.reset_second_factor(user, by=current_user),
+                       _("Two-step sign-in of %(name)s was reset."))
 
 
 @bp.post("/users/<int:user_id>/totp-required")
 def totp_required(user_id: int):
     """Require (or stop requiring) two-step sign-in for an account."""
-    def change(user):
-        user.totp_required = not user.totp_required
-        return "totp required" if user.totp_required else "totp optional"
-    return change_user(user_id, change, _("Two-step sign-in setting of %(name)s changed."))
+    return change_user(user_id, lambda user: staff.set_totp_required(user, not user.totp_required, by=current_user),
+                       _("Two-step sign-in setting of %(name)s changed."))
 
 
 @bp.get("/audit")

@@ -94,7 +94,7 @@ def purge() -> None:
     from flask import current_app
 
     from app.retention import purge as run
-    from app.uploads.storage import app_storage
+    from app.uploads.stores import app_storage
 
     config = current_app.config
     result = run(app_storage(), retention_days=int(config["RETENTION_DAYS"]),

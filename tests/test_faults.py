@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Submission
-from app.uploads.storage import LocalStorage
+from app.uploads.local import LocalStorage
 from tests import files
 from tests.browser import LiveServer
 from tests.conftest import make_app, work_leftovers

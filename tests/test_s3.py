@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import Attachment, Submission, User, utcnow
 from app.moderation import service
 from app.uploads.s3 import S3Storage
-from app.uploads.storage import StorageError, app_storage, new_key
+from app.uploads.storage import StorageError, new_key
+from app.uploads.stores import app_storage
 from tests import files
 from tests.conftest import count, make_user, public_id, receipt_from, sign_in, work_leftovers
 

@@ -15,7 +15,8 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import Attachment, Submission
 from app.uploads import intake, sandbox
-from app.uploads.storage import LocalStorage, StorageError, new_key
+from app.uploads.local import LocalStorage
+from app.uploads.storage import StorageError, new_key
 from tests import files
 from tests.conftest import count, hx, make_user, receipt_from, sign_in, work_leftovers
 

@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,7 +9,8 @@ from app.moderation import bp
 from app.moderation import queue as q
 from app.moderation import service
 from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
-from app.uploads.storage import app_storage, preview_key
+from app.uploads.serve import send_stored
+from app.uploads.storage import preview_key
 
 SEARCH_ARGS = ("kind", "status", "category", "files", "since", "until", "q")
 
@@ -257,9 +258,7 @@ def too_late(submission_id: int):
 def attachment(attachment_id: int):
     """Download an attachment: never shown inline, never sniffed, sandboxed if opened anyway."""
     item = db.get_or_404(Attachment, attachment_id)
-    response = send_stored(item.storage_key, item.content_type, download_name=item.original_name)
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    return send_stored(item.storage_key, item.content_type, download_name=item.original_name)
 
 
 @bp.get("/attachments/<int:attachment_id>/preview")
@@ -270,12 +269,3 @@ def preview(attachment_id: int, index: int = 0):
     if index >= item.previews:
         abort(404)
     return send_stored(preview_key(item.storage_key, index), "image/jpeg")
-
-
-def send_stored(key: str, mimetype: str, download_name: str | None = None):
-    try:
-        stored = app_storage().open(key)
-    except FileNotFoundError:
-        abort(404)
-    return send_file(stored, mimetype=mimetype, as_attachment=download_name is not None,
-                     download_name=download_name, max_age=0, etag=False)

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
@@ -14,7 +14,8 @@ from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
 from app.security import limiter_key, no_store
 from app.slugs import slugify
-from app.uploads.storage import app_storage, preview_key
+from app.uploads.serve import send_stored
+from app.uploads.storage import preview_key
 
 ONE_YEAR = 365 * 24 * 3600
 HOME_ADS = 6
@@ -132,15 +133,9 @@ def send_public(image_id: str, *, thumb: bool):
     image = ads.public_image(image_id)
     if image is None:
         abort(404)
-    key = preview_key(image.storage_key) if thumb else image.storage_key
-    try:
-        stored = app_storage().open(key)
-    except FileNotFoundError:  # gone from the store (purged meanwhile, or lost): not found either
-        abort(404)
-    mimetype = "image/jpeg" if thumb else image.content_type
-    response = send_file(stored, mimetype=mimetype, max_age=300, etag=False)
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    if thumb:
+        return send_stored(preview_key(image.storage_key), "image/jpeg", max_age=300)
+    return send_stored(image.storage_key, image.content_type, max_age=300)
 
 
 @bp.get("/ads/feed.atom")

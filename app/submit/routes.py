@@ -14,7 +14,7 @@ from app.security import derive_key
 from app.submit import bp, service
 from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
 from app.uploads import intake, sandbox
-from app.uploads.storage import app_storage
+from app.uploads.stores import app_storage
 
 
 def receipt_key() -> bytes:

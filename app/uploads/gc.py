@@ -10,7 +10,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.models import Attachment
-from app.uploads.storage import app_storage, derived_keys
+from app.uploads.storage import derived_keys
+from app.uploads.stores import app_storage
 
 
 @dataclass

@@ -93,7 +93,7 @@ def purge() -> None:
     """Delete for good what has been kept long enough (see RETENTION_DAYS and friends). Run it daily."""
     from flask import current_app
 
-    from app.retention import purge as run
+    from app.submissions.retention import purge as run
     from app.uploads.stores import app_storage
 
     config = current_app.config

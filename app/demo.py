@@ -8,7 +8,7 @@ from app.auth.passwords import hash_password
 from app.extensions import db
 from app import articles
 from app.models import Submission, User, utcnow
-from app.submit import service
+from app.submissions.create import create as create_submission
 
 # Written for the demo: plausible, invented, about no real person.
 SUBMISSIONS = [
@@ -145,10 +145,10 @@ def load(*, moderator_password: str, editor_password: str | None = None) -> int:
     if db.session.scalar(select(func.count()).select_from(Submission)):
         return 0
     for kind, fields in SUBMISSIONS:
-        service.create(kind, fields, locale="en", receipt_key=b"demo items have no usable receipt")
+        create_submission(kind, fields, locale="en", receipt_key=b"demo items have no usable receipt")
     now = utcnow()
     for locale, fields, days_ago in PUBLISHED_ADS:
-        service.create("ad", fields, locale=locale, receipt_key=b"demo items have no usable receipt")
+        create_submission("ad", fields, locale=locale, receipt_key=b"demo items have no usable receipt")
         ad = db.session.scalar(select(Submission).order_by(Submission.id.desc()).limit(1))
         approved = now - timedelta(days=days_ago)
         ad.status, ad.decided_by_id, ad.decided_at = "approved", moderator.id, approved

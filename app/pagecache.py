@@ -68,7 +68,7 @@ def site_state() -> int:
 
 def next_expiry(state: int, now: datetime) -> datetime | None:
     """When the next live ad expires: looked up once per site state, and again once that moment has passed."""
-    from app.ads import live
+    from app.submissions.ads import live
 
     memos = current_app.extensions["pagecache.memos"]
     entry = memos.get("expiry")

@@ -12,7 +12,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Submission
 from app.security import derive_key
-from app.submit import service
+from app.submissions import create as service
 
 TEST_DATABASE_URL = os.environ.get("PRYSTAN_TEST_DATABASE_URL")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -50,7 +50,8 @@ def ram_folder(tmp_path) -> str:
 
 
 def work_leftovers(app) -> list[str]:
-    """What is left in the work folder (the sandbox's lock files aside): nothing, once a request has ended."""
+    """What is left in the work folder (the sandbox's lock files aside, where they live there): nothing, once a
+    request has ended."""
     return sorted(set(os.listdir(app.config["UPLOAD_WORKDIR"])) - {".slots"})
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
-from app.moderation import service
+from app.submissions import decisions as service
 from tests import files
 from tests.conftest import make_submission, make_user, public_id
 
@@ -65,7 +65,7 @@ def test_filters_by_category_and_city_and_search_in_title_and_text(app, client, 
 
 
 def test_pages_keep_the_filters(app, client, approver, monkeypatch):
-    monkeypatch.setattr("app.ads.PAGE_SIZE", 2)
+    monkeypatch.setattr("app.submissions.ads.PAGE_SIZE", 2)
     for n in range(5):
         publish(app, approver, title=f"Room {n}", category="housing")
     publish(app, approver, title="A job", category="job_wanted")
@@ -86,7 +86,7 @@ def test_searching_pages_through_the_same_ads_however_the_matches_are_found(app,
                                                                             few, stretches):
     """A common word is looked for a few ads at a time: pages hold exactly the matching live ads, newest
     first, even where the order of publication is not that of the ids (renewed ads, here moved back)."""
-    monkeypatch.setattr("app.ads.PAGE_SIZE", 3)
+    monkeypatch.setattr("app.submissions.ads.PAGE_SIZE", 3)
     monkeypatch.setattr("app.search.FEW", few)
     monkeypatch.setattr("app.search.STRETCHES", stretches)
     for n in range(16):
@@ -302,7 +302,7 @@ def test_readers_see_random_public_ids_never_row_ids(app, client, approver):
 
 
 def test_the_next_page_cursor_carries_a_public_id(app, client, approver):
-    from app import ads
+    from app.submissions import ads
 
     ids = [publish(app, approver, title=f"Ad number {n}")[0] for n in range(3)]
     with app.app_context():

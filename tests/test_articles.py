@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
-from app.moderation import service
+from app.submissions import decisions as service
 from app.slugs import slugify
 from tests.conftest import HX, login, make_submission, make_user, public_id
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from app import articles
 from app.extensions import db
 from app.models import Attachment, Submission, User
-from app.moderation import service
+from app.submissions import decisions as service
 from tests import files
 from tests.browser import html_errors
 from tests.conftest import PASSWORD, make_user

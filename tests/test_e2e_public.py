@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from app import ROOT, articles
 from app.extensions import db
 from app.models import Submission, User
-from app.moderation import service
+from app.submissions import decisions as service
 from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
 from tests.conftest import make_submission, make_user, public_id

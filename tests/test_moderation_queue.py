@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Event, Submission
-from app.moderation import queue as q
+from app.submissions import queue as q
 from tests.conftest import hx, make_submission, make_user, sign_in
 
 
@@ -125,7 +125,7 @@ def test_every_way_of_searching_pages_through_the_same_matches_in_queue_order(ap
 
 
 def test_a_search_matching_thousands_is_counted_up_to_a_limit(app, moderator, monkeypatch):
-    monkeypatch.setattr("app.moderation.queue.COUNT_LIMIT", 3)
+    monkeypatch.setattr("app.submissions.queue.COUNT_LIMIT", 3)
     for n in range(5):
         make_submission(app, "ad", title=f"Bicycle {n}")
     fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)

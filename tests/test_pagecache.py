@@ -11,7 +11,7 @@ from sqlalchemy import event
 from app import articles
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
-from app.moderation import service
+from app.submissions import decisions as service
 from tests.conftest import make_app, make_submission, make_user, public_id
 
 

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import event
 
 from app import articles
+from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Submission, User
-from app.moderation import service
+from app.submissions import decisions as service
 from tests import files
 from tests.conftest import login, make_user
 
@@ -49,7 +50,7 @@ def fill(app, client, n: int) -> None:
             articles.save(None, title=f"Article {i}", slug="", summary="s", body="b", locale="en", publish=True,
                           author=user)
         for ad in db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).all():
-            service.record("reported", ad.id)  # history rows too
+            record("reported", ad.id)  # history rows too
         db.session.commit()
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Submission, User, utcnow
-from app.moderation import service
+from app.submissions import decisions as service
 from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, new_key
 from app.uploads.stores import app_storage

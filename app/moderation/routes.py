@@ -6,8 +6,8 @@ from app import labels
 from app.extensions import db, htmx
 from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
-from app.moderation import queue as q
-from app.moderation import service
+from app.submissions import decisions
+from app.submissions import queue as staff_queue
 from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
 from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
@@ -15,12 +15,12 @@ from app.uploads.storage import preview_key
 SEARCH_ARGS = ("kind", "status", "category", "files", "since", "until", "q")
 
 
-def read_filters() -> tuple[FilterForm, q.Filters]:
+def read_filters() -> tuple[FilterForm, staff_queue.Filters]:
     form = FilterForm(formdata=request.args)
     form.validate()
     kind = form.kind.data if form.kind.data in Submission.KINDS else None
     files = {"yes": True, "no": False}.get(form.files.data)
-    filters = q.Filters(
+    filters = staff_queue.Filters(
         kind=kind,
         status=form.status.data if form.status.data in Submission.STATUSES else "pending",
         category=form.category.data if form.category.data in Submission.CATEGORIES else None,
@@ -70,12 +70,12 @@ def targeted(name: str) -> bool:
 def queue():
     """List the items waiting for review, oldest first, with tabs, filters and "load more"."""
     form, filters = read_filters()
-    rows, cursor = q.page(filters, request.args.get("after"))
+    rows, cursor = staff_queue.page(filters, request.args.get("after"))
     context = {"form": form, "filters": filters, "rows": rows, "cursor": cursor, "query_args": query_args}
     if targeted("more"):
         return render_template("moderation/partials/_rows.html", **context)
     # The tabs fetch their counts once shown: counting a 100k backlog takes longer than finding one page.
-    context |= {"counts": None, "newest": q.newest_id(), "undo": session.get("undo")}
+    context |= {"counts": None, "newest": staff_queue.newest_id(), "undo": session.get("undo")}
     return render_template("moderation/queue.html", **context)
 
 
@@ -83,7 +83,7 @@ def queue():
 def counts():
     """The tabs with their live counts (refreshed after every action)."""
     _form, filters = read_filters()
-    numbers, at_least = q.counts(filters)
+    numbers, at_least = staff_queue.counts(filters)
     return render_template("moderation/partials/_tabs.html", counts=numbers, at_least=at_least, filters=filters,
                            query_args=query_args)
 
@@ -93,7 +93,7 @@ def new():
     """How many items arrived since the page was drawn: a bar, never rows moving under the cursor."""
     _form, filters = read_filters()
     last = request.args.get("last", type=parse_id) or 0
-    return render_template("moderation/partials/_new.html", arrived=q.arrived_since(last, filters),
+    return render_template("moderation/partials/_new.html", arrived=staff_queue.arrived_since(last, filters),
                            last=last, query_args=query_args)
 
 
@@ -112,11 +112,11 @@ def item_context(submission: Submission, **forms) -> dict:
     edit = forms.get("edit_form") or EditAdForm(formdata=None, obj=submission, **version)
     return {
         "submission": submission,
-        "history": q.history(submission.id),
+        "history": staff_queue.history(submission.id),
         "action_form": ActionForm(formdata=None, **version),
         "reject_form": forms.get("reject_form") or RejectForm(formdata=None, **version),
         "edit_form": edit,
-        "claim_minutes": service.CLAIM_MINUTES,
+        "claim_minutes": decisions.CLAIM_MINUTES,
     }
 
 
@@ -125,8 +125,8 @@ def claim(submission_id: int):
     """Take an item for a few minutes, so that no one else acts on it meanwhile."""
     ActionForm()  # CSRF is checked app-wide; the form has nothing else to read
     try:
-        submission = service.claim(submission_id, current_user)
-    except service.Conflict as conflict:
+        submission = decisions.claim(submission_id, current_user)
+    except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
     if htmx:
         return render_template("moderation/partials/_claim.html", submission=submission)
@@ -140,7 +140,7 @@ def approve(submission_id: int):
     if not form.validate():
         return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
     shown = request.form.getlist("public_image", type=parse_id)
-    return act(submission_id, lambda: service.approve(submission_id, form.version.data, current_user, shown))
+    return act(submission_id, lambda: decisions.approve(submission_id, form.version.data, current_user, shown))
 
 
 @bp.post("/<int:submission_id>/reject")
@@ -149,7 +149,7 @@ def reject(submission_id: int):
     form = RejectForm()
     if not form.validate():
         return form_errors(submission_id, reject_form=form)
-    return act(submission_id, lambda: service.reject(submission_id, form.version.data, current_user,
+    return act(submission_id, lambda: decisions.reject(submission_id, form.version.data, current_user,
                                                      form.reason.data, form.note.data))
 
 
@@ -160,10 +160,10 @@ def edit(submission_id: int):
     if not form.validate():
         return form_errors(submission_id, edit_form=form)
     try:
-        result = service.edit_ad(submission_id, form.version.data, current_user, form.changes())
-    except service.Conflict as conflict:
+        result = decisions.edit_ad(submission_id, form.version.data, current_user, form.changes())
+    except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
-    except service.NotAllowed:
+    except decisions.NotAllowed:
         return form_errors(submission_id, edit_form=form)
     flash(_("The ad is saved. Review it once more and approve it when it is ready."))
     context = item_context(result.submission)
@@ -179,14 +179,14 @@ def undo(submission_id: int):
     if not form.validate():
         return redirect(url_for("moderation.queue"), code=303)
     try:
-        result = service.undo(submission_id, form.version.data, current_user)
-    except service.NotAllowed:
+        result = decisions.undo(submission_id, form.version.data, current_user)
+    except decisions.NotAllowed:
         return too_late(submission_id)
-    except service.Conflict as conflict:
+    except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
     session.pop("undo", None)
     if htmx:
-        response = render_template("moderation/partials/_row.html", row=q.Row(result.submission, 0), fresh=True)
+        response = render_template("moderation/partials/_row.html", row=staff_queue.Row(result.submission, 0), fresh=True)
         return response, 200, {"HX-Trigger": "queue-changed"}
     flash(_("Undone: the item is back in the queue."))
     return redirect(url_for("moderation.queue"), code=303)
@@ -203,7 +203,7 @@ def spam():
             chosen.append((parse_id(ident), parse_id(version)))
         except ValueError:
             continue  # not an item of this queue
-    done, skipped = service.reject_spam(chosen, current_user)
+    done, skipped = decisions.reject_spam(chosen, current_user)
     flash(_("%(done)d rejected as spam.", done=done))
     if skipped:
         flash(_("%(skipped)d skipped: someone else acted on them first.", skipped=skipped))
@@ -214,14 +214,14 @@ def act(submission_id: int, action):
     """Run a decision; answer htmx with the row's new state, and a page with a redirect."""
     try:
         result = action()
-    except service.Conflict as conflict:
+    except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
-    except service.NotAllowed:
+    except decisions.NotAllowed:
         return form_errors(submission_id)
     undo = {"id": submission_id, "version": result.submission.version, "action": result.event.action}
     if htmx:
         html = render_template("moderation/partials/_done.html", submission=result.submission, undo=undo,
-                               undo_seconds=service.UNDO_SECONDS)
+                               undo_seconds=decisions.UNDO_SECONDS)
         return html, 200, {"HX-Trigger": "queue-changed"}
     session["undo"] = undo
     return redirect(url_for("moderation.queue"), code=303)
@@ -237,7 +237,7 @@ def form_errors(submission_id: int, **forms):
     return render_template("moderation/item.html", **context), 422
 
 
-def conflict_response(conflict: service.Conflict, submission_id: int):
+def conflict_response(conflict: decisions.Conflict, submission_id: int):
     """409: someone else acted first. Say who did what, and when."""
     context = {"conflict": conflict, "submission_id": submission_id, "as_row": htmx and htmx.target == f"row-{submission_id}"}
     if htmx:

@@ -3,12 +3,12 @@ from sqlalchemy import select
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 
-from app import ads, articles
+from app import articles
 from app.addresses import base_url, external_url
 from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
-from app.moderation import service
+from app.submissions import ads, reports
 from app.pagecache import cached, memo
 from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
@@ -101,8 +101,8 @@ def report(ad_id: str):
         return no_store(make_response(render_template("public/report.html", ad=item, report_form=form),
                                       422 if form.is_submitted() else 200))
     try:
-        service.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
-    except service.NotAllowed:
+        reports.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
+    except reports.NotAllowed:
         abort(410)
     flash(_("Thank you. A moderator will look at this ad."))
     return redirect(url_for("public.ad_list"), code=303)

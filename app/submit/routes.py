@@ -9,9 +9,10 @@ from flask_wtf.csrf import CSRFError
 from app import pow, receipts
 from app.extensions import limiter
 from app.models import Submission
-from app.moderation import service as moderation
 from app.security import derive_key
-from app.submit import bp, service
+from app.submissions import create as sending
+from app.submissions import owner
+from app.submit import bp
 from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
 from app.uploads import intake, sandbox
 from app.uploads.stores import app_storage
@@ -87,7 +88,7 @@ def receipt_found() -> bool:
     """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
     second line of defence, and must not lock out the person it protects)."""
     if "receipt_found" not in g:
-        g.receipt_found = service.find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
+        g.receipt_found = sending.find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
     return g.receipt_found
 
 
@@ -100,9 +101,9 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if form.validate_on_submit():
         fields = form.fields_for_model()
-        fields["dedupe_digest"] = service.dedupe_digest(kind, fields["telegram"], fields["body"],
+        fields["dedupe_digest"] = sending.dedupe_digest(kind, fields["telegram"], fields["body"],
                                                         key=derive_key(current_app.config["SECRET_KEY"], "dedupe"))
-        if service.is_duplicate(fields["dedupe_digest"]):
+        if sending.is_duplicate(fields["dedupe_digest"]):
             return render_template("submit/duplicate.html", kind=kind)
         try:
             code = accept(kind, fields)
@@ -121,7 +122,7 @@ def accept(kind: str, fields: dict) -> str:
     try:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
         intake.scrub(uploads, sandbox.settings_from(config), workdir)
-        return service.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
+        return sending.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
                               uploads=uploads, storage=app_storage())
     finally:
         intake.discard(workdir)
@@ -172,7 +173,7 @@ def status():
     form = StatusForm()
     submission = None
     if form.validate_on_submit():
-        submission = service.find(form.code.data, receipt_key=receipt_key())
+        submission = sending.find(form.code.data, receipt_key=receipt_key())
         if submission is None:
             g.receipt_missed = True
             form.code.errors.append(not_found_message())
@@ -190,20 +191,20 @@ def status_page(form, submission, notice=None, **forms):
 @receipt_limits
 def renew():
     """The ad's owner keeps it up for another period."""
-    return owner_action(moderation.renew)
+    return owner_action(owner.renew)
 
 
 @bp.post("/status/close")
 @receipt_limits
 def close():
     """The ad's owner takes it off the site (it found a taker, say)."""
-    return owner_action(moderation.close)
+    return owner_action(owner.close)
 
 
 def owner_action(action):
     owner_form = AdOwnerForm()
     form = StatusForm(formdata=None, code=owner_form.code.data or "")
-    submission = service.find(owner_form.code.data or "", receipt_key=receipt_key())
+    submission = sending.find(owner_form.code.data or "", receipt_key=receipt_key())
     if submission is None or not owner_form.validate():
         g.receipt_missed = submission is None
         form.code.errors = [not_found_message()]
@@ -223,14 +224,14 @@ def withdraw():
     """Delete a submission for good, files included, after the submitter confirms."""
     form = StatusForm(formdata=None, code=request.form.get("code", ""))
     withdraw_form = WithdrawForm()
-    submission = service.find(withdraw_form.code.data or "", receipt_key=receipt_key())
+    submission = sending.find(withdraw_form.code.data or "", receipt_key=receipt_key())
     if submission is None:
         g.receipt_missed = True
         form.code.errors = [not_found_message()]
         return render_template("submit/status.html", form=form, withdraw_form=withdraw_form), 422
     if not withdraw_form.validate():
         return status_page(form, submission, withdraw_form=withdraw_form), 422
-    moderation.withdraw(submission, app_storage())
+    owner.withdraw(submission, app_storage())
     return render_template("submit/status.html", form=StatusForm(formdata=None), withdrawn=True)
 
 

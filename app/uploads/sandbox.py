@@ -6,7 +6,7 @@ hostile byte: resource limits, no new privileges, another user id where the app 
 It reads and writes only the file descriptors passed to it.
 
 At most ``slots`` children run at once on this machine, whatever the number of gunicorn workers: a slot is an
-flock on one of ``slots`` files in a folder all workers share; a lock dies with its process. One request's
+flock on one of ``slots`` files in a folder all workers share (slot_dir); a lock dies with its process. One request's
 files are spread over the slots it can get (one child per slot, each taking the next file), so a submission
 with several files uses the machine's cores. Nothing here waits past the deadline: a child still busy then is
 killed and its file refused.
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Settings:
     slots: int  # children at once on this machine
-    workdir: str  # RAM-backed folder of the work folders; the slots' lock files live in workdir/.slots
+    workdir: str  # RAM-backed folder of the work folders (and of the slots' lock files without /dev/shm)
     timeout: float  # wall-clock seconds for all the files of one request, waiting for a slot included
     cpu_seconds: int  # per file
     memory: int  # bytes of address space per child
@@ -132,7 +132,12 @@ def readable_paths() -> list[str]:
 # --- slots ----------------------------------------------------------------------------------------------
 
 def slot_dir(settings: Settings) -> str:
-    path = os.path.join(settings.workdir, ".slots")
+    """The lock files of the slots: one folder for the whole machine where there is /dev/shm, per range of user ids,
+    so that two sites (or two test runs) on one machine never run two children under one user id at once."""
+    if os.path.isdir("/dev/shm"):
+        path = f"/dev/shm/prystan-sandbox-{settings.uid_base}"
+    else:
+        path = os.path.join(settings.workdir, ".slots")
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 

@@ -1,4 +1,5 @@
-"""Status changes of submissions: the only code that changes a status.
+"""Staff decisions on submissions: claim, approve, reject, edit, undo, spam. With owner.py and reports.py, the
+only code that changes a status.
 
 Every action names the version of the item it saw. The change is one conditional UPDATE
 (``WHERE id = :id AND version = :seen``), so of two moderators acting at once exactly one wins and
@@ -195,74 +196,3 @@ def reject_spam(items: list[tuple[int, int]], user: User) -> tuple[int, int]:
         except (Conflict, NotAllowed):
             skipped += 1
     return done, skipped
-
-
-def withdraw(submission: Submission, storage) -> None:
-    """Delete a submission and its files for good at its submitter's request; the audit keeps only the id."""
-    keys = [k for a in submission.attachments for k in (a.storage_key, *derived_keys(a.storage_key))]
-    record("withdrawn", submission.id, detail=submission.kind)
-    db.session.delete(submission)
-    db.session.commit()
-    # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
-    for key in keys:
-        storage.delete(key)
-    erasure.settle()
-
-
-# The ad's owner (holding the receipt) and readers: no staff user, so no version check against a moderator.
-
-def _owner_change(submission: Submission, action: str, values: dict) -> bool:
-    """Change a published ad for its owner if it is still approved and open; record it. False if not."""
-    statement = (
-        update(Submission)
-        .where(Submission.id == submission.id, Submission.kind == "ad", Submission.status == "approved",
-               Submission.closed_at.is_(None))
-        .values(version=Submission.version + 1, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if db.session.execute(statement).rowcount != 1:
-        db.session.rollback()
-        return False
-    record(action, submission.id)
-    db.session.commit()
-    db.session.refresh(submission)
-    return True
-
-
-def renew(submission: Submission) -> bool:
-    """Keep an approved ad up for another AD_DAYS from today (also after it has expired)."""
-    return _owner_change(submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)})
-
-
-def close(submission: Submission) -> bool:
-    """Take an ad off the site for good at its owner's request; it stays until purged or withdrawn."""
-    return _owner_change(submission, "closed", {"closed_at": utcnow()})
-
-
-def report(submission_id: int, reason: str, note: str, *, threshold: int) -> bool:
-    """Record a reader's report of a live ad; at ``threshold`` reports since it was published, the ad
-    leaves the site and goes back to the queue. Returns True when it went back."""
-    now = utcnow()
-    submission = db.session.get(Submission, submission_id)
-    if submission is None or not submission.is_live_ad(now) or reason not in Report.REASONS:
-        raise NotAllowed("not a published ad")
-    db.session.add(Report(submission_id=submission_id, reason=reason, note=(note or "")[: Report.NOTE_MAX]))
-    record("reported", submission_id, detail=reason)
-    db.session.flush()
-    count = db.session.scalar(
-        select(func.count(Report.id)).where(Report.submission_id == submission_id,
-                                            Report.created_at >= submission.published_at)
-    )
-    returned = False
-    if count >= threshold:
-        returned = db.session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.status == "approved")
-            .values(status="pending", published_at=None, decided_at=None, decided_by_id=None,
-                    version=Submission.version + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if returned:
-            record("returned", submission_id, detail=f"{count} reports")
-    db.session.commit()
-    return returned

@@ -1,0 +1,39 @@
+"""Readers' reports of published ads: enough of them send an ad back to the queue."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from app.audit import record
+from app.extensions import db
+from app.models import Report, Submission, utcnow
+from app.submissions.decisions import NotAllowed
+
+
+def report(submission_id: int, reason: str, note: str, *, threshold: int) -> bool:
+    """Record a reader's report of a live ad; at ``threshold`` reports since it was published, the ad
+    leaves the site and goes back to the queue. Returns True when it went back."""
+    now = utcnow()
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not submission.is_live_ad(now) or reason not in Report.REASONS:
+        raise NotAllowed("not a published ad")
+    db.session.add(Report(submission_id=submission_id, reason=reason, note=(note or "")[: Report.NOTE_MAX]))
+    record("reported", submission_id, detail=reason)
+    db.session.flush()
+    count = db.session.scalar(
+        select(func.count(Report.id)).where(Report.submission_id == submission_id,
+                                            Report.created_at >= submission.published_at)
+    )
+    returned = False
+    if count >= threshold:
+        returned = db.session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "approved")
+            .values(status="pending", published_at=None, decided_at=None, decided_by_id=None,
+                    version=Submission.version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if returned:
+            record("returned", submission_id, detail=f"{count} reports")
+    db.session.commit()
+    return returned

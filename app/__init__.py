@@ -256,7 +256,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (public_bp, submit_bp, auth_bp, moderation_bp, admin_bp):
         app.register_blueprint(blueprint)
 
-    from app.auth.session import enforce_timeouts, load_user, unauthorized
+    from app.sessions import enforce_timeouts, load_user, unauthorized
 
     login.user_loader(load_user)
     login.unauthorized_handler(unauthorized)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.auth.passwords import hash_password
+from app.passwords import hash_password
 from app.extensions import db
 from app import articles
 from app.models import Submission, User, utcnow

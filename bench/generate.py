@@ -86,7 +86,7 @@ def main() -> None:
     with app.app_context():
         moderator = db.session.scalar(db.select(User).where(User.username == "bench"))
         if moderator is None:
-            from app.auth.passwords import hash_password
+            from app.passwords import hash_password
 
             moderator = User(username="bench", role="admin", password_hash=hash_password("bench-password-123"))
             db.session.add(moderator)

@@ -202,7 +202,7 @@ PASSWORD = "correct horse battery"
 @functools.cache
 def password_hash(password: str) -> str:
     """Argon2 is slow on purpose; hash each test password once per run."""
-    from app.auth.passwords import hash_password
+    from app.passwords import hash_password
 
     return hash_password(password)
 

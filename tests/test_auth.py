@@ -6,7 +6,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from app.auth.passwords import verify
+from app.passwords import verify
 from app.extensions import db
 from app.models import Event, User
 from tests.conftest import PASSWORD, login, make_user

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from app.auth.passwords import verify
+from app.passwords import verify
 from app.extensions import db
 from app.models import Article, Submission, User
 

@@ -1,17 +1,15 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from app.forms import Form
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
 from app import labels
-from app.auth.forms import NewPassword
 from app.extensions import db
 from app.models import ID_MAX, Article, User
 from app.slugs import SLUG_PATTERN
-from app.submit.forms import MaxChars, clean_text
+from app.forms import Form, MaxChars, NewPassword, clean_text
 
 ROLE_LABELS = {"moderator": _l("Moderator"), "editor": _l("Editor"), "admin": _l("Administrator")}
 

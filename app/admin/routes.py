@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
-from app.auth.forms import EmptyForm
+from app.forms import EmptyForm
 from app.extensions import db
 from app import staff
 from app.models import Event, User, parse_id

@@ -1,10 +1,8 @@
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from app.forms import Form
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, ValidationError
+from wtforms.validators import DataRequired, EqualTo
 
-from app.auth.passwords import MIN_LENGTH
+from app.forms import EmptyForm, Form, NewPassword  # noqa: F401  (EmptyForm: the auth routes' buttons)
 
 
 class LoginForm(Form):
@@ -17,12 +15,6 @@ class LoginForm(Form):
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
     next = HiddenField()
-
-
-class NewPassword:
-    def __call__(self, form, field):
-        if len(field.data or "") < MIN_LENGTH:
-            raise ValidationError(_("Use at least %(min)d characters.", min=MIN_LENGTH))
 
 
 class PasswordForm(Form):
@@ -45,7 +37,3 @@ class TotpForm(Form):
                              render_kw={"autocomplete": "current-password"})
     current = StringField(_l("A code from your current app, or a recovery code"),
                           render_kw={"autocomplete": "one-time-code"})
-
-
-class EmptyForm(Form):
-    """A POST-only button: the CSRF token and nothing else."""

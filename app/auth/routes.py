@@ -7,8 +7,8 @@ from app.auth import bp
 from app.auth import factors, throttle
 from app.auth import totp as codes
 from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
-from app.auth.passwords import hash_password, verify
-from app.auth.session import start
+from app.passwords import hash_password, verify
+from app.sessions import start
 from app import seclog
 from app.redirects import local_path
 from app.extensions import db, limiter

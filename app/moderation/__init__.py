@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from app.auth.session import guard
+from app.sessions import guard
 from app.security import no_store
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")

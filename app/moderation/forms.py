@@ -1,5 +1,4 @@
 from flask_babel import lazy_gettext as _l
-from app.forms import Form
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.widgets import HiddenInput
 from wtforms.fields.choices import SelectChoice
@@ -7,11 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from app import labels
 from app.models import ID_MAX, Submission
-from app.submit.forms import MaxChars, OneOf, clean_text
-
-
-def _choices(mapping, prompt):
-    return [SelectChoice("", prompt)] + [SelectChoice(value, label) for value, label in mapping.items()]
+from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
 
 
 class FilterForm(Form):
@@ -23,7 +18,7 @@ class FilterForm(Form):
     kind = HiddenField()
     status = SelectField(_l("Status"), choices=[SelectChoice(k, v) for k, v in labels.STATUSES.items()
                                                 if k != "withdrawn"], default="pending")
-    category = SelectField(_l("Category"), choices=_choices(labels.CATEGORIES, _l("Any")), validate_choice=False)
+    category = SelectField(_l("Category"), choices=choices_with_prompt(labels.CATEGORIES, _l("Any")), validate_choice=False)
     files = SelectField(_l("Attachments"), choices=[SelectChoice("", _l("Any")), SelectChoice("yes", _l("With files")),
                                                   SelectChoice("no", _l("Without files"))], validate_choice=False)
     since = DateField(_l("From"), validators=[Optional()])
@@ -41,7 +36,7 @@ class ActionForm(Form):
 class RejectForm(ActionForm):
     reason = SelectField(
         _l("Reason (the submitter reads it)"),
-        choices=_choices(labels.REJECT_REASONS, _l("Choose a reason")),
+        choices=choices_with_prompt(labels.REJECT_REASONS, _l("Choose a reason")),
         validate_choice=False,
         validators=[OneOf(tuple(labels.REJECT_REASONS), _l("Choose a reason."))],
     )
@@ -52,7 +47,7 @@ class RejectForm(ActionForm):
 class EditAdForm(ActionForm):
     title = StringField(_l("Title"), filters=[clean_text],
                         validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)])
-    category = SelectField(_l("Category"), choices=_choices(labels.CATEGORIES, _l("Choose a category")),
+    category = SelectField(_l("Category"), choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
                            validate_choice=False,
                            validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))])
     city = StringField(_l("City or region"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])

@@ -1,11 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from app.forms import Form
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from app import labels
 from app.models import Report, Submission
-from app.submit.forms import MaxChars, OneOf, clean_text
+from app.forms import Form, MaxChars, OneOf, clean_text
 
 
 class AdFilterForm(Form):

@@ -1,62 +1,13 @@
 """Public forms. Every field keeps what was typed; every error says what to change."""
 
-import re
-import unicodedata
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from app.forms import Form
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
 from app import labels, receipts, telegram
+from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
 from app.models import Submission
-
-# C0/C1 control characters except tab and newline; NUL in particular cannot be stored.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean_text(value):
-    """Normalize typed text: NFC, unix newlines, no control characters, no outer spaces."""
-    if not isinstance(value, str):
-        return value
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
-
-
-class MaxChars:
-    """Length limit with a message that says how far over the text is."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.field_flags = {"maxlength": limit}
-
-    def __call__(self, form, field):
-        length = len(field.data or "")
-        if length > self.limit:
-            raise ValidationError(
-                _("Please shorten this to %(max)d characters (now %(length)d).", max=self.limit, length=length)
-            )
-
-
-class OneOf:
-    """A choice from a fixed list, with our own translated message."""
-
-    field_flags = {"required": True}
-
-    def __init__(self, choices, message):
-        self.choices = choices
-        self.message = message
-
-    def __call__(self, form, field):
-        if field.data not in self.choices:
-            raise ValidationError(str(self.message))
-
-
-def _choices(mapping, prompt):
-    return [SelectChoice("", prompt)] + [SelectChoice(value, label) for value, label in mapping.items()]
-
 
 class TelegramName:
     """Require a usable Telegram username; keep what was typed in the field, the bare name on the form."""
@@ -109,7 +60,7 @@ class InformationForm(SubmitForm):
 class ContactForm(SubmitForm):
     purpose = SelectField(
         _l("How can you help?"),
-        choices=_choices(labels.PURPOSES, _l("Choose one")),
+        choices=choices_with_prompt(labels.PURPOSES, _l("Choose one")),
         validate_choice=False,
         validators=[OneOf(Submission.PURPOSES, _l("Choose how you can help."))],
     )
@@ -131,7 +82,7 @@ class AdForm(SubmitForm):
     )
     category = SelectField(
         _l("Category"),
-        choices=_choices(labels.CATEGORIES, _l("Choose a category")),
+        choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
         validate_choice=False,
         validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for your ad."))],
     )

@@ -1,0 +1,84 @@
+"""The import rule (ARCHITECTURE.md): blueprints import the domain and infrastructure layers, never each other;
+the domain layer knows nothing of requests and imports no blueprint. Read from the source with ast, so that a
+breach names its file and line."""
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app"
+BLUEPRINTS = {"public", "submit", "moderation", "auth", "admin"}
+# The domain layer: what a submission, an article, a file or a staff account is and what may happen to it.
+DOMAIN = ["submissions", "uploads", "audit.py", "staff.py", "articles.py", "telegram.py", "sanitize.py",
+          "receipts.py", "erasure.py", "search.py", "cursors.py", "models.py", "labels.py", "slugs.py", "pow.py",
+          "passwords.py", "redirects.py", "demo.py"]
+REQUEST_BOUND = {("flask", "request"), ("flask", "session"), ("flask", "g"), ("flask_login", "current_user"),
+                 ("flask_htmx", None)}
+
+
+def imports(path: Path):
+    """(line, module, name) for every import in the file, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, None
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                yield node.lineno, node.module, alias.name
+
+
+def area(path: Path) -> str | None:
+    parts = path.relative_to(APP).parts
+    return parts[0] if len(parts) > 1 and parts[0] in BLUEPRINTS else None
+
+
+def imported_area(module: str, name: str | None) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "app":
+        return None
+    if len(parts) > 1:
+        return parts[1] if parts[1] in BLUEPRINTS else None
+    return name if name in BLUEPRINTS else None  # "from app import moderation"
+
+
+def sources():
+    return sorted(p for p in APP.rglob("*.py") if "translations" not in p.parts)
+
+
+def test_blueprints_never_import_each_other():
+    breaches = []
+    for path in sources():
+        own = area(path)
+        if own is None:
+            continue
+        for line, module, name in imports(path):
+            other = imported_area(module, name)
+            if other and other != own:
+                breaches.append(f"{path.relative_to(APP.parent)}:{line} imports {module}{'.' + name if name else ''}")
+    assert breaches == []
+
+
+def domain_files():
+    for entry in DOMAIN:
+        target = APP / entry
+        yield from sorted(target.rglob("*.py")) if target.is_dir() else [target]
+
+
+def test_the_domain_layer_knows_nothing_of_requests_or_blueprints():
+    breaches = []
+    for path in domain_files():
+        for line, module, name in imports(path):
+            root = module.split(".")[0]
+            bound = (root, name) in REQUEST_BOUND or (root, None) in REQUEST_BOUND
+            if bound or imported_area(module, name):
+                breaches.append(f"{path.relative_to(APP.parent)}:{line} imports {module}{'.' + name if name else ''}")
+    assert breaches == []
+
+
+def test_the_rule_sees_a_breach():
+    """The check itself: a blueprint importing another, and a domain module reading the request, are caught."""
+    tree = "from app.moderation import routes\nfrom flask import request\n"
+    found = [(module, name) for node in ast.walk(ast.parse(tree)) if isinstance(node, ast.ImportFrom)
+             for module, name in [(node.module, node.names[0].name)]]
+    assert imported_area(*found[0]) == "moderation"
+    assert ("flask", found[1][1]) in REQUEST_BOUND
+    assert all(p.exists() for p in domain_files())

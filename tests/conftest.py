@@ -221,18 +221,18 @@ def login(client, username="olga", password=PASSWORD, otp=""):
     return client.post("/auth/login", data={"username": username, "password": password, "otp": otp})
 
 
-def sign_in(client, app, user_id):
-    """Start a staff session without the sign-in form (for tests about something else)."""
-    import time
+def sign_in(client, app, user_id, password=PASSWORD):
+    """Sign a staff member in through the sign-in form, as a person would (for tests about something else)."""
+    import pyotp
 
     from app.models import User
 
     with app.app_context():
-        session_id = db.session.get(User, user_id).get_id()
-    with client.session_transaction() as session:
-        session["_user_id"] = session_id
-        session["_fresh"] = True
-        session["auth_at"] = session["seen_at"] = time.time()
+        user = db.session.get(User, user_id)
+        username, secret = user.username, user.totp_secret
+    otp = pyotp.TOTP(secret).now() if secret else ""
+    response = client.post("/auth/login", data={"username": username, "password": password, "otp": otp})
+    assert response.status_code == 303, f"could not sign {username} in: {response.status_code}"
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def sign_in(page, username: str) -> None:
 
     from playwright.sync_api import expect
 
-    from tests.conftest import PASSWORD
+    from tests.helpers import PASSWORD
 
     page.goto("/auth/login")
     page.get_by_label("Username").fill(username)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import HX, make_app, make_submission, make_user, sign_in
+from tests.helpers import HX, make_app, make_submission, make_user, sign_in
 from tests.routes import url_of
 
 STAFF_PREFIXES = {"/moderation": "moderate", "/admin/articles": "write", "/admin": "administer", "/auth/password": None, "/auth/totp": None,

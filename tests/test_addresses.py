@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import make_app, public_id
+from tests.helpers import make_app, public_id
 from tests.test_ads import publish
 
 PUBLIC = "https://prystan.example"
@@ -20,7 +20,7 @@ def app_config():
 
 @pytest.fixture
 def ad(app):
-    from tests.conftest import make_user
+    from tests.helpers import make_user
 
     return publish(app, make_user(app, "mira", "moderator"), title="A room in Vilnius")[0]
 

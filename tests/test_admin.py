@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event, User
 from app.submissions import decisions as service
-from tests.conftest import PASSWORD, login, make_submission, make_user, sign_in
+from tests.helpers import PASSWORD, login, make_submission, make_user, sign_in
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 from app.submissions import decisions as service
 from tests import files
-from tests.conftest import make_submission, make_user, public_id
+from tests.helpers import make_submission, make_user, public_id
 
 
 def publish(app, approver, **fields):
@@ -260,7 +260,7 @@ def test_moderators_see_the_reports_and_reapproving_starts_the_count_again(app, 
         ad = db.session.get(Submission, ad_id)
         service.approve(ad_id, ad.version, user)
         assert db.session.get(Submission, ad_id).is_live_ad(utcnow())
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     staff = app.test_client()
     sign_in(staff, app, approver)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, utcnow
-from tests.conftest import make_user, receipt_from, sign_in
+from tests.helpers import make_user, receipt_from, sign_in
 from tests.test_ads import publish
 
 

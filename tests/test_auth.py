@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.passwords import verify
 from app.extensions import db
 from app.models import Event, User
-from tests.conftest import PASSWORD, login, make_user
+from tests.helpers import PASSWORD, login, make_user
 
 GENERIC = "Wrong username, password or code."
 

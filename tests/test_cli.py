@@ -78,7 +78,7 @@ def test_logout_ends_the_session_on_the_server(app, runner, client):
 def test_the_command_line_changes_accounts_like_the_admin_page_and_records_it(app, runner, client):
     """One place makes and changes staff accounts (app/staff.py): the CLI writes the same audit events."""
     from app.models import Event
-    from tests.conftest import login
+    from tests.helpers import login
 
     runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"],
                   input="a long enough password\n")

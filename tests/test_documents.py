@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Attachment
 from app.uploads.storage import preview_key
 from tests import files
-from tests.conftest import make_user, receipt_from, sign_in
+from tests.helpers import make_user, receipt_from, sign_in
 from tests.test_uploads import EXIFTOOL, assert_clean, post_files, process, refusal, stored_files
 
 pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI's SQLite pass only

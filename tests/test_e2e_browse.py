@@ -13,7 +13,7 @@ from app.models import Attachment, Submission, User
 from app.submissions import decisions as service
 from tests import files
 from tests.browser import html_errors
-from tests.conftest import PASSWORD, make_user
+from tests.helpers import PASSWORD, make_user
 from tests.routes import url_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]

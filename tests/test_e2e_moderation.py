@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.conftest import make_submission, make_user
+from tests.helpers import make_submission, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 

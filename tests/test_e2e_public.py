@@ -14,7 +14,7 @@ from app.models import Submission, User
 from app.submissions import decisions as service
 from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.conftest import make_submission, make_user, public_id
+from tests.helpers import make_submission, make_user, public_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import screenshot, sign_in
-from tests.conftest import PASSWORD, make_user
+from tests.helpers import PASSWORD, make_user
 from tests.test_ads import publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]

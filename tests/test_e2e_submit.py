@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from app.models import Submission
 from tests.browser import DESKTOP, PHONE, screenshot
-from tests.conftest import count
+from tests.helpers import count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from app.models import Attachment
 from tests import files
 from tests.browser import screenshot
-from tests.conftest import PASSWORD, count, make_user
+from tests.helpers import PASSWORD, count, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import RecoveryCode, User
-from tests.conftest import PASSWORD, login, make_user
+from tests.helpers import PASSWORD, login, make_user
 
 
 def enrol_page(client) -> tuple[str, str]:

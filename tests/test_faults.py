@@ -14,7 +14,7 @@ from app.models import Submission
 from app.uploads.local import LocalStorage
 from tests import files
 from tests.browser import LiveServer
-from tests.conftest import make_app, work_leftovers
+from tests.helpers import make_app, work_leftovers
 
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from app import telegram
 from app.extensions import db
 from app.models import Submission
-from tests.conftest import count, receipt_from
+from tests.helpers import count, receipt_from
 
 FIELDS = {
     "information": ["telegram", "title", "body", "website"],

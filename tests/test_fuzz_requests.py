@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.models import Attachment, Submission
-from tests.conftest import count, make_app
+from tests.helpers import count, make_app
 from tests.routes import url_of
 
 PUBLIC_POSTS = ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
@@ -146,7 +146,7 @@ ID_PATHS = ["/ads/{n}", "/ads/{n}-slug", "/ads/images/{n}", "/ads/images/{n}/thu
 @pytest.mark.parametrize("number", HUGE)
 @pytest.mark.parametrize("path", ID_PATHS)
 def test_huge_ids_in_paths_are_not_found(app, client, path, number):
-    from tests.conftest import make_user, sign_in
+    from tests.helpers import make_user, sign_in
 
     sign_in(client, app, make_user(app, "ada", "admin"))
     assert client.get(path.format(n=number)).status_code == 404
@@ -160,7 +160,7 @@ def test_odd_cursors_never_cause_a_server_error(app, client, cursor):
 
 
 def test_odd_numbers_in_staff_queries_and_forms_never_cause_a_server_error(app, client):
-    from tests.conftest import make_submission, make_user, sign_in
+    from tests.helpers import make_submission, make_user, sign_in
 
     make_submission(app)
     sign_in(client, app, make_user(app, "ada", "admin"))

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from app.extensions import db
-from tests.conftest import make_app, make_submission
+from tests.helpers import make_app, make_submission
 from tests.routes import url_of
 
 REDIS_URL = "redis://127.0.0.1:6379"

@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select, text
 from app import search
 from app.extensions import db
 from app.models import Attachment, Event, Submission
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_head_matches_the_models_and_migrations_run_up_down_up(empty_app):
 
 def test_search_works_on_a_migrated_database(empty_app):
     """The index the migrations make (on PostgreSQL, 0007's stored column) finds new and edited texts."""
-    from tests.conftest import make_submission
+    from tests.helpers import make_submission
 
     with empty_app.app_context():
         upgrade()
@@ -74,7 +74,7 @@ def test_search_works_on_a_migrated_database(empty_app):
 def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_app):
     """0009 rebuilds each table for AUTOINCREMENT: rows and their children survive (no cascade), the full-text
     triggers come back, and a withdrawn item's id is not given to the next one."""
-    from tests.conftest import make_submission, receipt_from
+    from tests.helpers import make_submission, receipt_from
 
     with empty_app.app_context():
         upgrade(revision="0008")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Event, Submission
 from app.submissions import queue as q
-from tests.conftest import hx, make_submission, make_user, sign_in
+from tests.helpers import hx, make_submission, make_user, sign_in
 
 
 def row_ids(html):

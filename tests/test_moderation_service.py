@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event, Submission, User
 from app.submissions import decisions as service
-from tests.conftest import make_submission, make_user
+from tests.helpers import make_submission, make_user
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app import articles
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
 from app.submissions import decisions as service
-from tests.conftest import make_app, make_submission, make_user, public_id
+from tests.helpers import make_app, make_submission, make_user, public_id
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_articles_published_edited_and_withdrawn_show_at_once(app, client, mod):
 
 
 def test_staff_and_visitors_with_messages_are_never_served_from_the_cache(app, client, mod):
-    from tests.conftest import sign_in
+    from tests.helpers import sign_in
 
     ad, _ = make_submission(app, "ad", title="Staff view")
     approve(app, mod, ad)

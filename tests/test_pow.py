@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from tests.browser import LiveServer
-from tests.conftest import make_app, receipt_from
+from tests.helpers import make_app, receipt_from
 
 LIMITS = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "10 per hour", "NOJS_SUBMIT_RATELIMIT": "1 per hour",
           "POW_MAX_NUMBER": 2000}

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Submission, User
 from app.submissions import decisions as service
 from tests import files
-from tests.conftest import login, make_user
+from tests.helpers import login, make_user
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 import pytest
 
 from app.redirects import local_path
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 HOSTILE = [
     "//evil.example/", "///evil.example/", "////evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 from tests import files
-from tests.conftest import make_submission
+from tests.helpers import make_submission
 
 SECRET_BODY = "retention-secret-text-4471"
 

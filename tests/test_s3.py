@@ -20,7 +20,7 @@ from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, new_key
 from app.uploads.stores import app_storage
 from tests import files
-from tests.conftest import count, make_user, public_id, receipt_from, sign_in, work_leftovers
+from tests.helpers import count, make_user, public_id, receipt_from, sign_in, work_leftovers
 
 BUCKET = "prystan-test"
 

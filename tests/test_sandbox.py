@@ -20,7 +20,7 @@ from PIL import Image
 
 from app.uploads import intake, sandbox
 from tests import files
-from tests.conftest import SECRET, TEST_DATABASE_URL, make_app, receipt_from, work_leftovers
+from tests.helpers import SECRET, TEST_DATABASE_URL, make_app, receipt_from, work_leftovers
 from tests.test_uploads import post_files, refusal
 
 pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI's SQLite pass only

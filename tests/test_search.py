@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import search
 from app.extensions import db
 from app.models import Submission
-from tests.conftest import make_submission
+from tests.helpers import make_submission
 
 UNIQUE = "Zyxwvutsrqp"
 
@@ -72,7 +72,7 @@ def test_the_index_follows_edits_and_deletions(app):
 def test_withdrawn_text_leaves_no_word_in_the_database_file(app, client):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("the file check is for SQLite; PostgreSQL's index follows deletions by itself")
-    from tests.conftest import receipt_from
+    from tests.helpers import receipt_from
 
     code = receipt_from(client.post("/submit/information", data={
         "telegram": "forget_me", "body": f"Please forget {UNIQUE} soon."}).get_data(as_text=True))

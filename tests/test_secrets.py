@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Submission
 from tests import files
-from tests.conftest import PASSWORD, login, make_user, public_id, receipt_from
+from tests.helpers import PASSWORD, login, make_user, public_id, receipt_from
 
 SECRETS = {
     "address": "198.51.100.99",

@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from app.models import Submission
-from tests.conftest import SECRET, count, database_url, make_app
+from tests.helpers import SECRET, count, database_url, make_app
 from tests.routes import url_of
 
 PUBLIC_PAGES = ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/auth/login",
@@ -88,14 +88,14 @@ def test_htmx_is_served_from_our_own_static_folder_with_a_safe_config(client):
 
 
 def test_staff_pages_give_htmx_the_csrf_token(app, client):
-    from tests.conftest import make_user, sign_in
+    from tests.helpers import make_user, sign_in
 
     sign_in(client, app, make_user(app, "mira", "moderator"))
     assert 'hx-headers=\'{"X-CSRFToken": ' in client.get("/moderation").get_data(as_text=True)
 
 
 def test_session_cookie_is_secure_httponly_and_samesite(tmp_path):
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)  # as in production: the form's token lives in the session
     response = app.test_client().get("/submit/information")
@@ -234,7 +234,7 @@ def every_route(app):
 
 @pytest.mark.parametrize("role", [None, "admin"])
 def test_security_headers_on_every_route_of_the_url_map(app, client, role):
-    from tests.conftest import make_user, sign_in
+    from tests.helpers import make_user, sign_in
 
     if role:
         sign_in(client, app, make_user(app, "boss", role))

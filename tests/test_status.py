@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, Submission
-from tests.conftest import count, errors_in, make_submission
+from tests.helpers import count, errors_in, make_submission
 
 NOT_FOUND = "No submission matches this code. Check the digits and try again."
 

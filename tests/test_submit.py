@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, Submission
-from tests.conftest import count, errors_in, receipt_from
+from tests.helpers import count, errors_in, receipt_from
 
 VALID = {
     "information": {"telegram": "@Anna_K1", "title": "Parcels refused", "body": "Parcels were refused."},

@@ -18,7 +18,7 @@ from app.uploads import intake, sandbox
 from app.uploads.local import LocalStorage
 from app.uploads.storage import StorageError, new_key
 from tests import files
-from tests.conftest import count, hx, make_user, receipt_from, sign_in, work_leftovers
+from tests.helpers import count, hx, make_user, receipt_from, sign_in, work_leftovers
 
 EXIFTOOL = shutil.which("exiftool")
 FORBIDDEN_GROUPS = ("EXIF", "IFD", "GPS", "XMP", "ICC", "Photoshop", "IPTC", "MakerNotes", "JFIF-JFXX")

@@ -10,8 +10,8 @@ from flask.globals import request_ctx
 from flask_babel import get_locale, get_translations, gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
@@ -150,12 +150,15 @@ def init_extensions(app: Flask) -> None:
 
     app.add_template_filter(lambda text, fallback="item": slugify(text, fallback=fallback), "slug")
     app.add_template_filter(machine_time, "machine_time")
+    from app.telegram import profile_url
+
+    app.add_template_filter(profile_url, "telegram_url")
 
     @app.context_processor
     def globals_for_templates():
         return {
             "labels": labels,
-            "limits": Submission,
+            "Submission": Submission,  # its limits (TITLE_MAX, AD_DAYS…) for the forms' hints
             "now": utcnow,
             "current_locale": str(get_locale()),
             "languages": LANGUAGE_NAMES,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.audit import record
 from app.extensions import db
 from app.models import Article, User, utcnow
-from app.audit import record
 from app.sanitize import render_markdown
 from app.slugs import slugify
 

@@ -15,6 +15,7 @@ from app import seclog
 from app.extensions import db
 from app.models import Event, utcnow
 
+
 def record(action: str, submission_id: int | None, *, actor_id: int | None = None, detail: str = "") -> Event:
     """Add an audit event to the session (committed with the change it records)."""
     by_public = action in Event.PUBLIC_ACTIONS and actor_id is None

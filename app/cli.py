@@ -7,6 +7,7 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+
 from app import staff
 from app.extensions import db
 from app.models import User

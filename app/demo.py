@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.passwords import hash_password
-from app.extensions import db
 from app import articles
+from app.extensions import db
 from app.models import Submission, User, utcnow
+from app.passwords import hash_password
 from app.submissions.create import create as create_submission
 
 # Written for the demo: plausible, invented, about no real person.

@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import text
-
 from app import search
 from app.extensions import db
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 
-
 # The largest id in any table: PostgreSQL's INTEGER (SQLite's is larger). URL parts, cursors and form values
 # that name a row are checked against it before they reach a query, where a larger number would fail.
 ID_MAX = 2**31 - 1
@@ -112,6 +111,10 @@ class Submission(db.Model):
     def public_images(self) -> list[Attachment]:
         """The images a moderator allowed readers to see with this ad."""
         return [a for a in self.attachments if a.public and a.content_type.startswith("image/")]
+
+    def claim_active(self, now: datetime) -> bool:
+        """Someone holds the item for review at ``now`` (see decisions.claim); a lapsed claim holds nothing."""
+        return self.claimed_by_id is not None and self.claimed_until is not None and self.claimed_until >= now
 
     def is_live_ad(self, now: datetime) -> bool:
         """Published right now: an approved ad, not closed, not expired."""

@@ -13,7 +13,6 @@ from app import seclog
 from app.extensions import db, htmx
 from app.models import User
 
-
 # Sent by requests the page makes on its own (the queue's poll for new items): they never extend a session.
 BACKGROUND_HEADER = "X-Prystan-Background"
 
@@ -28,7 +27,7 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def start(user: User) -> None:
+def start() -> None:
     """Mark the start of a signed-in session (the caller has just cleared the old one)."""
     now = time.time()
     session["auth_at"] = session["seen_at"] = now

@@ -8,9 +8,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from app.audit import record
-from app.passwords import MIN_LENGTH, hash_password
 from app.extensions import db
 from app.models import RecoveryCode, User
+from app.passwords import MIN_LENGTH, hash_password
 
 
 class StaffError(ValueError):

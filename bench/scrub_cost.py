@@ -5,7 +5,6 @@ in the same child process the site uses (app/uploads/scrub.py). Appends the figu
 """
 
 import datetime
-import io
 import multiprocessing
 import os
 import platform

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from werkzeug.serving import make_server
 
 from app import ROOT

@@ -11,7 +11,6 @@ from app.models import Submission
 from app.security import derive_key
 from app.submissions import create as service
 
-
 TEST_DATABASE_URL = os.environ.get("PRYSTAN_TEST_DATABASE_URL")
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
-from app.submissions import decisions as service
 from app.slugs import slugify
+from app.submissions import decisions as service
 from tests.helpers import HX, login, make_submission, make_user, public_id
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -6,9 +6,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from app.passwords import verify
 from app.extensions import db
 from app.models import Event, User
+from app.passwords import verify
 from tests.helpers import PASSWORD, login, make_user
 
 GENERIC = "Wrong username, password or code."

@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select
 
-from app.passwords import verify
 from app.extensions import db
 from app.models import Article, Submission, User
+from app.passwords import verify
 
 
 def test_users_create_reads_the_password_from_stdin(app, runner):

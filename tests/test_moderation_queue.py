@@ -1,5 +1,6 @@
 """The queue as a moderator uses it: tabs, filters, pages, the side panel, actions with and without htmx."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Event, Submission
 from app.submissions import queue as q
+from tests import files
 from tests.helpers import hx, make_submission, make_user, sign_in
 
 
@@ -293,3 +295,13 @@ def test_an_error_during_an_htmx_request_is_a_short_fragment(app, moderator):
     html = response.get_data(as_text=True)
     assert response.status_code == 404
     assert "<html" not in html and "Page not found" in html
+
+
+def test_a_row_restored_by_undo_still_counts_its_files(app, moderator, client):
+    response = client.post("/submit/information", content_type="multipart/form-data", data={
+        "telegram": "anna_k1", "body": "Two photos.",
+        "attachments": [(io.BytesIO(files.jpeg()), "a.jpg"), (io.BytesIO(files.png()), "b.png")]})
+    assert response.status_code == 200
+    moderator.post("/moderation/1/approve", data={"version": 1}, headers=hx("row-1"))
+    undone = moderator.post("/moderation/1/undo", data={"version": 2}, headers=hx("row-1")).get_data(as_text=True)
+    assert "2 files" in undone

@@ -7,9 +7,9 @@ from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, Vali
 
 from app import labels
 from app.extensions import db
+from app.forms import Form, MaxChars, NewPassword, clean_text
 from app.models import ID_MAX, Article, User
 from app.slugs import SLUG_PATTERN
-from app.forms import Form, MaxChars, NewPassword, clean_text
 
 ROLE_LABELS = {"moderator": _l("Moderator"), "editor": _l("Editor"), "admin": _l("Administrator")}
 

@@ -5,11 +5,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import staff
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
-from app.forms import EmptyForm
 from app.extensions import db
-from app import staff
+from app.forms import EmptyForm
 from app.models import Event, User, parse_id
 
 AUDIT_PAGE = 50

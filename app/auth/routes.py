@@ -3,18 +3,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from app.auth import bp
-from app.auth import factors, throttle
+from app import seclog
+from app.audit import record
+from app.auth import bp, factors, throttle
 from app.auth import totp as codes
 from app.auth.forms import EmptyForm, LoginForm, PasswordForm, TotpForm
-from app.passwords import hash_password, verify
-from app.sessions import start
-from app import seclog
-from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import User
-from app.audit import record
+from app.passwords import hash_password, verify
+from app.redirects import local_path
 from app.security import client_network, keyed_hash, no_store
+from app.sessions import start
 
 
 def login_failed(response) -> bool:
@@ -65,7 +64,7 @@ def login():
             target = url_for("auth.password") if user.must_change_password else local_path(form.next.data) or landing(user)
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             login_user(user)
-            start(user)
+            start()
             record("signed_in", None, actor_id=user.id)
             db.session.commit()
             throttle.succeeded(typed_account(), network())
@@ -117,7 +116,7 @@ def password():
             db.session.commit()
             session.clear()
             login_user(current_user)
-            start(current_user)
+            start()
             flash(_("Your password is changed. Other sessions of your account have ended."))
             return redirect(url_for("auth.password"), code=303)
         form.current.errors.append(_("This is not your current password."))
@@ -147,7 +146,7 @@ def totp():
             db.session.commit()
             session.clear()  # a new session, with the new session version
             login_user(user)
-            start(user)
+            start()
             return no_store(make_response(render_template("auth/totp_done.html", recovery=recovery)))
         db.session.commit()  # a code of the current app, if typed right, is used up all the same
     secret = factors.pending_secret(current_user)

@@ -2,8 +2,8 @@
 
 from flask import Blueprint
 
-from app.sessions import guard
 from app.security import no_store
+from app.sessions import guard
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 bp.before_request(guard("moderate"))

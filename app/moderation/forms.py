@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.widgets import HiddenInput
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from app import labels
-from app.models import ID_MAX, Submission
 from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
+from app.models import ID_MAX, Submission
 
 
 class FilterForm(Form):

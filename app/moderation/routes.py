@@ -6,9 +6,9 @@ from app import labels
 from app.extensions import db, htmx
 from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
+from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
 from app.submissions import decisions
 from app.submissions import queue as staff_queue
-from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
 from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
 
@@ -123,7 +123,7 @@ def item_context(submission: Submission, **forms) -> dict:
 @bp.post("/<int:submission_id>/claim")
 def claim(submission_id: int):
     """Take an item for a few minutes, so that no one else acts on it meanwhile."""
-    ActionForm()  # CSRF is checked app-wide; the form has nothing else to read
+    # (CSRF is checked app-wide; the button sends nothing else.)
     try:
         submission = decisions.claim(submission_id, current_user)
     except decisions.Conflict as conflict:
@@ -186,7 +186,8 @@ def undo(submission_id: int):
         return conflict_response(conflict, submission_id)
     session.pop("undo", None)
     if htmx:
-        response = render_template("moderation/partials/_row.html", row=staff_queue.Row(result.submission, 0), fresh=True)
+        row = staff_queue.Row(result.submission, len(result.submission.attachments))
+        response = render_template("moderation/partials/_row.html", row=row)
         return response, 200, {"HX-Trigger": "queue-changed"}
     flash(_("Undone: the item is back in the queue."))
     return redirect(url_for("moderation.queue"), code=303)
@@ -195,7 +196,6 @@ def undo(submission_id: int):
 @bp.post("/spam")
 def spam():
     """Reject the ticked items as spam, all at once."""
-    ActionForm()
     chosen = []
     for value in request.form.getlist("item"):
         ident, _sep, version = value.partition(":")

@@ -3,8 +3,8 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from app import labels
-from app.models import Report, Submission
 from app.forms import Form, MaxChars, OneOf, clean_text
+from app.models import Report, Submission
 
 
 class AdFilterForm(Form):

@@ -1,19 +1,19 @@
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from sqlalchemy import select
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
+from sqlalchemy import select
 
 from app import articles
 from app.addresses import base_url, external_url
-from app.redirects import local_path
 from app.extensions import db, limiter
 from app.models import Submission, utcnow
-from app.submissions import ads, reports
 from app.pagecache import cached, memo
 from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
+from app.redirects import local_path
 from app.security import limiter_key, no_store
 from app.slugs import slugify
+from app.submissions import ads, reports
 from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
 

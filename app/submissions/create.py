@@ -8,9 +8,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app import receipts
+from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
-from app.audit import record
 from app.uploads.intake import Upload
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
-from app import erasure, labels
+from app import labels
 from app.audit import latest_event, record
 from app.extensions import db
-from app.models import Attachment, Event, Report, Submission, User, utcnow
-from app.uploads.storage import derived_keys
+from app.models import Attachment, Event, Submission, User, utcnow
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -54,12 +53,11 @@ def _free_for(user: User, now: datetime):
 
 
 def _change(submission_id: int, seen_version: int, user: User, action: str, values: dict,
-            *, extra=None, detail: str = "", then=None) -> Result:
-    """Apply ``values`` if the item is still as the user saw it; record the event; commit.
-
-    ``then`` runs in the same transaction, after the item has changed.
+            *, now: datetime | None = None, extra=None, detail: str = "", then=None) -> Result:
+    """Apply ``values`` if the item is still as the user saw it (and not claimed by another at ``now``); record the
+    event; commit. ``then`` runs in the same transaction, after the item has changed.
     """
-    now = values.pop("_now", utcnow())
+    now = now or utcnow()
     conditions = [Submission.id == submission_id, Submission.version == seen_version, _free_for(user, now)]
     if extra is not None:
         conditions.append(extra)
@@ -84,7 +82,7 @@ def _conflict(submission_id: int, user: User, now: datetime) -> Conflict:
     submission = db.session.get(Submission, submission_id, populate_existing=True)
     if submission is None:
         return Conflict(None, latest_event(submission_id))
-    if submission.claimed_by_id not in (None, user.id) and submission.claimed_until and submission.claimed_until >= now:
+    if submission.claim_active(now) and submission.claimed_by_id != user.id:
         return Conflict(submission, claimed=True)
     return Conflict(submission, latest_event(submission_id))
 
@@ -125,7 +123,7 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
     now = utcnow()
     kind = db.session.scalar(select(Submission.kind).where(Submission.id == submission_id))
     values = {"status": "approved", "decided_at": now, "decided_by_id": user.id,
-              "claimed_by_id": None, "claimed_until": None, "_now": now}
+              "claimed_by_id": None, "claimed_until": None}
     chosen = {int(i) for i in public_images} if kind == "ad" else set()
     if kind == "ad":
         values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
@@ -138,7 +136,7 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
             .execution_options(synchronize_session=False)
         )
 
-    return _change(submission_id, seen_version, user, "approved", values, extra=Submission.status == "pending",
+    return _change(submission_id, seen_version, user, "approved", values, now=now, extra=Submission.status == "pending",
                    then=show_images, detail=f"{len(chosen)} images public" if chosen else "")
 
 
@@ -149,8 +147,8 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
     now = utcnow()
     values = {"status": "rejected", "decided_at": now, "decided_by_id": user.id, "reject_reason": reason,
               "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
-              "claimed_by_id": None, "claimed_until": None, "_now": now}
-    return _change(submission_id, seen_version, user, "rejected", values,
+              "claimed_by_id": None, "claimed_until": None}
+    return _change(submission_id, seen_version, user, "rejected", values, now=now,
                    extra=Submission.status == "pending", detail=reason)
 
 
@@ -177,9 +175,9 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
         Submission.decided_at >= now - timedelta(seconds=UNDO_SECONDS),
     )
     values = {"status": "pending", "decided_at": None, "decided_by_id": None, "reject_reason": None,
-              "reject_note": None, "published_at": None, "expires_at": None, "_now": now}
+              "reject_note": None, "published_at": None, "expires_at": None}
     try:
-        return _change(submission_id, seen_version, user, "undone", values, extra=window)
+        return _change(submission_id, seen_version, user, "undone", values, now=now, extra=window)
     except Conflict as conflict:
         if conflict.submission is not None and conflict.submission.version == seen_version:
             raise NotAllowed("the undo window has passed") from None

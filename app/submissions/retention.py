@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, select
 
 from app import erasure
+from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
-from app.audit import record
 from app.uploads.storage import derived_keys
 
 

@@ -9,6 +9,7 @@ from app import labels, receipts, telegram
 from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
 from app.models import Submission
 
+
 class TelegramName:
     """Require a usable Telegram username; keep what was typed in the field, the bare name on the form."""
 

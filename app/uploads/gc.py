@@ -15,19 +15,19 @@ from app.uploads.stores import app_storage
 
 
 @dataclass
-class Report:
+class Collected:
     removed: int = 0
     leftovers: int = 0
     work_folders: int = 0
     missing: list = field(default_factory=list)
 
 
-def collect(session, *, min_age: int) -> Report:
+def collect(session, *, min_age: int) -> Collected:
     store = app_storage()
     known = dict(session.execute(select(Attachment.storage_key, Attachment.id)).all())
     wanted = set(known) | {derived for k in known for derived in derived_keys(k)}
     cutoff = time.time() - min_age
-    report = Report()
+    report = Collected()
     # One listing, not a lookup per attachment: with S3 each lookup is a request.
     stored = set(store.keys())
     for key in sorted(stored - wanted):

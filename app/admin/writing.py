@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import articles
-from app.admin import bp
+from app.admin import bp, needs
 from app.admin.forms import ArticleForm
 from app.extensions import db
 from app.models import Article
@@ -14,6 +14,7 @@ from app.sanitize import render_markdown
 
 
 @bp.get("/articles")
+@needs("write")
 def article_index():
     """Every article, drafts first."""
     items = db.session.scalars(select(Article).order_by(Article.status, Article.updated_at.desc())).all()
@@ -21,11 +22,13 @@ def article_index():
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
+@needs("write")
 def article_new():
     return edit_article(None)
 
 
 @bp.route("/articles/<int:article_id>", methods=["GET", "POST"])
+@needs("write")
 def article_edit(article_id: int):
     return edit_article(db.get_or_404(Article, article_id))
 
@@ -45,6 +48,7 @@ def edit_article(article: Article | None):
 
 
 @bp.post("/articles/preview")
+@needs("write")
 def article_preview():
     """The sanitized HTML of the text being typed (htmx)."""
     form = ArticleForm()

@@ -305,3 +305,18 @@ def test_a_row_restored_by_undo_still_counts_its_files(app, moderator, client):
     moderator.post("/moderation/1/approve", data={"version": 1}, headers=hx("row-1"))
     undone = moderator.post("/moderation/1/undo", data={"version": 2}, headers=hx("row-1")).get_data(as_text=True)
     assert "2 files" in undone
+
+
+def test_closing_the_panel_gives_the_item_back_at_once(app, moderator):
+    item_id, _ = make_submission(app)
+    ivan = app.test_client()
+    sign_in(ivan, app, make_user(app, "ivan"))
+    assert moderator.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 200
+    assert ivan.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 409
+    assert f'data-release="/moderation/{item_id}/release"' in moderator.get(
+        f"/moderation/{item_id}", headers=hx("panel")).get_data(as_text=True)
+    assert moderator.post(f"/moderation/{item_id}/release", headers=hx()).status_code == 204
+    assert ivan.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 200
+    assert moderator.post(f"/moderation/{item_id}/release").status_code == 303  # not Olga's any more: nothing
+    with app.app_context():
+        assert db.session.get(Submission, item_id).claimed_by.username == "ivan"

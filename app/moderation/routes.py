@@ -133,6 +133,15 @@ def claim(submission_id: int):
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
 
+@bp.post("/<int:submission_id>/release")
+def release(submission_id: int):
+    """Give back an item one holds (the side panel was closed): others may take it at once, not in minutes."""
+    decisions.release(submission_id, current_user)
+    if htmx:
+        return "", 204
+    return redirect(url_for("moderation.queue"), code=303)
+
+
 @bp.post("/<int:submission_id>/approve")
 def approve(submission_id: int):
     """Approve an item; an ad is published."""

@@ -49,6 +49,9 @@
   }
 
   function closePanel() {
+    // Give the item back at once: others need not wait for the claim to lapse.
+    var close = document.querySelector("#panel [data-release]");
+    if (close) htmx.ajax("POST", close.dataset.release, { source: document.body, swap: "none" });
     clearPanel();
     if (selected) selected.focus({ preventScroll: true });
   }

@@ -63,8 +63,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
-                                x_host=hops if app.config["PROXY_TRUST_HOST"] else 0)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops if app.config["PROXY_TRUST_HOST"] else 0
+        )
 
     init_extensions(app)
     app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is a row id
@@ -270,7 +271,7 @@ def register_errors(app: Flask) -> None:
     def error_page(error: HTTPException | None, code: int):
         if request_ctx.url_adapter is None:
             # A Host header no URL can be built for (only a client of its own sends one): no page with links.
-            words = f'{gettext("The request could not be handled")}. {gettext("Please go back and try again.")}'
+            words = f"{gettext('The request could not be handled')}. {gettext('Please go back and try again.')}"
             return words, code, {"Content-Type": "text/plain; charset=utf-8"}
         # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
         name = "errors/partials/_error.html" if htmx and not htmx.boosted else "errors/error.html"
@@ -294,8 +295,11 @@ def register_errors(app: Flask) -> None:
         try:
             return error_page(None, 503)
         except Exception:  # the page itself needs the database (a signed-in user): answer in plain text
-            return "Temporarily unavailable. Nothing was saved half-way. Please try again later.", 503, \
-                {"Content-Type": "text/plain; charset=utf-8"}
+            return (
+                "Temporarily unavailable. Nothing was saved half-way. Please try again later.",
+                503,
+                {"Content-Type": "text/plain; charset=utf-8"},
+            )
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):

@@ -32,8 +32,10 @@ def check(config) -> None:
     for url in configured(config):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-            raise RuntimeError(f"PRYSTAN_PUBLIC_URL and PRYSTAN_ONION_URL are addresses like "
-                               f"https://prystan.example, without a path: not {url!r}")
+            raise RuntimeError(
+                f"PRYSTAN_PUBLIC_URL and PRYSTAN_ONION_URL are addresses like "
+                f"https://prystan.example, without a path: not {url!r}"
+            )
 
 
 def base_url() -> str:

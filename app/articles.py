@@ -22,8 +22,9 @@ def unique_slug(wanted: str, article_id: int | None = None) -> str:
         slug = f"{base[: Article.SLUG_MAX - 6]}-{n}"
 
 
-def save(article: Article | None, *, title: str, slug: str, summary: str, body: str, locale: str,
-         publish: bool, author: User) -> Article:
+def save(
+    article: Article | None, *, title: str, slug: str, summary: str, body: str, locale: str, publish: bool, author: User
+) -> Article:
     """Create or update an article; its HTML is always rendered again from the source."""
     chosen = unique_slug(slugify(slug or title, fallback="article"), article.id if article else None)
     if article is None:

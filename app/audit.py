@@ -20,8 +20,13 @@ def record(action: str, submission_id: int | None, *, actor_id: int | None = Non
     """Add an audit event to the session (committed with the change it records)."""
     by_public = action in Event.PUBLIC_ACTIONS and actor_id is None
     when = day_of(utcnow()) if by_public else utcnow()
-    event = Event(action=action, submission_id=submission_id, actor_id=actor_id, detail=detail[: Event.DETAIL_MAX],
-                  created_at=when)
+    event = Event(
+        action=action,
+        submission_id=submission_id,
+        actor_id=actor_id,
+        detail=detail[: Event.DETAIL_MAX],
+        created_at=when,
+    )
     db.session.add(event)
     seclog.event("audit", action=action, item=None if by_public else submission_id, user=actor_id)
     return event

@@ -98,9 +98,12 @@ def purge() -> None:
     from app.uploads.stores import app_storage
 
     config = current_app.config
-    result = run(app_storage(), retention_days=int(config["RETENTION_DAYS"]),
-                 ad_retention_days=int(config["AD_RETENTION_DAYS"]),
-                 event_retention_days=int(config["EVENT_RETENTION_DAYS"]))
+    result = run(
+        app_storage(),
+        retention_days=int(config["RETENTION_DAYS"]),
+        ad_retention_days=int(config["AD_RETENTION_DAYS"]),
+        event_retention_days=int(config["EVENT_RETENTION_DAYS"]),
+    )
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
 
 

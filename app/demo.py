@@ -77,49 +77,94 @@ SUBMISSIONS = [
 
 # Ads shown as already approved: (locale, fields, days since approval).
 PUBLISHED_ADS = [
-    ("ru", {"telegram": "demo_driver", "title": "Ищу работу водителем категории C", "category": "job_wanted",
-            "city": "Варшава", "show_contact": True,
+    (
+        "ru",
+        {
+            "telegram": "demo_driver",
+            "title": "Ищу работу водителем категории C",
+            "category": "job_wanted",
+            "city": "Варшава",
+            "show_contact": True,
             "body": "Водитель с опытом пятнадцать лет, права категорий B и C. Рассмотрю доставку по городу "
-                    "или работу на складе. Польский язык учу, объясниться могу."}, 1),
-    ("be", {"telegram": "demo_tutor", "title": "Бясплатныя заняткі па англійскай для дзяцей", "category": "services",
-            "city": "Вільня", "show_contact": True,
+            "или работу на складе. Польский язык учу, объясниться могу.",
+        },
+        1,
+    ),
+    (
+        "be",
+        {
+            "telegram": "demo_tutor",
+            "title": "Бясплатныя заняткі па англійскай для дзяцей",
+            "category": "services",
+            "city": "Вільня",
+            "show_contact": True,
             "body": "Настаўніца з вопытам праводзіць заняткі для дзяцей 8–12 гадоў па суботах. Для сем'яў "
-                    "палітвязняў — бясплатна. Пішыце, падбяром час."}, 2),
-    ("en", {"telegram": "demo_giver", "title": "Winter clothes and a pram to give away", "category": "goods",
-            "city": "Białystok", "show_contact": False,
+            "палітвязняў — бясплатна. Пішыце, падбяром час.",
+        },
+        2,
+    ),
+    (
+        "en",
+        {
+            "telegram": "demo_giver",
+            "title": "Winter clothes and a pram to give away",
+            "category": "goods",
+            "city": "Białystok",
+            "show_contact": False,
             "body": "Warm jackets for a child of 4–6 years, boots size 30, and a pram in good condition. "
-                    "Free for a family that needs them. Pick-up in the city centre."}, 3),
-    ("ru", {"telegram": "demo_family", "title": "Нужна помощь с переездом в субботу", "category": "help_needed",
-            "city": "Гданьск", "show_contact": True,
+            "Free for a family that needs them. Pick-up in the city centre.",
+        },
+        3,
+    ),
+    (
+        "ru",
+        {
+            "telegram": "demo_family",
+            "title": "Нужна помощь с переездом в субботу",
+            "category": "help_needed",
+            "city": "Гданьск",
+            "show_contact": True,
             "body": "Мама с двумя детьми переезжает на новую квартиру. Нужны двое крепких помощников "
-                    "и, если получится, машина на два часа."}, 5),
+            "и, если получится, машина на два часа.",
+        },
+        5,
+    ),
 ]
 
 # Articles, one in each language: (locale, title, summary, Markdown).
 ARTICLES = [
-    ("en", "The first week after release",
-     "Practical steps for the first days at home: documents, health, money and people to talk to.",
-     "Coming home after years away is hard, even when it is what you waited for.\n\n"
-     "## Documents first\n\n- Check whether your passport was returned, and ask in writing if not.\n"
-     "- Keep every paper you were given on release.\n\n## Health\n\nSee a doctor in the first weeks, "
-     "even if you feel well. Many people carry problems they did not notice inside.\n\n"
-     "## You are not alone\n\nIf you need work, housing or a lawyer, [leave us a contact](/submit/contact) "
-     "and we will look for someone who can help."),
-    ("ru", "Как мы бережём то, что вы присылаете",
-     "Что происходит с вашим сообщением и файлами после отправки, и чего мы никогда не храним.",
-     "Люди, которые пишут нам, часто рискуют. Поэтому мы устроили сайт так, чтобы знать о вас как можно меньше.\n\n"
-     "## Что мы не храним\n\n- IP-адреса и данные браузера.\n- Скрытые данные в фотографиях: место съёмки, "
-     "модель телефона, автора.\n\n## Что видят модераторы\n\nТекст, файлы и имя пользователя в Telegram — "
-     "только чтобы ответить вам. Опубликовать можно лишь объявление, и только после проверки.\n\n"
-     "## Если передумали\n\nС кодом квитанции вы можете в любой момент **удалить** своё обращение "
-     "на странице [проверки статуса](/status)."),
-    ("be", "Як падтрымаць сям'ю палітвязня",
-     "Некалькі простых спосабаў дапамагчы, нават калі вы далёка.",
-     "Сям'я чалавека за кратамі часта застаецца адна з усімі праблемамі.\n\n"
-     "## Што можна зрабіць\n\n1. Напісаць ліст — гэта важней, чым здаецца.\n"
-     "2. Прапанаваць працу ці жыллё праз [форму кантакту](/submit/contact).\n"
-     "3. Падзяліцца абвесткай з тымі, каму яна патрэбная.\n\n"
-     "Кожная прапанова трапляе да нашай каманды, і мы звяжамся з вамі ў Telegram."),
+    (
+        "en",
+        "The first week after release",
+        "Practical steps for the first days at home: documents, health, money and people to talk to.",
+        "Coming home after years away is hard, even when it is what you waited for.\n\n"
+        "## Documents first\n\n- Check whether your passport was returned, and ask in writing if not.\n"
+        "- Keep every paper you were given on release.\n\n## Health\n\nSee a doctor in the first weeks, "
+        "even if you feel well. Many people carry problems they did not notice inside.\n\n"
+        "## You are not alone\n\nIf you need work, housing or a lawyer, [leave us a contact](/submit/contact) "
+        "and we will look for someone who can help.",
+    ),
+    (
+        "ru",
+        "Как мы бережём то, что вы присылаете",
+        "Что происходит с вашим сообщением и файлами после отправки, и чего мы никогда не храним.",
+        "Люди, которые пишут нам, часто рискуют. Поэтому мы устроили сайт так, чтобы знать о вас как можно меньше.\n\n"
+        "## Что мы не храним\n\n- IP-адреса и данные браузера.\n- Скрытые данные в фотографиях: место съёмки, "
+        "модель телефона, автора.\n\n## Что видят модераторы\n\nТекст, файлы и имя пользователя в Telegram — "
+        "только чтобы ответить вам. Опубликовать можно лишь объявление, и только после проверки.\n\n"
+        "## Если передумали\n\nС кодом квитанции вы можете в любой момент **удалить** своё обращение "
+        "на странице [проверки статуса](/status).",
+    ),
+    (
+        "be",
+        "Як падтрымаць сям'ю палітвязня",
+        "Некалькі простых спосабаў дапамагчы, нават калі вы далёка.",
+        "Сям'я чалавека за кратамі часта застаецца адна з усімі праблемамі.\n\n"
+        "## Што можна зрабіць\n\n1. Напісаць ліст — гэта важней, чым здаецца.\n"
+        "2. Прапанаваць працу ці жыллё праз [форму кантакту](/submit/contact).\n"
+        "3. Падзяліцца абвесткай з тымі, каму яна патрэбная.\n\n"
+        "Кожная прапанова трапляе да нашай каманды, і мы звяжамся з вамі ў Telegram.",
+    ),
 ]
 
 
@@ -155,6 +200,7 @@ def load(*, moderator_password: str, editor_password: str | None = None) -> int:
         ad.published_at, ad.expires_at = approved, approved + timedelta(days=Submission.AD_DAYS)
         db.session.commit()
     for locale, title, summary, body in ARTICLES:
-        articles.save(None, title=title, slug="", summary=summary, body=body, locale=locale, publish=True,
-                      author=editor)
+        articles.save(
+            None, title=title, slug="", summary=summary, body=body, locale=locale, publish=True, author=editor
+        )
     return len(SUBMISSIONS) + len(PUBLISHED_ADS) + len(ARTICLES)

@@ -44,8 +44,11 @@ def settle() -> int:
                 time.sleep(PAUSE)
         finally:
             connection.exec_driver_sql("PRAGMA busy_timeout=10000")
-    log.warning("deleted data may remain in the SQLite write-ahead log: %d frames could not be checkpointed "
-                "while another connection was reading", remaining)
+    log.warning(
+        "deleted data may remain in the SQLite write-ahead log: %d frames could not be checkpointed "
+        "while another connection was reading",
+        remaining,
+    )
     return max(remaining, 1)
 
 

@@ -118,8 +118,13 @@ class Submission(db.Model):
 
     def is_live_ad(self, now: datetime) -> bool:
         """Published right now: an approved ad, not closed, not expired."""
-        return (self.kind == "ad" and self.status == "approved" and self.closed_at is None
-                and self.expires_at is not None and self.expires_at > now)
+        return (
+            self.kind == "ad"
+            and self.status == "approved"
+            and self.closed_at is None
+            and self.expires_at is not None
+            and self.expires_at > now
+        )
 
     def __repr__(self) -> str:
         return f"<Submission {self.id} {self.kind} {self.status}>"
@@ -130,9 +135,7 @@ class Attachment(db.Model):
     __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255))
@@ -263,9 +266,7 @@ class Report(db.Model):
     NOTE_MAX = 500
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(String(NOTE_MAX), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

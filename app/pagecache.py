@@ -79,8 +79,12 @@ def next_expiry(state: int, now: datetime) -> datetime | None:
 
 
 def cacheable() -> bool:
-    return (current_app.extensions["pagecache"].size > 0 and request.method == "GET"
-            and "_user_id" not in session and "_flashes" not in session)
+    return (
+        current_app.extensions["pagecache"].size > 0
+        and request.method == "GET"
+        and "_user_id" not in session
+        and "_flashes" not in session
+    )
 
 
 def memo(name: str, compute):
@@ -106,8 +110,14 @@ def cached(view):
             return view(*args, **kwargs)
         # The address the request came in on is part of the key: a page made for the onion address (its
         # absolute links) is never served on the public one, whatever a Host header says.
-        key = (base_url(), request.endpoint, request.full_path, str(get_locale()), request.headers.get("HX-Request"),
-               request.headers.get("HX-Target"))
+        key = (
+            base_url(),
+            request.endpoint,
+            request.full_path,
+            str(get_locale()),
+            request.headers.get("HX-Request"),
+            request.headers.get("HX-Target"),
+        )
         pages = current_app.extensions["pagecache"]
         state, now = site_state(), utcnow()  # read before rendering: a change meanwhile makes a new state
         entry = pages.get(key)

@@ -15,10 +15,18 @@ import altcha
 
 
 def new_challenge(key: bytes, *, max_number: int, minutes: int) -> dict:
-    challenge = altcha.create_challenge_v1(altcha.ChallengeOptionsV1(
-        hmac_key=key.hex(), max_number=max_number, expires=datetime.now() + timedelta(minutes=minutes)))
-    return {"algorithm": challenge.algorithm, "challenge": challenge.challenge, "maxnumber": challenge.max_number,
-            "salt": challenge.salt, "signature": challenge.signature}
+    challenge = altcha.create_challenge_v1(
+        altcha.ChallengeOptionsV1(
+            hmac_key=key.hex(), max_number=max_number, expires=datetime.now() + timedelta(minutes=minutes)
+        )
+    )
+    return {
+        "algorithm": challenge.algorithm,
+        "challenge": challenge.challenge,
+        "maxnumber": challenge.max_number,
+        "salt": challenge.salt,
+        "signature": challenge.signature,
+    }
 
 
 def verify(payload: str, key: bytes) -> bool:

@@ -13,10 +13,25 @@ from bleach.linkifier import LinkifyFilter
 from bleach.sanitizer import Cleaner
 from markdown_it import MarkdownIt
 
-TAGS = frozenset({
-    "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "code", "pre", "blockquote",
-    "ul", "ol", "li", "a",
-})
+TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "hr",
+        "h2",
+        "h3",
+        "h4",
+        "strong",
+        "em",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "a",
+    }
+)
 ATTRIBUTES = {"a": ["href", "title", "rel"], "ol": ["start"]}
 PROTOCOLS = frozenset({"http", "https", "mailto"})
 REL = "noopener noreferrer nofollow"

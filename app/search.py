@@ -41,15 +41,21 @@ SQLITE_DDL = [
     "INSERT INTO submissions_fts(submissions_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
     "INSERT INTO submissions_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
 ]
-SQLITE_DROP = ["DROP TRIGGER IF EXISTS submissions_fts_update", "DROP TRIGGER IF EXISTS submissions_fts_delete",
-               "DROP TRIGGER IF EXISTS submissions_fts_insert", "DROP TABLE IF EXISTS submissions_fts"]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS submissions_fts_update",
+    "DROP TRIGGER IF EXISTS submissions_fts_delete",
+    "DROP TRIGGER IF EXISTS submissions_fts_insert",
+    "DROP TABLE IF EXISTS submissions_fts",
+]
 POSTGRESQL_DDL = [
     "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS search_vector tsvector "
     f"GENERATED ALWAYS AS ({VECTOR_SQL}) STORED",
     "CREATE INDEX IF NOT EXISTS ix_submissions_search ON submissions USING gin (search_vector)",
 ]
-POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_submissions_search",
-                   "ALTER TABLE submissions DROP COLUMN IF EXISTS search_vector"]
+POSTGRESQL_DROP = [
+    "DROP INDEX IF EXISTS ix_submissions_search",
+    "ALTER TABLE submissions DROP COLUMN IF EXISTS search_vector",
+]
 # Names the models do not declare: the migration check leaves them out.
 EXTRA_NAMES = ("submissions_fts", "ix_submissions_search", "search_vector")
 
@@ -114,8 +120,11 @@ def find(typed: str) -> Found:
         # \w+ holds no quote: each term is a plain token
         query = " ".join(f'"{term}"*' if starts(term) else f'"{term}"' for term in terms)
         rowid = literal_column("rowid")
-        found = select(rowid).select_from(text("submissions_fts")).where(
-            text("submissions_fts MATCH :fts_query").bindparams(fts_query=query))
+        found = (
+            select(rowid)
+            .select_from(text("submissions_fts"))
+            .where(text("submissions_fts MATCH :fts_query").bindparams(fts_query=query))
+        )
         condition = Submission.id.in_(found)
 
         def within(lo: int, hi: int):
@@ -123,7 +132,8 @@ def find(typed: str) -> Found:
     else:
         query = " & ".join(f"{term}:*" if starts(term) else term for term in terms)
         condition = literal_column("submissions.search_vector").op("@@")(
-            text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query))
+            text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
+        )
         found = select(Submission.id).where(condition)
 
         # No stretches: the stored vectors give the planner statistics, and checking a row's vector is cheap,
@@ -147,7 +157,8 @@ def first_matches(found: Found, query, key, position: tuple | None, limit: int, 
     rows: list = []
     for stretch in STRETCHES if found.within else ():
         keys = db.session.execute(
-            cursors.onward(query.with_only_columns(*key.clauses), key, position, newest_first).limit(stretch)).all()
+            cursors.onward(query.with_only_columns(*key.clauses), key, position, newest_first).limit(stretch)
+        ).all()
         if len(keys) < stretch:
             break  # what is left of the list is shorter than the stretch
         ids = [row[-1] for row in keys]

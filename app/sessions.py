@@ -77,8 +77,13 @@ def guard(permission: str):
         if current_user.totp_required and not current_user.totp_secret:
             return redirect_to(url_for("auth.totp"))
         if not current_user.can(permission):
-            seclog.event("access_refused", user=current_user.id, role=current_user.role,
-                         endpoint=request.endpoint, method=request.method)
+            seclog.event(
+                "access_refused",
+                user=current_user.id,
+                role=current_user.role,
+                endpoint=request.endpoint,
+                method=request.method,
+            )
             abort(403)
         return None
 

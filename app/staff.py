@@ -34,7 +34,9 @@ def create(username: str, role: str, password: str, *, by: User | None = None) -
     if find(username):
         raise StaffError(f"User {username!r} already exists.")
     check_password(password)
-    user = User(username=username, role=role, password_hash=hash_password(password), must_change_password=by is not None)
+    user = User(
+        username=username, role=role, password_hash=hash_password(password), must_change_password=by is not None
+    )
     db.session.add(user)
     db.session.flush()
     record("user_created", None, actor_id=by.id if by else None, detail=f"user {user.id} as {role}")

@@ -26,9 +26,7 @@ MESSAGES = {
         "This looks like an e-mail address. We need your Telegram username instead: "
         "it starts with a letter, for example anna_k."
     ),
-    "other_site": _l(
-        "This is a link to another site. Enter your Telegram username, or a link that starts with t.me/."
-    ),
+    "other_site": _l("This is a link to another site. Enter your Telegram username, or a link that starts with t.me/."),
     "not_profile": _l(
         "This link is not a personal profile (it looks like an invite, a channel post or a "
         "sticker set). Enter your own Telegram username."

@@ -24,15 +24,21 @@ from app.extensions import db  # noqa: E402
 from app.models import Submission, User, utcnow  # noqa: E402
 
 WORDS = {
-    "en": ("family parcel release colony lawyer letter visit work room flat help job driver electrician "
-           "teacher children winter clothes documents passport town station weekly free small quiet near "
-           "month after before court sentence mother father brother sister neighbour friend").split(),
-    "ru": ("семья посылка освобождение колония адвокат письмо свидание работа комната квартира помощь "
-           "водитель электрик учитель дети зима одежда документы паспорт город вокзал бесплатно тихий "
-           "рядом месяц после суд приговор мама отец брат сестра сосед друг").split(),
-    "be": ("сям'я пасылка вызваленне калонія адвакат ліст спатканне праца пакой кватэра дапамога "
-           "кіроўца электрык настаўнік дзеці зіма вопратка дакументы пашпарт горад вакзал бясплатна "
-           "ціхі побач месяц пасля суд прысуд маці бацька брат сястра сусед сябар").split(),
+    "en": (
+        "family parcel release colony lawyer letter visit work room flat help job driver electrician "
+        "teacher children winter clothes documents passport town station weekly free small quiet near "
+        "month after before court sentence mother father brother sister neighbour friend"
+    ).split(),
+    "ru": (
+        "семья посылка освобождение колония адвокат письмо свидание работа комната квартира помощь "
+        "водитель электрик учитель дети зима одежда документы паспорт город вокзал бесплатно тихий "
+        "рядом месяц после суд приговор мама отец брат сестра сосед друг"
+    ).split(),
+    "be": (
+        "сям'я пасылка вызваленне калонія адвакат ліст спатканне праца пакой кватэра дапамога "
+        "кіроўца электрык настаўнік дзеці зіма вопратка дакументы пашпарт горад вакзал бясплатна "
+        "ціхі побач месяц пасля суд прысуд маці бацька брат сястра сусед сябар"
+    ).split(),
 }
 CITIES = ["Vilnius", "Warsaw", "Białystok", "Gdańsk", "Варшава", "Вільня", "Kraków", "Riga", None]
 KINDS = [("information", 4), ("contact", 3), ("ad", 5)]
@@ -53,15 +59,23 @@ def rows(n: int, rng: random.Random, moderator_id: int):
         kind, status = rng.choice(kinds), rng.choice(statuses)
         created = now - timedelta(minutes=n - i)
         row = {
-            "kind": kind, "status": status, "telegram": f"user_{i:07d}", "locale": locale,
+            "kind": kind,
+            "status": status,
+            "telegram": f"user_{i:07d}",
+            "locale": locale,
             "body": " ".join(sentence(rng, locale, rng.randint(6, 18)) for _ in range(rng.randint(1, 5))),
             "title": sentence(rng, locale, rng.randint(2, 6))[:-1] if kind != "contact" else None,
             "purpose": rng.choice(Submission.PURPOSES) if kind == "contact" else None,
             "category": rng.choice(Submission.CATEGORIES) if kind == "ad" else None,
             "city": rng.choice(CITIES) if kind == "ad" else None,
             "show_contact": kind == "ad" and rng.random() < 0.6,
-            "created_at": created, "receipt_digest": secrets.token_hex(32), "version": 1,
-            "decided_at": None, "decided_by_id": None, "published_at": None, "expires_at": None,
+            "created_at": created,
+            "receipt_digest": secrets.token_hex(32),
+            "version": 1,
+            "decided_at": None,
+            "decided_by_id": None,
+            "published_at": None,
+            "expires_at": None,
             "reject_reason": None,
         }
         if status != "pending":
@@ -103,9 +117,16 @@ def main() -> None:
             db.session.commit()
         for i in range(5):
             locale = ("en", "ru", "be")[i % 3]
-            articles.save(None, title=sentence(rng, locale, 4)[:-1], slug="", locale=locale, publish=True,
-                          summary=sentence(rng, locale, 12), author=moderator,
-                          body="\n\n".join(sentence(rng, locale, 30) for _ in range(6)))
+            articles.save(
+                None,
+                title=sentence(rng, locale, 4)[:-1],
+                slug="",
+                locale=locale,
+                publish=True,
+                summary=sentence(rng, locale, 12),
+                author=moderator,
+                body="\n\n".join(sentence(rng, locale, 30) for _ in range(6)),
+            )
         if db.engine.dialect.name == "postgresql":
             # What autovacuum does soon after a bulk load. Without statistics the planner takes the 60k
             # pending rows for a few hundred and picks slow plans (2.3 s instead of 4 ms for a search); without

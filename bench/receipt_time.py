@@ -93,10 +93,23 @@ def main() -> None:
         "PYTHONPATH": root,
     }
     bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=root, env=env, check=True,
-                   capture_output=True)
-    server = subprocess.Popen([f"{bin_dir}/gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-                               "--timeout", "300", "wsgi:app"], cwd=root, env=env)
+    subprocess.run(
+        [f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=root, env=env, check=True, capture_output=True
+    )
+    server = subprocess.Popen(
+        [
+            f"{bin_dir}/gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "300",
+            "wsgi:app",
+        ],
+        cwd=root,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/submit/information"
     results = {}
     try:
@@ -128,9 +141,13 @@ def main() -> None:
 
 def record(results: dict, label: str) -> None:
     day = datetime.date.today().isoformat()
-    lines = [f"\n## {day} · time to a receipt (bench/receipt_time.py){' · ' + label if label else ''}\n",
-             f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; gunicorn.conf.py; "
-             "median of three runs after a warm-up.\n", "| Submission | Time to receipt |", "|---|---:|"]
+    lines = [
+        f"\n## {day} · time to a receipt (bench/receipt_time.py){' · ' + label if label else ''}\n",
+        f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; gunicorn.conf.py; "
+        "median of three runs after a warm-up.\n",
+        "| Submission | Time to receipt |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {seconds:.2f} s |" for name, seconds in results.items()]
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
         f.write("\n".join(lines) + "\n")

@@ -64,8 +64,18 @@ def sign_in(base: str) -> tuple[str, str, str]:
 
 # Queries drawn from the generated texts in three languages: common words (each in about a fifth of all
 # items), a prefix, two words, and words that match nothing.
-SEARCHES = ["family", "лист", "колония", "пасылка", "electrician", "адвок", "work room", "сям'я дапамога",
-            "zzzz", "nothing matches"]
+SEARCHES = [
+    "family",
+    "лист",
+    "колония",
+    "пасылка",
+    "electrician",
+    "адвок",
+    "work room",
+    "сям'я дапамога",
+    "zzzz",
+    "nothing matches",
+]
 
 
 class Scripts:
@@ -91,8 +101,9 @@ class Scripts:
         listing = os.path.join(self.workdir, f"{name}.txt")
         with open(listing, "w") as f:
             f.write("\n".join(paths) + "\n")
-        return self._write(name, (self._cookie_line() if staff else "") + f'paths_file = "{listing}"\n'
-                           + read("paths.lua"))
+        return self._write(
+            name, (self._cookie_line() if staff else "") + f'paths_file = "{listing}"\n' + read("paths.lua")
+        )
 
 
 def read(name: str) -> str:
@@ -109,8 +120,13 @@ def median_round(name: str, runs: list, baseline: list) -> tuple:
 
 
 def wrk(url: str, seconds: int, connections: int, threads: int, script: str, env=None) -> dict:
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script, url],
-                         capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script, url],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["rps"] = result["requests"] / result["seconds"]
     return result
@@ -125,8 +141,13 @@ def main() -> None:
     parser.add_argument("--database", default="")
     parser.add_argument("--port", type=int, default=5077)
     parser.add_argument("--no-write", action="store_true", help="do not append to bench/RESULTS.md")
-    parser.add_argument("--only", action="append", default=[], metavar="TARGET",
-                        help="run only the targets whose names contain this (repeatable); hello always runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="run only the targets whose names contain this (repeatable); hello always runs",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
@@ -134,10 +155,14 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="prystan-bench-")
     database = args.database or f"sqlite:///{workdir}/bench.db"
     env = os.environ | {
-        "PRYSTAN_SECRET_KEY": "bench-" + "k" * 40, "PRYSTAN_DATABASE_URL": database,
-        "PRYSTAN_STORAGE_URL": f"{workdir}/uploads", "PRYSTAN_UPLOAD_WORKDIR": f"{workdir}/incoming",
-        "PRYSTAN_RATELIMIT_ENABLED": "false", "PRYSTAN_POW_ENABLED": "false",
-        "PRYSTAN_SESSION_COOKIE_SECURE": "false", "PRYSTAN_BENCH_HELLO": "true",
+        "PRYSTAN_SECRET_KEY": "bench-" + "k" * 40,
+        "PRYSTAN_DATABASE_URL": database,
+        "PRYSTAN_STORAGE_URL": f"{workdir}/uploads",
+        "PRYSTAN_UPLOAD_WORKDIR": f"{workdir}/incoming",
+        "PRYSTAN_RATELIMIT_ENABLED": "false",
+        "PRYSTAN_POW_ENABLED": "false",
+        "PRYSTAN_SESSION_COOKIE_SECURE": "false",
+        "PRYSTAN_BENCH_HELLO": "true",
         "GUNICORN_BIND": f"127.0.0.1:{args.port}",
     }
     if database.startswith("postgresql"):
@@ -177,13 +202,27 @@ def main() -> None:
             ("form submission (no files)", "/submit/information", scripts.post, readers, {"BENCH_KIND": "submit"}),
             ("hello, 2 connections", "/bench/hello", scripts.get, staff, None),
             ("moderation queue", "/moderation", scripts.staff, staff, None),
-            ("queue search, 10 queries", "/moderation?q=…", scripts.paths("staff-search", staff_searches, staff=True),
-             staff, None),
-            ("its tab counts", "/moderation/counts?q=…",
-             scripts.paths("staff-counts", [p.replace("?", "/counts?") for p in staff_searches], staff=True),
-             staff, None),
-            ("approve action", "/moderation", scripts.post, staff,
-             {"BENCH_KIND": "approve", "BENCH_IDS": ids_file, "BENCH_THREADS": str(threads)}),
+            (
+                "queue search, 10 queries",
+                "/moderation?q=…",
+                scripts.paths("staff-search", staff_searches, staff=True),
+                staff,
+                None,
+            ),
+            (
+                "its tab counts",
+                "/moderation/counts?q=…",
+                scripts.paths("staff-counts", [p.replace("?", "/counts?") for p in staff_searches], staff=True),
+                staff,
+                None,
+            ),
+            (
+                "approve action",
+                "/moderation",
+                scripts.post,
+                staff,
+                {"BENCH_KIND": "approve", "BENCH_IDS": ids_file, "BENCH_THREADS": str(threads)},
+            ),
         ]
         if args.only:
             targets = [t for t in targets if t[0] == "hello (baseline)" or any(o in t[0] for o in args.only)]
@@ -193,14 +232,21 @@ def main() -> None:
                 if name == "approve action" and round_:
                     continue  # each pending item is approved once: one round only
                 close = {"BENCH_CLOSE": "1"} if connections == staff else {}  # see report.lua
-                result = wrk(base + ("/" if "…" in path else path), args.seconds,
-                             connections, threads, script,
-                             env=os.environ | (extra or {}) | close | {"BENCH_COOKIE": cookie, "BENCH_TOKEN": token})
+                result = wrk(
+                    base + ("/" if "…" in path else path),
+                    args.seconds,
+                    connections,
+                    threads,
+                    script,
+                    env=os.environ | (extra or {}) | close | {"BENCH_COOKIE": cookie, "BENCH_TOKEN": token},
+                )
                 result["connections"] = connections
                 rounds.setdefault(name, []).append((path, result))
-                print(f"{name:30s} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:6.1f}  "
-                      f"p95 {result['p95_ms']:6.1f}  p99 {result['p99_ms']:6.1f} ms  errors {result['errors']} "
-                      f"non-2xx/3xx {result['non2xx_3xx']}")
+                print(
+                    f"{name:30s} {result['rps']:8.1f} req/s  p50 {result['p50_ms']:6.1f}  "
+                    f"p95 {result['p95_ms']:6.1f}  p99 {result['p99_ms']:6.1f} ms  errors {result['errors']} "
+                    f"non-2xx/3xx {result['non2xx_3xx']}"
+                )
         baseline = rounds["hello (baseline)"]
         results = [median_round(name, runs, baseline) for name, runs in rounds.items()]
     finally:
@@ -253,10 +299,12 @@ def write_results(args, database: str, results) -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, path, r in results:
-        lines.append(f"| {name} | `{path[:40]}` | {r['connections']} | {r['rps']:.0f} | "
-                     f"{100 * r['ratio']:.0f}% | "
-                     f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
-                     f"{r['errors'] + r['non2xx_3xx']} |")
+        lines.append(
+            f"| {name} | `{path[:40]}` | {r['connections']} | {r['rps']:.0f} | "
+            f"{100 * r['ratio']:.0f}% | "
+            f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['errors'] + r['non2xx_3xx']} |"
+        )
     with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
         f.write("\n".join(lines) + "\n")
 

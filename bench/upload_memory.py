@@ -67,8 +67,10 @@ def multipart(fields: dict, files: list, content_type: str = "image/jpeg") -> tu
     for name, value in fields.items():
         body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     for filename, data in files:
-        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-                   f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode())
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+            f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+        )
         body.write(data)
         body.write(b"\r\n")
     body.write(f"--{boundary}--\r\n".encode())
@@ -92,10 +94,14 @@ def main() -> None:
         "PRYSTAN_RATELIMIT_ENABLED": "false",
     }
     bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    server = subprocess.Popen([f"{bin_dir}/gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                               "--timeout", "300", "wsgi:app"], cwd=ROOT, env=env)
+    subprocess.run(
+        [f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    server = subprocess.Popen(
+        [f"{bin_dir}/gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "300", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         worker = worker_of(server.pid)
         url = f"http://127.0.0.1:{port}/submit/information"

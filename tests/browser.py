@@ -84,8 +84,22 @@ def html_errors(pages: dict[str, str]) -> list[str]:
     PAGES.mkdir(parents=True)
     for name, html in pages.items():
         (PAGES / (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") + ".html")).write_text(html)
-    done = subprocess.run([java, "-jar", str(VNU), "--errors-only", "--format", "json", "--filterpattern",
-                           VNU_IGNORED, *sorted(str(p) for p in PAGES.iterdir())],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            java,
+            "-jar",
+            str(VNU),
+            "--errors-only",
+            "--format",
+            "json",
+            "--filterpattern",
+            VNU_IGNORED,
+            *sorted(str(p) for p in PAGES.iterdir()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     messages = json.loads(done.stderr or '{"messages": []}')["messages"]
     return [f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m['message']}" for m in messages]

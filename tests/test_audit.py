@@ -19,8 +19,9 @@ def security_lines(caplog) -> list[dict]:
 
 def test_a_submitters_own_events_keep_the_day_alone(app, client, caplog):
     caplog.set_level(logging.INFO, logger="prystan.security")
-    code = receipt_from(client.post("/submit/information", data={"telegram": "day_only", "body": "A tip."})
-                        .get_data(as_text=True))
+    code = receipt_from(
+        client.post("/submit/information", data={"telegram": "day_only", "body": "A tip."}).get_data(as_text=True)
+    )
     client.post("/status/withdraw", data={"code": code, "confirm": "y"})
     with app.app_context():
         events = db.session.scalars(select(Event).order_by(Event.id)).all()
@@ -38,8 +39,11 @@ def test_staff_decisions_keep_their_time_and_item(app, client, caplog):
     with app.app_context():
         approved = db.session.scalars(select(Event).where(Event.action == "approved")).one()
         assert abs((utcnow() - approved.created_at).total_seconds()) < 5  # to the moment, not the day
-    assert any(line["action"] == "approved" and line["item"] == ad_id for line in security_lines(caplog)
-               if line["event"] == "audit")
+    assert any(
+        line["action"] == "approved" and line["item"] == ad_id
+        for line in security_lines(caplog)
+        if line["event"] == "audit"
+    )
 
 
 def test_the_history_shows_a_day_for_the_submitters_events(app, client):

@@ -27,8 +27,9 @@ def test_sign_in_follows_a_local_next_only(app, client):
     make_user(app)
     response = client.post("/auth/login", data={"username": "olga", "password": PASSWORD, "next": "/admin/audit"})
     assert response.headers["Location"] == "/admin/audit"
-    other = app.test_client().post("/auth/login", data={"username": "olga", "password": PASSWORD,
-                                                         "next": "https://evil.example/"})
+    other = app.test_client().post(
+        "/auth/login", data={"username": "olga", "password": PASSWORD, "next": "https://evil.example/"}
+    )
     assert other.headers["Location"] == "/moderation"
 
 
@@ -89,12 +90,15 @@ def test_password_change_ends_other_sessions(app, client):
     login(client)
     other = app.test_client()
     login(other)
-    bad = client.post("/auth/password", data={"current": "nope", "new": "a brand new password", "confirm": "a brand new password"})
+    bad = client.post(
+        "/auth/password", data={"current": "nope", "new": "a brand new password", "confirm": "a brand new password"}
+    )
     assert bad.status_code == 422 and "not your current password" in bad.get_data(as_text=True)
     short = client.post("/auth/password", data={"current": PASSWORD, "new": "short", "confirm": "short"})
     assert short.status_code == 422 and "at least 12" in short.get_data(as_text=True)
-    ok = client.post("/auth/password", data={"current": PASSWORD, "new": "a brand new password",
-                                            "confirm": "a brand new password"})
+    ok = client.post(
+        "/auth/password", data={"current": PASSWORD, "new": "a brand new password", "confirm": "a brand new password"}
+    )
     assert ok.status_code == 303
     assert client.get("/moderation").status_code == 200  # this session goes on
     assert client.get("/moderation").status_code == 200
@@ -102,8 +106,9 @@ def test_password_change_ends_other_sessions(app, client):
 
 
 def attempt(app, address: str, password: str = "wrong password!", username: str = "olga"):
-    return app.test_client().post("/auth/login", data={"username": username, "password": password},
-                                  environ_base={"REMOTE_ADDR": address})
+    return app.test_client().post(
+        "/auth/login", data={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "3 per hour"}])
@@ -136,7 +141,9 @@ def test_guessing_one_account_from_many_addresses_meets_a_growing_delay(app, mon
     assert codes == [422] * throttle.FREE
     delayed = attempt(app, "198.51.100.1", PASSWORD)  # even the right password, from an address never seen
     assert delayed.status_code == 429
-    assert "Too many failed attempts for this account. Wait a moment and try again (1 s)." in delayed.get_data(as_text=True)
+    assert "Too many failed attempts for this account. Wait a moment and try again (1 s)." in delayed.get_data(
+        as_text=True
+    )
     time.sleep(1.1)
     assert attempt(app, "198.51.100.2").status_code == 422  # tried after the delay: counted, and the delay doubles
     again = attempt(app, "198.51.100.3", PASSWORD)

@@ -8,8 +8,9 @@ from app.passwords import verify
 
 
 def test_users_create_reads_the_password_from_stdin(app, runner):
-    result = runner.invoke(args=["users", "create", "olga", "--role", "editor", "--password-stdin"],
-                           input="a long enough password\n")
+    result = runner.invoke(
+        args=["users", "create", "olga", "--role", "editor", "--password-stdin"], input="a long enough password\n"
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "olga"))
@@ -80,15 +81,21 @@ def test_the_command_line_changes_accounts_like_the_admin_page_and_records_it(ap
     from app.models import Event
     from tests.helpers import login
 
-    runner.invoke(args=["users", "create", "olga", "--role", "moderator", "--password-stdin"],
-                  input="a long enough password\n")
+    runner.invoke(
+        args=["users", "create", "olga", "--role", "moderator", "--password-stdin"], input="a long enough password\n"
+    )
     assert login(client, "olga", "a long enough password").status_code == 303
     assert runner.invoke(args=["users", "reset-password", "olga", "--password-stdin"], input="short\n").exit_code != 0
-    assert runner.invoke(args=["users", "reset-password", "olga", "--password-stdin"],
-                         input="another long password\n").exit_code == 0
+    assert (
+        runner.invoke(
+            args=["users", "reset-password", "olga", "--password-stdin"], input="another long password\n"
+        ).exit_code
+        == 0
+    )
     assert client.get("/moderation").status_code == 302  # the reset ended the session
     assert runner.invoke(args=["users", "disable", "olga"]).exit_code == 0
     with app.app_context():
-        details = db.session.scalars(select(Event.detail).where(Event.action.in_(["user_created", "user_changed"]))
-                                     .order_by(Event.id)).all()
+        details = db.session.scalars(
+            select(Event.detail).where(Event.action.in_(["user_created", "user_changed"])).order_by(Event.id)
+        ).all()
     assert details == ["user 1 as moderator", "user 1: password reset", "user 1: disabled"]

@@ -22,9 +22,28 @@ from tests.test_uploads import EXIFTOOL, assert_clean, post_files, process, refu
 pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI's SQLite pass only
 
 # What the original object tree could carry; none of it may reach the rebuilt file.
-PDF_KEYS = (b"/JavaScript", b"/JS", b"/OpenAction", b"/AA", b"/URI", b"/EmbeddedFile", b"/Annots", b"/AcroForm",
-            b"/PieceInfo", b"/Metadata", b"/Thumb", b"/Font", b"/Author", b"/Producer", b"/Creator", b"/CreationDate",
-            b"/ModDate", b"/Names", b"/Widget", b"/Launch")
+PDF_KEYS = (
+    b"/JavaScript",
+    b"/JS",
+    b"/OpenAction",
+    b"/AA",
+    b"/URI",
+    b"/EmbeddedFile",
+    b"/Annots",
+    b"/AcroForm",
+    b"/PieceInfo",
+    b"/Metadata",
+    b"/Thumb",
+    b"/Font",
+    b"/Author",
+    b"/Producer",
+    b"/Creator",
+    b"/CreationDate",
+    b"/ModDate",
+    b"/Names",
+    b"/Widget",
+    b"/Launch",
+)
 
 
 def everything_exiftool_sees(path: str) -> dict:
@@ -45,8 +64,17 @@ def test_the_hostile_pdf_really_carries_what_it_should(tmp_path):
     seen = everything_exiftool_sees(str(original))
     assert "GPS:GPSLatitude" in seen and seen["IFD0:Make"] == "PhoneMaker" and seen["PDF:Author"] == files.SECRET_TEXT
     data = original.read_bytes()
-    for key in (b"/JavaScript", b"/OpenAction", b"/AA", b"/URI", b"/EmbeddedFile", b"/Annots", b"/AcroForm",
-                b"/PieceInfo", b"/Thumb"):
+    for key in (
+        b"/JavaScript",
+        b"/OpenAction",
+        b"/AA",
+        b"/URI",
+        b"/EmbeddedFile",
+        b"/Annots",
+        b"/AcroForm",
+        b"/PieceInfo",
+        b"/Thumb",
+    ):
         assert key in data, key
 
 
@@ -54,8 +82,13 @@ def test_a_pdf_is_rebuilt_from_pixels_with_nothing_of_the_original(tmp_path):
     (result,) = process(tmp_path, [(files.hostile_pdf(), "scan.pdf")])
     assert result.type == "application/pdf" and result.name == "scan.pdf"
     seen = everything_exiftool_sees(result.clean_path)
-    leaked = {k: v for k, v in seen.items() if files.SECRET_TEXT in str(v) or k.split(":")[0] in (
-        "GPS", "IFD0", "ExifIFD", "XMP-dc", "XMP-x", "IPTC", "Photoshop", "ICC-header", "ICC_Profile")}
+    leaked = {
+        k: v
+        for k, v in seen.items()
+        if files.SECRET_TEXT in str(v)
+        or k.split(":")[0]
+        in ("GPS", "IFD0", "ExifIFD", "XMP-dc", "XMP-x", "IPTC", "Photoshop", "ICC-header", "ICC_Profile")
+    }
     assert leaked == {}
     assert seen["PDF:PageCount"] == 1
     with open(result.clean_path, "rb") as f:
@@ -95,13 +128,18 @@ def test_a_pdf_over_the_page_limit_is_refused_naming_the_file_and_the_limit(tmp_
     assert messages == ["dossier.pdf has more than 3 pages. Send it in parts of at most 3 pages each."]
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (files.encrypted_pdf(user_password="open-me"), "court.pdf is protected by a password. Send a copy that opens"),
-    (files.empty_pdf(), "court.pdf has no pages."),
-    (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
-     "court.pdf could not be read"),
-    (files.text_pdf()[:300], "court.pdf could not be read"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (files.encrypted_pdf(user_password="open-me"), "court.pdf is protected by a password. Send a copy that opens"),
+        (files.empty_pdf(), "court.pdf has no pages."),
+        (
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+            "court.pdf could not be read",
+        ),
+        (files.text_pdf()[:300], "court.pdf could not be read"),
+    ],
+)
 def test_pdfs_that_cannot_be_opened_are_refused_clearly(tmp_path, data, expected):
     (message,) = refusal(tmp_path, [(data, "court.pdf")])
     assert message.startswith(expected)
@@ -146,6 +184,7 @@ def test_moderators_see_the_first_pages_and_deleting_removes_every_derived_file(
 
 # --- HEIC and TIFF ------------------------------------------------------------------------------------------------
 
+
 def test_an_iphone_heic_photo_is_stored_as_a_clean_upright_jpeg(tmp_path):
     original = tmp_path / "IMG_0001.HEIC"
     original.write_bytes(files.heic(orientation=6))
@@ -180,6 +219,8 @@ def test_heic_and_tiff_go_through_the_form_and_are_offered_by_it(app, client):
     response = post_files(client, [(files.heic(), "photo.heic"), (files.tiff(), "scan.tif")])
     assert receipt_from(response.get_data(as_text=True))
     with app.app_context():
-        stored = [(a.original_name, a.content_type, a.previews)
-                  for a in db.session.scalars(select(Attachment).order_by(Attachment.id))]
+        stored = [
+            (a.original_name, a.content_type, a.previews)
+            for a in db.session.scalars(select(Attachment).order_by(Attachment.id))
+        ]
     assert stored == [("photo.jpg", "image/jpeg", 1), ("scan.png", "image/png", 1)]

@@ -27,9 +27,18 @@ document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.vi
 def seed(app, client):
     """One of everything: an ad with a public photo, an article, items of each kind, staff."""
     admin = make_user(app, "boss", "admin")
-    client.post("/submit/ad", content_type="multipart/form-data", data={
-        "telegram": "seller_one", "title": "Bike", "category": "goods", "body": "A bike.", "show_contact": "y",
-        "attachments": [(io.BytesIO(files.jpeg()), "bike.jpg")]})
+    client.post(
+        "/submit/ad",
+        content_type="multipart/form-data",
+        data={
+            "telegram": "seller_one",
+            "title": "Bike",
+            "category": "goods",
+            "body": "A bike.",
+            "show_contact": "y",
+            "attachments": [(io.BytesIO(files.jpeg()), "bike.jpg")],
+        },
+    )
     client.post("/submit/information", data={"telegram": "witness_one", "body": "A tip."})
     client.post("/submit/contact", data={"telegram": "helper_one", "purpose": "job", "body": "A job."})
     with app.app_context():
@@ -37,20 +46,41 @@ def seed(app, client):
         ad = db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).one()
         photo = db.session.scalars(db.select(Attachment)).one()
         service.approve(ad.id, ad.version, user, public_images=[photo.id])
-        article = articles.save(None, title="News", slug="", summary="S", body="**Text** [a](https://example.org)",
-                                locale="en", publish=True, author=user)
+        article = articles.save(
+            None,
+            title="News",
+            slug="",
+            summary="S",
+            body="**Text** [a](https://example.org)",
+            locale="en",
+            publish=True,
+            author=user,
+        )
         pending = db.session.scalars(db.select(Submission).where(Submission.status == "pending")).first()
-        return {"ad_id": ad.public_id, "image_id": photo.public_id, "attachment_id": str(photo.id), "index": "0",
-                "slug": article.slug,
-                "article_id": str(article.id), "submission_id": str(pending.id), "user_id": str(admin)}
+        return {
+            "ad_id": ad.public_id,
+            "image_id": photo.public_id,
+            "attachment_id": str(photo.id),
+            "index": "0",
+            "slug": article.slug,
+            "article_id": str(article.id),
+            "submission_id": str(pending.id),
+            "user_id": str(admin),
+        }
 
 
 def pages(app, ids) -> list[str]:
     """Every GET page of the URL map (not static files, feeds or JSON), with real ids filled in."""
     urls = []
     for rule in app.url_map.iter_rules():
-        files = ("static", "moderation.attachment", "moderation.preview", "public.ad_image", "public.ad_thumb",
-                 "public.language")
+        files = (
+            "static",
+            "moderation.attachment",
+            "moderation.preview",
+            "public.ad_image",
+            "public.ad_thumb",
+            "public.language",
+        )
         if "GET" not in rule.methods or rule.endpoint in files or rule.rule.endswith((".atom", "/challenge")):
             continue  # files, images, feeds, JSON and the language switch's redirect are not pages
         urls.append(url_of(rule, **ids))

@@ -80,18 +80,29 @@ def demo_content(app):
     """One of everything readers can open, to check and photograph."""
     editor = make_user(app, "ales", "editor")
     moderator = make_user(app, "mira", "moderator")
-    ad_id, _ = make_submission(app, "ad", title="Room for a family in Vilnius", city="Vilnius",
-                               body="A quiet room for up to a month.\nNear the bus station.")
+    ad_id, _ = make_submission(
+        app,
+        "ad",
+        title="Room for a family in Vilnius",
+        city="Vilnius",
+        body="A quiet room for up to a month.\nNear the bus station.",
+    )
     make_submission(app, "ad", title="Looking for work as a driver", category="job_wanted", city="Warsaw")
     with app.app_context():
         user = db.session.get(User, moderator)
         for submission in db.session.scalars(db.select(Submission)):
             service.approve(submission.id, submission.version, user)
-        article = articles.save(None, title="The first week after release", slug="", locale="en", publish=True,
-                                summary="Documents, health and people to talk to.",
-                                body="## Documents\n\n- Keep every paper.\n- Ask in writing.\n\n"
-                                     "Read [our guide](https://example.org/guide).",
-                                author=db.session.get(User, editor))
+        article = articles.save(
+            None,
+            title="The first week after release",
+            slug="",
+            locale="en",
+            publish=True,
+            summary="Documents, health and people to talk to.",
+            body="## Documents\n\n- Keep every paper.\n- Ask in writing.\n\n"
+            "Read [our guide](https://example.org/guide).",
+            author=db.session.get(User, editor),
+        )
         return f"/ads/{public_id(app, ad_id)}-room-for-a-family-in-vilnius", f"/articles/{article.slug}"
 
 
@@ -101,8 +112,9 @@ def axe_violations(page) -> list[dict]:
     with open(AXE, encoding="utf-8") as f:
         page.evaluate(f.read())
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in result["violations"]]
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result["violations"]
+    ]
 
 
 PAGES = {
@@ -128,8 +140,9 @@ def test_every_public_page_passes_axe_and_is_photographed(browser, live_server, 
     found = {}
     for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         # bypass_csp: only so that the test can inject axe-core; the pages themselves run under the real CSP.
-        context = browser.new_context(viewport=viewport, base_url=live_server.url, bypass_csp=True,
-                                      extra_http_headers={"Accept-Language": locale})
+        context = browser.new_context(
+            viewport=viewport, base_url=live_server.url, bypass_csp=True, extra_http_headers={"Accept-Language": locale}
+        )
         page = context.new_page()
         for name, url in pages.items():
             page.goto(url)
@@ -196,8 +209,10 @@ def test_a_form_can_be_filled_and_sent_with_the_keyboard_alone(page):
 
 
 def test_quick_exit_leaves_and_takes_the_page_out_of_history(page, live_server):
-    page.route("https://www.google.com/**", lambda route: route.fulfill(status=200, body="elsewhere",
-                                                                          content_type="text/plain"))
+    page.route(
+        "https://www.google.com/**",
+        lambda route: route.fulfill(status=200, body="elsewhere", content_type="text/plain"),
+    )
     page.problems_allowed = True
     page.goto("/")
     page.goto("/submit/information")

@@ -105,8 +105,9 @@ def test_switching_language_keeps_the_page(page):
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-@pytest.mark.parametrize("url", ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status",
-                                 "/help/telegram"])
+@pytest.mark.parametrize(
+    "url", ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram"]
+)
 def test_screenshots_for_review(page, url, viewport):
     page.set_viewport_size(DESKTOP if viewport == "desktop" else PHONE)
     page.goto(url)

@@ -64,6 +64,8 @@ def test_the_widget_refuses_what_the_server_would_refuse(page, tmp_path):
     (tmp_path / "ok.jpg").write_bytes(files.jpeg())
     page.goto("/submit/ad")
     page.get_by_label("Files (optional)").set_input_files([str(tmp_path / "notes.txt"), str(tmp_path / "ok.jpg")])
-    expect(page.locator(".upload-problems")).to_contain_text("notes.txt is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF)")
+    expect(page.locator(".upload-problems")).to_contain_text(
+        "notes.txt is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF)"
+    )
     expect(page.locator(".upload-counter")).to_have_text("1 / 10")
     assert page.problems == []

@@ -133,15 +133,18 @@ def test_a_first_password_set_by_an_admin_is_changed_at_first_sign_in(app, clien
     assert first.status_code == 303 and first.headers["Location"] == "/auth/password"
     assert mod.get("/moderation").headers["Location"] == "/auth/password"
     assert "Choose your own to continue" in mod.get("/auth/password").get_data(as_text=True)
-    changed = mod.post("/auth/password", data={"current": "first password 1", "new": "my own long password",
-                                               "confirm": "my own long password"})
+    changed = mod.post(
+        "/auth/password",
+        data={"current": "first password 1", "new": "my own long password", "confirm": "my own long password"},
+    )
     assert changed.status_code == 303
     assert mod.get("/moderation").status_code == 200
 
 
 def test_accounts_made_on_the_command_line_need_no_change(app, client, runner):
-    runner.invoke(args=["users", "create", "cli_mod", "--role", "moderator", "--password-stdin"],
-                  input="a long enough password\n")
+    runner.invoke(
+        args=["users", "create", "cli_mod", "--role", "moderator", "--password-stdin"], input="a long enough password\n"
+    )
     response = login(client, "cli_mod", "a long enough password")
     assert response.headers["Location"] == "/moderation"
 

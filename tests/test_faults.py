@@ -25,8 +25,11 @@ def stored(app) -> list[str]:
 
 
 def with_photos(**fields):
-    return {"telegram": "fault_case", "body": "Text that must not be lost.",
-            "attachments": [(io.BytesIO(files.jpeg(size=(60 + i, 40))), f"p{i}.jpg") for i in range(3)]} | fields
+    return {
+        "telegram": "fault_case",
+        "body": "Text that must not be lost.",
+        "attachments": [(io.BytesIO(files.jpeg(size=(60 + i, 40))), f"p{i}.jpg") for i in range(3)],
+    } | fields
 
 
 def test_database_unreachable_gives_a_friendly_503_and_stores_no_file(tmp_path):
@@ -83,8 +86,14 @@ def test_twenty_concurrent_submitters_all_get_a_receipt(tmp_path, caplog):
     results, start = [], threading.Barrier(20)
 
     def submit(n):
-        body = urllib.parse.urlencode({"telegram": f"writer_{n:02d}", "body": f"Concurrent text {n}",
-                                       "title": f"Title {n}", "category": "housing"}).encode()
+        body = urllib.parse.urlencode(
+            {
+                "telegram": f"writer_{n:02d}",
+                "body": f"Concurrent text {n}",
+                "title": f"Title {n}",
+                "category": "housing",
+            }
+        ).encode()
         start.wait()
         request = urllib.request.Request(f"{server.url}/submit/ad", data=body, method="POST")
         try:

@@ -46,7 +46,13 @@ def stored_item_is_valid(item: Submission) -> bool:
     return all(checks)
 
 
-VALID_FOR_EVERY_FORM = [("telegram", "anna_k"), ("body", "x"), ("title", "t"), ("category", "goods"), ("purpose", "job")]
+VALID_FOR_EVERY_FORM = [
+    ("telegram", "anna_k"),
+    ("body", "x"),
+    ("title", "t"),
+    ("category", "goods"),
+    ("purpose", "job"),
+]
 
 
 @pytest.mark.parametrize("kind", FIELDS)

@@ -12,8 +12,17 @@ from app.models import Attachment, Submission
 from tests.helpers import count, make_app
 from tests.routes import url_of
 
-PUBLIC_POSTS = ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
-                "/status/renew", "/status/close", "/ads/zzzzzzzzzzzz/report", "/auth/login"]
+PUBLIC_POSTS = [
+    "/submit/information",
+    "/submit/contact",
+    "/submit/ad",
+    "/status",
+    "/status/withdraw",
+    "/status/renew",
+    "/status/close",
+    "/ads/zzzzzzzzzzzz/report",
+    "/auth/login",
+]
 
 
 @pytest.fixture
@@ -32,11 +41,29 @@ def stored_nothing(app):
     assert not os.path.isdir(root) or os.listdir(root) == []
 
 
-names = st.sampled_from(["telegram", "body", "title", "category", "city", "purpose", "attachments", "code",
-                         "reason", "lang", "", "x" * 300, "bo\x00dy", 'a"b'])
-part = st.tuples(names, st.one_of(st.none(), st.sampled_from(["a.jpg", "", "../../etc/passwd", "x.pdf",
-                                                               "ä\"\r\n.png"])),
-                 st.binary(max_size=200))
+names = st.sampled_from(
+    [
+        "telegram",
+        "body",
+        "title",
+        "category",
+        "city",
+        "purpose",
+        "attachments",
+        "code",
+        "reason",
+        "lang",
+        "",
+        "x" * 300,
+        "bo\x00dy",
+        'a"b',
+    ]
+)
+part = st.tuples(
+    names,
+    st.one_of(st.none(), st.sampled_from(["a.jpg", "", "../../etc/passwd", "x.pdf", 'ä"\r\n.png'])),
+    st.binary(max_size=200),
+)
 
 
 def multipart(parts, boundary: bytes, *, cut: int | None, close: bool) -> bytes:
@@ -52,13 +79,22 @@ def multipart(parts, boundary: bytes, *, cut: int | None, close: bool) -> bytes:
     return body[:cut] if cut is not None else body
 
 
-@given(parts=st.lists(part, max_size=8), boundary=st.sampled_from([b"XyZ", b"a" * 70, b"--", b"\xff"]),
-       declared=st.sampled_from(["same", "other", "missing", "quoted"]), cut=st.one_of(st.none(), st.integers(0, 400)),
-       close=st.booleans(), url=st.sampled_from(PUBLIC_POSTS))
+@given(
+    parts=st.lists(part, max_size=8),
+    boundary=st.sampled_from([b"XyZ", b"a" * 70, b"--", b"\xff"]),
+    declared=st.sampled_from(["same", "other", "missing", "quoted"]),
+    cut=st.one_of(st.none(), st.integers(0, 400)),
+    close=st.booleans(),
+    url=st.sampled_from(PUBLIC_POSTS),
+)
 def test_broken_multipart_bodies_never_cause_a_server_error(app, client, parts, boundary, declared, cut, close, url):
     body = multipart(parts, boundary, cut=cut, close=close)
-    header_boundary = {"same": boundary.decode("latin-1"), "other": "Different", "missing": None,
-                       "quoted": f'"{boundary.decode("latin-1")}"'}[declared]
+    header_boundary = {
+        "same": boundary.decode("latin-1"),
+        "other": "Different",
+        "missing": None,
+        "quoted": f'"{boundary.decode("latin-1")}"',
+    }[declared]
     content_type = "multipart/form-data" + (f"; boundary={header_boundary}" if header_boundary else "")
     response = client.post(url, data=body, content_type=content_type)
     assert response.status_code < 500, (url, response.status_code)
@@ -67,9 +103,21 @@ def test_broken_multipart_bodies_never_cause_a_server_error(app, client, parts, 
         stored_nothing(app)
 
 
-@given(junk=st.binary(max_size=2000), content_type=st.sampled_from([
-    "multipart/form-data; boundary=z", "application/x-www-form-urlencoded", "application/json", "text/plain",
-    "multipart/mixed", "", "multipart/form-data; boundary=" + "b" * 2000]), url=st.sampled_from(PUBLIC_POSTS))
+@given(
+    junk=st.binary(max_size=2000),
+    content_type=st.sampled_from(
+        [
+            "multipart/form-data; boundary=z",
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "text/plain",
+            "multipart/mixed",
+            "",
+            "multipart/form-data; boundary=" + "b" * 2000,
+        ]
+    ),
+    url=st.sampled_from(PUBLIC_POSTS),
+)
 def test_junk_bodies_never_cause_a_server_error(app, client, junk, content_type, url):
     response = client.post(url, data=junk, content_type=content_type)
     assert response.status_code < 500, (url, content_type, response.status_code)
@@ -92,19 +140,46 @@ def test_a_huge_text_field_is_refused_with_a_friendly_413(app, client):
 
 def test_a_request_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     app = make_app(tmp_path, MAX_CONTENT_LENGTH=10_000)
-    response = app.test_client().post("/submit/information", data=b"x" * 20_000,
-                                      content_type="multipart/form-data; boundary=B")
+    response = app.test_client().post(
+        "/submit/information", data=b"x" * 20_000, content_type="multipart/form-data; boundary=B"
+    )
     assert response.status_code == 413
 
 
 odd_headers = st.dictionaries(
-    st.sampled_from(["Accept-Language", "HX-Request", "HX-Target", "HX-Boosted", "HX-Current-URL", "Cookie",
-                     "X-Forwarded-For", "X-Forwarded-Proto", "Host", "Referer", "If-Modified-Since", "Range",
-                     "Accept", "User-Agent", "Content-Type"]),
-    st.one_of(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
-              st.sampled_from(["*;q=x", "ru;q=0.5, be;q=1, xx", "true", "prystan_lang=zz; prystan_session=junk",
-                               "bytes=9-1", "multipart/form-data", "\u00e9\u00e8"]))
-    .map(lambda s: s.encode("latin-1", "ignore").decode("latin-1")),
+    st.sampled_from(
+        [
+            "Accept-Language",
+            "HX-Request",
+            "HX-Target",
+            "HX-Boosted",
+            "HX-Current-URL",
+            "Cookie",
+            "X-Forwarded-For",
+            "X-Forwarded-Proto",
+            "Host",
+            "Referer",
+            "If-Modified-Since",
+            "Range",
+            "Accept",
+            "User-Agent",
+            "Content-Type",
+        ]
+    ),
+    st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
+        st.sampled_from(
+            [
+                "*;q=x",
+                "ru;q=0.5, be;q=1, xx",
+                "true",
+                "prystan_lang=zz; prystan_session=junk",
+                "bytes=9-1",
+                "multipart/form-data",
+                "\u00e9\u00e8",
+            ]
+        ),
+    ).map(lambda s: s.encode("latin-1", "ignore").decode("latin-1")),
     max_size=5,
 )
 
@@ -139,8 +214,16 @@ def test_a_file_where_text_is_expected_is_just_missing_text(app, client, url):
 # --- Numbers where ids are expected: never an overflow (issue 13, item 6) ------------------------------------------
 
 HUGE = ["99999999999999999999999", str(2**63), str(2**31), "0", "²", "1e9", "-1"]
-ID_PATHS = ["/ads/{n}", "/ads/{n}-slug", "/ads/images/{n}", "/ads/images/{n}/thumb", "/moderation/{n}",
-            "/moderation/attachments/{n}", "/moderation/attachments/{n}/preview", "/admin/users/{n}"]
+ID_PATHS = [
+    "/ads/{n}",
+    "/ads/{n}-slug",
+    "/ads/images/{n}",
+    "/ads/images/{n}/thumb",
+    "/moderation/{n}",
+    "/moderation/attachments/{n}",
+    "/moderation/attachments/{n}/preview",
+    "/admin/users/{n}",
+]
 
 
 @pytest.mark.parametrize("number", HUGE)
@@ -152,9 +235,15 @@ def test_huge_ids_in_paths_are_not_found(app, client, path, number):
     assert client.get(path.format(n=number)).status_code == 404
 
 
-@given(cursor=st.one_of(st.text(max_size=60), st.integers().map(lambda n: f"2026-11-20T10:00:00_{n}"),
-                        st.sampled_from(["9999-12-31T23:59:59.999999_1", "0001-01-01T00:00:00_1",
-                                         "2026-11-20T10:00:00_" + "9" * 40, "_", "x_1"])))
+@given(
+    cursor=st.one_of(
+        st.text(max_size=60),
+        st.integers().map(lambda n: f"2026-11-20T10:00:00_{n}"),
+        st.sampled_from(
+            ["9999-12-31T23:59:59.999999_1", "0001-01-01T00:00:00_1", "2026-11-20T10:00:00_" + "9" * 40, "_", "x_1"]
+        ),
+    )
+)
 def test_odd_cursors_never_cause_a_server_error(app, client, cursor):
     assert client.get("/ads", query_string={"after": cursor}).status_code == 200
 

@@ -59,8 +59,17 @@ def test_switcher_sets_a_cookie_and_the_page_follows_it(client):
 
 
 def test_switcher_is_on_every_page_and_offers_all_three_languages(client):
-    for url in ("/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/ads",
-                "/articles", "/nowhere"):
+    for url in (
+        "/",
+        "/submit/information",
+        "/submit/contact",
+        "/submit/ad",
+        "/status",
+        "/help/telegram",
+        "/ads",
+        "/articles",
+        "/nowhere",
+    ):
         html = client.get(url).get_data(as_text=True)
         for code in ("en", "ru", "be"):
             assert f'href="/language/{code}?next=' in html
@@ -73,7 +82,13 @@ def test_the_switcher_comes_back_to_the_same_page_with_its_query(client):
 
 
 def test_switcher_refuses_to_redirect_elsewhere(client):
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+    ):
         assert client.get("/language/be", query_string={"next": target}).headers["Location"] == "/"
 
 
@@ -105,8 +120,16 @@ def test_dates_are_written_the_way_each_language_writes_them(app, client, locale
     from app.models import Article
 
     with app.app_context():
-        db.session.add(Article(slug="dated", title="Dated", locale="en", status="published", body_html="<p>x</p>",
-                               published_at=datetime(2026, 11, 20, 12, 0)))
+        db.session.add(
+            Article(
+                slug="dated",
+                title="Dated",
+                locale="en",
+                status="published",
+                body_html="<p>x</p>",
+                published_at=datetime(2026, 11, 20, 12, 0),
+            )
+        )
         db.session.commit()
     client.get(f"/language/{locale}?next=/")
     html = client.get("/articles/dated").get_data(as_text=True)

@@ -8,11 +8,33 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 BLUEPRINTS = {"public", "submit", "moderation", "auth", "admin"}
 # The domain layer: what a submission, an article, a file or a staff account is and what may happen to it.
-DOMAIN = ["submissions", "uploads", "audit.py", "staff.py", "articles.py", "telegram.py", "sanitize.py",
-          "receipts.py", "erasure.py", "search.py", "cursors.py", "models.py", "labels.py", "slugs.py", "pow.py",
-          "passwords.py", "redirects.py", "demo.py"]
-REQUEST_BOUND = {("flask", "request"), ("flask", "session"), ("flask", "g"), ("flask_login", "current_user"),
-                 ("flask_htmx", None)}
+DOMAIN = [
+    "submissions",
+    "uploads",
+    "audit.py",
+    "staff.py",
+    "articles.py",
+    "telegram.py",
+    "sanitize.py",
+    "receipts.py",
+    "erasure.py",
+    "search.py",
+    "cursors.py",
+    "models.py",
+    "labels.py",
+    "slugs.py",
+    "pow.py",
+    "passwords.py",
+    "redirects.py",
+    "demo.py",
+]
+REQUEST_BOUND = {
+    ("flask", "request"),
+    ("flask", "session"),
+    ("flask", "g"),
+    ("flask_login", "current_user"),
+    ("flask_htmx", None),
+}
 
 
 def imports(path: Path):
@@ -77,8 +99,12 @@ def test_the_domain_layer_knows_nothing_of_requests_or_blueprints():
 def test_the_rule_sees_a_breach():
     """The check itself: a blueprint importing another, and a domain module reading the request, are caught."""
     tree = "from app.moderation import routes\nfrom flask import request\n"
-    found = [(module, name) for node in ast.walk(ast.parse(tree)) if isinstance(node, ast.ImportFrom)
-             for module, name in [(node.module, node.names[0].name)]]
+    found = [
+        (module, name)
+        for node in ast.walk(ast.parse(tree))
+        if isinstance(node, ast.ImportFrom)
+        for module, name in [(node.module, node.names[0].name)]
+    ]
     assert imported_area(*found[0]) == "moderation"
     assert ("flask", found[1][1]) in REQUEST_BOUND
     assert all(p.exists() for p in domain_files())

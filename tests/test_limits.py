@@ -13,8 +13,15 @@ from tests.routes import url_of
 
 REDIS_URL = "redis://127.0.0.1:6379"
 ONE = "1 per hour"
-TIGHT = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": ONE, "REFUSED_SUBMIT_RATELIMIT": ONE, "STATUS_RATELIMIT": ONE,
-         "REPORT_RATELIMIT": ONE, "LOGIN_RATELIMIT": ONE, "LANGUAGE_RATELIMIT": ONE}
+TIGHT = {
+    "RATELIMIT_ENABLED": True,
+    "SUBMIT_RATELIMIT": ONE,
+    "REFUSED_SUBMIT_RATELIMIT": ONE,
+    "STATUS_RATELIMIT": ONE,
+    "REPORT_RATELIMIT": ONE,
+    "LOGIN_RATELIMIT": ONE,
+    "LANGUAGE_RATELIMIT": ONE,
+}
 
 
 def redis_available() -> bool:
@@ -29,8 +36,13 @@ def redis_available() -> bool:
 def public_posts(app, ad: str = "z" * 12) -> list[str]:
     """Every POST route outside the staff areas, from the URL map (``ad``: the public id of an ad)."""
     staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/logout")
-    return sorted({url_of(rule, ad_id=ad) for rule in app.url_map.iter_rules()
-                   if "POST" in rule.methods and not rule.rule.startswith(staff)})
+    return sorted(
+        {
+            url_of(rule, ad_id=ad)
+            for rule in app.url_map.iter_rules()
+            if "POST" in rule.methods and not rule.rule.startswith(staff)
+        }
+    )
 
 
 @pytest.mark.parametrize("app_config", [TIGHT])
@@ -43,16 +55,27 @@ def test_every_public_post_is_limited(app, client):
         ad.published_at, ad.expires_at = utcnow(), utcnow().replace(year=utcnow().year + 1)
         db.session.commit()
         report = f"/ads/{ad.public_id}/report"
-    bodies = {"/status": {"code": "1234 5678 1234 5678"}, report: {"reason": "spam"},
-              "/auth/login": {"username": "nobody", "password": "x" * 12}}
+    bodies = {
+        "/status": {"code": "1234 5678 1234 5678"},
+        report: {"reason": "spam"},
+        "/auth/login": {"username": "nobody", "password": "x" * 12},
+    }
     posts = public_posts(app, ad.public_id)
-    assert {"/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw",
-            "/status/renew", "/status/close", report, "/auth/login"} <= set(posts)
+    assert {
+        "/submit/information",
+        "/submit/contact",
+        "/submit/ad",
+        "/status",
+        "/status/withdraw",
+        "/status/renew",
+        "/status/close",
+        report,
+        "/auth/login",
+    } <= set(posts)
     for url in posts:
         fresh = app.test_client()
         fresh.environ_base["REMOTE_ADDR"] = f"192.0.2.{posts.index(url) + 10}"
-        codes = [fresh.post(url, data=bodies.get(url, {"code": "1234 5678 1234 5678"})).status_code
-                 for _ in range(3)]
+        codes = [fresh.post(url, data=bodies.get(url, {"code": "1234 5678 1234 5678"})).status_code for _ in range(3)]
         assert 429 in codes, (url, codes)
         assert 500 not in codes
 
@@ -67,8 +90,12 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
     if not redis_available():
         pytest.skip("Redis is not running here (CI runs it)")
     prefix = f"test-{uuid.uuid4().hex}"
-    config = {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix,
-              "SUBMIT_RATELIMIT": "3 per minute"}
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "SUBMIT_RATELIMIT": "3 per minute",
+    }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = make_app(tmp_path / "a", **config)
@@ -80,8 +107,9 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
     for c in clients:
         c.environ_base["REMOTE_ADDR"] = "203.0.113.50"
     form = {"telegram": "shared_limit", "body": "text"}
-    codes = [clients[n % 2].post("/submit/information", data=form | {"body": f"text {n}"}).status_code
-             for n in range(5)]
+    codes = [
+        clients[n % 2].post("/submit/information", data=form | {"body": f"text {n}"}).status_code for n in range(5)
+    ]
     assert codes == [200, 200, 200, 429, 429]
     # The limiter's keys in Redis name a keyed hash, never the address.
     keys = [k.decode() for k in redis.Redis.from_url(REDIS_URL).scan_iter(f"*{prefix}*")]
@@ -97,8 +125,9 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
             db.engine.dispose()
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "1 per hour",
-                                         "POW_ENABLED": False}])
+@pytest.mark.parametrize(
+    "app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "1 per hour", "POW_ENABLED": False}]
+)
 def test_refused_forms_do_not_use_up_the_submission_limit(app, client):
     """Three tries with a phone number where the username goes, then the corrected form is taken."""
     for _ in range(3):
@@ -108,8 +137,9 @@ def test_refused_forms_do_not_use_up_the_submission_limit(app, client):
     assert client.post("/submit/information", data={"telegram": "anna_k1", "body": "Another."}).status_code == 429
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REFUSED_SUBMIT_RATELIMIT": "3 per hour",
-                                         "POW_ENABLED": False}])
+@pytest.mark.parametrize(
+    "app_config", [{"RATELIMIT_ENABLED": True, "REFUSED_SUBMIT_RATELIMIT": "3 per hour", "POW_ENABLED": False}]
+)
 def test_refused_forms_have_a_limit_of_their_own(app, client):
     codes = [client.post("/submit/information", data={"telegram": "x", "body": ""}).status_code for _ in range(4)]
     assert codes == [422, 422, 422, 429]

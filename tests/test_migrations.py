@@ -37,8 +37,11 @@ def differences():
 
 
 def tables():
-    return {t for t in inspect(db.engine).get_table_names()
-            if t != "alembic_version" and not t.startswith(search.EXTRA_NAMES)}
+    return {
+        t
+        for t in inspect(db.engine).get_table_names()
+        if t != "alembic_version" and not t.startswith(search.EXTRA_NAMES)
+    }
 
 
 def test_head_matches_the_models_and_migrations_run_up_down_up(empty_app):
@@ -61,6 +64,7 @@ def test_search_works_on_a_migrated_database(empty_app):
     first, _ = make_submission(empty_app, body="Winter clothes for a family in Vilnius.")
     make_submission(empty_app, body="A lawyer for the appeal.")
     with empty_app.app_context():
+
         def found(typed):
             return set(db.session.scalars(select(Submission.id).where(search.find(typed).condition)))
 
@@ -79,14 +83,20 @@ def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_a
     with empty_app.app_context():
         upgrade(revision="0008")
         with db.engine.begin() as connection:
-            old = connection.execute(text(
-                "INSERT INTO submissions (kind, status, telegram, body, locale, created_at, receipt_digest, "
-                "show_contact, version) VALUES ('information', 'pending', 'old_one', 'Boots for the winter', "
-                "'en', '2026-11-20 10:00:00', 'digest-1', false, 1) RETURNING id")).scalar()
-            connection.execute(text(
-                "INSERT INTO attachments (submission_id, storage_key, original_name, content_type, size, sha256, "
-                "public, previews) VALUES (:id, :key, 'a.jpg', 'image/jpeg', 10, 'x', false, 1)"),
-                {"id": old, "key": "a" * 32})
+            old = connection.execute(
+                text(
+                    "INSERT INTO submissions (kind, status, telegram, body, locale, created_at, receipt_digest, "
+                    "show_contact, version) VALUES ('information', 'pending', 'old_one', 'Boots for the winter', "
+                    "'en', '2026-11-20 10:00:00', 'digest-1', false, 1) RETURNING id"
+                )
+            ).scalar()
+            connection.execute(
+                text(
+                    "INSERT INTO attachments (submission_id, storage_key, original_name, content_type, size, sha256, "
+                    "public, previews) VALUES (:id, :key, 'a.jpg', 'image/jpeg', 10, 'x', false, 1)"
+                ),
+                {"id": old, "key": "a" * 32},
+            )
         upgrade()
         assert differences() == []
         assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1  # no cascade on rebuild

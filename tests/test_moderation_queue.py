@@ -30,8 +30,16 @@ def test_pending_items_oldest_first_with_what_a_row_shows(app, moderator):
     older, _ = make_submission(app, "information", title="Older tip")
     age(app, older, 2)
     with app.app_context():
-        db.session.add(Attachment(submission_id=older, storage_key="k1", original_name="a.jpg",
-                                  content_type="image/jpeg", size=10, sha256="0" * 64))
+        db.session.add(
+            Attachment(
+                submission_id=older,
+                storage_key="k1",
+                original_name="a.jpg",
+                content_type="image/jpeg",
+                size=10,
+                sha256="0" * 64,
+            )
+        )
         db.session.commit()
     html = moderator.get("/moderation").get_data(as_text=True)
     assert row_ids(html) == [older, newer]
@@ -74,7 +82,11 @@ def test_while_searching_the_tabs_count_the_matches(app, moderator):
     assert "/moderation/counts?q=bicycle" in html.split('id="queue-tabs"')[1].split(">")[0]
     fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)
     assert dict(re.findall(r'id="count-(\w+)">(\d+)<', fragment)) == {
-        "all": "3", "information": "1", "contact": "0", "ad": "2"}
+        "all": "3",
+        "information": "1",
+        "contact": "0",
+        "ad": "2",
+    }
 
 
 @pytest.mark.parametrize("few", [500, 1], ids=["ids looked up", "index walked"])
@@ -90,11 +102,18 @@ def test_search_finds_the_same_whether_its_matches_are_few_or_many(app, moderato
     assert row_ids(moderator.get("/moderation?q=bicycle&kind=information").get_data(as_text=True)) == wanted[3:]
     fragment = moderator.get("/moderation/counts?q=bicycle", headers=hx("queue-tabs")).get_data(as_text=True)
     assert dict(re.findall(r'id="count-(\w+)">(\d+)<', fragment)) == {
-        "all": "4", "information": "1", "contact": "0", "ad": "3"}
+        "all": "4",
+        "information": "1",
+        "contact": "0",
+        "ad": "3",
+    }
 
 
-@pytest.mark.parametrize("few, windows", [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3)), (1, (1, 4))],
-                         ids=["ids looked up", "rest of the queue", "stretch by stretch", "stretches of one"])
+@pytest.mark.parametrize(
+    "few, windows",
+    [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3)), (1, (1, 4))],
+    ids=["ids looked up", "rest of the queue", "stretch by stretch", "stretches of one"],
+)
 def test_every_way_of_searching_pages_through_the_same_matches_in_queue_order(app, monkeypatch, few, windows):
     """A common word is looked for a stretch of the queue at a time: pages hold exactly the matches, in the
     queue's order, even where that order is not the order of the ids (items backdated here)."""
@@ -142,8 +161,16 @@ def test_filters_and_search(app, moderator):
     old, _ = make_submission(app, title="Old story")
     age(app, old, 10)
     with app.app_context():
-        db.session.add(Attachment(submission_id=with_file, storage_key="k", original_name="b.png",
-                                  content_type="image/png", size=1, sha256="1" * 64))
+        db.session.add(
+            Attachment(
+                submission_id=with_file,
+                storage_key="k",
+                original_name="b.png",
+                content_type="image/png",
+                size=1,
+                sha256="1" * 64,
+            )
+        )
         db.session.commit()
 
     def titles(query):
@@ -187,7 +214,9 @@ def test_new_items_arrive_as_a_bar_not_as_rows(app, moderator):
     make_submission(app, "ad")
     bar = moderator.get(f"/moderation/new?last={first}", headers=hx()).get_data(as_text=True)
     assert "2 new items — show" in bar
-    assert "1 new item — show" in moderator.get(f"/moderation/new?last={first}&kind=ad", headers=hx()).get_data(as_text=True)
+    assert "1 new item — show" in moderator.get(f"/moderation/new?last={first}&kind=ad", headers=hx()).get_data(
+        as_text=True
+    )
 
 
 def test_item_opens_in_the_panel_and_as_a_page(app, moderator):
@@ -242,8 +271,9 @@ def test_claimed_items_show_who_has_them(app, moderator):
 
 def test_reject_needs_a_reason_and_shows_the_error_in_the_panel(app, moderator):
     item_id, _ = make_submission(app)
-    response = moderator.post(f"/moderation/{item_id}/reject", data={"version": 1, "reason": "", "note": "kept"},
-                              headers=hx(f"row-{item_id}"))
+    response = moderator.post(
+        f"/moderation/{item_id}/reject", data={"version": 1, "reason": "", "note": "kept"}, headers=hx(f"row-{item_id}")
+    )
     assert response.status_code == 422
     assert response.headers["HX-Retarget"] == "#panel"
     html = response.get_data(as_text=True)
@@ -252,7 +282,9 @@ def test_reject_needs_a_reason_and_shows_the_error_in_the_panel(app, moderator):
 
 def test_without_javascript_actions_redirect_and_offer_undo(app, moderator):
     item_id, _ = make_submission(app)
-    response = moderator.post(f"/moderation/{item_id}/reject", data={"version": 1, "reason": "off_topic", "note": "Not ours."})
+    response = moderator.post(
+        f"/moderation/{item_id}/reject", data={"version": 1, "reason": "off_topic", "note": "Not ours."}
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/moderation"
     page = moderator.get("/moderation").get_data(as_text=True)
     assert f"Item #{item_id}: rejected it." in page and f'action="/moderation/{item_id}/undo"' in page
@@ -262,11 +294,17 @@ def test_without_javascript_actions_redirect_and_offer_undo(app, moderator):
 
 def test_editing_an_ad_is_recorded_with_the_changed_fields(app, moderator):
     item_id, _ = make_submission(app, "ad", title="Sofa", category="goods", city="Minsk", body="Old text")
-    response = moderator.post(f"/moderation/{item_id}/edit", headers=hx("panel"), data={
-        "version": 1, "title": "Sofa, free", "category": "goods", "city": "Minsk", "body": "New text"})
+    response = moderator.post(
+        f"/moderation/{item_id}/edit",
+        headers=hx("panel"),
+        data={"version": 1, "title": "Sofa, free", "category": "goods", "city": "Minsk", "body": "New text"},
+    )
     assert response.status_code == 200 and "Sofa, free" in response.get_data(as_text=True)
-    bad = moderator.post(f"/moderation/{item_id}/edit", headers=hx("panel"), data={
-        "version": 2, "title": "", "category": "goods", "city": "", "body": "x"})
+    bad = moderator.post(
+        f"/moderation/{item_id}/edit",
+        headers=hx("panel"),
+        data={"version": 2, "title": "", "category": "goods", "city": "", "body": "x"},
+    )
     assert bad.status_code == 422 and "An ad needs a title." in bad.get_data(as_text=True)
     with app.app_context():
         item = db.session.get(Submission, item_id)
@@ -298,9 +336,15 @@ def test_an_error_during_an_htmx_request_is_a_short_fragment(app, moderator):
 
 
 def test_a_row_restored_by_undo_still_counts_its_files(app, moderator, client):
-    response = client.post("/submit/information", content_type="multipart/form-data", data={
-        "telegram": "anna_k1", "body": "Two photos.",
-        "attachments": [(io.BytesIO(files.jpeg()), "a.jpg"), (io.BytesIO(files.png()), "b.png")]})
+    response = client.post(
+        "/submit/information",
+        content_type="multipart/form-data",
+        data={
+            "telegram": "anna_k1",
+            "body": "Two photos.",
+            "attachments": [(io.BytesIO(files.jpeg()), "a.jpg"), (io.BytesIO(files.png()), "b.png")],
+        },
+    )
     assert response.status_code == 200
     moderator.post("/moderation/1/approve", data={"version": 1}, headers=hx("row-1"))
     undone = moderator.post("/moderation/1/undo", data={"version": 2}, headers=hx("row-1")).get_data(as_text=True)
@@ -314,7 +358,8 @@ def test_closing_the_panel_gives_the_item_back_at_once(app, moderator):
     assert moderator.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 200
     assert ivan.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 409
     assert f'data-release="/moderation/{item_id}/release"' in moderator.get(
-        f"/moderation/{item_id}", headers=hx("panel")).get_data(as_text=True)
+        f"/moderation/{item_id}", headers=hx("panel")
+    ).get_data(as_text=True)
     assert moderator.post(f"/moderation/{item_id}/release", headers=hx()).status_code == 204
     assert ivan.post(f"/moderation/{item_id}/claim", headers=hx()).status_code == 200
     assert moderator.post(f"/moderation/{item_id}/release").status_code == 303  # not Olga's any more: nothing

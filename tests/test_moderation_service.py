@@ -109,8 +109,12 @@ def test_undo_after_the_window_is_refused(app, staff):
 
 def test_edit_records_which_fields_changed_but_not_their_content(app, staff):
     item_id, _ = make_submission(app, "ad", title="Old title")
-    result = service.edit_ad(item_id, 1, staff[0], {"title": "New title", "body": "Some text about a case.",
-                                                     "category": "housing", "city": "Vilnius"})
+    result = service.edit_ad(
+        item_id,
+        1,
+        staff[0],
+        {"title": "New title", "body": "Some text about a case.", "category": "housing", "city": "Vilnius"},
+    )
     assert result.event.detail == "changed: title"
     assert "New title" not in result.event.detail
     assert load(item_id).title == "New title" and load(item_id).version == 2
@@ -151,8 +155,10 @@ def test_two_conflicting_actions_at_once_exactly_one_wins(app, staff, actions_pa
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run, args=("olga", olga_id, actions_pair[0])),
-               threading.Thread(target=run, args=("ivan", ivan_id, actions_pair[1]))]
+    threads = [
+        threading.Thread(target=run, args=("olga", olga_id, actions_pair[0])),
+        threading.Thread(target=run, args=("ivan", ivan_id, actions_pair[1])),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -59,12 +59,29 @@ def test_reading_the_site_sets_no_cookie(tmp_path):
     approve(app, mod, ad)
     editor = make_user(app, "ales", "editor")
     with app.app_context():
-        articles.save(None, title="Quiet", slug="quiet", summary="", body="Text", locale="en", publish=True,
-                      author=db.session.get(User, editor))
+        articles.save(
+            None,
+            title="Quiet",
+            slug="quiet",
+            summary="",
+            body="Text",
+            locale="en",
+            publish=True,
+            author=db.session.get(User, editor),
+        )
     client = app.test_client()
     ad_page = f"/ads/{public_id(app, ad)}-quiet-bike"
-    for url in ("/", "/ads", "/ads?q=bike", ad_page, "/articles", "/articles/quiet", "/help/telegram",
-                "/ads/feed.atom", "/articles/feed.atom"):
+    for url in (
+        "/",
+        "/ads",
+        "/ads?q=bike",
+        ad_page,
+        "/articles",
+        "/articles/quiet",
+        "/help/telegram",
+        "/ads/feed.atom",
+        "/articles/feed.atom",
+    ):
         for _ in range(2):  # made, then from the cache
             response = client.get(url)
             assert response.status_code == 200, url
@@ -144,6 +161,7 @@ def test_the_city_suggestions_follow_what_is_live(app, client, mod):
     """The suggestions are worked out once per site state and shared by the pages made meanwhile."""
     first, _ = make_submission(app, "ad", title="Flat", city="Gdańsk")
     approve(app, mod, first)
+
     def cities(url):
         datalist = client.get(url).get_data(as_text=True).split('<datalist id="city-list">')[1].split("</datalist>")[0]
         return re.findall(r'<option value="([^"]+)">', datalist)
@@ -165,14 +183,23 @@ def test_articles_published_edited_and_withdrawn_show_at_once(app, client, mod):
     editor = make_user(app, "ales", "editor")
     with app.app_context():
         author = db.session.get(User, editor)
-        article = articles.save(None, title="First", slug="first", summary="", body="One", locale="en",
-                                publish=True, author=author)
+        article = articles.save(
+            None, title="First", slug="first", summary="", body="One", locale="en", publish=True, author=author
+        )
         article_id = article.id
     assert "One" in client.get("/articles/first").get_data(as_text=True)
     assert "First" in client.get("/articles").get_data(as_text=True)
     with app.app_context():
-        articles.save(db.session.get(Article, article_id), title="First", slug="first", summary="", body="Two",
-                      locale="en", publish=False, author=db.session.get(User, editor))
+        articles.save(
+            db.session.get(Article, article_id),
+            title="First",
+            slug="first",
+            summary="",
+            body="Two",
+            locale="en",
+            publish=False,
+            author=db.session.get(User, editor),
+        )
     assert client.get("/articles/first").status_code == 404
     assert "First" not in client.get("/articles").get_data(as_text=True)
 

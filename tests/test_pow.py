@@ -13,8 +13,12 @@ from app.extensions import db
 from tests.browser import LiveServer
 from tests.helpers import make_app, receipt_from
 
-LIMITS = {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "10 per hour", "NOJS_SUBMIT_RATELIMIT": "1 per hour",
-          "POW_MAX_NUMBER": 2000}
+LIMITS = {
+    "RATELIMIT_ENABLED": True,
+    "SUBMIT_RATELIMIT": "10 per hour",
+    "NOJS_SUBMIT_RATELIMIT": "1 per hour",
+    "POW_MAX_NUMBER": 2000,
+}
 
 
 def solved(client) -> str:
@@ -22,9 +26,17 @@ def solved(client) -> str:
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     challenge = response.get_json()
     solution = altcha.solve_challenge_v1(challenge["challenge"], challenge["salt"], max_number=challenge["maxnumber"])
-    return base64.b64encode(json.dumps({
-        "algorithm": challenge["algorithm"], "challenge": challenge["challenge"], "number": solution.number,
-        "salt": challenge["salt"], "signature": challenge["signature"]}).encode()).decode()
+    return base64.b64encode(
+        json.dumps(
+            {
+                "algorithm": challenge["algorithm"],
+                "challenge": challenge["challenge"],
+                "number": solution.number,
+                "salt": challenge["salt"],
+                "signature": challenge["signature"],
+            }
+        ).encode()
+    ).decode()
 
 
 def form(n: int, answer: str = "") -> dict:

@@ -36,9 +36,17 @@ def fill(app, client, n: int) -> None:
     """n ads with a public photo each, n pending items of each kind, and n articles."""
     admin = make_user(app, f"boss{n}", "admin")
     for i in range(n):
-        client.post("/submit/ad", content_type="multipart/form-data", data={
-            "telegram": f"seller_{n}_{i}", "title": f"Ad {i}", "category": "goods", "body": f"Text {i}",
-            "attachments": [(io.BytesIO(files.jpeg(size=(40 + i, 30))), "p.jpg")]})
+        client.post(
+            "/submit/ad",
+            content_type="multipart/form-data",
+            data={
+                "telegram": f"seller_{n}_{i}",
+                "title": f"Ad {i}",
+                "category": "goods",
+                "body": f"Text {i}",
+                "attachments": [(io.BytesIO(files.jpeg(size=(40 + i, 30))), "p.jpg")],
+            },
+        )
         client.post("/submit/information", data={"telegram": f"witness_{n}_{i}", "body": f"Tip {i}"})
     with app.app_context():
         user = db.session.get(User, admin)
@@ -47,15 +55,26 @@ def fill(app, client, n: int) -> None:
             photo = db.session.scalars(db.select(Attachment.id).where(Attachment.submission_id == ad.id)).first()
             service.approve(ad.id, ad.version, user, public_images=[photo])
         for i in range(n):
-            articles.save(None, title=f"Article {i}", slug="", summary="s", body="b", locale="en", publish=True,
-                          author=user)
+            articles.save(
+                None, title=f"Article {i}", slug="", summary="s", body="b", locale="en", publish=True, author=user
+            )
         for ad in db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).all():
             record("reported", ad.id)  # history rows too
         db.session.commit()
 
 
-PAGES = ["/", "/ads", "/ads?category=goods&q=ad", "/articles", "/ads/feed.atom", "/articles/feed.atom",
-         "/moderation", "/moderation?kind=ad&status=approved", "/moderation/counts", "/admin/audit"]
+PAGES = [
+    "/",
+    "/ads",
+    "/ads?category=goods&q=ad",
+    "/articles",
+    "/ads/feed.atom",
+    "/articles/feed.atom",
+    "/moderation",
+    "/moderation?kind=ad&status=approved",
+    "/moderation/counts",
+    "/admin/audit",
+]
 
 
 def queries_per_page(app, n: int) -> dict[str, int]:

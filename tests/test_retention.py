@@ -69,8 +69,13 @@ def test_purge_deletes_ads_long_expired_or_closed_and_their_reports(app, runner)
     expired_lately, _ = make_submission(app, "ad", status="approved")
     age(app, expired_lately, published_at=now - timedelta(days=40), expires_at=now - timedelta(days=10))
     closed_long_ago, _ = make_submission(app, "ad", status="approved")
-    age(app, closed_long_ago, published_at=now - timedelta(days=50), expires_at=now + timedelta(days=1),
-        closed_at=now - timedelta(days=31))
+    age(
+        app,
+        closed_long_ago,
+        published_at=now - timedelta(days=50),
+        expires_at=now + timedelta(days=1),
+        closed_at=now - timedelta(days=31),
+    )
     with app.app_context():
         db.session.add(Report(submission_id=expired_long_ago, reason="spam"))
         db.session.commit()
@@ -83,8 +88,12 @@ def test_purge_deletes_ads_long_expired_or_closed_and_their_reports(app, runner)
 @pytest.mark.parametrize("app_config", [{"EVENT_RETENTION_DAYS": 100}])
 def test_purge_deletes_old_audit_events_and_records_itself(app, runner):
     with app.app_context():
-        db.session.add_all([Event(action="approved", created_at=utcnow() - timedelta(days=101)),
-                            Event(action="approved", created_at=utcnow() - timedelta(days=99))])
+        db.session.add_all(
+            [
+                Event(action="approved", created_at=utcnow() - timedelta(days=101)),
+                Event(action="approved", created_at=utcnow() - timedelta(days=99)),
+            ]
+        )
         db.session.commit()
     assert runner.invoke(args=["purge"]).exit_code == 0
     with app.app_context():
@@ -96,7 +105,9 @@ def database_bytes(app) -> bytes:
     """Every file SQLite keeps for the database, read as it is: no checkpoint first."""
     with app.app_context():
         path = db.engine.url.database
-    return b"".join(open(path + suffix, "rb").read() for suffix in ("", "-wal", "-shm") if os.path.exists(path + suffix))
+    return b"".join(
+        open(path + suffix, "rb").read() for suffix in ("", "-wal", "-shm") if os.path.exists(path + suffix)
+    )
 
 
 class Reader:
@@ -173,6 +184,9 @@ def test_purge_vacuums_what_it_deleted_on_postgresql(app, client, runner):
     age(app, submission_id, status="rejected", decided_at=utcnow() - timedelta(days=31))
     assert runner.invoke(args=["purge"]).exit_code == 0
     with app.app_context():
-        vacuumed = db.session.execute(db.text(
-            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL")).scalars().all()
+        vacuumed = (
+            db.session.execute(db.text("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL"))
+            .scalars()
+            .all()
+        )
     assert {"submissions", "attachments", "reports", "events"} <= set(vacuumed)

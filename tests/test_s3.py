@@ -29,9 +29,14 @@ BUCKET = "prystan-test"
 def s3_endpoint():
     """A local S3 server with one private bucket; dummy credentials, and no AWS config file read."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-                            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
             env.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
             env.delenv(name, raising=False)
@@ -62,7 +67,7 @@ def app_config(s3_endpoint, prefix):
 
 def objects(bucket, prefix) -> list[str]:
     listed = bucket.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/").get("Contents", [])
-    return sorted(item["Key"][len(prefix) + 1:] for item in listed)
+    return sorted(item["Key"][len(prefix) + 1 :] for item in listed)
 
 
 def body_of(bucket, prefix, key) -> bytes:
@@ -76,6 +81,7 @@ def closed_port() -> int:
 
 
 # --- The storage contract ------------------------------------------------------------------------------------------
+
 
 def test_s3_storage_puts_opens_lists_and_deletes_private_objects(s3_endpoint, bucket, prefix, tmp_path):
     store = S3Storage(f"s3://{BUCKET}/{prefix}", endpoint_url=s3_endpoint)
@@ -177,7 +183,9 @@ def test_a_submission_is_stored_in_s3_and_served_back_to_staff_and_readers(app, 
     assert download.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert staff.get(f"/moderation/attachments/{image_id}/preview").data == thumb
 
-    assert client.get(f"/ads/images/{public_id(app, image_id, Attachment)}").status_code == 404  # not public until approved and chosen
+    assert (
+        client.get(f"/ads/images/{public_id(app, image_id, Attachment)}").status_code == 404
+    )  # not public until approved and chosen
     with app.app_context():
         user = db.session.scalars(select(User)).one()
         service.approve(ad_id, version, user, public_images=[image_id])

@@ -71,8 +71,11 @@ def site_targets(app, tmp_path, listener) -> dict:
     readable = [secret_file, stored]
     if not TEST_DATABASE_URL:
         readable.append(str(tmp_path / "test.db"))
-    return {"port": listener.getsockname()[1], "files": readable,
-            "folders": [app.instance_path, app.config["STORAGE_URL"], app.config["UPLOAD_WORKDIR"], ROOT]}
+    return {
+        "port": listener.getsockname()[1],
+        "files": readable,
+        "folders": [app.instance_path, app.config["STORAGE_URL"], app.config["UPLOAD_WORKDIR"], ROOT],
+    }
 
 
 def assert_confined(report: dict, targets: dict, listener) -> None:
@@ -138,8 +141,13 @@ def test_a_cpu_heavy_image_is_refused_within_the_cpu_limit(tmp_path):
     out = io.BytesIO()
     noise.save(out, "PNG", compress_level=1)
     started = time.monotonic()
-    (message,) = refusal(tmp_path, [(out.getvalue(), "heavy.png")], file_bytes=200 * 2**20, total_bytes=200 * 2**20,
-                         config={"SCRUB_CPU_SECONDS": 1})
+    (message,) = refusal(
+        tmp_path,
+        [(out.getvalue(), "heavy.png")],
+        file_bytes=200 * 2**20,
+        total_bytes=200 * 2**20,
+        config={"SCRUB_CPU_SECONDS": 1},
+    )
     assert message == intake.message("too_slow", name="heavy.png")
     assert time.monotonic() - started < 10
 
@@ -157,6 +165,7 @@ def test_a_slow_file_never_holds_the_request_past_the_timeout(app, client):
 
 # --- Several workers share one bound --------------------------------------------------------------------------
 
+
 def scrubbers_running() -> int:
     count = 0
     for entry in os.listdir("/proc"):
@@ -172,9 +181,15 @@ def scrubbers_running() -> int:
 
 def multipart(fields: dict, name: str, data: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; filename="{name}"\r\n'
-                 f'Content-Type: image/png\r\n\r\n'.encode() + data + f"\r\n--{boundary}--\r\n".encode())
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; filename="{name}"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
@@ -184,16 +199,37 @@ def test_two_gunicorn_workers_run_at_most_the_configured_number_of_children(tmp_
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = os.environ | {
-        "PRYSTAN_SECRET_KEY": SECRET, "PRYSTAN_DATABASE_URL": f"sqlite:///{tmp_path}/bound.db",
-        "PRYSTAN_STORAGE_URL": str(tmp_path / "uploads"), "PRYSTAN_UPLOAD_WORKDIR": str(tmp_path / "work"),
-        "PRYSTAN_WTF_CSRF_ENABLED": "false", "PRYSTAN_RATELIMIT_ENABLED": "false", "PRYSTAN_POW_ENABLED": "false",
-        "PRYSTAN_SANDBOX_CONCURRENCY": str(slots), "PRYSTAN_SESSION_COOKIE_SECURE": "false",
+        "PRYSTAN_SECRET_KEY": SECRET,
+        "PRYSTAN_DATABASE_URL": f"sqlite:///{tmp_path}/bound.db",
+        "PRYSTAN_STORAGE_URL": str(tmp_path / "uploads"),
+        "PRYSTAN_UPLOAD_WORKDIR": str(tmp_path / "work"),
+        "PRYSTAN_WTF_CSRF_ENABLED": "false",
+        "PRYSTAN_RATELIMIT_ENABLED": "false",
+        "PRYSTAN_POW_ENABLED": "false",
+        "PRYSTAN_SANDBOX_CONCURRENCY": str(slots),
+        "PRYSTAN_SESSION_COOKIE_SECURE": "false",
     }
     bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    server = subprocess.Popen([f"{bin_dir}/gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads",
-                               "4", "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [f"{bin_dir}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    server = subprocess.Popen(
+        [
+            f"{bin_dir}/gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/submit/information"
     noise = Image.frombytes("RGB", (2200, 2200), os.urandom(2200 * 2200 * 3))
     out = io.BytesIO()
@@ -208,8 +244,9 @@ def test_two_gunicorn_workers_run_at_most_the_configured_number_of_children(tmp_
         receipts, most, done = [], 0, threading.Event()
 
         def send(number: int):
-            body, header = multipart({"telegram": "bound_test", "body": f"Submission {number}."}, "noise.png",
-                                     out.getvalue())
+            body, header = multipart(
+                {"telegram": "bound_test", "body": f"Submission {number}."}, "noise.png", out.getvalue()
+            )
             request = urllib.request.Request(url, data=body, headers={"Content-Type": header})
             with urllib.request.urlopen(request, timeout=120) as response:
                 receipts.append(receipt_from(response.read().decode()))
@@ -235,6 +272,7 @@ def test_two_gunicorn_workers_run_at_most_the_configured_number_of_children(tmp_
 
 
 # --- Originals stay off the disk -------------------------------------------------------------------------------
+
 
 def open_files_holding(marker: bytes) -> list[str]:
     """The paths of every file this process has open whose content holds ``marker`` (deleted ones included)."""
@@ -278,13 +316,17 @@ def test_an_upload_in_progress_rests_only_in_the_ram_folder(live_server, tmp_pat
     page = opener.open(live_server.url + "/submit/information").read().decode()
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)  # the CSRF token's session
-    body, header = multipart({"csrf_token": token, "telegram": "ram_test", "body": "In RAM only."}, "photo.jpg",
-                             original)
+    body, header = multipart(
+        {"csrf_token": token, "telegram": "ram_test", "body": "In RAM only."}, "photo.jpg", original
+    )
     cut = body.index(b"\r\n--", len(body) - 100)  # all of the file but the closing boundary
     with socket.create_connection(("127.0.0.1", int(live_server.url.rsplit(":", 1)[1]))) as connection:
-        connection.sendall(f"POST /submit/information HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {header}\r\n"
-                           f"Content-Length: {len(body)}\r\nCookie: {cookie}\r\nReferer: {live_server.url}/\r\n"
-                           "Connection: close\r\n\r\n".encode() + body[:cut])
+        connection.sendall(
+            f"POST /submit/information HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {header}\r\n"
+            f"Content-Length: {len(body)}\r\nCookie: {cookie}\r\nReferer: {live_server.url}/\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body[:cut]
+        )
         deadline = time.monotonic() + 10
         holding = []
         while not holding and time.monotonic() < deadline:

@@ -96,8 +96,10 @@ PAYLOADS = [
     ("svg-slash-onload", "<svg/onload=alert(1)>"),
     ("svg-script", "<svg><script>alert(1)</script></svg>"),
     ("svg-a-xlink-href", '<svg><a xlink:href="javascript:alert(1)"><text x="20" y="20">x</text></a></svg>'),
-    ("svg-animate-href", '<svg><a><animate attributeName="href" values="javascript:alert(1)"/>'
-                         '<text x="20" y="20">x</text></a></svg>'),
+    (
+        "svg-animate-href",
+        '<svg><a><animate attributeName="href" values="javascript:alert(1)"/><text x="20" y="20">x</text></a></svg>',
+    ),
     ("svg-use-data", '<svg><use href="data:image/svg+xml,<svg id=x onload=alert(1)>#x"/></svg>'),
     ("svg-foreignobject", "<svg><foreignObject><iframe src=javascript:alert(1)></iframe></foreignObject></svg>"),
     # embedding elements
@@ -111,7 +113,10 @@ PAYLOADS = [
     ("style-tag-import", "<style>@import 'https://evil.example/x.css';</style>"),
     ("style-attr-expression", '<p style="width:expression(alert(1))">x</p>'),
     ("style-attr-url-js", '<p style="background:url(javascript:alert(1))">x</p>'),
-    ("style-attr-on-a", '<a href="https://ok.example" style="position:fixed;top:0;left:0;width:100%;height:100%">x</a>'),
+    (
+        "style-attr-on-a",
+        '<a href="https://ok.example" style="position:fixed;top:0;left:0;width:100%;height:100%">x</a>',
+    ),
     # images, forms, head elements
     ("img-src-js", '<img src="javascript:alert(1)">'),
     ("img-srcset", '<img srcset="x 1x" onerror="alert(1)">'),
@@ -122,16 +127,20 @@ PAYLOADS = [
     ("input-text-value", '<input type="text" value="x" onfocus="alert(1)" autofocus>'),
     ("textarea-autofocus", "<textarea autofocus onfocus=alert(1)></textarea>"),
     ("meta-refresh", '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">'),
-    ("meta-refresh-data", '<meta http-equiv="refresh" content="0;url=data:text/html;base64,'
-                          'PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">'),
+    (
+        "meta-refresh-data",
+        '<meta http-equiv="refresh" content="0;url=data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">',
+    ),
     ("base-href", '<base href="https://evil.example/">'),
     ("link-stylesheet", '<link rel="stylesheet" href="https://evil.example/x.css">'),
     ("link-import", '<link rel="import" href="https://evil.example/x.html">'),
     # math
     ("math-href", '<math href="javascript:alert(1)">CLICK</math>'),
     ("math-maction", '<math><maction actiontype="statusline" xlink:href="javascript:alert(1)">x</maction></math>'),
-    ("math-mglyph-style", "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph>"
-                          "</table></mtext></math>"),
+    (
+        "math-mglyph-style",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table></mtext></math>",
+    ),
     ("math-mtext-script", "<math><mi><script>alert(1)</script></mi></math>"),
     # comments, conditional comments, CDATA
     ("comment-script", "<!-- <script>alert(1)</script> -->"),
@@ -150,7 +159,7 @@ PAYLOADS = [
     ("attr-breakout-quote", "<a href=\"https://ok.example\" title='x' onclick='alert(1)'>x</a>"),
     ("noscript-breakout", '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>'),
     ("textarea-breakout", "<textarea><script>alert(1)</script></textarea>"),
-    ("xmp-breakout", "<xmp><p title=\"</xmp><img src=x onerror=alert(1)>\"></xmp>"),
+    ("xmp-breakout", '<xmp><p title="</xmp><img src=x onerror=alert(1)>"></xmp>'),
     ("null-in-tag", "<scr\x00ipt>alert(1)</script>"),
     ("template", "<template><script>alert(1)</script></template>"),
     # Markdown-specific vectors (meant for render_markdown; clean() sees them as text)
@@ -174,7 +183,7 @@ PAYLOADS = [
     ("md-reference-link-data", "[x][1]\n\n[1]: data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
     ("md-raw-html-block", "<div>\n<script>alert(1)</script>\n</div>\n\ntext"),
     ("md-raw-html-inline", "hello <img src=x onerror=alert(1)> world"),
-    ("md-raw-html-in-list", "- item <a href=\"javascript:alert(1)\">x</a>\n- <script>alert(1)</script>"),
+    ("md-raw-html-in-list", '- item <a href="javascript:alert(1)">x</a>\n- <script>alert(1)</script>'),
     ("md-html-in-code-span", "`<script>alert(1)</script>`"),
     ("md-fenced-html", "```html\n<script>alert(1)</script>\n```"),
     ("md-link-text-html", "[<img src=x onerror=alert(1)>](https://ok.example)"),
@@ -216,9 +225,7 @@ def _normalize_href(value: str) -> str:
     href (``javascript&amp;colon;x`` in the markup is the relative path ``javascript&colon;x``) into a
     false alarm.
     """
-    value = "".join(
-        ch for ch in value if not ch.isspace() and not unicodedata.category(ch).startswith("C")
-    )
+    value = "".join(ch for ch in value if not ch.isspace() and not unicodedata.category(ch).startswith("C"))
     return value.lower()
 
 
@@ -332,6 +339,7 @@ def test_checker_accepts_relative_href(href):
 
 # Positive tests: the policy is not "strip everything".
 
+
 def _tags(output: str) -> list[str]:
     parser = _Collector()
     parser.feed(output)
@@ -363,7 +371,7 @@ def test_ordinary_markdown_renders():
     tags = set(_tags(output))
     for expected in ("h2", "h3", "p", "em", "strong", "code", "ul", "ol", "li", "blockquote", "pre", "hr", "a"):
         assert expected in tags, (expected, output)
-    assert "<ol start=\"3\">" in output
+    assert '<ol start="3">' in output
     assert "<li>one</li>" in output
     assert "print('hi')" in html.unescape(output)
     [link] = _links(output)

@@ -28,7 +28,7 @@ def items(app):
 
 
 def test_a_single_letter_is_a_whole_word_not_the_start_of_every_word(app):
-    """"сям'я" is two words to the index, "сям" and "я": "я" alone must not mean every word starting with я."""
+    """ "сям'я" is two words to the index, "сям" and "я": "я" alone must not mean every word starting with я."""
     make_submission(app, title="Сям'я", body="Сям'я шукае працу.")
     make_submission(app, title="Яблыкі", body="Яблыкі з саду.")
     assert found(app, "сям'я") == {"Сям'я"}
@@ -74,8 +74,11 @@ def test_withdrawn_text_leaves_no_word_in_the_database_file(app, client):
         pytest.skip("the file check is for SQLite; PostgreSQL's index follows deletions by itself")
     from tests.helpers import receipt_from
 
-    code = receipt_from(client.post("/submit/information", data={
-        "telegram": "forget_me", "body": f"Please forget {UNIQUE} soon."}).get_data(as_text=True))
+    code = receipt_from(
+        client.post(
+            "/submit/information", data={"telegram": "forget_me", "body": f"Please forget {UNIQUE} soon."}
+        ).get_data(as_text=True)
+    )
     for n in range(30):  # other rows, so that the index has several segments
         make_submission(app, body=f"Filler text {n}")
     assert found(app, UNIQUE.lower()) == {None}

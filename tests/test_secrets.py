@@ -47,16 +47,26 @@ def columns_containing(app, needle: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "STATUS_RATELIMIT": "1 per hour",
-                                         "REPORT_THRESHOLD": 5}])
+@pytest.mark.parametrize(
+    "app_config", [{"RATELIMIT_ENABLED": True, "STATUS_RATELIMIT": "1 per hour", "REPORT_THRESHOLD": 5}]
+)
 def test_secrets_stay_out_of_logs_and_stray_columns(app, client, caplog):
     caplog.set_level(logging.DEBUG)
     client.environ_base.update({"REMOTE_ADDR": SECRETS["address"], "HTTP_USER_AGENT": SECRETS["agent"]})
 
-    sent = client.post("/submit/ad", content_type="multipart/form-data", data={
-        "telegram": "@" + SECRETS["handle"], "title": SECRETS["title"], "body": SECRETS["body"],
-        "city": SECRETS["city"], "category": "goods", "show_contact": "y",
-        "attachments": [(io.BytesIO(files.jpeg()), SECRETS["filename"])]})
+    sent = client.post(
+        "/submit/ad",
+        content_type="multipart/form-data",
+        data={
+            "telegram": "@" + SECRETS["handle"],
+            "title": SECRETS["title"],
+            "body": SECRETS["body"],
+            "city": SECRETS["city"],
+            "category": "goods",
+            "show_contact": "y",
+            "attachments": [(io.BytesIO(files.jpeg()), SECRETS["filename"])],
+        },
+    )
     code = receipt_from(sent.get_data(as_text=True))
     assert code
     assert client.post("/status", data={"code": code}).status_code == 200
@@ -75,7 +85,12 @@ def test_secrets_stay_out_of_logs_and_stray_columns(app, client, caplog):
     staff.post(f"/moderation/{ad.id}/claim")
     staff.post(f"/moderation/{ad.id}/approve", data={"version": ad.version, "public_image": attachment_id})
     assert client.get(f"/ads/{public_id(app, ad.id)}").status_code in (200, 301)
-    assert client.post(f"/ads/{public_id(app, ad.id)}/report", data={"reason": "scam", "note": SECRETS["note"]}).status_code == 303
+    assert (
+        client.post(
+            f"/ads/{public_id(app, ad.id)}/report", data={"reason": "scam", "note": SECRETS["note"]}
+        ).status_code
+        == 303
+    )
 
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
     for name, value in SECRETS.items():
@@ -91,8 +106,7 @@ def test_secrets_stay_out_of_logs_and_stray_columns(app, client, caplog):
     security = [json.loads(r.getMessage()) for r in caplog.records if r.name == "prystan.security"]
     events = {e["event"] for e in security}
     assert {"sign_in", "sign_in_failed", "access_refused", "rate_limited", "audit"} <= events
-    assert {e["action"] for e in security if e["event"] == "audit"} >= {"submitted", "claimed", "approved",
-                                                                        "reported"}
+    assert {e["action"] for e in security if e["event"] == "audit"} >= {"submitted", "claimed", "approved", "reported"}
 
 
 def test_security_log_lines_cannot_be_forged(caplog):

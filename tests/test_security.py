@@ -10,11 +10,29 @@ from app.models import Submission
 from tests.helpers import SECRET, count, database_url, make_app
 from tests.routes import url_of
 
-PUBLIC_PAGES = ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/help/telegram", "/auth/login",
-                "/ads", "/articles"]
+PUBLIC_PAGES = [
+    "/",
+    "/submit/information",
+    "/submit/contact",
+    "/submit/ad",
+    "/status",
+    "/help/telegram",
+    "/auth/login",
+    "/ads",
+    "/articles",
+]
 FEEDS = ["/ads/feed.atom", "/articles/feed.atom", "/pow/challenge", "/favicon.ico"]  # not HTML pages
-STAFF_PAGES = ["/moderation", "/moderation/counts", "/moderation/new", "/admin/users", "/admin/audit",
-               "/admin/articles", "/admin/articles/new", "/auth/password", "/auth/totp"]
+STAFF_PAGES = [
+    "/moderation",
+    "/moderation/counts",
+    "/moderation/new",
+    "/admin/users",
+    "/admin/audit",
+    "/admin/articles",
+    "/admin/articles/new",
+    "/auth/password",
+    "/auth/totp",
+]
 NO_STORE_PAGES = ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/auth/login"]
 
 
@@ -146,8 +164,14 @@ def test_every_post_without_a_csrf_token_is_refused(csrf_client):
 
 def test_csrf_failure_re_renders_the_form_with_what_was_typed(csrf_client):
     app, client = csrf_client
-    typed = {"telegram": "@anna_k", "title": "My title", "body": "A long text I do not want to lose.",
-             "category": "goods", "city": "Gdańsk", "csrf_token": "stale"}
+    typed = {
+        "telegram": "@anna_k",
+        "title": "My title",
+        "body": "A long text I do not want to lose.",
+        "category": "goods",
+        "city": "Gdańsk",
+        "csrf_token": "stale",
+    }
     response = client.post("/submit/ad", data=typed)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
@@ -177,8 +201,9 @@ def test_htmx_header_token_is_accepted(csrf_client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "2 per minute",
-                                         "POW_ENABLED": False}])
+@pytest.mark.parametrize(
+    "app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "2 per minute", "POW_ENABLED": False}]
+)
 def test_submissions_are_rate_limited_and_the_text_is_kept(app, client):
     data = {"telegram": "anna_k", "body": "Please keep this text."}
     for n in range(2):
@@ -192,8 +217,9 @@ def test_submissions_are_rate_limited_and_the_text_is_kept(app, client):
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "1 per minute"}])
 def test_rate_limit_storage_holds_a_keyed_hash_not_the_address(app):
     client = app.test_client()
-    client.post("/submit/information", data={"telegram": "anna_k", "body": "x"},
-                environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    client.post(
+        "/submit/information", data={"telegram": "anna_k", "body": "x"}, environ_base={"REMOTE_ADDR": "203.0.113.77"}
+    )
     from app.extensions import limiter
 
     keys = " ".join(map(str, limiter.storage.storage.keys()))
@@ -204,8 +230,11 @@ def test_rate_limit_storage_holds_a_keyed_hash_not_the_address(app):
 def test_no_address_or_handle_reaches_the_logs(app, client, caplog):
     caplog.set_level(logging.DEBUG)
     env = {"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "SecretAgent/1.0"}
-    client.post("/submit/ad", data={"telegram": "secret_handle_x", "title": "t", "category": "goods",
-                                    "body": "secret body text"}, environ_base=env)
+    client.post(
+        "/submit/ad",
+        data={"telegram": "secret_handle_x", "title": "t", "category": "goods", "body": "secret body text"},
+        environ_base=env,
+    )
     client.post("/submit/ad", data={"telegram": "secret_handle_y"}, environ_base=env)
     client.get("/no-such-page", environ_base=env)
     logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
@@ -217,7 +246,7 @@ def test_development_server_log_hides_the_address():
     from app.security import HideAddress
 
     # As werkzeug.serving.WSGIRequestHandler.log builds it: the address is already in the message.
-    message = '192.0.2.5 - - [24/Nov/2026 21:12:49] %s %s %s\n'
+    message = "192.0.2.5 - - [24/Nov/2026 21:12:49] %s %s %s\n"
     record = logging.LogRecord("werkzeug", logging.INFO, "", 0, message, ('"GET / HTTP/1.1"', "200", "-"), None)
     HideAddress().filter(record)
     assert "192.0.2.5" not in record.getMessage()

@@ -91,8 +91,9 @@ def test_the_same_text_from_the_same_handle_within_an_hour_is_stored_once(app, c
     # Another kind, another handle or another text is a new item.
     assert receipt_from(client.post("/submit/ad", data=data | {"telegram": "other_seller"}).get_data(as_text=True))
     assert receipt_from(client.post("/submit/ad", data=data | {"body": "A different room."}).get_data(as_text=True))
-    assert receipt_from(client.post("/submit/information", data={"telegram": "seller_one",
-                                                                  "body": data["body"]}).get_data(as_text=True))
+    assert receipt_from(
+        client.post("/submit/information", data={"telegram": "seller_one", "body": data["body"]}).get_data(as_text=True)
+    )
     # After an hour the same text is accepted again.
     with app.app_context():
         for submission in db.session.scalars(select(Submission)):

@@ -66,8 +66,9 @@ def metadata(path: str) -> dict:
 
 def assert_clean(path: str):
     tags = metadata(path)
-    leftovers = {k: v for k, v in tags.items()
-                 if k.split(":")[0].startswith(FORBIDDEN_GROUPS) or files.SECRET_TEXT in str(v)}
+    leftovers = {
+        k: v for k, v in tags.items() if k.split(":")[0].startswith(FORBIDDEN_GROUPS) or files.SECRET_TEXT in str(v)
+    }
     assert leftovers == {}, leftovers
     names = " ".join(tags).lower()
     for word in ("gps", "comment", "author", "creator", "profile", "xmp", "description"):
@@ -76,13 +77,16 @@ def assert_clean(path: str):
         assert files.SECRET_TEXT.encode() not in f.read()
 
 
-@pytest.mark.parametrize(("maker", "name", "kind"), [
-    (files.jpeg, "photo.jpg", "image/jpeg"),
-    (files.png, "scan.png", "image/png"),
-    (files.webp, "picture.webp", "image/webp"),
-    (files.gif, "moving.gif", "image/gif"),
-    (files.pdf, "letter.pdf", "application/pdf"),
-])
+@pytest.mark.parametrize(
+    ("maker", "name", "kind"),
+    [
+        (files.jpeg, "photo.jpg", "image/jpeg"),
+        (files.png, "scan.png", "image/png"),
+        (files.webp, "picture.webp", "image/webp"),
+        (files.gif, "moving.gif", "image/gif"),
+        (files.pdf, "letter.pdf", "application/pdf"),
+    ],
+)
 def test_scrubbing_removes_every_trace_of_metadata(tmp_path, maker, name, kind):
     original = tmp_path / name
     original.write_bytes(maker())
@@ -115,20 +119,23 @@ def test_same_file_twice_is_stored_once(tmp_path):
     assert len(process(tmp_path, [(data, "a.jpg"), (data, "copy.jpg"), (files.png(), "b.png")])) == 2
 
 
-@pytest.mark.parametrize(("pairs", "changes", "expected"), [
-    ([(files.jpeg(), f"p{i}.jpg") for i in range(3)], {"files": 2}, "at most 2 files"),
-    ([(files.jpeg(size=(300, 300)), "big.jpg")], {"file_bytes": 1000}, "big.jpg is larger than 0 MB"),
-    ([(files.jpeg(), "a.jpg"), (files.png(), "b.png")], {"total_bytes": 2500}, "Together the files are larger"),
-    ([(b"", "empty.jpg")], {}, "empty.jpg is empty."),
-    ([(b"<html><script>alert(1)</script></html>", "page.jpg")], {}, "page.jpg is not a photo (JPEG, PNG"),
-    ([(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "vector.jpg")], {}, "vector.jpg is not a"),
-    ([(b"MZ\x90\x00 windows program", "setup.pdf")], {}, "setup.pdf is not a"),
-    ([(files.png(), "really-a-png.jpg")], {}, "does not match what the file contains"),
-    ([(files.jpeg(), "photo.exe")], {}, "does not match"),
-    ([(files.truncated_jpeg(), "half.jpg")], {}, "half.jpg could not be read"),
-    ([(files.big_png(3000, 3000), "bomb.png")], {"max_pixels": 1_000_000}, "bomb.png has too many pixels"),
-    ([(files.big_png(1500, 1000), "bomb.png")], {"max_pixels": 1_000_000}, "bomb.png has too many pixels"),
-])
+@pytest.mark.parametrize(
+    ("pairs", "changes", "expected"),
+    [
+        ([(files.jpeg(), f"p{i}.jpg") for i in range(3)], {"files": 2}, "at most 2 files"),
+        ([(files.jpeg(size=(300, 300)), "big.jpg")], {"file_bytes": 1000}, "big.jpg is larger than 0 MB"),
+        ([(files.jpeg(), "a.jpg"), (files.png(), "b.png")], {"total_bytes": 2500}, "Together the files are larger"),
+        ([(b"", "empty.jpg")], {}, "empty.jpg is empty."),
+        ([(b"<html><script>alert(1)</script></html>", "page.jpg")], {}, "page.jpg is not a photo (JPEG, PNG"),
+        ([(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "vector.jpg")], {}, "vector.jpg is not a"),
+        ([(b"MZ\x90\x00 windows program", "setup.pdf")], {}, "setup.pdf is not a"),
+        ([(files.png(), "really-a-png.jpg")], {}, "does not match what the file contains"),
+        ([(files.jpeg(), "photo.exe")], {}, "does not match"),
+        ([(files.truncated_jpeg(), "half.jpg")], {}, "half.jpg could not be read"),
+        ([(files.big_png(3000, 3000), "bomb.png")], {"max_pixels": 1_000_000}, "bomb.png has too many pixels"),
+        ([(files.big_png(1500, 1000), "bomb.png")], {"max_pixels": 1_000_000}, "bomb.png has too many pixels"),
+    ],
+)
 def test_refused_files_are_named_with_the_reason(tmp_path, pairs, changes, expected):
     messages = refusal(tmp_path, pairs, **changes)
     assert any(expected in m for m in messages), messages
@@ -139,14 +146,17 @@ def test_every_refused_file_is_named_at_once(tmp_path):
     assert len(messages) == 2 and "one.jpg" in messages[0] and "two.gif" in messages[1]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("../../etc/passwd.jpg", "passwd.jpg"),
-    ("..\\..\\windows\\photo.jpg", "photo.jpg"),
-    ("ph\x00oto.jpg", "photo.jpg"),
-    ("invoice\u202egpj.jpg", "invoicegpj.jpg"),
-    ("x" * 300 + ".jpg", "x" * 96 + ".jpg"),
-    (".jpg", "file.jpg"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("../../etc/passwd.jpg", "passwd.jpg"),
+        ("..\\..\\windows\\photo.jpg", "photo.jpg"),
+        ("ph\x00oto.jpg", "photo.jpg"),
+        ("invoice\u202egpj.jpg", "invoicegpj.jpg"),
+        ("x" * 300 + ".jpg", "x" * 96 + ".jpg"),
+        (".jpg", "file.jpg"),
+    ],
+)
 def test_hostile_names_are_made_harmless(raw, expected):
     assert intake.safe_name(raw, "image/jpeg") == expected
 
@@ -211,7 +221,9 @@ def test_a_submission_with_files_stores_scrubbed_copies(app, client):
     with app.app_context():
         attachments = db.session.scalars(select(Attachment).order_by(Attachment.id)).all()
         assert [(a.original_name, a.content_type) for a in attachments] == [
-            ("photo.jpg", "image/jpeg"), ("letter.pdf", "application/pdf")]
+            ("photo.jpg", "image/jpeg"),
+            ("letter.pdf", "application/pdf"),
+        ]
         keys = [a.storage_key for a in attachments]
     assert stored_files(app) == sorted(keys + [f"{keys[0]}-thumb", f"{keys[1]}-thumb"])  # the PDF's page too
     for key in keys:

@@ -19,10 +19,15 @@ def role_choices():
 
 
 class CreateUserForm(Form):
-    username = StringField(_l("Username"), validators=[
-        DataRequired(_l("Choose a username.")),
-        Regexp(r"^[A-Za-z0-9_.-]{3,64}$", message=_l("3 to 64 Latin letters, digits, dots, dashes or underscores.")),
-    ])
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(_l("Choose a username.")),
+            Regexp(
+                r"^[A-Za-z0-9_.-]{3,64}$", message=_l("3 to 64 Latin letters, digits, dots, dashes or underscores.")
+            ),
+        ],
+    )
     role = SelectField(_l("Role"), choices=role_choices)
     password = PasswordField(_l("First password (they change it after signing in)"), validators=[NewPassword()])
 
@@ -39,8 +44,11 @@ class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
-    action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("Any"))] + [
-        SelectChoice(k, v) for k, v in labels.ACTIONS.items()], validate_choice=False)
+    action = SelectField(
+        _l("Action"),
+        choices=lambda: [SelectChoice("", _l("Any"))] + [SelectChoice(k, v) for k, v in labels.ACTIONS.items()],
+        validate_choice=False,
+    )
     actor = StringField(_l("Staff member"))
     submission = IntegerField(_l("Item number"), validators=[Optional(), NumberRange(1, ID_MAX)])
     since = DateField(_l("From"), validators=[Optional()])
@@ -51,14 +59,25 @@ LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("ru", "Русс�
 
 
 class ArticleForm(Form):
-    title = StringField(_l("Title"), filters=[clean_text],
-                        validators=[DataRequired(_l("An article needs a title.")), MaxChars(Article.TITLE_MAX)])
-    slug = StringField(_l("Address (optional)"), filters=[clean_text], validators=[
-        Optional(), MaxChars(Article.SLUG_MAX),
-        Regexp(SLUG_PATTERN, message=_l("Use Latin letters a-z, digits and single hyphens, e.g. release-stories.")),
-    ])
+    title = StringField(
+        _l("Title"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An article needs a title.")), MaxChars(Article.TITLE_MAX)],
+    )
+    slug = StringField(
+        _l("Address (optional)"),
+        filters=[clean_text],
+        validators=[
+            Optional(),
+            MaxChars(Article.SLUG_MAX),
+            Regexp(SLUG_PATTERN, message=_l("Use Latin letters a-z, digits and single hyphens, e.g. release-stories.")),
+        ],
+    )
     locale = SelectField(_l("Language of the article"), choices=LANGUAGE_CHOICES)
     summary = TextAreaField(_l("Summary"), filters=[clean_text], validators=[MaxChars(Article.SUMMARY_MAX)])
-    body = TextAreaField(_l("Text (Markdown)"), filters=[clean_text],
-                         validators=[DataRequired(_l("An article needs a text.")), MaxChars(Article.BODY_MAX)])
+    body = TextAreaField(
+        _l("Text (Markdown)"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An article needs a text.")), MaxChars(Article.BODY_MAX)],
+    )
     publish = BooleanField(_l("Published (readers can see it)"))

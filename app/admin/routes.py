@@ -24,8 +24,12 @@ def users():
         flash(_("Account %(name)s created.", name=user.username))
         return redirect(url_for("admin.users"), code=303)
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", form=form, accounts=accounts, role_form=RoleForm,
-                           ), 422 if form.errors else 200
+    return render_template(
+        "admin/users.html",
+        form=form,
+        accounts=accounts,
+        role_form=RoleForm,
+    ), 422 if form.errors else 200
 
 
 def change_user(user_id: int, change, message: str):
@@ -44,32 +48,41 @@ def change_user(user_id: int, change, message: str):
 @bp.post("/users/<int:user_id>/active")
 def toggle_active(user_id: int):
     """Disable an account (its sessions end at once), or enable it again."""
-    return change_user(user_id, lambda user: staff.set_active(user, not user.active, by=current_user),
-                       _("Account %(name)s updated."))
+    return change_user(
+        user_id, lambda user: staff.set_active(user, not user.active, by=current_user), _("Account %(name)s updated.")
+    )
 
 
 @bp.post("/users/<int:user_id>/role")
 def role(user_id: int):
     """Give an account another role."""
     form = RoleForm()
+
     def change(user):
         if form.role.data in User.ROLES:
             staff.set_role(user, form.role.data, by=current_user)
+
     return change_user(user_id, change, _("Role of %(name)s changed."))
 
 
 @bp.post("/users/<int:user_id>/totp-reset")
 def totp_reset(user_id: int):
     """Remove an account's authenticator (a lost phone); it must set one up again if required."""
-    return change_user(user_id, lambda user: staff.reset_second_factor(user, by=current_user),
-                       _("Two-step sign-in of %(name)s was reset."))
+    return change_user(
+        user_id,
+        lambda user: staff.reset_second_factor(user, by=current_user),
+        _("Two-step sign-in of %(name)s was reset."),
+    )
 
 
 @bp.post("/users/<int:user_id>/totp-required")
 def totp_required(user_id: int):
     """Require (or stop requiring) two-step sign-in for an account."""
-    return change_user(user_id, lambda user: staff.set_totp_required(user, not user.totp_required, by=current_user),
-                       _("Two-step sign-in setting of %(name)s changed."))
+    return change_user(
+        user_id,
+        lambda user: staff.set_totp_required(user, not user.totp_required, by=current_user),
+        _("Two-step sign-in setting of %(name)s changed."),
+    )
 
 
 @bp.get("/audit")

@@ -34,17 +34,28 @@ def article_edit(article_id: int):
 
 
 def edit_article(article: Article | None):
-    form = ArticleForm(obj=article, body=article.body_source if article else None,
-                       publish=article is not None and article.status == "published")
+    form = ArticleForm(
+        obj=article,
+        body=article.body_source if article else None,
+        publish=article is not None and article.status == "published",
+    )
     if form.validate_on_submit():
-        saved = articles.save(article, title=form.title.data, slug=form.slug.data, summary=form.summary.data,
-                              body=form.body.data, locale=form.locale.data, publish=form.publish.data,
-                              author=current_user)
+        saved = articles.save(
+            article,
+            title=form.title.data,
+            slug=form.slug.data,
+            summary=form.summary.data,
+            body=form.body.data,
+            locale=form.locale.data,
+            publish=form.publish.data,
+            author=current_user,
+        )
         flash(_("Article saved and published.") if saved.status == "published" else _("Draft saved."))
         return redirect(url_for("admin.article_edit", article_id=saved.id), code=303)
     preview = render_markdown(form.body.data or "")
-    return render_template("admin/article_edit.html", form=form, article=article,
-                           preview=preview), 422 if form.errors else 200
+    return render_template(
+        "admin/article_edit.html", form=form, article=article, preview=preview
+    ), 422 if form.errors else 200
 
 
 @bp.post("/articles/preview")

@@ -52,9 +52,11 @@ def use_code(user: User, typed: str | None) -> bool:
     if step is None:
         return False
     taken = db.session.execute(
-        update(User).where(User.id == user.id,
-                           or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step).execution_options(synchronize_session=False))
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
     if taken.rowcount != 1:
         return False  # another sign-in used this code a moment ago
     user.totp_last_step = step
@@ -70,8 +72,9 @@ def use_recovery(user: User, typed: str | None) -> bool:
     code = normalized(typed)
     if len(code) != 10:
         return False
-    gone = db.session.execute(delete(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.digest == recovery_digest(code)))
+    gone = db.session.execute(
+        delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.digest == recovery_digest(code))
+    )
     return gone.rowcount == 1
 
 
@@ -106,4 +109,4 @@ def enrol(user: User, step_code: str) -> list[str] | None:
 
 def spaced(secret: str) -> str:
     """The key in groups of four, for typing it into an app by hand."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -6,10 +6,14 @@ from app.forms import EmptyForm, Form, NewPassword  # noqa: F401  (EmptyForm: th
 
 
 class LoginForm(Form):
-    username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username."))],
-                           render_kw={"autocomplete": "username"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))],
-                             render_kw={"autocomplete": "current-password"})
+    username = StringField(
+        _l("Username"), validators=[DataRequired(_l("Enter your username."))], render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
     otp = StringField(
         _l("One-time code (if you use an authenticator app)"),
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
@@ -18,8 +22,11 @@ class LoginForm(Form):
 
 
 class PasswordForm(Form):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
-                            render_kw={"autocomplete": "current-password"})
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
     new = PasswordField(_l("New password"), validators=[NewPassword()], render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(
         _l("New password again"),
@@ -31,9 +38,16 @@ class PasswordForm(Form):
 class TotpForm(Form):
     """Enrol (or replace) an authenticator app. The secret is the server's (factors.pending_secret), never a field."""
 
-    code = StringField(_l("Code from the app"), validators=[DataRequired(_l("Enter the 6-digit code."))],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
-    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password."))],
-                             render_kw={"autocomplete": "current-password"})
-    current = StringField(_l("A code from your current app, or a recovery code"),
-                          render_kw={"autocomplete": "one-time-code"})
+    code = StringField(
+        _l("Code from the app"),
+        validators=[DataRequired(_l("Enter the 6-digit code."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(_l("Enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    current = StringField(
+        _l("A code from your current app, or a recovery code"), render_kw={"autocomplete": "one-time-code"}
+    )

@@ -42,8 +42,12 @@ def landing(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATELIMIT"], methods=["POST"], key_func=account_address_key,
-               deduct_when=login_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT"],
+    methods=["POST"],
+    key_func=account_address_key,
+    deduct_when=login_failed,
+)
 @limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
 def login():
     """Sign a staff member in: password, and the app's code where one is set up."""
@@ -52,8 +56,12 @@ def login():
         flash(_("You were signed out after a period of inactivity. Please sign in again."))
     if form.is_submitted() and (seconds := throttle.wait(typed_account(), network())):
         seclog.event("sign_in_delayed", reason="account")
-        form.form_errors.append(_("Too many failed attempts for this account. Wait a moment and try again (%(seconds)d s).",
-                                  seconds=seconds))
+        form.form_errors.append(
+            _(
+                "Too many failed attempts for this account. Wait a moment and try again (%(seconds)d s).",
+                seconds=seconds,
+            )
+        )
         return render_template("auth/login.html", form=form), 429
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
@@ -61,7 +69,9 @@ def login():
         if valid and user.totp_secret:
             valid = factors.second_factor(user, form.otp.data)
         if valid:
-            target = url_for("auth.password") if user.must_change_password else local_path(form.next.data) or landing(user)
+            target = (
+                url_for("auth.password") if user.must_change_password else local_path(form.next.data) or landing(user)
+            )
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             login_user(user)
             start()
@@ -100,8 +110,9 @@ def user_key() -> str:
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key,
-               deduct_when=password_failed)
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key, deduct_when=password_failed
+)
 def password():
     """Change one's password; every other session of the account ends."""
     form = PasswordForm()
@@ -125,8 +136,9 @@ def password():
 
 @bp.route("/totp", methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key,
-               deduct_when=password_failed)
+@limiter.limit(
+    lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key, deduct_when=password_failed
+)
 def totp():
     """Set up (or replace) an authenticator app: scan the QR code or type the key, confirm with a code and the
     password, and the current app's code when one is replaced. Recovery codes are shown once."""
@@ -136,8 +148,9 @@ def totp():
         if not verify(current_user.password_hash, form.password.data):
             form.password.errors.append(_("This is not your current password."))
         elif replacing and not factors.second_factor(current_user, form.current.data):
-            form.current.errors.append(_("This code is not right. Enter a code from the app you use now, or one of "
-                                         "your recovery codes."))
+            form.current.errors.append(
+                _("This code is not right. Enter a code from the app you use now, or one of your recovery codes.")
+            )
         elif (recovery := factors.enrol(current_user, form.code.data)) is None:
             form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
         else:

@@ -16,11 +16,23 @@ class FilterForm(Form):
         csrf = False
 
     kind = HiddenField()
-    status = SelectField(_l("Status"), choices=[SelectChoice(k, v) for k, v in labels.STATUSES.items()
-                                                if k != "withdrawn"], default="pending")
-    category = SelectField(_l("Category"), choices=choices_with_prompt(labels.CATEGORIES, _l("Any")), validate_choice=False)
-    files = SelectField(_l("Attachments"), choices=[SelectChoice("", _l("Any")), SelectChoice("yes", _l("With files")),
-                                                  SelectChoice("no", _l("Without files"))], validate_choice=False)
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice(k, v) for k, v in labels.STATUSES.items() if k != "withdrawn"],
+        default="pending",
+    )
+    category = SelectField(
+        _l("Category"), choices=choices_with_prompt(labels.CATEGORIES, _l("Any")), validate_choice=False
+    )
+    files = SelectField(
+        _l("Attachments"),
+        choices=[
+            SelectChoice("", _l("Any")),
+            SelectChoice("yes", _l("With files")),
+            SelectChoice("no", _l("Without files")),
+        ],
+        validate_choice=False,
+    )
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
     q = StringField(_l("Search"), filters=[clean_text], validators=[MaxChars(100)])
@@ -40,20 +52,34 @@ class RejectForm(ActionForm):
         validate_choice=False,
         validators=[OneOf(tuple(labels.REJECT_REASONS), _l("Choose a reason."))],
     )
-    note = TextAreaField(_l("Note to the submitter (optional)"), filters=[clean_text],
-                         validators=[MaxChars(Submission.NOTE_MAX)])
+    note = TextAreaField(
+        _l("Note to the submitter (optional)"), filters=[clean_text], validators=[MaxChars(Submission.NOTE_MAX)]
+    )
 
 
 class EditAdForm(ActionForm):
-    title = StringField(_l("Title"), filters=[clean_text],
-                        validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)])
-    category = SelectField(_l("Category"), choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
-                           validate_choice=False,
-                           validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))])
+    title = StringField(
+        _l("Title"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)],
+    )
+    category = SelectField(
+        _l("Category"),
+        choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
+        validate_choice=False,
+        validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))],
+    )
     city = StringField(_l("City or region"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
-    body = TextAreaField(_l("Text of the ad"), filters=[clean_text],
-                         validators=[DataRequired(_l("An ad needs a text.")), MaxChars(Submission.AD_BODY_MAX)])
+    body = TextAreaField(
+        _l("Text of the ad"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An ad needs a text.")), MaxChars(Submission.AD_BODY_MAX)],
+    )
 
     def changes(self) -> dict:
-        return {"title": self.title.data, "category": self.category.data, "city": self.city.data or None,
-                "body": self.body.data}
+        return {
+            "title": self.title.data,
+            "category": self.category.data,
+            "city": self.city.data or None,
+            "body": self.body.data,
+        }

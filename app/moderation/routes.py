@@ -84,8 +84,9 @@ def counts():
     """The tabs with their live counts (refreshed after every action)."""
     _form, filters = read_filters()
     numbers, at_least = staff_queue.counts(filters)
-    return render_template("moderation/partials/_tabs.html", counts=numbers, at_least=at_least, filters=filters,
-                           query_args=query_args)
+    return render_template(
+        "moderation/partials/_tabs.html", counts=numbers, at_least=at_least, filters=filters, query_args=query_args
+    )
 
 
 @bp.get("/new")
@@ -93,8 +94,12 @@ def new():
     """How many items arrived since the page was drawn: a bar, never rows moving under the cursor."""
     _form, filters = read_filters()
     last = request.args.get("last", type=parse_id) or 0
-    return render_template("moderation/partials/_new.html", arrived=staff_queue.arrived_since(last, filters),
-                           last=last, query_args=query_args)
+    return render_template(
+        "moderation/partials/_new.html",
+        arrived=staff_queue.arrived_since(last, filters),
+        last=last,
+        query_args=query_args,
+    )
 
 
 @bp.get("/<int:submission_id>")
@@ -158,8 +163,10 @@ def reject(submission_id: int):
     form = RejectForm()
     if not form.validate():
         return form_errors(submission_id, reject_form=form)
-    return act(submission_id, lambda: decisions.reject(submission_id, form.version.data, current_user,
-                                                     form.reason.data, form.note.data))
+    return act(
+        submission_id,
+        lambda: decisions.reject(submission_id, form.version.data, current_user, form.reason.data, form.note.data),
+    )
 
 
 @bp.post("/<int:submission_id>/edit")
@@ -229,8 +236,12 @@ def act(submission_id: int, action):
         return form_errors(submission_id)
     undo = {"id": submission_id, "version": result.submission.version, "action": result.event.action}
     if htmx:
-        html = render_template("moderation/partials/_done.html", submission=result.submission, undo=undo,
-                               undo_seconds=decisions.UNDO_SECONDS)
+        html = render_template(
+            "moderation/partials/_done.html",
+            submission=result.submission,
+            undo=undo,
+            undo_seconds=decisions.UNDO_SECONDS,
+        )
         return html, 200, {"HX-Trigger": "queue-changed"}
     session["undo"] = undo
     return redirect(url_for("moderation.queue"), code=303)
@@ -248,7 +259,11 @@ def form_errors(submission_id: int, **forms):
 
 def conflict_response(conflict: decisions.Conflict, submission_id: int):
     """409: someone else acted first. Say who did what, and when."""
-    context = {"conflict": conflict, "submission_id": submission_id, "as_row": htmx and htmx.target == f"row-{submission_id}"}
+    context = {
+        "conflict": conflict,
+        "submission_id": submission_id,
+        "as_row": htmx and htmx.target == f"row-{submission_id}",
+    }
     if htmx:
         return render_template("moderation/partials/_conflict.html", **context), 409
     return render_template("moderation/conflict.html", **context), 409

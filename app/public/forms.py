@@ -16,8 +16,7 @@ class AdFilterForm(Form):
     q = StringField(_l("Search"), filters=[clean_text], validators=[MaxChars(100)])
     category = SelectField(
         _l("Category"),
-        choices=[SelectChoice("", _l("All categories"))]
-        + [SelectChoice(k, v) for k, v in labels.CATEGORIES.items()],
+        choices=[SelectChoice("", _l("All categories"))] + [SelectChoice(k, v) for k, v in labels.CATEGORIES.items()],
         validate_choice=False,
     )
     city = StringField(_l("City"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
@@ -30,5 +29,6 @@ class ReportForm(Form):
         validate_choice=False,
         validators=[OneOf(Report.REASONS, _l("Choose what is wrong with the ad."))],
     )
-    note = TextAreaField(_l("Anything a moderator should know (optional)"), filters=[clean_text],
-                         validators=[MaxChars(Report.NOTE_MAX)])
+    note = TextAreaField(
+        _l("Anything a moderator should know (optional)"), filters=[clean_text], validators=[MaxChars(Report.NOTE_MAX)]
+    )

@@ -27,8 +27,9 @@ FEED_SIZE = 50
 @cached
 def home():
     """The four entry points, the latest ads and articles, and how moderation works."""
-    return render_template("public/home.html", latest_ads=ads.latest(HOME_ADS),
-                           latest_articles=articles.published(HOME_ARTICLES))
+    return render_template(
+        "public/home.html", latest_ads=ads.latest(HOME_ADS), latest_articles=articles.published(HOME_ARTICLES)
+    )
 
 
 @bp.get("/favicon.ico")
@@ -55,8 +56,13 @@ def ad_list():
         filters = ads.Filters()
     items, next_cursor = ads.page(filters, after=request.args.get("after"))
     next_args = {k: v for k, v in request.args.items() if k != "after" and v} | {"after": next_cursor}
-    context = {"form": form, "ads": items, "next_cursor": next_cursor, "next_args": next_args,
-               "filtered": any((filters.category, filters.city, filters.q))}
+    context = {
+        "form": form,
+        "ads": items,
+        "next_cursor": next_cursor,
+        "next_args": next_args,
+        "filtered": any((filters.category, filters.city, filters.q)),
+    }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ad-results":
         return render_template("public/partials/_ad_list.html", **context)
     return render_template("public/ads.html", cities=memo("cities", ads.cities), **context)
@@ -98,8 +104,11 @@ def report(ad_id: str):
     item = find_ad(ad_id)
     form = ReportForm()
     if not form.validate_on_submit():
-        return no_store(make_response(render_template("public/report.html", ad=item, report_form=form),
-                                      422 if form.is_submitted() else 200))
+        return no_store(
+            make_response(
+                render_template("public/report.html", ad=item, report_form=form), 422 if form.is_submitted() else 200
+            )
+        )
     try:
         reports.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
     except reports.NotAllowed:
@@ -114,8 +123,12 @@ def rate_limited(error):
     if request.endpoint != "public.report":
         return render_template("errors/error.html", error=error), 429
     item = find_ad(request.view_args["ad_id"])
-    return render_template("public/report.html", ad=item, report_form=ReportForm(),
-                           notice=_("You have already reported this ad. Thank you: a moderator will look at it.")), 429
+    return render_template(
+        "public/report.html",
+        ad=item,
+        report_form=ReportForm(),
+        notice=_("You have already reported this ad. Thank you: a moderator will look at it."),
+    ), 429
 
 
 @bp.get("/ads/images/<public_id:image_id>")
@@ -142,10 +155,18 @@ def send_public(image_id: str, *, thumb: bool):
 @cached
 def ads_feed():
     items = ads.latest(FEED_SIZE)
-    entries = [{"id": external_url("public.ad", ad_id=a.public_id), "title": a.title,
-                "url": external_url("public.ad", ad_id=a.public_id, slug=slugify(a.title, fallback="ad")),
-                "published": a.published_at,
-                "updated": a.published_at, "summary": a.body, "lang": a.locale} for a in items]
+    entries = [
+        {
+            "id": external_url("public.ad", ad_id=a.public_id),
+            "title": a.title,
+            "url": external_url("public.ad", ad_id=a.public_id, slug=slugify(a.title, fallback="ad")),
+            "published": a.published_at,
+            "updated": a.published_at,
+            "summary": a.body,
+            "lang": a.locale,
+        }
+        for a in items
+    ]
     return feed(_("Ads"), external_url("public.ad_list"), entries)
 
 
@@ -167,17 +188,32 @@ def article(slug: str):
 @bp.get("/articles/feed.atom")
 @cached
 def articles_feed():
-    entries = [{"id": external_url("public.article", slug=a.slug), "title": a.title,
-                "url": external_url("public.article", slug=a.slug), "published": a.published_at,
-                "updated": a.updated_at, "summary": a.summary, "html": a.body_html, "lang": a.locale}
-               for a in articles.published(FEED_SIZE)]
+    entries = [
+        {
+            "id": external_url("public.article", slug=a.slug),
+            "title": a.title,
+            "url": external_url("public.article", slug=a.slug),
+            "published": a.published_at,
+            "updated": a.updated_at,
+            "summary": a.summary,
+            "html": a.body_html,
+            "lang": a.locale,
+        }
+        for a in articles.published(FEED_SIZE)
+    ]
     return feed(_("Articles"), external_url("public.article_list"), entries)
 
 
 def feed(title: str, home_url: str, entries: list[dict]):
     updated = max((e["updated"] for e in entries), default=utcnow())
-    body = render_template("public/feed.xml", title=title, home_url=home_url, self_url=base_url() + request.path,
-                           entries=entries, updated=updated)
+    body = render_template(
+        "public/feed.xml",
+        title=title,
+        home_url=home_url,
+        self_url=base_url() + request.path,
+        entries=entries,
+        updated=updated,
+    )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
 

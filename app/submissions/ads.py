@@ -43,8 +43,9 @@ def _contains(column, text: str):
     return column.ilike(f"%{escape_like(text)}%", escape="\\")
 
 
-def page(filters: Filters, after: str | None = None, size: int | None = None,
-         now: datetime | None = None) -> tuple[list[Submission], str | None]:
+def page(
+    filters: Filters, after: str | None = None, size: int | None = None, now: datetime | None = None
+) -> tuple[list[Submission], str | None]:
     """One page of live ads, newest first, and the cursor of the next page (None at the end)."""
     size = size or PAGE_SIZE
     query = select(Submission).where(live(now)).options(selectinload(Submission.attachments))
@@ -91,8 +92,11 @@ def latest(size: int) -> list[Submission]:
 def cities(limit: int = 50) -> list[str]:
     """The cities of live ads, most common first: suggestions for the city filter."""
     query = (
-        select(Submission.city).where(live(), Submission.city.is_not(None))
-        .group_by(Submission.city).order_by(func.count().desc(), Submission.city).limit(limit)
+        select(Submission.city)
+        .where(live(), Submission.city.is_not(None))
+        .group_by(Submission.city)
+        .order_by(func.count().desc(), Submission.city)
+        .limit(limit)
     )
     return list(db.session.scalars(query))
 
@@ -100,7 +104,8 @@ def cities(limit: int = 50) -> list[str]:
 def public_image(public_id: str) -> Attachment | None:
     """An image readers may load: a moderator made it public and its ad is live."""
     query = (
-        select(Attachment).join(Submission)
+        select(Attachment)
+        .join(Submission)
         .where(Attachment.public_id == public_id, Attachment.public.is_(True), live())
     )
     return db.session.scalar(query)

@@ -15,8 +15,15 @@ from app.uploads.intake import Upload
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
 
-def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
-           uploads: list[Upload] = (), storage: Storage | None = None) -> str:
+def create(
+    kind: str,
+    fields: dict,
+    *,
+    locale: str,
+    receipt_key: bytes,
+    uploads: list[Upload] = (),
+    storage: Storage | None = None,
+) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
 
     Files are written first; if anything fails before the commit, they are removed again,
@@ -25,8 +32,9 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
     code = receipts.new_code()
     written = []
     try:
-        submission = Submission(kind=kind, status="pending", locale=locale,
-                                receipt_digest=receipts.digest(code, receipt_key), **fields)
+        submission = Submission(
+            kind=kind, status="pending", locale=locale, receipt_digest=receipts.digest(code, receipt_key), **fields
+        )
         for upload in uploads:
             key = new_key()
             storage.put_file(upload.clean_path, key)
@@ -34,9 +42,18 @@ def create(kind: str, fields: dict, *, locale: str, receipt_key: bytes,
             for index, path in enumerate(upload.previews):
                 storage.put_file(path, preview_key(key, index))
                 written.append(preview_key(key, index))
-            submission.attachments.append(Attachment(
-                storage_key=key, original_name=upload.name, content_type=upload.type, size=upload.size,
-                sha256=upload.sha256, width=upload.width, height=upload.height, previews=len(upload.previews)))
+            submission.attachments.append(
+                Attachment(
+                    storage_key=key,
+                    original_name=upload.name,
+                    content_type=upload.type,
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    width=upload.width,
+                    height=upload.height,
+                    previews=len(upload.previews),
+                )
+            )
         db.session.add(submission)
         db.session.flush()
         record("submitted", submission.id, detail=kind)

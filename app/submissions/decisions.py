@@ -52,8 +52,18 @@ def _free_for(user: User, now: datetime):
     )
 
 
-def _change(submission_id: int, seen_version: int, user: User, action: str, values: dict,
-            *, now: datetime | None = None, extra=None, detail: str = "", then=None) -> Result:
+def _change(
+    submission_id: int,
+    seen_version: int,
+    user: User,
+    action: str,
+    values: dict,
+    *,
+    now: datetime | None = None,
+    extra=None,
+    detail: str = "",
+    then=None,
+) -> Result:
     """Apply ``values`` if the item is still as the user saw it (and not claimed by another at ``now``); record the
     event; commit. ``then`` runs in the same transaction, after the item has changed.
     """
@@ -122,8 +132,13 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
     """
     now = utcnow()
     kind = db.session.scalar(select(Submission.kind).where(Submission.id == submission_id))
-    values = {"status": "approved", "decided_at": now, "decided_by_id": user.id,
-              "claimed_by_id": None, "claimed_until": None}
+    values = {
+        "status": "approved",
+        "decided_at": now,
+        "decided_by_id": user.id,
+        "claimed_by_id": None,
+        "claimed_until": None,
+    }
     chosen = {int(i) for i in public_images} if kind == "ad" else set()
     if kind == "ad":
         values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
@@ -136,8 +151,17 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
             .execution_options(synchronize_session=False)
         )
 
-    return _change(submission_id, seen_version, user, "approved", values, now=now, extra=Submission.status == "pending",
-                   then=show_images, detail=f"{len(chosen)} images public" if chosen else "")
+    return _change(
+        submission_id,
+        seen_version,
+        user,
+        "approved",
+        values,
+        now=now,
+        extra=Submission.status == "pending",
+        then=show_images,
+        detail=f"{len(chosen)} images public" if chosen else "",
+    )
 
 
 def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:
@@ -145,11 +169,25 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
     if reason not in labels.REJECT_REASONS:
         raise NotAllowed("unknown reason")
     now = utcnow()
-    values = {"status": "rejected", "decided_at": now, "decided_by_id": user.id, "reject_reason": reason,
-              "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
-              "claimed_by_id": None, "claimed_until": None}
-    return _change(submission_id, seen_version, user, "rejected", values, now=now,
-                   extra=Submission.status == "pending", detail=reason)
+    values = {
+        "status": "rejected",
+        "decided_at": now,
+        "decided_by_id": user.id,
+        "reject_reason": reason,
+        "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
+        "claimed_by_id": None,
+        "claimed_until": None,
+    }
+    return _change(
+        submission_id,
+        seen_version,
+        user,
+        "rejected",
+        values,
+        now=now,
+        extra=Submission.status == "pending",
+        detail=reason,
+    )
 
 
 def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) -> Result:
@@ -162,8 +200,15 @@ def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) ->
     changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(current, k)}
     if not changed:
         return Result(current, None)
-    return _change(submission_id, seen_version, user, "edited", dict(changed),
-                   extra=Submission.status == "pending", detail="changed: " + ", ".join(sorted(changed)))
+    return _change(
+        submission_id,
+        seen_version,
+        user,
+        "edited",
+        dict(changed),
+        extra=Submission.status == "pending",
+        detail="changed: " + ", ".join(sorted(changed)),
+    )
 
 
 def undo(submission_id: int, seen_version: int, user: User) -> Result:
@@ -174,8 +219,15 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
         Submission.decided_by_id == user.id,
         Submission.decided_at >= now - timedelta(seconds=UNDO_SECONDS),
     )
-    values = {"status": "pending", "decided_at": None, "decided_by_id": None, "reject_reason": None,
-              "reject_note": None, "published_at": None, "expires_at": None}
+    values = {
+        "status": "pending",
+        "decided_at": None,
+        "decided_by_id": None,
+        "reject_reason": None,
+        "reject_note": None,
+        "published_at": None,
+        "expires_at": None,
+    }
     try:
         return _change(submission_id, seen_version, user, "undone", values, now=now, extra=window)
     except Conflict as conflict:

@@ -30,8 +30,12 @@ def _owner_change(submission: Submission, action: str, values: dict) -> bool:
     """Change a published ad for its owner if it is still approved and open; record it. False if not."""
     statement = (
         update(Submission)
-        .where(Submission.id == submission.id, Submission.kind == "ad", Submission.status == "approved",
-               Submission.closed_at.is_(None))
+        .where(
+            Submission.id == submission.id,
+            Submission.kind == "ad",
+            Submission.status == "approved",
+            Submission.closed_at.is_(None),
+        )
         .values(version=Submission.version + 1, **values)
         .execution_options(synchronize_session=False)
     )

@@ -64,9 +64,7 @@ def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> t
     """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
     found = _found(filters)
     position = cursors.decode(after)
-    attachments = (
-        select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
-    )
+    attachments = select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
     if found and not found.few:
         query = select(Submission, attachments).where(*_where(filters, None))
         found_rows = search.first_matches(found, query, _key, position, size + 1)

@@ -21,18 +21,27 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
     record("reported", submission_id, detail=reason)
     db.session.flush()
     count = db.session.scalar(
-        select(func.count(Report.id)).where(Report.submission_id == submission_id,
-                                            Report.created_at >= submission.published_at)
+        select(func.count(Report.id)).where(
+            Report.submission_id == submission_id, Report.created_at >= submission.published_at
+        )
     )
     returned = False
     if count >= threshold:
-        returned = db.session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.status == "approved")
-            .values(status="pending", published_at=None, decided_at=None, decided_by_id=None,
-                    version=Submission.version + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
+        returned = (
+            db.session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id, Submission.status == "approved")
+                .values(
+                    status="pending",
+                    published_at=None,
+                    decided_at=None,
+                    decided_by_id=None,
+                    version=Submission.version + 1,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            == 1
+        )
         if returned:
             record("returned", submission_id, detail=f"{count} reports")
     db.session.commit()

@@ -34,16 +34,24 @@ def due(now: datetime, *, retention_days: int, ad_retention_days: int):
     decided_before = now - timedelta(days=retention_days)
     ad_gone_before = now - timedelta(days=ad_retention_days)
     return or_(
-        and_(Submission.status.in_(("rejected", "withdrawn")),
-             or_(Submission.decided_at < decided_before,
-                 and_(Submission.decided_at.is_(None), Submission.created_at < decided_before))),
-        and_(Submission.kind == "ad", Submission.status == "approved",
-             or_(Submission.expires_at < ad_gone_before, Submission.closed_at < ad_gone_before)),
+        and_(
+            Submission.status.in_(("rejected", "withdrawn")),
+            or_(
+                Submission.decided_at < decided_before,
+                and_(Submission.decided_at.is_(None), Submission.created_at < decided_before),
+            ),
+        ),
+        and_(
+            Submission.kind == "ad",
+            Submission.status == "approved",
+            or_(Submission.expires_at < ad_gone_before, Submission.closed_at < ad_gone_before),
+        ),
     )
 
 
-def purge(storage, *, retention_days: int, ad_retention_days: int, event_retention_days: int,
-          now: datetime | None = None) -> Purged:
+def purge(
+    storage, *, retention_days: int, ad_retention_days: int, event_retention_days: int, now: datetime | None = None
+) -> Purged:
     now = now or utcnow()
     # Subqueries, not lists of ids: a first purge after a flood of spam may hold more rows than a statement
     # can take parameters.

@@ -45,9 +45,7 @@ class SubmitForm(Form):
 
 
 class InformationForm(SubmitForm):
-    title = StringField(
-        _l("Subject (optional)"), filters=[clean_text], validators=[MaxChars(Submission.TITLE_MAX)]
-    )
+    title = StringField(_l("Subject (optional)"), filters=[clean_text], validators=[MaxChars(Submission.TITLE_MAX)])
     body = TextAreaField(
         _l("What do you want to tell us?"),
         filters=[clean_text],

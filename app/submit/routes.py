@@ -75,8 +75,7 @@ def submission_limits(view):
     view = limiter.limit(submit_limit, methods=["POST"], deduct_when=accepted)(view)
     view = limiter.limit(refused_limit, methods=["POST"], deduct_when=refused)(view)
     view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt, deduct_when=accepted)(view)
-    return limiter.limit("1 per day", methods=["POST"], key_func=answer_key,
-                         exempt_when=lambda: not pow_solved())(view)
+    return limiter.limit("1 per day", methods=["POST"], key_func=answer_key, exempt_when=lambda: not pow_solved())(view)
 
 
 def receipt_missed(_response) -> bool:
@@ -101,8 +100,9 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if form.validate_on_submit():
         fields = form.fields_for_model()
-        fields["dedupe_digest"] = sending.dedupe_digest(kind, fields["telegram"], fields["body"],
-                                                        key=derive_key(current_app.config["SECRET_KEY"], "dedupe"))
+        fields["dedupe_digest"] = sending.dedupe_digest(
+            kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
+        )
         if sending.is_duplicate(fields["dedupe_digest"]):
             return render_template("submit/duplicate.html", kind=kind)
         try:
@@ -122,8 +122,9 @@ def accept(kind: str, fields: dict) -> str:
     try:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
         intake.scrub(uploads, sandbox.settings_from(config), workdir)
-        return sending.create(kind, fields, locale=str(get_locale()), receipt_key=receipt_key(),
-                              uploads=uploads, storage=app_storage())
+        return sending.create(
+            kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
+        )
     finally:
         intake.discard(workdir)
 

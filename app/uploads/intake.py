@@ -48,7 +48,9 @@ MESSAGES = {
     "pdf_pages": _l("%(name)s has more than %(limit)d pages. Send it in parts of at most %(limit)d pages each."),
     "pdf_password": _l("%(name)s is protected by a password. Send a copy that opens without one."),
     "pdf_empty": _l("%(name)s has no pages."),
-    "tiff_pages": _l("%(name)s holds %(limit)d pages. Send each page as a picture of its own, or the document as a PDF."),
+    "tiff_pages": _l(
+        "%(name)s holds %(limit)d pages. Send each page as a picture of its own, or the document as a PDF."
+    ),
     "too_slow": _l("%(name)s took too long to check and clean. Send a smaller or simpler file."),
     "limits": _l("%(name)s could not be checked within the limits we keep for safety. Send a smaller or simpler file."),
     "busy": _l("%(name)s could not be checked now: the site is busy. Please send the form again in a minute."),
@@ -174,8 +176,12 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
         for index, upload in enumerate(uploads):
             upload.clean_path = os.path.join(workdir, f"clean-{index}")
             previews = [os.path.join(workdir, f"preview-{index}-{n}") for n in range(PREVIEWS.get(upload.type, 1))]
-            job = {"type": upload.type, "src": os.open(upload.path, os.O_RDONLY),
-                   "dst": _writable(upload.clean_path), "previews": [_writable(p) for p in previews]}
+            job = {
+                "type": upload.type,
+                "src": os.open(upload.path, os.O_RDONLY),
+                "dst": _writable(upload.clean_path),
+                "previews": [_writable(p) for p in previews],
+            }
             opened += [job["src"], job["dst"], *job["previews"]]
             upload.previews = previews
             jobs.append(job)

@@ -54,8 +54,12 @@ class S3Storage:
         self.prefix = f"{path}/" if path else ""
         # Give up soon on a dead endpoint: a visitor is waiting. Stores at an address of their own (MinIO,
         # Garage, Ceph) expect path-style requests rather than bucket.host names.
-        config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3},
-                        s3={"addressing_style": "path"} if endpoint_url else None)
+        config = Config(
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"mode": "standard", "max_attempts": 3},
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
     def put_file(self, source_path: str, key: str) -> None:
@@ -98,7 +102,7 @@ class S3Storage:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
             for page in pages:
                 for item in page.get("Contents", ()):
-                    name = item["Key"][len(self.prefix):]
+                    name = item["Key"][len(self.prefix) :]
                     if is_key(name):
                         yield name
 

@@ -60,8 +60,11 @@ def settings_from(config) -> Settings:
         memory=int(config["SCRUB_MEMORY_MB"]) * 2**20,
         file_size=int(config["SCRUB_OUTPUT_MB"]) * 2**20,
         uid_base=int(config["SANDBOX_UID_BASE"]),
-        child={"max_pixels": int(config["UPLOAD_MAX_PIXELS"]), "dpi": int(config["PDF_DPI"]),
-               "max_pages": int(config["PDF_MAX_PAGES"])},
+        child={
+            "max_pixels": int(config["UPLOAD_MAX_PIXELS"]),
+            "dpi": int(config["PDF_DPI"]),
+            "max_pages": int(config["PDF_MAX_PAGES"]),
+        },
     )
 
 
@@ -74,11 +77,13 @@ class Isolation:
     landlock: int  # Landlock ABI version; 0: not available
 
     def describe(self) -> str:
-        return ", ".join([
-            "own network namespace" if self.network_prefix else "NO network namespace",
-            "separate user id" if self.switches_user else "same user id as the app",
-            f"Landlock ABI {self.landlock}" if self.landlock else "NO Landlock",
-        ])
+        return ", ".join(
+            [
+                "own network namespace" if self.network_prefix else "NO network namespace",
+                "separate user id" if self.switches_user else "same user id as the app",
+                f"Landlock ABI {self.landlock}" if self.landlock else "NO Landlock",
+            ]
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -97,8 +102,11 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
         if done.returncode == 0:
             prefix = candidate
             break
-    return Isolation(network_prefix=prefix, switches_user=can_switch_user() and mapped(uid_base, slots),
-                     landlock=scrub.landlock_abi())
+    return Isolation(
+        network_prefix=prefix,
+        switches_user=can_switch_user() and mapped(uid_base, slots),
+        landlock=scrub.landlock_abi(),
+    )
 
 
 def can_switch_user() -> bool:
@@ -130,6 +138,7 @@ def readable_paths() -> list[str]:
 
 
 # --- slots ----------------------------------------------------------------------------------------------
+
 
 def slot_dir(settings: Settings) -> str:
     """The lock files of the slots: one folder for the whole machine where there is /dev/shm, per range of user ids,
@@ -172,23 +181,36 @@ def wait_for_slot(settings: Settings, deadline: float, wanted) -> tuple[int, int
 
 # --- children -------------------------------------------------------------------------------------------
 
+
 class Child:
     """One sandboxed process in one slot, taking jobs one at a time."""
 
-    def __init__(self, settings: Settings, slot: int, fds: list[int], types: list[str], jobs: int,
-                 script: str = SCRUBBER):
+    def __init__(
+        self, settings: Settings, slot: int, fds: list[int], types: list[str], jobs: int, script: str = SCRUBBER
+    ):
         found = isolation(settings.uid_base, settings.slots)
         self.folder = tempfile.mkdtemp(dir=settings.workdir, prefix="child-")  # empty; the child's working folder
         self.buffer = b""
         child_settings = settings.child | {
-            "memory": settings.memory, "file_size": settings.file_size, "cpu_seconds": settings.cpu_seconds,
-            "jobs": jobs, "types": types, "readable": readable_paths(),
+            "memory": settings.memory,
+            "file_size": settings.file_size,
+            "cpu_seconds": settings.cpu_seconds,
+            "jobs": jobs,
+            "types": types,
+            "readable": readable_paths(),
             "uid": settings.uid_base + slot if found.switches_user else None,
         }
         self.process = subprocess.Popen(
-            [*found.network_prefix, sys.executable, "-I", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env={}, cwd=self.folder, pass_fds=fds, close_fds=True,
-            start_new_session=True)
+            [*found.network_prefix, sys.executable, "-I", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={},
+            cwd=self.folder,
+            pass_fds=fds,
+            close_fds=True,
+            start_new_session=True,
+        )
         self.send(child_settings)
 
     def send(self, message: dict) -> None:
@@ -281,8 +303,9 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
         finally:
             os.close(lock)
 
-    threads = [threading.Thread(target=worker, args=(n == 0,), daemon=True)
-               for n in range(min(settings.slots, len(jobs)))]
+    threads = [
+        threading.Thread(target=worker, args=(n == 0,), daemon=True) for n in range(min(settings.slots, len(jobs)))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

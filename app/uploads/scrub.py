@@ -49,6 +49,7 @@ class Refusal(Exception):
 
 # --- confinement ------------------------------------------------------------------------------------------
 
+
 def confine(settings: dict) -> None:
     """Give up everything a decoder does not need, for good, before any hostile byte is read."""
     limit = resource.setrlimit
@@ -138,6 +139,7 @@ def landlock(libc, readable: list[str]) -> int:
 
 # --- images ---------------------------------------------------------------------------------------------
 
+
 def pixels_only(image):
     """A new image holding the pixels and nothing else (no info, no profile)."""
     from PIL import Image
@@ -215,6 +217,7 @@ def scrub_image(job: dict, files) -> dict:
 
 # --- PDFs -----------------------------------------------------------------------------------------------
 
+
 def scrub_pdf(job: dict, files, settings: dict) -> dict:
     """Render every page to pixels with PDFium and make a new PDF of the page images alone."""
     import img2pdf
@@ -253,6 +256,7 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
 
 
 # --- the job loop ---------------------------------------------------------------------------------------
+
 
 class Files:
     """The descriptors of one job, opened on what the parent passed."""

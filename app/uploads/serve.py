@@ -14,7 +14,13 @@ def send_stored(key: str, mimetype: str, *, download_name: str | None = None, ma
         stored = app_storage().open(key)
     except FileNotFoundError:
         abort(404)
-    response = send_file(stored, mimetype=mimetype, as_attachment=download_name is not None,
-                         download_name=download_name, max_age=max_age, etag=False)
+    response = send_file(
+        stored,
+        mimetype=mimetype,
+        as_attachment=download_name is not None,
+        download_name=download_name,
+        max_age=max_age,
+        etag=False,
+    )
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

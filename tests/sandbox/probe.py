@@ -7,8 +7,9 @@ import os
 import socket
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                "app", "uploads"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "app", "uploads")
+)
 import scrub  # noqa: E402  (the scrubber's own confine(), by path: the child imports nothing from the app)
 
 

@@ -5,7 +5,7 @@ FLASK   := $(VENV)/bin/flask --app wsgi
 SECRET  := instance/secret_key
 DEV_ENV := PRYSTAN_SECRET_KEY="$$(cat $(SECRET))"
 
-.PHONY: install translations run test test-postgres system-deps test-tools messages clean
+.PHONY: install translations run test test-postgres lint system-deps test-tools messages clean
 
 install: $(VENV)/.installed translations
 
@@ -38,8 +38,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-test: install system-deps test-tools
+test: install system-deps test-tools lint
 	$(PY) -m pytest
+
+# The code's own checks: ruff's lint rules and its formatting (pyproject.toml [tool.ruff]). `ruff format .` fixes the latter.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The same suite against the PostgreSQL server on this machine, but for the heavy tests that do not depend on the
 # database (browser walks, the HTML checker, file bombs: marked "once"), which `make test` has run.

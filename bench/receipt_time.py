@@ -37,7 +37,7 @@ def scanned_pdf(pages: int = 20) -> bytes:
     """A PDF as a scanner app makes it: one grey JPEG per A4 page at 200 dpi, lines of 'text' and paper noise."""
     rng = random.Random(7)
     images = []
-    for number in range(pages):
+    for _ in range(pages):
         page = Image.new("L", (1654, 2339), 235)
         draw = ImageDraw.Draw(page)
         for line in range(60):

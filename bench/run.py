@@ -114,7 +114,7 @@ def read(name: str) -> str:
 def median_round(name: str, runs: list, baseline: list) -> tuple:
     """The round with the median rate, so that one disturbed round does not make the figure; and the median of
     the rate's ratio to the baseline's in the same round (the machine's speed drifts between rounds)."""
-    ratios = sorted(run[1]["rps"] / base[1]["rps"] for run, base in zip(runs, baseline))
+    ratios = sorted(run[1]["rps"] / base[1]["rps"] for run, base in zip(runs, baseline, strict=True))
     path, result = sorted(runs, key=lambda run: run[1]["rps"])[len(runs) // 2]
     return name, path, result | {"ratio": ratios[len(ratios) // 2]}
 

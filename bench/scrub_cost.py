@@ -58,17 +58,14 @@ def main() -> None:
         seconds = measure(size)
         megapixels = size[0] * size[1] / 1e6
         rows.append((size, megapixels, seconds))
-        print(
-            f"{size[0]}×{size[1]} ({megapixels:.0f} MP): {seconds * 1000:.0f} ms, {seconds * 1000 / megapixels:.0f} ms/MP"
-        )
+        per_mp = seconds * 1000 / megapixels
+        print(f"{size[0]}×{size[1]} ({megapixels:.0f} MP): {seconds * 1000:.0f} ms, {per_mp:.0f} ms/MP")
     # A straight line through the smallest and the largest photo: a fixed cost per call (starting the child
     # process) plus a cost per megapixel.
     (_, mp1, s1), (_, mpn, sn) = rows[0], rows[-1]
     per_mp = (sn - s1) / (mpn - mp1)
     fixed = s1 - per_mp * mp1
-    print(
-        f"marginal cost: {per_mp * 1000:.0f} ms per megapixel; fixed cost per call (child process): {fixed * 1000:.0f} ms"
-    )
+    print(f"marginal cost: {per_mp * 1000:.0f} ms per megapixel; fixed cost per call (child): {fixed * 1000:.0f} ms")
     lines = [
         f"\n## {datetime.date.today().isoformat()} · scrubbing cost per megapixel (bench/scrub_cost.py)\n",
         f"Machine: {platform.node()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}. "

@@ -86,7 +86,7 @@ def test_reading_the_site_sets_no_cookie(tmp_path):
             response = client.get(url)
             assert response.status_code == 200, url
             assert "Set-Cookie" not in response.headers, url
-    assert 'href="/ads/%s/report"' % public_id(app, ad) in client.get(ad_page).get_data(as_text=True)
+    assert f'href="/ads/{public_id(app, ad)}/report"' in client.get(ad_page).get_data(as_text=True)
     assert "Set-Cookie" in client.get(f"/ads/{public_id(app, ad)}/report").headers  # a form: its token's session
     with app.app_context():
         db.session.remove()

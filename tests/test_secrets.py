@@ -41,7 +41,7 @@ def columns_containing(app, needle: str) -> set[str]:
         for table in db.metadata.sorted_tables:
             names = [c.name for c in table.columns]
             for row in db.session.execute(select(table)).all():
-                for name, value in zip(names, row):
+                for name, value in zip(names, row, strict=True):
                     if value is not None and needle.lower() in str(value).lower():
                         found.add(f"{table.name}.{name}")
     return found

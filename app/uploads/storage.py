@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
 PREVIEWS_MAX = 3  # previews a stored file can have: an image's thumbnail, a PDF's first pages, a video's poster
-_KEY = re.compile(r"[0-9a-f]{32}(-thumb[1-%d]?)?" % (PREVIEWS_MAX - 1))
+_KEY = re.compile(rf"[0-9a-f]{{32}}(-thumb[1-{PREVIEWS_MAX - 1}]?)?")
 
 
 class StorageError(Exception):

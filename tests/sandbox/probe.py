@@ -44,9 +44,9 @@ def main() -> None:
         "fork": attempt(lambda: os.waitpid(pid, 0) if (pid := os.fork()) else os._exit(0)),
     }
     for path in targets["files"]:
-        report[path] = attempt(lambda: read(path))
+        report[path] = attempt(lambda path=path: read(path))
     for path in targets["folders"]:
-        report[path] = attempt(lambda: os.listdir(path))
+        report[path] = attempt(lambda path=path: os.listdir(path))
     sys.stdout.write(json.dumps(report) + "\n")
 
 

@@ -19,6 +19,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 from app import config as settings
 from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
+from app.fragments import wanted
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
@@ -274,7 +275,7 @@ def register_errors(app: Flask) -> None:
             words = f"{gettext('The request could not be handled')}. {gettext('Please go back and try again.')}"
             return words, code, {"Content-Type": "text/plain; charset=utf-8"}
         # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
-        name = "errors/partials/_error.html" if htmx and not htmx.boosted else "errors/error.html"
+        name = "errors/partials/_error.html" if wanted() else "errors/error.html"
         return render_template(name, error=error, code=code), code
 
     @app.errorhandler(HTTPException)

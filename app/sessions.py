@@ -7,6 +7,7 @@ ends every older session on the server.
 import time
 
 from flask import abort, current_app, redirect, request, session, url_for
+from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user, logout_user
 
 from app import seclog
@@ -53,9 +54,7 @@ def enforce_timeouts() -> None:
 def redirect_to(target: str):
     """A redirect that also works for htmx requests (HX-Redirect makes htmx load the whole page)."""
     if htmx:
-        response = current_app.response_class(status=401 if "login" in target else 200)
-        response.headers["HX-Redirect"] = target
-        return response
+        return HTMXResponseClientRedirect(target, status=401 if "login" in target else 200)
     return redirect(target)
 
 

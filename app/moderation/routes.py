@@ -1,9 +1,11 @@
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_htmx import make_response
 from flask_login import current_user
 
 from app import labels
-from app.extensions import db, htmx
+from app.extensions import db
+from app.fragments import wanted
 from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
 from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
@@ -61,18 +63,13 @@ def row_shared() -> dict:
     }
 
 
-def targeted(name: str) -> bool:
-    """A fragment is wanted: an htmx request (not a boosted page load) aimed at this element."""
-    return bool(htmx) and not htmx.boosted and htmx.target == name
-
-
 @bp.get("")
 def queue():
     """List the items waiting for review, oldest first, with tabs, filters and "load more"."""
     form, filters = read_filters()
     rows, cursor = staff_queue.page(filters, request.args.get("after"))
     context = {"form": form, "filters": filters, "rows": rows, "cursor": cursor, "query_args": query_args}
-    if targeted("more"):
+    if wanted("more"):
         return render_template("moderation/partials/_rows.html", **context)
     # The tabs fetch their counts once shown: counting a 100k backlog takes longer than finding one page.
     context |= {"counts": None, "newest": staff_queue.newest_id(), "undo": session.get("undo")}
@@ -107,7 +104,7 @@ def item(submission_id: int):
     """Show one item with its files, history and actions: in the side panel, or as a page."""
     submission = db.get_or_404(Submission, submission_id)
     context = item_context(submission)
-    if targeted("panel"):
+    if wanted("panel"):
         return render_template("moderation/partials/_item.html", in_panel=True, **context)
     return render_template("moderation/item.html", **context)
 
@@ -133,7 +130,7 @@ def claim(submission_id: int):
         submission = decisions.claim(submission_id, current_user)
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
-    if htmx:
+    if wanted():
         return render_template("moderation/partials/_claim.html", submission=submission)
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
@@ -142,7 +139,7 @@ def claim(submission_id: int):
 def release(submission_id: int):
     """Give back an item one holds (the side panel was closed): others may take it at once, not in minutes."""
     decisions.release(submission_id, current_user)
-    if htmx:
+    if wanted():
         return "", 204
     return redirect(url_for("moderation.queue"), code=303)
 
@@ -183,7 +180,7 @@ def edit(submission_id: int):
         return form_errors(submission_id, edit_form=form)
     flash(_("The ad is saved. Review it once more and approve it when it is ready."))
     context = item_context(result.submission)
-    if htmx:
+    if wanted():
         return render_template("moderation/partials/_item.html", in_panel=True, **context)
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
@@ -201,10 +198,10 @@ def undo(submission_id: int):
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
     session.pop("undo", None)
-    if htmx:
+    if wanted():
         row = staff_queue.Row(result.submission, len(result.submission.attachments))
         response = render_template("moderation/partials/_row.html", row=row)
-        return response, 200, {"HX-Trigger": "queue-changed"}
+        return make_response(response, trigger="queue-changed")
     flash(_("Undone: the item is back in the queue."))
     return redirect(url_for("moderation.queue"), code=303)
 
@@ -235,14 +232,14 @@ def act(submission_id: int, action):
     except decisions.NotAllowed:
         return form_errors(submission_id)
     undo = {"id": submission_id, "version": result.submission.version, "action": result.event.action}
-    if htmx:
+    if wanted():
         html = render_template(
             "moderation/partials/_done.html",
             submission=result.submission,
             undo=undo,
             undo_seconds=decisions.UNDO_SECONDS,
         )
-        return html, 200, {"HX-Trigger": "queue-changed"}
+        return make_response(html, trigger="queue-changed")
     session["undo"] = undo
     return redirect(url_for("moderation.queue"), code=303)
 
@@ -251,9 +248,9 @@ def form_errors(submission_id: int, **forms):
     """Show the item again with the form's errors (in the side panel for htmx)."""
     submission = db.get_or_404(Submission, submission_id)
     context = item_context(submission, **forms)
-    if htmx:
+    if wanted():
         html = render_template("moderation/partials/_item.html", in_panel=True, **context)
-        return html, 422, {"HX-Retarget": "#panel", "HX-Reswap": "innerHTML"}
+        return make_response(html, 422, retarget="#panel", reswap="innerHTML")
     return render_template("moderation/item.html", **context), 422
 
 
@@ -262,16 +259,16 @@ def conflict_response(conflict: decisions.Conflict, submission_id: int):
     context = {
         "conflict": conflict,
         "submission_id": submission_id,
-        "as_row": htmx and htmx.target == f"row-{submission_id}",
+        "as_row": wanted(f"row-{submission_id}"),
     }
-    if htmx:
+    if wanted():
         return render_template("moderation/partials/_conflict.html", **context), 409
     return render_template("moderation/conflict.html", **context), 409
 
 
 def too_late(submission_id: int):
     submission = db.get_or_404(Submission, submission_id)
-    if htmx:
+    if wanted():
         html = render_template("moderation/partials/_done.html", submission=submission, undo=None, too_late=True)
         return html, 409
     flash(_("It is too late to undo this decision."))

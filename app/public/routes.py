@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app import articles
 from app.addresses import base_url, external_url
 from app.extensions import db, limiter
+from app.fragments import wanted
 from app.models import Submission, utcnow
 from app.pagecache import cached, memo
 from app.public import bp
@@ -63,7 +64,7 @@ def ad_list():
         "next_args": next_args,
         "filtered": any((filters.category, filters.city, filters.q)),
     }
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "ad-results":
+    if wanted("ad-results"):
         return render_template("public/partials/_ad_list.html", **context)
     return render_template("public/ads.html", cities=memo("cities", ads.cities), **context)
 

@@ -177,3 +177,14 @@ def forget() -> None:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(text("INSERT INTO submissions_fts(submissions_fts) VALUES ('optimize')"))
         db.session.commit()
+
+
+def keyset_page(query, key, position, size: int, *, stretched: Found | None = None, newest_first: bool = False):
+    """One page of a list in the order of ``key`` after ``position``, and whether more follow: the queue and /ads
+    alike. ``stretched``: a search for common words, looked up a stretch of the list at a time (first_matches);
+    otherwise the query already holds every condition."""
+    if stretched:
+        rows = first_matches(stretched, query, key, position, size + 1, newest_first=newest_first)
+    else:
+        rows = db.session.execute(cursors.onward(query, key, position, newest_first).limit(size + 1)).all()
+    return rows[:size], len(rows) > size

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from app import cursors, search
+from app import search
 from app.extensions import db
 from app.models import PUBLIC_ID_PATTERN, Attachment, Submission, utcnow
 
@@ -55,14 +55,11 @@ def page(
         query = query.where(_contains(Submission.city, filters.city))
     found = search.find(filters.q) if filters.q else None
     position = position_of(after)
-    if found and not found.few:
-        ads = [row[0] for row in search.first_matches(found, query, _key, position, size + 1, newest_first=True)]
-    else:
-        if found:
-            query = query.where(found.condition)
-        ads = list(db.session.scalars(cursors.onward(query, _key, position, newest_first=True).limit(size + 1)))
-    more = len(ads) > size
-    ads = ads[:size]
+    stretched = found if found and not found.few else None
+    if found and not stretched:
+        query = query.where(found.condition)
+    rows, more = search.keyset_page(query, _key, position, size, stretched=stretched, newest_first=True)
+    ads = [row[0] for row in rows]
     return ads, (cursor_of(ads[-1]) if more else None)
 
 

@@ -65,15 +65,10 @@ def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> t
     found = _found(filters)
     position = cursors.decode(after)
     attachments = select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
-    if found and not found.few:
-        query = select(Submission, attachments).where(*_where(filters, None))
-        found_rows = search.first_matches(found, query, _key, position, size + 1)
-    else:
-        query = select(Submission, attachments).where(*_where(filters, found))
-        found_rows = db.session.execute(cursors.onward(query, _key, position).limit(size + 1)).all()
+    stretched = found if found and not found.few else None
+    query = select(Submission, attachments).where(*_where(filters, None if stretched else found))
+    found_rows, more = search.keyset_page(query, _key, position, size, stretched=stretched)
     rows = [Row(s, n) for s, n in found_rows]
-    more = len(rows) > size
-    rows = rows[:size]
     last = rows[-1].submission if more and rows else None
     return rows, (cursors.encode(last.created_at, last.id) if last else None)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Event, Submission
-from app.submissions import queue as q
+from app.submissions import queue as staff_queue
 from tests import files
 from tests.helpers import hx, make_submission, make_user, sign_in
 
@@ -134,15 +134,15 @@ def test_every_way_of_searching_pages_through_the_same_matches_in_queue_order(ap
         def pages(filters):
             seen, cursor = [], None
             while True:
-                rows, cursor = q.page(filters, cursor, size=4)
+                rows, cursor = staff_queue.page(filters, cursor, size=4)
                 seen.append([row.submission.id for row in rows])
                 if cursor is None:
                     return seen
 
-        found = pages(q.Filters(q="bicycle"))
+        found = pages(staff_queue.Filters(q="bicycle"))
         assert [ident for page in found for ident in page] == expected
         assert all(len(page) == 4 for page in found[:-1])
-        assert [ident for page in pages(q.Filters(q="bicy", kind="ad")) for ident in page] == ads
+        assert [ident for page in pages(staff_queue.Filters(q="bicy", kind="ad")) for ident in page] == ads
 
 
 def test_a_search_matching_thousands_is_counted_up_to_a_limit(app, moderator, monkeypatch):
@@ -195,16 +195,16 @@ def db_now(app):
 
 
 def test_keyset_pages_with_load_more(app, moderator):
-    ids = [make_submission(app)[0] for _ in range(q.PAGE_SIZE + 5)]
+    ids = [make_submission(app)[0] for _ in range(staff_queue.PAGE_SIZE + 5)]
     page = moderator.get("/moderation").get_data(as_text=True)
-    assert row_ids(page) == ids[: q.PAGE_SIZE]
+    assert row_ids(page) == ids[: staff_queue.PAGE_SIZE]
     more = re.search(r'hx-get="([^"]+after=[^"]+)"', page).group(1).replace("&amp;", "&")
     fragment = moderator.get(more, headers=hx("more")).get_data(as_text=True)
     assert "<html" not in fragment
-    assert row_ids(fragment) == ids[q.PAGE_SIZE :]
+    assert row_ids(fragment) == ids[staff_queue.PAGE_SIZE :]
     assert 'id="more"' not in fragment
     # Without JavaScript the same link loads the next page in full.
-    assert row_ids(moderator.get(more).get_data(as_text=True)) == ids[q.PAGE_SIZE :]
+    assert row_ids(moderator.get(more).get_data(as_text=True)) == ids[staff_queue.PAGE_SIZE :]
 
 
 def test_new_items_arrive_as_a_bar_not_as_rows(app, moderator):

@@ -334,3 +334,22 @@ def test_staff_download_is_an_attachment_sandboxed_and_never_sniffed(app, client
     assert 'src="/moderation/attachments/1/preview"' in panel
     assert staff.get("/moderation/attachments/99").status_code == 404
     assert app.test_client().get("/moderation/attachments/1").status_code == 302  # not for the public
+
+
+@pytest.mark.parametrize(
+    "claimed",
+    [
+        {"ok": True, "type": "text/html", "width": 1, "height": 1, "previews": 1},
+        {"ok": True, "type": "image/jpeg", "width": "<script>", "height": 1, "previews": 1},
+        {"ok": False, "error": "not-a-message"},
+        ["not", "a", "dict"],
+    ],
+)
+def test_a_taken_over_child_cannot_make_the_server_believe_anything(tmp_path, claimed):
+    """A decoder exploit controls what the child answers: the server keeps its own idea of the result."""
+    received = intake.receive([upload(files.jpeg(), "photo.jpg")], limits(), str(tmp_path))
+    (result,) = received
+    assert intake.trusted(claimed, result) == {"ok": False, "error": "limits", "limit": None}
+    honest = {"ok": True, "type": "image/jpeg", "width": 64, "height": 48, "previews": 7}
+    result.previews = ["p0"]
+    assert intake.trusted(honest, result)["previews"] == 1  # never more previews than files were given

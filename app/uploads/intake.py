@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from app.uploads import sandbox
+from app.uploads.scrub import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
             os.close(fd)
     problems = []
     for upload, result in zip(uploads, results, strict=True):
+        result = trusted(result, upload)
         if not result["ok"]:
             if result.get("internal"):
                 log.error("decoder sandbox failed on a %s file: %s", upload.type, result["internal"])
@@ -206,6 +208,23 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
             upload.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
     if problems:
         raise Refused(problems)
+
+
+def trusted(result, upload: Upload) -> dict:
+    """The child's answer, believed only as far as it can be: a child taken over by a hostile file could claim
+    any type (text/html, say) or size. Anything but what this kind of file becomes is a refusal."""
+    refused = {"ok": False, "error": "limits", "limit": None}
+    if not isinstance(result, dict) or result.get("ok") not in (True, False):
+        return refused
+    if not result["ok"]:
+        return result if result.get("error") in MESSAGES else refused
+    expected = "application/pdf" if upload.type == "application/pdf" else FORMATS[upload.type][1]
+    sizes = (result.get("width"), result.get("height"))
+    numbers_ok = all(v is None or (isinstance(v, int) and 0 < v <= 10**6) for v in sizes)
+    previews = result.get("previews")
+    if result.get("type") != expected or not numbers_ok or not isinstance(previews, int):
+        return refused
+    return result | {"previews": max(0, min(previews, len(upload.previews)))}
 
 
 def _writable(path: str) -> int:

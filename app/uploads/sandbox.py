@@ -293,7 +293,7 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
                     child = child or Child(settings, slot, fds, types, len(jobs), script)
                     child.send(jobs[index])
                     results[index] = child.receive(deadline)
-                except OSError:  # it could not start, or died before it read the job
+                except (OSError, ValueError):  # it could not start, died before it read the job, or wrote nonsense
                     log.exception("decoder sandbox: a child failed")
                 if results[index] is None:  # it died or ran out of time: this file is refused, a new child goes on
                     results[index] = died(child.close() if child else None)

@@ -244,7 +244,7 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
         page.close()
         clean = pixels_only(picture)
         encoded = io.BytesIO()
-        clean.save(encoded, "JPEG", quality=85, dpi=(round(scale * 72),) * 2)
+        clean.save(encoded, "JPEG", quality=85, dpi=(max(1, round(scale * 72)),) * 2)  # a huge page: low, not 0
         images.append(encoded.getvalue())
         if previews < len(files.previews):
             thumbnail(clean, files.previews[previews])

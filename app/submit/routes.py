@@ -10,8 +10,8 @@ from app import pow, receipts
 from app.extensions import limiter
 from app.models import Submission
 from app.security import derive_key
-from app.submissions import create as sending
 from app.submissions import owner
+from app.submissions.create import create, dedupe_digest, find, is_duplicate
 from app.submit import bp
 from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
 from app.uploads import intake, sandbox
@@ -87,7 +87,7 @@ def receipt_found() -> bool:
     """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
     second line of defence, and must not lock out the person it protects)."""
     if "receipt_found" not in g:
-        g.receipt_found = sending.find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
+        g.receipt_found = find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
     return g.receipt_found
 
 
@@ -100,10 +100,10 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if form.validate_on_submit():
         fields = form.fields_for_model()
-        fields["dedupe_digest"] = sending.dedupe_digest(
+        fields["dedupe_digest"] = dedupe_digest(
             kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
         )
-        if sending.is_duplicate(fields["dedupe_digest"]):
+        if is_duplicate(fields["dedupe_digest"]):
             return render_template("submit/duplicate.html", kind=kind)
         try:
             code = accept(kind, fields)
@@ -122,7 +122,7 @@ def accept(kind: str, fields: dict) -> str:
     try:
         uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
         intake.scrub(uploads, sandbox.settings_from(config), workdir)
-        return sending.create(
+        return create(
             kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
         )
     finally:
@@ -174,7 +174,7 @@ def status():
     form = StatusForm()
     submission = None
     if form.validate_on_submit():
-        submission = sending.find(form.code.data, receipt_key=receipt_key())
+        submission = find(form.code.data, receipt_key=receipt_key())
         if submission is None:
             g.receipt_missed = True
             form.code.errors.append(not_found_message())
@@ -205,7 +205,7 @@ def close():
 def owner_action(action):
     owner_form = AdOwnerForm()
     form = StatusForm(formdata=None, code=owner_form.code.data or "")
-    submission = sending.find(owner_form.code.data or "", receipt_key=receipt_key())
+    submission = find(owner_form.code.data or "", receipt_key=receipt_key())
     if submission is None or not owner_form.validate():
         g.receipt_missed = submission is None
         form.code.errors = [not_found_message()]
@@ -225,7 +225,7 @@ def withdraw():
     """Delete a submission for good, files included, after the submitter confirms."""
     form = StatusForm(formdata=None, code=request.form.get("code", ""))
     withdraw_form = WithdrawForm()
-    submission = sending.find(withdraw_form.code.data or "", receipt_key=receipt_key())
+    submission = find(withdraw_form.code.data or "", receipt_key=receipt_key())
     if submission is None:
         g.receipt_missed = True
         form.code.errors = [not_found_message()]

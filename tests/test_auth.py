@@ -135,19 +135,19 @@ def test_strangers_failing_from_many_addresses_do_not_lock_the_moderator_out(app
 def test_guessing_one_account_from_many_addresses_meets_a_growing_delay(app, monkeypatch):
     from app.auth import throttle
 
-    monkeypatch.setattr(throttle, "FIRST", 1)
+    monkeypatch.setattr(throttle, "FIRST", 2)
     make_user(app)
     codes = [attempt(app, f"192.0.2.{n}").status_code for n in range(throttle.FREE)]
     assert codes == [422] * throttle.FREE
     delayed = attempt(app, "198.51.100.1", PASSWORD)  # even the right password, from an address never seen
     assert delayed.status_code == 429
-    assert "Too many failed attempts for this account. Wait a moment and try again (1 s)." in delayed.get_data(
+    assert "Too many failed attempts for this account. Wait a moment and try again (2 s)." in delayed.get_data(
         as_text=True
     )
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert attempt(app, "198.51.100.2").status_code == 422  # tried after the delay: counted, and the delay doubles
     again = attempt(app, "198.51.100.3", PASSWORD)
-    assert again.status_code == 429 and "try again (2 s)" in again.get_data(as_text=True)
+    assert again.status_code == 429 and "try again (4 s)" in again.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "2 per hour"}])

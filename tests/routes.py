@@ -21,3 +21,9 @@ def url_of(rule, **values) -> str:
     """The rule's path with each argument replaced by ``values`` or a default of the right shape."""
     chosen = DEFAULTS | values
     return re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(chosen[m.group(1)]), rule.rule)
+
+
+def public_posts(ad: str = PUBLIC_ID) -> list[str]:
+    """The public forms' addresses (``ad``: the public id of the ad to report)."""
+    return ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw", "/status/renew",
+            "/status/close", f"/ads/{ad}/report", "/auth/login"]  # fmt: skip

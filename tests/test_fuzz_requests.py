@@ -10,19 +10,9 @@ from hypothesis import strategies as st
 
 from app.models import Attachment, Submission
 from tests.helpers import count, make_app
-from tests.routes import url_of
+from tests.routes import public_posts, url_of
 
-PUBLIC_POSTS = [
-    "/submit/information",
-    "/submit/contact",
-    "/submit/ad",
-    "/status",
-    "/status/withdraw",
-    "/status/renew",
-    "/status/close",
-    "/ads/zzzzzzzzzzzz/report",
-    "/auth/login",
-]
+PUBLIC_POSTS = public_posts()
 
 
 @pytest.fixture

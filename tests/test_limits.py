@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from app.extensions import db
+from tests import routes
 from tests.helpers import make_app, make_submission
 from tests.routes import url_of
 
@@ -33,7 +34,7 @@ def redis_available() -> bool:
         return False
 
 
-def public_posts(app, ad: str = "z" * 12) -> list[str]:
+def posts_in_url_map(app, ad: str = "z" * 12) -> list[str]:
     """Every POST route outside the staff areas, from the URL map (``ad``: the public id of an ad)."""
     staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/logout")
     return sorted(
@@ -60,18 +61,8 @@ def test_every_public_post_is_limited(app, client):
         report: {"reason": "spam"},
         "/auth/login": {"username": "nobody", "password": "x" * 12},
     }
-    posts = public_posts(app, ad.public_id)
-    assert {
-        "/submit/information",
-        "/submit/contact",
-        "/submit/ad",
-        "/status",
-        "/status/withdraw",
-        "/status/renew",
-        "/status/close",
-        report,
-        "/auth/login",
-    } <= set(posts)
+    posts = posts_in_url_map(app, ad.public_id)
+    assert set(routes.public_posts(ad.public_id)) <= set(posts)
     for url in posts:
         fresh = app.test_client()
         fresh.environ_base["REMOTE_ADDR"] = f"192.0.2.{posts.index(url) + 10}"

@@ -102,6 +102,7 @@ def purge() -> None:
         app_storage(),
         retention_days=int(config["RETENTION_DAYS"]),
         ad_retention_days=int(config["AD_RETENTION_DAYS"]),
+        case_retention_days=int(config["CASE_RETENTION_DAYS"]),
         event_retention_days=int(config["EVENT_RETENTION_DAYS"]),
     )
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")

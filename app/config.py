@@ -65,6 +65,8 @@ class Defaults:
 
     LANGUAGE_RATELIMIT = "30 per minute"  # the language switcher (harmless, but no POST goes unlimited)
     REPORT_RATELIMIT = "10 per hour"  # reports of ads per address
+    REPLY_RATELIMIT = "10 per hour;30 per day"  # answers and ad edits through the receipt, per address
+    MESSAGE_RATELIMIT = "60 per hour"  # staff messages and notes, per staff member
     REPORT_THRESHOLD = 3  # reports after which a published ad goes back to the queue
 
     LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins to one account from one address
@@ -78,6 +80,7 @@ class Defaults:
     # Retention (flask purge): days after which things are deleted for good.
     RETENTION_DAYS = 30  # rejected and withdrawn submissions, after the decision
     AD_RETENTION_DAYS = 30  # ads, after they expired or were closed
+    CASE_RETENTION_DAYS = 90  # cases (information and contacts taken on), after they were marked done
     EVENT_RETENTION_DAYS = 365  # audit events
 
     # Rendered public pages kept per worker for anonymous readers (0: no cache). See app/pagecache.py.

@@ -34,6 +34,7 @@ CATEGORIES = {
 }
 
 REJECT_REASONS = {
+    "needs_changes": _l("It needs changes: edit it and send it again"),
     "spam": _l("Spam or advertising unrelated to our work"),
     "unsafe": _l("It could put someone in danger"),
     "personal_data": _l("It contains someone's personal data"),
@@ -43,11 +44,24 @@ REJECT_REASONS = {
     "other": _l("Another reason (see the note)"),
 }
 
+# Reasons that only an ad can be given: its owner can edit it at /status (owner.edit).
+AD_ONLY_REASONS = ("needs_changes",)
+
 # What an audit event's action means, as a sentence fragment: "<actor> <action>".
 ACTIONS = {
     "submitted": _l("sent it"),
     "claimed": _l("took it for review"),
     "approved": _l("approved it"),
+    "taken_on": _l("took it on as a case"),
+    "assigned": _l("assigned the case"),
+    "noted": _l("added a note"),
+    "messaged": _l("wrote to the sender"),
+    "answered": _l("answered"),
+    "answers_read": _l("read the answers"),
+    "done": _l("marked the case done"),
+    "forgotten": _l("marked the case done and forgot the contact"),
+    "resubmitted": _l("changed the ad and sent it again"),
+    "deleted": _l("deleted it"),
     "rejected": _l("rejected it"),
     "edited": _l("edited it"),
     "undone": _l("undid the decision"),

@@ -63,7 +63,8 @@ class Submission(db.Model):
     public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    telegram: Mapped[str] = mapped_column(String(32))
+    # None once a case is marked done with "forget the contact" (cases.done).
+    telegram: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
     body: Mapped[str] = mapped_column(Text)
     purpose: Mapped[str | None] = mapped_column(String(16))
@@ -87,12 +88,24 @@ class Submission(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claimed_until: Mapped[datetime | None]
+    # Cases (information and contacts taken on): who follows it up, and when it was marked done.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    done_at: Mapped[datetime | None]
+    # The submitter answered through the receipt and no staff member has read it yet (threads.py).
+    new_answer: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # An owner's edit of an ad: the fields as they were before it, as JSON, until a moderator decides (owner.edit).
+    before_edit: Mapped[str | None] = mapped_column(Text)
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
     )
     claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True, order_by="Message.id"
+    )
+    notes: Mapped[list[Note]] = relationship(cascade="all, delete-orphan", passive_deletes=True, order_by="Note.id")
     reports: Mapped[list[Report]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -104,6 +117,10 @@ class Submission(db.Model):
         Index("ix_submissions_public", "kind", "status", "published_at", "id"),
         # The cities of live ads (the /ads filter's suggestions) read from the index alone.
         Index("ix_submissions_cities", "kind", "status", "city", "expires_at", "closed_at"),
+        # The open cases, oldest first; one's own cases; the items with answers nobody has read.
+        Index("ix_submissions_cases", "status", "done_at", "decided_at", "id"),
+        Index("ix_submissions_assigned", "assigned_to_id", "done_at"),
+        Index("ix_submissions_new_answer", "new_answer", "status"),
         NEVER_REUSE_IDS,
     )
 
@@ -111,6 +128,25 @@ class Submission(db.Model):
     def public_images(self) -> list[Attachment]:
         """The images a moderator allowed readers to see with this ad."""
         return [a for a in self.attachments if a.public and a.content_type.startswith("image/")]
+
+    @property
+    def is_case(self) -> bool:
+        """Information or a contact that was taken on: followed up until someone marks it done."""
+        return self.kind != "ad" and self.status == "approved"
+
+    @property
+    def is_open_case(self) -> bool:
+        return self.is_case and self.done_at is None
+
+    @property
+    def case_since(self) -> datetime:
+        """When the case was taken on (for an item approved before the decision time was kept: when it was sent)."""
+        return self.decided_at or self.created_at
+
+    @property
+    def staff_attachments(self) -> list[Attachment]:
+        """The files sent with the form (the answers' files are shown with their messages)."""
+        return [a for a in self.attachments if a.message_id is None]
 
     def claim_active(self, now: datetime) -> bool:
         """Someone holds the item for review at ``now`` (see decisions.claim); a lapsed claim holds nothing."""
@@ -136,6 +172,8 @@ class Attachment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    # Set for a file sent with an answer through the receipt (threads.answer).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255))
@@ -149,6 +187,49 @@ class Attachment(db.Model):
     public: Mapped[bool] = mapped_column(default=False)
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship(back_populates="attachments")
+
+
+class Message(db.Model):
+    """The private thread of an item, read and answered through the receipt alone: a staff member's message, or the
+    submitter's answer. Added, never edited; it does not change the item's version."""
+
+    __tablename__ = "messages"
+    __table_args__ = NEVER_REUSE_IDS
+
+    BODY_MAX = 2000
+    PER_ITEM = 50  # messages and answers together: a thread is a few questions, not a chat
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    # None for the submitter's answer.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_staff: Mapped[bool] = mapped_column(default=True)
+    body: Mapped[str] = mapped_column(Text)
+    # An answer keeps the day only, as the audit log does for what a submitter does.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship(lazy="joined")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", order_by="Attachment.id")
+
+
+class Note(db.Model):
+    """A staff member's internal note on an item: never shown to the submitter; its audit event holds no text."""
+
+    __tablename__ = "notes"
+    __table_args__ = NEVER_REUSE_IDS
+
+    BODY_MAX = 2000
+    PER_ITEM = 100
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User | None] = relationship(lazy="joined")
 
 
 class Article(db.Model):
@@ -240,7 +321,7 @@ class Event(db.Model):
 
     DETAIL_MAX = 200
     # What submitters and readers do: kept at day precision (app/audit.py).
-    PUBLIC_ACTIONS = ("submitted", "withdrawn", "renewed", "closed", "reported")
+    PUBLIC_ACTIONS = ("submitted", "withdrawn", "renewed", "closed", "reported", "answered", "resubmitted")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -112,3 +112,38 @@ def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_a
     with empty_app.app_context():
         assert db.session.scalars(select(Event.action).where(Event.submission_id == newest)).all() == ["submitted"]
         assert set(db.session.scalars(select(Submission.id).where(search.find("withdrawal").condition))) == {newest}
+
+
+def test_the_cases_migration_makes_approved_information_and_contacts_open_cases(empty_app):
+    """Upgrading from the revision before cases: approved tips and offers become open cases, assigned to whoever
+    approved them; an approved ad stays an ad; the username may be forgotten from then on."""
+    with empty_app.app_context():
+        upgrade(revision="0011")
+        with db.engine.begin() as connection:
+            olga = connection.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, role, totp_required, must_change_password, active,"
+                    " session_version, created_at) VALUES ('olga', 'x', 'moderator', false, false, true, 1,"
+                    " '2026-01-01') RETURNING id"
+                )
+            ).scalar()
+            ids = {}
+            for kind in ("information", "contact", "ad"):
+                ids[kind] = connection.execute(
+                    text(
+                        "INSERT INTO submissions (public_id, kind, status, telegram, body, locale, created_at,"
+                        " decided_at, decided_by_id, show_contact, receipt_digest, version) VALUES (:public, :kind,"
+                        " 'approved', 'anna_k1', 'text', 'en', '2026-01-01', '2026-01-02', :olga, false, :digest, 2)"
+                        " RETURNING id"
+                    ),
+                    {"public": f"abcdefghijk{len(ids) + 2}", "kind": kind, "olga": olga, "digest": kind},
+                ).scalar()
+        upgrade()
+        assert differences() == []
+        items = {s.kind: s for s in db.session.scalars(select(Submission))}
+        assert items["information"].is_open_case and items["contact"].is_open_case
+        assert items["information"].assigned_to_id == olga and items["contact"].assigned_to_id == olga
+        assert not items["ad"].is_case and items["ad"].assigned_to_id is None
+        items["contact"].telegram = None  # nullable now: a done case can forget its contact
+        db.session.commit()
+        db.session.remove()

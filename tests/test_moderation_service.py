@@ -38,10 +38,13 @@ def test_approve_publishes_an_ad_for_thirty_days(app, staff):
     assert actions(item_id) == ["submitted", "approved"]
 
 
-def test_approved_information_is_never_published(app, staff):
+def test_information_taken_on_is_an_open_case_never_published(app, staff):
     item_id, _ = make_submission(app, "information")
-    service.approve(item_id, 1, staff[0])
-    assert load(item_id).published_at is None
+    result = service.approve(item_id, 1, staff[0])
+    item = load(item_id)
+    assert item.published_at is None and item.expires_at is None
+    assert item.is_open_case and item.assigned_to_id == staff[0].id
+    assert result.event.action == "taken_on"
 
 
 def test_reject_keeps_the_reason_and_note(app, staff):
@@ -59,7 +62,7 @@ def test_a_stale_version_is_a_conflict_naming_who_did_what(app, staff):
     service.approve(item_id, 1, olga)
     with pytest.raises(service.Conflict) as caught:
         service.reject(item_id, 1, ivan, "spam")
-    assert caught.value.event.action == "approved"
+    assert caught.value.event.action == "taken_on"
     assert caught.value.event.actor.username == "olga"
     assert load(item_id).status == "approved"
 

@@ -1,12 +1,13 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from app import labels
 from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
-from app.models import ID_MAX, Submission
+from app.models import ID_MAX, Message, Note, Submission
 
 
 class FilterForm(Form):
@@ -16,6 +17,7 @@ class FilterForm(Form):
         csrf = False
 
     kind = HiddenField()
+    view = HiddenField()
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice(k, v) for k, v in labels.STATUSES.items() if k != "withdrawn"],
@@ -83,3 +85,45 @@ class EditAdForm(ActionForm):
             "city": self.city.data or None,
             "body": self.body.data,
         }
+
+
+class AssignForm(ActionForm):
+    assignee = SelectField(_l("Assigned to"), validate_choice=False)
+
+    def set_choices(self, users) -> None:
+        self.assignee.choices = [SelectChoice(str(u.id), u.username) for u in users]
+
+    def validate_assignee(self, field):
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError(_("Choose a colleague from the list."))
+
+    @property
+    def assignee_id(self) -> int:
+        return int(self.assignee.data)
+
+
+class DoneForm(ActionForm):
+    forget = BooleanField(_l("Forget the Telegram username now (it cannot be restored)"))
+
+
+class NoteForm(Form):
+    note = TextAreaField(
+        _l("Internal note (only staff read it)"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Write the note first.")), MaxChars(Note.BODY_MAX)],
+    )
+
+
+class MessageForm(Form):
+    message = TextAreaField(
+        _l("Message to the sender"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Write the message first.")), MaxChars(Message.BODY_MAX)],
+    )
+
+
+class DeleteForm(Form):
+    confirm = BooleanField(
+        _l("I understand that this item, its files, notes and messages will be deleted for good"),
+        validators=[DataRequired(_l("Tick the box to confirm the deletion."))],
+    )

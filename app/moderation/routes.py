@@ -1,20 +1,33 @@
-from flask import abort, flash, redirect, render_template, request, session, url_for
+import dataclasses
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_htmx import make_response
 from flask_login import current_user
 
 from app import labels
-from app.extensions import db
+from app.extensions import db, limiter
 from app.fragments import wanted
 from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
-from app.moderation.forms import ActionForm, EditAdForm, FilterForm, RejectForm
-from app.submissions import decisions
+from app.moderation.forms import (
+    ActionForm,
+    AssignForm,
+    DeleteForm,
+    DoneForm,
+    EditAdForm,
+    FilterForm,
+    MessageForm,
+    NoteForm,
+    RejectForm,
+)
+from app.submissions import cases, decisions, owner, retention, threads
 from app.submissions import queue as staff_queue
 from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
+from app.uploads.stores import app_storage
 
-SEARCH_ARGS = ("kind", "status", "category", "files", "since", "until", "q")
+SEARCH_ARGS = ("kind", "view", "status", "category", "files", "since", "until", "q")
 
 
 def read_filters() -> tuple[FilterForm, staff_queue.Filters]:
@@ -25,6 +38,8 @@ def read_filters() -> tuple[FilterForm, staff_queue.Filters]:
     filters = staff_queue.Filters(
         kind=kind,
         status=form.status.data if form.status.data in Submission.STATUSES else "pending",
+        view=form.view.data if form.view.data in staff_queue.VIEWS else None,
+        user_id=current_user.id,
         category=form.category.data if form.category.data in Submission.CATEGORIES else None,
         has_attachments=files,
         since=None if form.since.errors else form.since.data,
@@ -55,6 +70,8 @@ def row_shared() -> dict:
         "now": utcnow(),
         "user_id": current_user.id,
         "approve": _("Approve"),
+        "take_on": _("Take on"),
+        "new_answer": _("new answer"),
         "just_now": _("just now"),
         "with_you": _("with you"),
         "kinds": {code: str(word) for code, word in labels.KINDS.items()},
@@ -80,9 +97,14 @@ def queue():
 def counts():
     """The tabs with their live counts (refreshed after every action)."""
     _form, filters = read_filters()
-    numbers, at_least = staff_queue.counts(filters)
+    numbers, at_least = staff_queue.counts(dataclasses.replace(filters, view=None))  # the kinds' tabs: no view
     return render_template(
-        "moderation/partials/_tabs.html", counts=numbers, at_least=at_least, filters=filters, query_args=query_args
+        "moderation/partials/_tabs.html",
+        counts=numbers,
+        at_least=at_least,
+        case_counts=staff_queue.case_counts(current_user.id),
+        filters=filters,
+        query_args=query_args,
     )
 
 
@@ -109,15 +131,27 @@ def item(submission_id: int):
     return render_template("moderation/item.html", **context)
 
 
-def item_context(submission: Submission, **forms) -> dict:
+def item_context(submission: Submission, notice: str | None = None, **forms) -> dict:
     version = {"version": submission.version}
     edit = forms.get("edit_form") or EditAdForm(formdata=None, obj=submission, **version)
+    reject = forms.get("reject_form") or RejectForm(formdata=None, **version)
+    if submission.kind != "ad":
+        reject.reason.choices = [c for c in reject.reason.choices if c.value not in labels.AD_ONLY_REASONS]
+    assign = forms.get("assign_form") or AssignForm(formdata=None, assignee=str(submission.assigned_to_id), **version)
+    assign.set_choices(cases.assignees())
     return {
         "submission": submission,
+        "notice": notice,
         "history": staff_queue.history(submission.id),
         "action_form": ActionForm(formdata=None, **version),
-        "reject_form": forms.get("reject_form") or RejectForm(formdata=None, **version),
+        "reject_form": reject,
         "edit_form": edit,
+        "assign_form": assign,
+        "done_form": forms.get("done_form") or DoneForm(formdata=None, **version),
+        "note_form": forms.get("note_form") or NoteForm(formdata=None),
+        "message_form": forms.get("message_form") or MessageForm(formdata=None),
+        "thread_open": threads.is_open(submission),
+        "owner_changes": owner.changes_by_owner(submission),
         "claim_minutes": decisions.CLAIM_MINUTES,
     }
 
@@ -242,6 +276,110 @@ def act(submission_id: int, action):
         return make_response(html, trigger="queue-changed")
     session["undo"] = undo
     return redirect(url_for("moderation.queue"), code=303)
+
+
+def staff_limit() -> str:
+    return current_app.config["MESSAGE_RATELIMIT"]
+
+
+def staff_key() -> str:
+    return f"staff:{current_user.id}"
+
+
+@bp.post("/<int:submission_id>/assign")
+def assign(submission_id: int):
+    """Give an open case to a colleague."""
+    form = AssignForm()
+    form.set_choices(cases.assignees())
+    if not form.validate():
+        return form_errors(submission_id, assign_form=form)
+    return follow_up(
+        submission_id,
+        lambda: cases.assign(submission_id, form.version.data, current_user, form.assignee_id),
+        _("The case is assigned."),
+        assign_form=form,
+    )
+
+
+@bp.post("/<int:submission_id>/done")
+def done(submission_id: int):
+    """Mark a case done; optionally forget the sender's Telegram username at once."""
+    form = DoneForm()
+    if not form.validate():
+        return form_errors(submission_id, done_form=form)
+    forget = bool(form.forget.data)
+    notice = _("The case is done and the Telegram username is forgotten.") if forget else _("The case is done.")
+    return follow_up(
+        submission_id,
+        lambda: cases.done(submission_id, form.version.data, current_user, forget_contact=forget),
+        notice,
+        done_form=form,
+    )
+
+
+@bp.post("/<int:submission_id>/note")
+@limiter.limit(staff_limit, key_func=staff_key)
+def note(submission_id: int):
+    """Add an internal note (never shown to the sender)."""
+    form = NoteForm()
+    if not form.validate():
+        return form_errors(submission_id, note_form=form)
+    return follow_up(
+        submission_id, lambda: cases.add_note(submission_id, current_user, form.note.data), _("The note is added.")
+    )
+
+
+@bp.post("/<int:submission_id>/message")
+@limiter.limit(staff_limit, key_func=staff_key)
+def message(submission_id: int):
+    """Write to the sender, who reads it at /status with the receipt."""
+    form = MessageForm()
+    if not form.validate():
+        return form_errors(submission_id, message_form=form)
+    return follow_up(
+        submission_id,
+        lambda: threads.write(submission_id, current_user, form.message.data),
+        _("The message is sent. The sender reads it with the receipt code."),
+        message_form=form,
+    )
+
+
+@bp.post("/<int:submission_id>/read")
+def read(submission_id: int):
+    """Mark the sender's answers as read: the item leaves "New answers"."""
+    # (CSRF is checked app-wide; the version is not: answers leave it alone.)
+    return follow_up(submission_id, lambda: threads.mark_read(submission_id, current_user), _("Marked as read."))
+
+
+@bp.route("/<int:submission_id>/delete", methods=["GET", "POST"])
+def delete(submission_id: int):
+    """An admin deletes an item at once, files, notes and messages included, after confirming."""
+    if not current_user.can("administer"):
+        abort(403)
+    submission = db.get_or_404(Submission, submission_id)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        retention.delete_now(submission.id, current_user, app_storage())
+        flash(_("Item #%(id)d is deleted for good.", id=submission_id))
+        return redirect(url_for("moderation.queue"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("moderation/delete.html", submission=submission, form=form), status
+
+
+def follow_up(submission_id: int, action, notice: str, **forms):
+    """Run a case or thread action; show the item again (the side panel for htmx, the page after a redirect)."""
+    try:
+        action()
+    except decisions.Conflict as conflict:
+        return conflict_response(conflict, submission_id)
+    except decisions.NotAllowed:
+        return form_errors(submission_id, notice=_("This can no longer be done on this item."), **forms)
+    if wanted():
+        submission = db.get_or_404(Submission, submission_id)
+        html = render_template("moderation/partials/_item.html", in_panel=True, **item_context(submission, notice))
+        return make_response(html, trigger="queue-changed")
+    flash(notice)
+    return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
 
 def form_errors(submission_id: int, **forms):

@@ -30,42 +30,57 @@ def create(
     so no file outlives a submission that was never stored.
     """
     code = receipts.new_code()
-    written = []
+    written: list[str] = []
     try:
         submission = Submission(
             kind=kind, status="pending", locale=locale, receipt_digest=receipts.digest(code, receipt_key), **fields
         )
-        for upload in uploads:
-            key = new_key()
-            storage.put_file(upload.clean_path, key)
-            written.append(key)
-            for index, path in enumerate(upload.previews):
-                storage.put_file(path, preview_key(key, index))
-                written.append(preview_key(key, index))
-            submission.attachments.append(
-                Attachment(
-                    storage_key=key,
-                    original_name=upload.name,
-                    content_type=upload.type,
-                    size=upload.size,
-                    sha256=upload.sha256,
-                    width=upload.width,
-                    height=upload.height,
-                    previews=len(upload.previews),
-                )
-            )
+        submission.attachments.extend(store_files(uploads, storage, written))
         db.session.add(submission)
         db.session.flush()
         record("submitted", submission.id, detail=kind)
         db.session.commit()
     except BaseException:
-        db.session.rollback()
-        for key in written:
-            # A store failing again here must not hide the first error; `flask uploads gc` removes the rest.
-            with contextlib.suppress(StorageError):
-                storage.delete(key)
+        undo_files(storage, written)
         raise
     return code
+
+
+def store_files(uploads: list[Upload], storage: Storage | None, written: list[str]) -> list[Attachment]:
+    """Write scrubbed files and their previews to the store; return their rows (not yet added to the session).
+
+    Every key written is appended to ``written``, so that the caller can remove them if its commit fails.
+    """
+    rows = []
+    for upload in uploads:
+        key = new_key()
+        storage.put_file(upload.clean_path, key)
+        written.append(key)
+        for index, path in enumerate(upload.previews):
+            storage.put_file(path, preview_key(key, index))
+            written.append(preview_key(key, index))
+        rows.append(
+            Attachment(
+                storage_key=key,
+                original_name=upload.name,
+                content_type=upload.type,
+                size=upload.size,
+                sha256=upload.sha256,
+                width=upload.width,
+                height=upload.height,
+                previews=len(upload.previews),
+            )
+        )
+    return rows
+
+
+def undo_files(storage: Storage | None, written: list[str]) -> None:
+    """Roll back a failed store: the transaction, and the files it would have named."""
+    db.session.rollback()
+    for key in written:
+        # A store failing again here must not hide the first error; `flask uploads gc` removes the rest.
+        with contextlib.suppress(StorageError):
+            storage.delete(key)
 
 
 def dedupe_digest(kind: str, telegram: str, body: str, *, key: bytes) -> str:

@@ -1,5 +1,6 @@
-"""Staff decisions on submissions: claim, approve, reject, edit, undo, spam. With owner.py and reports.py, the
-only code that changes a status.
+"""Staff decisions on submissions: claim, approve (for information and contacts: take it on), reject, edit, undo,
+spam. With owner.py and reports.py, the only code that changes a status; cases.py follows a case up with the same
+version-checked change.
 
 Every action names the version of the item it saw. The change is one conditional UPDATE
 (``WHERE id = :id AND version = :seen``), so of two moderators acting at once exactly one wins and
@@ -52,7 +53,7 @@ def _free_for(user: User, now: datetime):
     )
 
 
-def _change(
+def change(
     submission_id: int,
     seen_version: int,
     user: User,
@@ -126,7 +127,8 @@ def release(submission_id: int, user: User) -> None:
 
 
 def approve(submission_id: int, seen_version: int, user: User, public_images=()) -> Result:
-    """Approve a pending item; an ad is published until it expires, with the images chosen here.
+    """Approve a pending item. An ad is published until it expires, with the images chosen here; information or a
+    contact is taken on: it becomes a case, open and assigned to the one who took it on.
 
     Only images named in ``public_images`` are shown to readers; every other file stays staff-only.
     """
@@ -138,10 +140,13 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
         "decided_by_id": user.id,
         "claimed_by_id": None,
         "claimed_until": None,
+        "before_edit": None,
     }
     chosen = {int(i) for i in public_images} if kind == "ad" else set()
     if kind == "ad":
         values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
+    else:
+        values |= {"assigned_to_id": user.id, "done_at": None}
 
     def show_images():
         db.session.execute(
@@ -151,11 +156,11 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
             .execution_options(synchronize_session=False)
         )
 
-    return _change(
+    return change(
         submission_id,
         seen_version,
         user,
-        "approved",
+        "approved" if kind == "ad" else "taken_on",
         values,
         now=now,
         extra=Submission.status == "pending",
@@ -165,9 +170,13 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
 
 
 def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:
-    """Reject a pending item with a reason the submitter reads at /status."""
+    """Reject a pending item with a reason the submitter reads at /status. "Needs changes" (ads only) lets the owner
+    edit the ad at /status and send it back (owner.edit)."""
     if reason not in labels.REJECT_REASONS:
         raise NotAllowed("unknown reason")
+    extra = Submission.status == "pending"
+    if reason in labels.AD_ONLY_REASONS:
+        extra = and_(extra, Submission.kind == "ad")
     now = utcnow()
     values = {
         "status": "rejected",
@@ -177,17 +186,14 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
         "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
         "claimed_by_id": None,
         "claimed_until": None,
+        "before_edit": None,
     }
-    return _change(
-        submission_id,
-        seen_version,
-        user,
-        "rejected",
-        values,
-        now=now,
-        extra=Submission.status == "pending",
-        detail=reason,
-    )
+    try:
+        return change(submission_id, seen_version, user, "rejected", values, now=now, extra=extra, detail=reason)
+    except Conflict as conflict:
+        if conflict.submission is not None and conflict.submission.version == seen_version:
+            raise NotAllowed("this reason is for ads") from None
+        raise
 
 
 def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) -> Result:
@@ -200,7 +206,7 @@ def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) ->
     changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(current, k)}
     if not changed:
         return Result(current, None)
-    return _change(
+    return change(
         submission_id,
         seen_version,
         user,
@@ -227,9 +233,10 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
         "reject_note": None,
         "published_at": None,
         "expires_at": None,
+        "assigned_to_id": None,
     }
     try:
-        return _change(submission_id, seen_version, user, "undone", values, now=now, extra=window)
+        return change(submission_id, seen_version, user, "undone", values, now=now, extra=window)
     except Conflict as conflict:
         if conflict.submission is not None and conflict.submission.version == seen_version:
             raise NotAllowed("the undo window has passed") from None

@@ -1,29 +1,117 @@
-"""What a submitter does with their receipt: withdraw (a hard delete, files included), and for an ad renew or
-close. No staff user, so no version check against a moderator's decision; each is one conditional UPDATE."""
+"""What a submitter does with their receipt: withdraw (a hard delete, files included), and for an ad renew, close
+or edit. No staff user; each is one conditional UPDATE, which bumps the version, so that a moderator acting on what
+they saw before an owner's edit gets a conflict."""
 
 from __future__ import annotations
 
+import difflib
+import json
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
-from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Submission, utcnow
-from app.uploads.storage import derived_keys
+from app.submissions.decisions import EDITABLE
+from app.submissions.retention import erase
+
+EXPIRY_WARNING_DAYS = 3
 
 
 def withdraw(submission: Submission, storage) -> None:
-    """Delete a submission and its files for good at its submitter's request; the audit keeps only the id."""
-    keys = [k for a in submission.attachments for k in (a.storage_key, *derived_keys(a.storage_key))]
-    record("withdrawn", submission.id, detail=submission.kind)
-    db.session.delete(submission)
+    """Delete a submission, its files and its thread for good at its submitter's request; the audit keeps the id."""
+    erase(submission, storage, "withdrawn", detail=submission.kind)
+
+
+def editable(submission: Submission) -> bool:
+    """The owner may change an ad that a moderator sent back for changes, or one that is published or expired
+    (not closed). Either way it returns to the queue."""
+    if submission.kind != "ad":
+        return False
+    if submission.status == "rejected":
+        return submission.reject_reason == "needs_changes"
+    return submission.status == "approved" and submission.closed_at is None
+
+
+def edit(submission: Submission, changes: dict) -> bool | None:
+    """Change an ad's text for its owner and send it back to the queue, keeping what it said before for the
+    moderator's comparison. None if nothing changed; False if the ad can no longer be edited."""
+    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(submission, k)}
+    if not changed:
+        return None
+    before = json.dumps({k: getattr(submission, k) for k in EDITABLE}, ensure_ascii=False)
+    statement = (
+        update(Submission)
+        .where(
+            Submission.id == submission.id,
+            Submission.kind == "ad",
+            or_(
+                and_(Submission.status == "rejected", Submission.reject_reason == "needs_changes"),
+                and_(Submission.status == "approved", Submission.closed_at.is_(None)),
+            ),
+        )
+        .values(
+            version=Submission.version + 1,
+            status="pending",
+            before_edit=before,
+            decided_at=None,
+            decided_by_id=None,
+            reject_reason=None,
+            reject_note=None,
+            published_at=None,
+            expires_at=None,
+            **changed,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(statement).rowcount != 1:
+        db.session.rollback()
+        return False
+    record("resubmitted", submission.id, detail="changed: " + ", ".join(sorted(changed)))
     db.session.commit()
-    # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
-    for key in keys:
-        storage.delete(key)
-    erasure.settle()
+    db.session.refresh(submission)
+    return True
+
+
+@dataclass
+class Change:
+    field: str
+    parts: list[tuple[str, str]]  # ("same" | "removed" | "added", text)
+
+
+def changes_by_owner(submission: Submission) -> list[Change]:
+    """What the owner's edit changed, field by field, word by word: for the moderator who reviews it."""
+    if not submission.before_edit:
+        return []
+    before = json.loads(submission.before_edit)
+    result = []
+    for name in EDITABLE:
+        old, new = before.get(name) or "", getattr(submission, name) or ""
+        if old != new:
+            result.append(Change(name, word_diff(old, new)))
+    return result
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    a, b = old.split(" "), new.split(" ")
+    parts = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            parts.append(("same", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(("removed", " ".join(a[i1:i2])))
+        if j2 > j1:
+            parts.append(("added", " ".join(b[j1:j2])))
+    return parts
+
+
+def expires_soon(submission: Submission) -> bool:
+    """A live ad with less than EXPIRY_WARNING_DAYS left: /status says so beside the renew button."""
+    now = utcnow()
+    return submission.is_live_ad(now) and submission.expires_at - now < timedelta(days=EXPIRY_WARNING_DAYS)
 
 
 def _owner_change(submission: Submission, action: str, values: dict) -> bool:

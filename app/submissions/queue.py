@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import selectinload
 
 from app import cursors, search
 from app.extensions import db
@@ -17,10 +18,16 @@ COUNT_LIMIT = 2000
 _key = tuple_(Submission.created_at, Submission.id)  # the queue's order
 
 
+# The views beside the status filter: one's own open cases, every open case, the items with unread answers.
+VIEWS = ("mine", "open", "answers")
+
+
 @dataclass
 class Filters:
     kind: str | None = None
     status: str = "pending"
+    view: str | None = None
+    user_id: int | None = None  # whose cases "mine" lists
     category: str | None = None
     has_attachments: bool | None = None
     since: date | None = None
@@ -39,7 +46,7 @@ def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = Tr
     if found and found.few:
         # `|| ''` keeps the database from walking the whole queue's index for a handful of known ids.
         status = Submission.status + ""
-    conditions = [status == filters.status]
+    conditions = _view(filters, status)
     if with_kind and filters.kind:
         conditions.append(Submission.kind == filters.kind)
     if filters.category:
@@ -56,6 +63,26 @@ def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = Tr
     return conditions
 
 
+def _view(filters: Filters, status) -> list:
+    if filters.view == "answers":
+        return [Submission.new_answer.is_(True), status.in_(("pending", "approved"))]
+    if filters.view in ("open", "mine"):
+        conditions = [status == "approved", Submission.kind != "ad", Submission.done_at.is_(None)]
+        if filters.view == "mine":
+            conditions.append(Submission.assigned_to_id == filters.user_id)
+        return conditions
+    return [status == filters.status]
+
+
+def case_counts(user_id: int) -> dict[str, int]:
+    """How many items each view holds (the "Cases" tabs)."""
+    counted = {}
+    for view in VIEWS:
+        conditions = _view(Filters(view=view, user_id=user_id), Submission.status)
+        counted[view] = db.session.scalar(select(func.count()).select_from(Submission).where(*conditions))
+    return counted
+
+
 def _found(filters: Filters) -> search.Found | None:
     return search.find(filters.q) if filters.q else None
 
@@ -67,6 +94,7 @@ def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> t
     attachments = select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
     stretched = found if found and not found.few else None
     query = select(Submission, attachments).where(*_where(filters, None if stretched else found))
+    query = query.options(selectinload(Submission.assigned_to))
     found_rows, more = search.keyset_page(query, _key, position, size, stretched=stretched)
     rows = [Row(s, n) for s, n in found_rows]
     last = rows[-1].submission if more and rows else None

@@ -2,7 +2,11 @@
 
 - rejected (and any withdrawn) submissions, RETENTION_DAYS after the decision;
 - ads that expired or were closed more than AD_RETENTION_DAYS ago;
+- cases (information and contacts taken on) CASE_RETENTION_DAYS after they were marked done;
 - audit events older than EVENT_RETENTION_DAYS.
+
+Each goes with its files, reports, notes and messages. An admin can also delete any item at once (delete_now), and
+a submitter can withdraw theirs (owner.withdraw); both go through erase().
 
 Rows go in one transaction; files after the commit (a crash in between leaves files no row names, which
 `flask uploads gc` removes). SQLite runs with secure_delete, so deleted rows are overwritten on disk.
@@ -18,7 +22,7 @@ from sqlalchemy import and_, delete, or_, select
 from app import erasure
 from app.audit import record
 from app.extensions import db
-from app.models import Attachment, Event, Report, Submission, utcnow
+from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
 from app.uploads.storage import derived_keys
 
 
@@ -29,11 +33,37 @@ class Purged:
     events: int = 0
 
 
-def due(now: datetime, *, retention_days: int, ad_retention_days: int):
+def erase(submission: Submission, storage, action: str, *, actor_id: int | None = None, detail: str = "") -> None:
+    """Delete one submission now, with its files, reports, notes and thread; the audit keeps its id and ``action``."""
+    keys = [k for a in submission.attachments for k in (a.storage_key, *derived_keys(a.storage_key))]
+    record(action, submission.id, actor_id=actor_id, detail=detail)
+    db.session.delete(submission)
+    db.session.commit()
+    # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
+    for key in keys:
+        storage.delete(key)
+    erasure.settle()
+
+
+def delete_now(submission_id: int, user: User, storage) -> bool:
+    """An admin deletes an item at once, whatever its state (after a confirmation step in the web layer)."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not user.can("administer"):
+        return False
+    erase(submission, storage, "deleted", actor_id=user.id, detail=submission.kind)
+    return True
+
+
+def due(now: datetime, *, retention_days: int, ad_retention_days: int, case_retention_days: int):
     """The submissions whose time is up."""
     decided_before = now - timedelta(days=retention_days)
     ad_gone_before = now - timedelta(days=ad_retention_days)
     return or_(
+        and_(
+            Submission.kind != "ad",
+            Submission.status == "approved",
+            Submission.done_at < now - timedelta(days=case_retention_days),
+        ),
         and_(
             Submission.status.in_(("rejected", "withdrawn")),
             or_(
@@ -50,16 +80,28 @@ def due(now: datetime, *, retention_days: int, ad_retention_days: int):
 
 
 def purge(
-    storage, *, retention_days: int, ad_retention_days: int, event_retention_days: int, now: datetime | None = None
+    storage,
+    *,
+    retention_days: int,
+    ad_retention_days: int,
+    case_retention_days: int,
+    event_retention_days: int,
+    now: datetime | None = None,
 ) -> Purged:
     now = now or utcnow()
     # Subqueries, not lists of ids: a first purge after a flood of spam may hold more rows than a statement
     # can take parameters.
-    doomed = select(Submission.id).where(due(now, retention_days=retention_days, ad_retention_days=ad_retention_days))
+    periods = {
+        "retention_days": retention_days,
+        "ad_retention_days": ad_retention_days,
+        "case_retention_days": case_retention_days,
+    }
+    doomed = select(Submission.id).where(due(now, **periods))
     keys = list(db.session.scalars(select(Attachment.storage_key).where(Attachment.submission_id.in_(doomed))))
     result = Purged(files=len(keys))
-    # Children first: the same on PostgreSQL and SQLite, whatever ON DELETE the database applies.
-    for child in (Attachment, Report):
+    # Children first (an answer's files before the answer): the same on PostgreSQL and SQLite, whatever ON DELETE
+    # the database applies.
+    for child in (Attachment, Report, Message, Note):
         db.session.execute(delete(child).where(child.submission_id.in_(doomed)))
     result.submissions = db.session.execute(
         delete(Submission).where(Submission.id.in_(doomed)).execution_options(synchronize_session=False)
@@ -72,6 +114,6 @@ def purge(
     for key in keys:
         for name in (key, *derived_keys(key)):
             storage.delete(name)
-    erasure.vacuum(["submissions", "attachments", "reports", "events"])
+    erasure.vacuum(["submissions", "attachments", "reports", "messages", "notes", "events"])
     erasure.settle()
     return result

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 from app import labels, receipts, telegram
 from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
-from app.models import Submission
+from app.models import Message, Submission
 
 
 class TelegramName:
@@ -73,7 +73,9 @@ class ContactForm(SubmitForm):
         return super().fields_for_model() | {"purpose": self.purpose.data}
 
 
-class AdForm(SubmitForm):
+class AdText(Form):
+    """What an ad says: the same fields when it is sent and when its owner changes it at /status."""
+
     title = StringField(
         _l("Title"),
         filters=[clean_text],
@@ -93,15 +95,21 @@ class AdForm(SubmitForm):
         filters=[clean_text],
         validators=[DataRequired(_l("Please write the text of your ad.")), MaxChars(Submission.AD_BODY_MAX)],
     )
-    show_contact = BooleanField(_l("Show my Telegram username with the published ad"))
 
-    def fields_for_model(self) -> dict:
-        return super().fields_for_model() | {
+    def text(self) -> dict:
+        return {
             "title": self.title.data,
             "category": self.category.data,
             "city": self.city.data or None,
-            "show_contact": bool(self.show_contact.data),
+            "body": self.body.data,
         }
+
+
+class AdForm(SubmitForm, AdText):
+    show_contact = BooleanField(_l("Show my Telegram username with the published ad"))
+
+    def fields_for_model(self) -> dict:
+        return super().fields_for_model() | self.text() | {"show_contact": bool(self.show_contact.data)}
 
 
 FORMS = {"information": InformationForm, "contact": ContactForm, "ad": AdForm}
@@ -133,3 +141,21 @@ class AdOwnerForm(Form):
     """Renew or close an ad: the receipt code is the owner's only credential."""
 
     code = HiddenField()
+
+
+class AdEditForm(AdText):
+    """The owner changes the ad: it goes back to the queue."""
+
+    code = HiddenField()
+
+
+class ReplyForm(Form):
+    """The submitter's answer to a staff message, with files through the same intake as the forms."""
+
+    code = HiddenField()
+    reply = TextAreaField(
+        _l("Your answer"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("Please write your answer.")), MaxChars(Message.BODY_MAX)],
+    )
+    attachments = MultipleFileField(_l("Files (optional)"))

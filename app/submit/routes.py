@@ -1,4 +1,5 @@
 import tempfile
+from contextlib import contextmanager
 
 from flask import abort, current_app, g, jsonify, render_template, request
 from flask_babel import format_date, get_locale
@@ -10,10 +11,10 @@ from app import pow, receipts
 from app.extensions import limiter
 from app.models import Submission
 from app.security import derive_key
-from app.submissions import owner
+from app.submissions import owner, threads
 from app.submissions.create import create, dedupe_digest, find, is_duplicate
 from app.submit import bp
-from app.submit.forms import FORMS, AdOwnerForm, StatusForm, WithdrawForm
+from app.submit.forms import FORMS, AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
 from app.uploads import intake, sandbox
 from app.uploads.stores import app_storage
 
@@ -95,6 +96,16 @@ def receipt_limits(view):
     return limiter.limit(status_limit, methods=["POST"], deduct_when=receipt_missed, exempt_when=receipt_found)(view)
 
 
+def reply_limit() -> str:
+    return current_app.config["REPLY_RATELIMIT"]
+
+
+def owner_writes(view):
+    """What a receipt holder sends (an answer, an ad's new text): the receipt's limits, and a limit on what is
+    taken, per address."""
+    return limiter.limit(reply_limit, methods=["POST"], deduct_when=accepted)(receipt_limits(view))
+
+
 def submit(kind: str, **defaults):
     """Validate a public form and its files; on success store it and show the receipt once."""
     form = FORMS[kind](**defaults)
@@ -115,16 +126,23 @@ def submit(kind: str, **defaults):
 
 
 def accept(kind: str, fields: dict) -> str:
-    """Check and scrub the files in a private work folder, then store everything together."""
-    config = current_app.config
-    limits = intake.limits_from(config)
-    workdir = tempfile.mkdtemp(dir=config["UPLOAD_WORKDIR"])
-    try:
-        uploads = intake.receive(request.files.getlist("attachments"), limits, workdir)
-        intake.scrub(uploads, sandbox.settings_from(config), workdir)
+    """Check and scrub the files, then store everything together."""
+    with scrubbed_files() as uploads:
         return create(
             kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
         )
+
+
+@contextmanager
+def scrubbed_files():
+    """The request's attachments, checked and rebuilt in a private work folder that is gone afterwards; raises
+    intake.Refused with the messages to show."""
+    config = current_app.config
+    workdir = tempfile.mkdtemp(dir=config["UPLOAD_WORKDIR"])
+    try:
+        uploads = intake.receive(request.files.getlist("attachments"), intake.limits_from(config), workdir)
+        intake.scrub(uploads, sandbox.settings_from(config), workdir)
+        yield uploads
     finally:
         intake.discard(workdir)
 
@@ -185,7 +203,70 @@ def status_page(form, submission, notice=None, **forms):
     code = {"code": form.code.data, "formdata": None}
     forms.setdefault("withdraw_form", WithdrawForm(**code))
     forms.setdefault("owner_form", AdOwnerForm(**code))
-    return render_template("submit/status.html", form=form, submission=submission, notice=notice, **forms)
+    forms.setdefault("reply_form", ReplyForm(**code))
+    if submission is not None and owner.editable(submission) and "edit_form" not in forms:
+        forms["edit_form"] = AdEditForm(obj=submission, **code)
+    context = {}
+    if submission is not None:
+        context = {
+            "can_answer": threads.can_answer(submission),
+            "can_edit": owner.editable(submission),
+            "expires_soon": owner.expires_soon(submission),
+        }
+    return render_template("submit/status.html", form=form, submission=submission, notice=notice, **context, **forms)
+
+
+def not_found(code_text: str, **forms):
+    """One answer for every code that matches nothing, whatever the item would have held (messages too)."""
+    g.receipt_missed = True
+    form = StatusForm(formdata=None, code=code_text or "")
+    form.code.errors = [not_found_message()]
+    return render_template("submit/status.html", form=form, **forms), 422
+
+
+@bp.post("/status/reply")
+@owner_writes
+def reply():
+    """The submitter answers a staff message, with files if they like."""
+    reply_form = ReplyForm()
+    submission = find(reply_form.code.data or "", receipt_key=receipt_key())
+    if submission is None:
+        return not_found(reply_form.code.data)
+    form = StatusForm(formdata=None, code=reply_form.code.data)
+    if not threads.can_answer(submission):
+        return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
+    if reply_form.validate():
+        try:
+            with scrubbed_files() as uploads:
+                threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
+        except intake.Refused as refused:
+            reply_form.attachments.errors = refused.messages
+        else:
+            notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
+            return status_page(form, submission, notice=notice)
+    return status_page(form, submission, reply_form=reply_form), 422
+
+
+@bp.post("/status/edit")
+@owner_writes
+def edit():
+    """The ad's owner changes it: it leaves the site and waits for a moderator again."""
+    edit_form = AdEditForm()
+    submission = find(edit_form.code.data or "", receipt_key=receipt_key())
+    if submission is None:
+        return not_found(edit_form.code.data)
+    form = StatusForm(formdata=None, code=edit_form.code.data)
+    if not owner.editable(submission):
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if not edit_form.validate():
+        return status_page(form, submission, edit_form=edit_form), 422
+    changed = owner.edit(submission, edit_form.text())
+    if changed is False:
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if changed is None:
+        return status_page(form, submission, notice=_("Nothing was changed."), edit_form=edit_form), 422
+    notice = _("Your changes are sent. A moderator will review the ad again; until then it is not shown on the site.")
+    return status_page(form, submission, notice=notice)
 
 
 @bp.post("/status/renew")
@@ -206,10 +287,10 @@ def owner_action(action):
     owner_form = AdOwnerForm()
     form = StatusForm(formdata=None, code=owner_form.code.data or "")
     submission = find(owner_form.code.data or "", receipt_key=receipt_key())
-    if submission is None or not owner_form.validate():
-        g.receipt_missed = submission is None
-        form.code.errors = [not_found_message()]
-        return render_template("submit/status.html", form=form), 422
+    if submission is None:
+        return not_found(owner_form.code.data)
+    if not owner_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
+        return status_page(form, submission), 422
     if not action(submission):
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if submission.closed_at:
@@ -227,9 +308,7 @@ def withdraw():
     withdraw_form = WithdrawForm()
     submission = find(withdraw_form.code.data or "", receipt_key=receipt_key())
     if submission is None:
-        g.receipt_missed = True
-        form.code.errors = [not_found_message()]
-        return render_template("submit/status.html", form=form, withdraw_form=withdraw_form), 422
+        return not_found(withdraw_form.code.data, withdraw_form=withdraw_form)
     if not withdraw_form.validate():
         return status_page(form, submission, withdraw_form=withdraw_form), 422
     owner.withdraw(submission, app_storage())

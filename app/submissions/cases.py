@@ -1,0 +1,74 @@
+"""Following up what was taken on: information and contacts become cases, assigned to a staff member, noted, and
+marked done, which can forget the submitter's Telegram username at once.
+
+Assigning and marking done are version-checked like every decision (decisions.change): a stale one is a Conflict
+that says who did what. Notes are added, never edited, and leave the version alone, as messages do (threads.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select
+
+from app import erasure
+from app.audit import record
+from app.extensions import db
+from app.models import Note, Submission, User, utcnow
+from app.submissions.decisions import Conflict, NotAllowed, Result, change
+
+# The item is an open case: information or a contact taken on and not yet done.
+OPEN = and_(Submission.kind != "ad", Submission.status == "approved", Submission.done_at.is_(None))
+
+
+def assignees() -> list[User]:
+    """The staff members a case can be given to: active accounts that moderate."""
+    query = select(User).where(User.active.is_(True), User.role.in_(("moderator", "admin")))
+    return list(db.session.scalars(query.order_by(User.username)))
+
+
+def assign(submission_id: int, seen_version: int, user: User, assignee_id: int) -> Result:
+    """Give an open case to a colleague (or to oneself)."""
+    assignee = db.session.get(User, assignee_id)
+    if assignee is None or not (assignee.active and assignee.can("moderate")):
+        raise NotAllowed("not someone who can follow a case up")
+    return _case_change(
+        submission_id, seen_version, user, "assigned", {"assigned_to_id": assignee.id}, detail=assignee.username
+    )
+
+
+def done(submission_id: int, seen_version: int, user: User, *, forget_contact: bool = False) -> Result:
+    """Close a case. With ``forget_contact`` the Telegram username goes at once, with the duplicate check's digest
+    (made from it), and the database files are cleared of it as after a withdrawal. The text stays until
+    CASE_RETENTION_DAYS have passed (retention.py)."""
+    values = {"done_at": utcnow()}
+    if forget_contact:
+        values |= {"telegram": None, "dedupe_digest": None}
+    result = _case_change(submission_id, seen_version, user, "forgotten" if forget_contact else "done", values)
+    if forget_contact:
+        erasure.settle()
+    return result
+
+
+def _case_change(submission_id: int, seen_version: int, user: User, action: str, values: dict, **kwargs) -> Result:
+    try:
+        return change(submission_id, seen_version, user, action, values, extra=OPEN, **kwargs)
+    except Conflict as conflict:
+        if conflict.submission is not None and conflict.submission.version == seen_version:
+            raise NotAllowed("not an open case") from None  # as the user saw it: nobody changed it meanwhile
+        raise
+
+
+def add_note(submission_id: int, user: User, body: str) -> Note:
+    """An internal note: staff only, never shown to the submitter. Its audit event holds no text."""
+    if db.session.get(Submission, submission_id) is None:
+        raise Conflict(None)
+    body = (body or "").strip()[: Note.BODY_MAX]
+    if not body:
+        raise NotAllowed("empty note")
+    notes = select(func.count()).select_from(Note).where(Note.submission_id == submission_id)
+    if db.session.scalar(notes) >= Note.PER_ITEM:
+        raise NotAllowed("too many notes")
+    note = Note(submission_id=submission_id, author_id=user.id, body=body)
+    db.session.add(note)
+    record("noted", submission_id, actor_id=user.id)
+    db.session.commit()
+    return note

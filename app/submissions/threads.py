@@ -1,0 +1,95 @@
+"""The private thread of an item: staff write to the submitter, who reads and answers at /status with the receipt
+alone. There is no other channel, and the receipt is the only key: whoever holds it reads the thread.
+
+Messages are plain text (escaped where shown), limited in length and count, added and never edited. They leave the
+item's version alone, so an answer arriving never turns a moderator's decision into a conflict. An answer keeps the
+day only, as the audit log does for what a submitter does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from app.audit import day_of, record
+from app.extensions import db
+from app.models import Message, Submission, User, utcnow
+from app.submissions.create import store_files, undo_files
+from app.submissions.decisions import Conflict, NotAllowed
+
+
+def is_open(submission: Submission) -> bool:
+    """Messages can be written on a pending item, an open case or an ad; not once it is rejected or done."""
+    return submission.status in ("pending", "approved") and submission.done_at is None
+
+
+def can_answer(submission: Submission) -> bool:
+    """The submitter answers a question: there is a staff message to answer, and the thread is open."""
+    return is_open(submission) and any(m.from_staff for m in submission.messages) and not full(submission)
+
+
+def full(submission: Submission) -> bool:
+    count = select(func.count()).select_from(Message).where(Message.submission_id == submission.id)
+    return db.session.scalar(count) >= Message.PER_ITEM
+
+
+def write(submission_id: int, user: User, body: str) -> Message:
+    """A staff member's message to the submitter; it also marks the submitter's answers as read."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise Conflict(None)
+    _check(submission, body)
+    message = Message(submission_id=submission_id, author_id=user.id, from_staff=True, body=body.strip())
+    db.session.add(message)
+    _set_new_answer(submission_id, False)
+    record("messaged", submission_id, actor_id=user.id)
+    db.session.commit()
+    return message
+
+
+def answer(submission: Submission, body: str, *, uploads=(), storage=None) -> Message:
+    """The submitter's answer, with files already checked and scrubbed by the intake; stored together."""
+    if not can_answer(submission):
+        raise NotAllowed("nothing to answer")
+    _check(submission, body)
+    written: list[str] = []
+    try:
+        message = Message(submission_id=submission.id, from_staff=False, body=body.strip(), created_at=day_of(utcnow()))
+        for attachment in store_files(uploads, storage, written):
+            attachment.submission_id = submission.id
+            message.attachments.append(attachment)
+        db.session.add(message)
+        _set_new_answer(submission.id, True)
+        record("answered", submission.id)
+        db.session.commit()
+    except BaseException:
+        undo_files(storage, written)
+        raise
+    db.session.refresh(submission)
+    return message
+
+
+def mark_read(submission_id: int, user: User) -> None:
+    """A staff member has read the answers: the item leaves the "new answers" view."""
+    if _set_new_answer(submission_id, False):
+        record("answers_read", submission_id, actor_id=user.id)
+    db.session.commit()
+
+
+def _check(submission: Submission, body: str) -> None:
+    if not is_open(submission):
+        raise NotAllowed("the thread is closed")
+    if not (body or "").strip() or len(body.strip()) > Message.BODY_MAX:
+        raise NotAllowed("empty or too long")
+    if full(submission):
+        raise NotAllowed("too many messages")
+
+
+def _set_new_answer(submission_id: int, value: bool) -> bool:
+    """Set the unread mark without touching the version; True if it changed."""
+    statement = (
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.new_answer != value)
+        .values(new_answer=value)
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(statement).rowcount == 1

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
 from app.submissions import decisions as service
 from tests import files
-from tests.helpers import make_submission, make_user, public_id
+from tests.helpers import make_submission, make_user, public_id, sign_in
 
 
 def publish(app, approver, **fields):
@@ -27,6 +27,13 @@ def publish(app, approver, **fields):
 @pytest.fixture
 def approver(app):
     return make_user(app, "mira", "moderator")
+
+
+@pytest.fixture
+def moderator_client(app):
+    staff = app.test_client()
+    sign_in(staff, app, make_user(app, "olga", "moderator"))
+    return staff
 
 
 def titles(html: str) -> list[str]:
@@ -346,3 +353,92 @@ def test_the_next_page_cursor_carries_a_public_id(app, client, approver):
         assert cursor.endswith("_" + first[-1].public_id)
         rest, _ = ads.page(ads.Filters(), after=cursor, size=2)
         assert [a.id for a in first + rest] == ids[::-1]
+
+
+def owner_edit(client, code, **changes):
+    data = {"code": code, "title": "Room in Vilnius", "category": "housing", "city": "Vilnius", "body": "A room."}
+    return client.post("/status/edit", data=data | changes)
+
+
+def test_an_ad_sent_back_for_changes_returns_to_the_queue_once_its_owner_edits_it(app, client, moderator_client):
+    ad_id, code = make_submission(app, "ad", title="Room", body="A room.")
+    reason = "needs_changes"
+    page = moderator_client.get(f"/moderation/{ad_id}").get_data(as_text=True)
+    assert f'value="{reason}"' in page
+    response = moderator_client.post(
+        f"/moderation/{ad_id}/reject", data={"version": 1, "reason": reason, "note": "Say which district."}
+    )
+    assert response.status_code == 303
+    status = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert "Say which district." in status and 'action="/status/edit"' in status and 'value="Room"' in status
+    edited = owner_edit(client, code, title="Room in Vilnius, Antakalnis", body="A room in Antakalnis.")
+    assert edited.status_code == 200 and "A moderator will review the ad again" in edited.get_data(as_text=True)
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        assert (ad.status, ad.reject_reason, ad.title) == ("pending", None, "Room in Vilnius, Antakalnis")
+        actions = db.session.scalars(select(Event).where(Event.submission_id == ad_id)).all()
+        assert (actions[-1].action, actions[-1].detail) == ("resubmitted", "changed: body, title")
+    # The moderator sees what changed, word by word.
+    item = moderator_client.get(f"/moderation/{ad_id}").get_data(as_text=True)
+    assert "The owner changed the ad" in item
+    assert "<del>room.</del> <ins>room in Antakalnis.</ins>" in item
+    # Sent back again, it is pending: no second edit until a moderator decides.
+    assert owner_edit(client, code, body="Again.").status_code == 409
+
+
+def test_other_reasons_and_other_kinds_cannot_be_edited_by_their_owner(app, client, moderator_client):
+    spam, spam_code = make_submission(app, "ad", status="rejected", reject_reason="spam")
+    info, info_code = make_submission(app, "information")
+    assert 'value="needs_changes"' not in moderator_client.get(f"/moderation/{info}").get_data(as_text=True)
+    refused = moderator_client.post(f"/moderation/{info}/reject", data={"version": 1, "reason": "needs_changes"})
+    assert refused.status_code == 422
+    assert 'action="/status/edit"' not in client.post("/status", data={"code": spam_code}).get_data(as_text=True)
+    assert owner_edit(client, spam_code).status_code == 409
+    assert owner_edit(client, info_code).status_code == 409
+    with app.app_context():
+        assert db.session.get(Submission, spam).status == "rejected"
+        assert db.session.get(Submission, info).status == "pending"
+
+
+def test_an_owner_edit_takes_a_live_ad_off_the_site_until_approved_again(app, client, approver, moderator_client):
+    ad_id, code = publish(app, approver, title="Room", city="Vilnius", body="A room.")
+    url = f"/ads/{public_id(app, ad_id)}-room"
+    assert client.get(url).status_code == 200
+    status = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert "Change the ad" in status and "leaves the site until a moderator has approved" in status
+    invalid = owner_edit(client, code, title="", body="A cheaper room.")
+    assert invalid.status_code == 422 and "A cheaper room." in invalid.get_data(as_text=True)
+    assert client.get(url).status_code == 200
+    assert owner_edit(client, code, body="A cheaper room.", city="Vilnius").status_code == 200
+    assert client.get(url).status_code == 404
+    assert "A cheaper room." not in client.get("/ads").get_data(as_text=True)
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        assert ad.status == "pending" and ad.published_at is None
+    page = moderator_client.get(f"/moderation/{ad_id}").get_data(as_text=True)
+    seen = int(re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1))
+    assert moderator_client.post(f"/moderation/{ad_id}/approve", data={"version": seen}).status_code == 303
+    assert "A cheaper room." in client.get(url, follow_redirects=True).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Submission, ad_id).before_edit is None
+
+
+def test_a_moderator_acting_on_the_text_before_an_owner_edit_gets_a_409(app, client, moderator_client):
+    ad_id, code = make_submission(app, "ad", status="rejected", reject_reason="needs_changes")
+    owner_edit(client, code, body="New text.")  # pending again, version 2
+    response = moderator_client.post(
+        f"/moderation/{ad_id}/edit", data={"version": 1, "title": "X", "body": "Y", "category": "housing"}
+    )
+    assert response.status_code == 409
+    assert "changed the ad and sent it again" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("days_left", "warned"), [(2, True), (10, False)])
+def test_status_warns_when_an_ad_expires_within_three_days(app, client, approver, days_left, warned):
+    ad_id, code = publish(app, approver, title="Sofa")
+    with app.app_context():
+        db.session.get(Submission, ad_id).expires_at = utcnow() + timedelta(days=days_left, hours=1)
+        db.session.commit()
+    html = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert ("Your ad expires in less than 3 days" in html) is warned
+    assert "Renew for 30 days" in html

@@ -103,8 +103,15 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
     ]
     assert codes == [200, 200, 200, 429, 429]
     # The limiter's keys in Redis name a keyed hash, never the address.
-    keys = [k.decode() for k in redis.Redis.from_url(REDIS_URL).scan_iter(f"*{prefix}*")]
+    store = redis.Redis.from_url(REDIS_URL)
+    keys = [k.decode() for k in store.scan_iter(f"*{prefix}*")]
     assert keys and not any("203.0.113.50" in k for k in keys)
+    # ...and last only as long as their window, which ends each key: ".../<amount>/<multiples>/<unit>"
+    # (SECURITY.md, "What is stored").
+    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+    for key in keys:
+        _amount, multiples, unit = key.rsplit("/", 3)[1:]
+        assert 0 < store.ttl(key) <= int(multiples) * seconds[unit], key
     # Another address is not affected.
     other = first.test_client()
     other.environ_base["REMOTE_ADDR"] = "203.0.113.51"

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Attachment, Event, Report, Submission, utcnow
+from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
 from tests import files
-from tests.helpers import make_submission
+from tests.helpers import make_submission, make_user
 
 SECRET_BODY = "retention-secret-text-4471"
 
@@ -99,6 +99,121 @@ def test_purge_deletes_old_audit_events_and_records_itself(app, runner):
     with app.app_context():
         actions = sorted(db.session.scalars(select(Event.action)))
     assert actions == ["approved", "purged"]
+
+
+def test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes(app, runner, tmp_path):
+    """SECURITY.md: a case is kept until marked done, then CASE_RETENTION_DAYS (90); open cases stay however old
+    (the queue lists them with their age); staff accounts are never purged."""
+    from app.submissions import cases, threads
+    from app.uploads.stores import storage_for
+
+    olga_id = make_user(app, "olga")
+    now = utcnow()
+    old_done, code = make_submission(app, "contact", status="approved")
+    recent_done, _ = make_submission(app, status="approved")
+    old_open, _ = make_submission(app, status="approved")
+    with app.app_context():
+        olga = db.session.get(User, olga_id)
+        threads.write(old_done, olga, "A question.")
+        cases.add_note(old_done, olga, "Called them.")
+        # An answer's file, stored as the intake stores it.
+        photo = tmp_path / "clean.jpg"
+        photo.write_bytes(files.jpeg())
+        storage_for(app.config["STORAGE_URL"]).put_file(str(photo), "a" * 32)
+        message = db.session.scalars(select(Message)).one()
+        db.session.add(
+            Attachment(
+                submission_id=old_done,
+                message_id=message.id,
+                storage_key="a" * 32,
+                original_name="p.jpg",
+                content_type="image/jpeg",
+                size=11,
+                sha256="x",
+            )
+        )
+        for item_id, done_days in ((old_done, 91), (recent_done, 89)):
+            item = db.session.get(Submission, item_id)
+            item.decided_at, item.done_at = now - timedelta(days=200), now - timedelta(days=done_days)
+        db.session.get(Submission, old_open).decided_at = now - timedelta(days=400)
+        db.session.commit()
+    assert stored_files(app) == {"a" * 32}
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0 and "Purged 1 submissions, 1 files" in result.output
+    with app.app_context():
+        assert set(db.session.scalars(select(Submission.id))) == {recent_done, old_open}
+        for model in (Message, Note, Attachment):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0
+        assert db.session.get(User, olga_id) is not None
+    assert stored_files(app) == set()
+
+
+# Each row of SECURITY.md's "What is stored, and for how long", and the tests that show it holds.
+STORED = {
+    "Pending submission": ["test_retention.py::test_purge_deletes_old_rejected_items_with_their_files"],
+    "Rejected submission": [
+        "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
+        "test_ads.py::test_an_ad_sent_back_for_changes_returns_to_the_queue_once_its_owner_edits_it",
+    ],
+    "Withdrawn submission": [
+        "test_retention.py::test_a_withdrawal_leaves_no_copy_in_any_database_file",
+        "test_threads.py::test_the_thread_and_its_files_go_with_the_item",
+    ],
+    "Case": [
+        "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
+        "test_cases.py::test_my_cases_and_open_cases_list_them_with_counts_and_age",
+        "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file",
+    ],
+    "Ad": [
+        "test_retention.py::test_purge_deletes_ads_long_expired_or_closed_and_their_reports",
+        "test_ads.py::test_an_owner_edit_takes_a_live_ad_off_the_site_until_approved_again",
+    ],
+    "Any item, at an admin's decision": ["test_cases.py::test_only_an_admin_deletes_an_item_and_only_after_confirming"],
+    "Receipt code": ["test_secrets.py::test_secrets_stay_out_of_logs_and_stray_columns"],
+    "Duplicate check": [
+        "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file"
+    ],
+    "Attachments": [
+        "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
+        "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
+    ],
+    "Messages between staff and the submitter": [
+        "test_threads.py::test_staff_write_and_the_submitter_reads_and_answers_with_a_photo",
+        "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
+    ],
+    "Internal notes": [
+        "test_cases.py::test_notes_are_staff_only_hold_no_text_in_the_audit_and_leave_the_version",
+        "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
+    ],
+    "Reports of ads": ["test_retention.py::test_purge_deletes_ads_long_expired_or_closed_and_their_reports"],
+    "Audit events": [
+        "test_retention.py::test_purge_deletes_old_audit_events_and_records_itself",
+        "test_audit.py::test_a_submitters_own_events_keep_the_day_alone",
+    ],
+    "Staff accounts": [
+        "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes"
+    ],
+    "Rate-limit counters": ["test_limits.py::test_two_instances_share_one_limit_through_redis"],
+    "Logs": ["test_secrets.py::test_secrets_stay_out_of_logs_and_stray_columns"],
+}
+
+
+def test_every_row_of_the_storage_table_is_checked_by_a_test():
+    """A new kind of stored data in SECURITY.md needs a test here; a renamed test must be renamed here too."""
+    import importlib
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "SECURITY.md").read_text()
+    table = text.split("## What is stored, and for how long")[1].split("\n\n**")[0]
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = rows[1:]  # the header
+    unmatched = [row for row in rows if not any(row.startswith(name) for name in STORED)]
+    assert unmatched == [], f"rows without a test in STORED: {unmatched}"
+    assert len(rows) == len(STORED)
+    for name, tests in STORED.items():
+        for test in tests:
+            module, function = test.split("::")
+            assert hasattr(importlib.import_module(f"tests.{module[:-3]}"), function), f"{name}: {test} is gone"
 
 
 def database_bytes(app) -> bytes:

@@ -1,4 +1,5 @@
-"""Demo content for a local run: staff accounts, submissions waiting in the queue, published ads, articles."""
+"""Demo content for a local run: staff accounts, submissions waiting in the queue, an open case with a message to
+its sender, published ads, articles."""
 
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ from app import articles
 from app.extensions import db
 from app.models import Submission, User, utcnow
 from app.passwords import hash_password
+from app.submissions import cases, decisions, threads
 from app.submissions.create import create as create_submission
 
 # Written for the demo: plausible, invented, about no real person.
@@ -191,6 +193,11 @@ def load(*, moderator_password: str, editor_password: str | None = None) -> int:
         return 0
     for kind, fields in SUBMISSIONS:
         create_submission(kind, fields, locale="en", receipt_key=b"demo items have no usable receipt")
+    # The neighbour's documents: taken on, asked about, noted.
+    case_id = db.session.scalar(select(Submission.id).where(Submission.telegram == "demo_relative"))
+    decisions.approve(case_id, 1, moderator)
+    threads.write(case_id, moderator, "Thank you. Does he have a copy of the release certificate?")
+    cases.add_note(case_id, moderator, "Ask the legal team which office issues passports after release.")
     now = utcnow()
     for locale, fields, days_ago in PUBLISHED_ADS:
         create_submission("ad", fields, locale=locale, receipt_key=b"demo items have no usable receipt")

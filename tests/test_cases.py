@@ -230,3 +230,23 @@ def test_only_an_admin_deletes_an_item_and_only_after_confirming(app, moderator,
     from tests.test_status import NOT_FOUND
 
     assert errors_in(app.test_client().post("/status", data={"code": code}).get_data(as_text=True)) == [NOT_FOUND]
+
+
+def test_taking_on_cannot_be_undone_once_the_case_is_done(app, moderator):
+    item_id, _ = make_submission(app)
+    take_on(moderator, item_id)
+    moderator.post(f"/moderation/{item_id}/done", data={"version": 2, "forget": "y"})
+    assert moderator.post(f"/moderation/{item_id}/undo", data={"version": 3}).status_code in (303, 409)
+    item = load(app, item_id)
+    assert item.status == "approved" and item.done_at is not None
+
+
+def test_acting_on_an_item_an_admin_deleted_says_who_deleted_it(app, moderator):
+    item_id, _ = make_submission(app)
+    admin = app.test_client()
+    sign_in(admin, app, make_user(app, "ivan", "admin"))
+    admin.post(f"/moderation/{item_id}/delete", data={"confirm": "y"})
+    for action, data in (("note", {"note": "Late."}), ("message", {"message": "Hello?"}), ("read", {})):
+        response = moderator.post(f"/moderation/{item_id}/{action}", data=data, headers=hx("panel"))
+        assert response.status_code == 409, action
+        assert "ivan deleted it" in response.get_data(as_text=True)

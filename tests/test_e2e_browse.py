@@ -10,10 +10,11 @@ from playwright.sync_api import expect
 from app import articles
 from app.extensions import db
 from app.models import Attachment, Submission, User
+from app.submissions import cases, threads
 from app.submissions import decisions as service
 from tests import files
 from tests.browser import html_errors
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, make_user, receipt_from, sign_in
 from tests.routes import url_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
@@ -27,7 +28,7 @@ document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.vi
 def seed(app, client):
     """One of everything: an ad with a public photo, an article, items of each kind, staff."""
     admin = make_user(app, "boss", "admin")
-    client.post(
+    sent_ad = client.post(
         "/submit/ad",
         content_type="multipart/form-data",
         data={
@@ -43,9 +44,15 @@ def seed(app, client):
     client.post("/submit/contact", data={"telegram": "helper_one", "purpose": "job", "body": "A job."})
     with app.app_context():
         user = db.session.get(User, admin)
+        # A case with a note and a thread, and a question on the ad, so that their pages show them all.
+        contact = db.session.scalars(db.select(Submission).where(Submission.kind == "contact")).one()
+        service.approve(contact.id, contact.version, user)
+        threads.write(contact.id, user, "Which city?")
+        cases.add_note(contact.id, user, "Call on Monday.")
         ad = db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).one()
         photo = db.session.scalars(db.select(Attachment)).one()
         service.approve(ad.id, ad.version, user, public_images=[photo.id])
+        threads.write(ad.id, user, "Is the bike still there?")
         article = articles.save(
             None,
             title="News",
@@ -66,6 +73,9 @@ def seed(app, client):
             "article_id": str(article.id),
             "submission_id": str(pending.id),
             "user_id": str(admin),
+            "case_id": str(contact.id),
+            "admin": admin,
+            "ad_receipt": receipt_from(sent_ad.get_data(as_text=True)),
         }
 
 
@@ -128,12 +138,12 @@ def test_every_page_as_a_reader_and_as_an_admin(page, browser, live_server):
     staff = [u for u in urls if u.startswith(("/moderation", "/admin"))]
     assert staff and all(seen[u] == 200 for u in staff if "/attachments/" not in u), seen
     assert page.problems == [], {u: s for u, s in seen.items() if s != 200}
-    sent |= pages_with_errors(live_server)
+    sent |= pages_with_errors(live_server, ids)
     assert len(sent) >= 45  # every page as a reader and as an admin, and the pages with errors
     assert html_errors(sent) == []
 
 
-def pages_with_errors(live_server) -> dict[str, str]:
+def pages_with_errors(live_server, ids) -> dict[str, str]:
     """The pages a person sees after a mistake: every form with its errors shown, as the server sends them."""
     client = live_server.app.test_client()
     live_server.app.config["WTF_CSRF_ENABLED"] = False
@@ -143,6 +153,18 @@ def pages_with_errors(live_server) -> dict[str, str]:
             found[f"errors-{name}"] = client.post(f"/submit/{name}", data={"telegram": "+375 29 123 45 67"})
         found["errors-status"] = client.post("/status", data={"code": "1111 2222 3333 4444"})
         found["errors-login"] = client.post("/auth/login", data={"username": "boss", "password": "wrong one"})
+        # The owner's /status with a question to answer and the ad's edit form, then both with errors.
+        code = ids["ad_receipt"]
+        found["status-thread"] = client.post("/status", data={"code": code})
+        found["errors-reply"] = client.post("/status/reply", data={"code": code, "reply": ""})
+        found["errors-ad-edit"] = client.post("/status/edit", data={"code": code, "title": "", "body": ""})
+        staff = live_server.app.test_client()
+        sign_in(staff, live_server.app, ids["admin"])
+        case = ids["case_id"]
+        found["case"] = staff.get(f"/moderation/{case}")
+        found["errors-case-note"] = staff.post(f"/moderation/{case}/note", data={"note": ""})
+        found["errors-case-message"] = staff.post(f"/moderation/{case}/message", data={"message": ""})
+        found["errors-delete"] = staff.post(f"/moderation/{case}/delete", data={})
         return {name: response.get_data(as_text=True) for name, response in found.items()}
     finally:
         live_server.app.config["WTF_CSRF_ENABLED"] = True

@@ -109,6 +109,7 @@ class DoneForm(ActionForm):
 class NoteForm(Form):
     note = TextAreaField(
         _l("Internal note (only staff read it)"),
+        id="case-note",  # the reject form's note to the submitter is "note" on the same page
         filters=[clean_text],
         validators=[DataRequired(_l("Write the note first.")), MaxChars(Note.BODY_MAX)],
     )

@@ -13,7 +13,7 @@ from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Note, Submission, User, utcnow
-from app.submissions.decisions import Conflict, NotAllowed, Result, change
+from app.submissions.decisions import Conflict, NotAllowed, Result, change, gone
 
 # The item is an open case: information or a contact taken on and not yet done.
 OPEN = and_(Submission.kind != "ad", Submission.status == "approved", Submission.done_at.is_(None))
@@ -60,7 +60,7 @@ def _case_change(submission_id: int, seen_version: int, user: User, action: str,
 def add_note(submission_id: int, user: User, body: str) -> Note:
     """An internal note: staff only, never shown to the submitter. Its audit event holds no text."""
     if db.session.get(Submission, submission_id) is None:
-        raise Conflict(None)
+        raise gone(submission_id)
     body = (body or "").strip()[: Note.BODY_MAX]
     if not body:
         raise NotAllowed("empty note")

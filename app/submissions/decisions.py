@@ -89,10 +89,15 @@ def change(
     return Result(submission, event)
 
 
+def gone(submission_id: int) -> Conflict:
+    """The item no longer exists: say what happened to it last, if the log knows."""
+    return Conflict(None, latest_event(submission_id))
+
+
 def _conflict(submission_id: int, user: User, now: datetime) -> Conflict:
     submission = db.session.get(Submission, submission_id, populate_existing=True)
     if submission is None:
-        return Conflict(None, latest_event(submission_id))
+        return gone(submission_id)
     if submission.claim_active(now) and submission.claimed_by_id != user.id:
         return Conflict(submission, claimed=True)
     return Conflict(submission, latest_event(submission_id))
@@ -200,7 +205,7 @@ def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) ->
     """Change an ad's text before it is approved; the event names the fields, never their content."""
     current = db.session.get(Submission, submission_id)
     if current is None:
-        raise Conflict(None, latest_event(submission_id))
+        raise gone(submission_id)
     if current.kind != "ad":
         raise NotAllowed("only ads are edited")
     changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(current, k)}
@@ -222,6 +227,7 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
     now = utcnow()
     window = and_(
         Submission.status.in_(("approved", "rejected")),
+        Submission.done_at.is_(None),  # a case already marked done (its contact perhaps forgotten) stays done
         Submission.decided_by_id == user.id,
         Submission.decided_at >= now - timedelta(seconds=UNDO_SECONDS),
     )

@@ -14,7 +14,7 @@ from app.audit import day_of, record
 from app.extensions import db
 from app.models import Message, Submission, User, utcnow
 from app.submissions.create import store_files, undo_files
-from app.submissions.decisions import Conflict, NotAllowed
+from app.submissions.decisions import NotAllowed, gone
 
 
 def is_open(submission: Submission) -> bool:
@@ -36,7 +36,7 @@ def write(submission_id: int, user: User, body: str) -> Message:
     """A staff member's message to the submitter; it also marks the submitter's answers as read."""
     submission = db.session.get(Submission, submission_id)
     if submission is None:
-        raise Conflict(None)
+        raise gone(submission_id)
     _check(submission, body)
     message = Message(submission_id=submission_id, author_id=user.id, from_staff=True, body=body.strip())
     db.session.add(message)
@@ -70,6 +70,8 @@ def answer(submission: Submission, body: str, *, uploads=(), storage=None) -> Me
 
 def mark_read(submission_id: int, user: User) -> None:
     """A staff member has read the answers: the item leaves the "new answers" view."""
+    if db.session.get(Submission, submission_id) is None:
+        raise gone(submission_id)
     if _set_new_answer(submission_id, False):
         record("answers_read", submission_id, actor_id=user.id)
     db.session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Event, Message, Submission
 from tests import files
-from tests.helpers import count, errors_in, hx, make_app, make_submission, make_user, receipt_from, sign_in
+from tests.helpers import count, errors_in, hx, make_submission, make_user, receipt_from, sign_in
 from tests.test_cases import events, load, row_ids, take_on
 from tests.test_status import NOT_FOUND
 from tests.test_uploads import assert_clean
@@ -169,27 +169,21 @@ def test_a_refused_file_keeps_the_answer_typed(app, moderator, submitter):
     assert count(app, Attachment) == 0 and count(app, Message) == 1
 
 
-def test_answers_are_rate_limited_per_connection(tmp_path):
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, REPLY_RATELIMIT="2 per hour")
-    with app.app_context():
-        db.create_all()
-    staff = app.test_client()
-    sign_in(staff, app, make_user(app, "olga"))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REPLY_RATELIMIT": "2 per hour"}])
+def test_answers_are_rate_limited_per_connection(app, moderator, submitter):
     item_id, code = make_submission(app)
-    write(staff, item_id)
-    client = app.test_client()
-    assert [answer(client, code, f"Answer {n}").status_code for n in range(3)] == [200, 200, 429]
+    write(moderator, item_id)
+    assert [answer(submitter, code, f"Answer {n}").status_code for n in range(3)] == [200, 200, 429]
     assert count(app, Message) == 3  # the question and two answers
 
 
-def test_staff_messages_are_rate_limited_per_staff_member(tmp_path):
-    app = make_app(tmp_path, RATELIMIT_ENABLED=True, MESSAGE_RATELIMIT="2 per hour")
-    with app.app_context():
-        db.create_all()
-    staff = app.test_client()
-    sign_in(staff, app, make_user(app, "olga"))
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "MESSAGE_RATELIMIT": "2 per hour"}])
+def test_staff_messages_are_rate_limited_per_staff_member(app, moderator):
     item_id, _ = make_submission(app)
-    assert [write(staff, item_id, f"Question {n}").status_code for n in range(3)] == [303, 303, 429]
+    assert [write(moderator, item_id, f"Question {n}").status_code for n in range(3)] == [303, 303, 429]
+    other = app.test_client()  # a colleague has a limit of their own
+    sign_in(other, app, make_user(app, "ivan"))
+    assert write(other, item_id, "Mine.").status_code == 303
 
 
 def test_the_thread_and_its_files_go_with_the_item(app, moderator, submitter):

@@ -23,6 +23,7 @@ from app.fragments import wanted
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
+from app.uploads.resumable import Store
 from app.uploads.storage import StorageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,6 +62,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.request_class = Request
     private_folders(app)
     check_sandbox(app)
+    # Uploads that expired while the site was down go now, not at the next hourly `flask uploads gc`.
+    Store(app.config["RESUMABLE_DIR"]).collect()
 
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
@@ -111,11 +114,11 @@ class Request(flask.Request):
 def private_folders(app: Flask) -> None:
     """The instance folder (secret key, database), the work folder and a local store are the app user's alone:
     a decoder child running as another user can read none of them."""
-    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"]):
+    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"], app.config["RESUMABLE_DIR"]):
         os.makedirs(folder, mode=0o700, exist_ok=True)
     store = app.config["STORAGE_URL"]
     local_store = store.removeprefix("file://") if "://" not in store or store.startswith("file://") else None
-    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"], local_store):
+    for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"], app.config["RESUMABLE_DIR"], local_store):
         # Made 0700 when created (LocalStorage makes the store on first use); an older folder is made so too.
         if folder and os.path.isdir(folder) and os.stat(folder).st_uid == os.geteuid():
             os.chmod(folder, 0o700)

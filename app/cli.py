@@ -114,11 +114,14 @@ uploads = AppGroup("uploads", help="Stored attachments.")
 @uploads.command("gc")
 @click.option("--min-age", default=3600, show_default=True, help="Leave files younger than this many seconds.")
 def uploads_gc(min_age: int) -> None:
-    """Remove stored files that no attachment names; report attachments whose file is missing."""
+    """Remove stored files that no attachment names, and uploads that expired unsent; report attachments whose
+    file is missing. Run it hourly."""
     from app.uploads.gc import collect
+    from app.uploads.stores import resumable_store
 
     report = collect(db.session, min_age=min_age)
     click.echo(f"Removed {report.removed} orphan files and {report.leftovers} unfinished writes.")
+    click.echo(f"Removed {resumable_store().collect()} expired or unsent uploads.")
     click.echo(f"Removed {report.work_folders} work folders left by a stopped worker.")
     for attachment_id in report.missing:
         click.echo(f"Missing file for attachment {attachment_id}.")

@@ -30,6 +30,11 @@ class Defaults:
     # Uploaded originals and work folders: a RAM-backed folder (default: /dev/shm/prystan-<uid> where it
     # exists), so that no original with its GPS position ever rests on a disk.
     UPLOAD_WORKDIR = None
+    # Resumable uploads (tus) rest here, encrypted with a key only the visitor's cookie holds (on disk is fine).
+    RESUMABLE_DIR = None
+    RESUMABLE_CHUNK_MB = 2  # what the browser sends per request: a broken connection re-sends less than this
+    RESUMABLE_MAX_PENDING_MB = 2048  # bytes still expected by all unfinished uploads on the server together
+    RESUMABLE_RATELIMIT = "60 per hour"  # uploads started, per address
     # PDFs are rebuilt from pixels: the resolution of each page (capped by UPLOAD_MAX_PIXELS) and the page limit.
     PDF_DPI = 150
     PDF_MAX_PAGES = 50
@@ -127,6 +132,7 @@ def finish(app) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = url
     config["STORAGE_URL"] = config.get("STORAGE_URL") or os.path.join(app.instance_path, "uploads")
     config["UPLOAD_WORKDIR"] = config.get("UPLOAD_WORKDIR") or default_workdir(app.instance_path)
+    config["RESUMABLE_DIR"] = config.get("RESUMABLE_DIR") or os.path.join(app.instance_path, "resumable")
     if config.get("TRUSTED_HOSTS") is None:
         from app.addresses import trusted_hosts
 

@@ -42,6 +42,7 @@ def make_app(tmp_path, **overrides):
         "DATABASE_URL": database_url(tmp_path),
         "STORAGE_URL": str(tmp_path / "uploads"),
         "UPLOAD_WORKDIR": ram_folder(tmp_path),
+        "RESUMABLE_DIR": str(tmp_path / "resumable"),
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
     }

@@ -231,12 +231,12 @@ def test_a_submission_with_files_stores_scrubbed_copies(app, client):
     assert work_leftovers(app) == []  # no copy of the originals is left
 
 
-def test_refused_files_keep_the_text_and_ask_to_choose_files_again(app, client):
+def test_refused_files_keep_the_text_and_say_which_file_and_why(app, client):
     response = post_files(client, [(b"<html>", "page.jpg")])
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document." in html
-    assert "please choose them again" in html and "With photos." in html
+    assert "With photos." in html and 'name="uploads"' not in html  # nothing of it is kept
     assert count(app, Submission) == 0 and stored_files(app) == []
 
 

@@ -15,8 +15,9 @@ from app.submissions import owner, threads
 from app.submissions.create import create, dedupe_digest, find, is_duplicate
 from app.submit import bp
 from app.submit.forms import FORMS, AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
-from app.uploads import intake, sandbox
-from app.uploads.stores import app_storage
+from app.submit.tus import form_key
+from app.uploads import intake, resumable, sandbox
+from app.uploads.stores import app_storage, resumable_store
 
 
 def receipt_key() -> bytes:
@@ -107,8 +108,14 @@ def owner_writes(view):
 
 
 def submit(kind: str, **defaults):
-    """Validate a public form and its files; on success store it and show the receipt once."""
+    """Validate a public form and its files; on success store it and show the receipt once. Files already received
+    (resumable uploads, or the files of a refused form) come back with the form and are not asked for again."""
+    key = form_key(create=True)
     form = FORMS[kind](**defaults)
+    kept = kept_uploads(key)
+    if form.is_submitted() and (removed := request.form.get("remove_upload")):
+        kept = forget_upload(key, kept, removed)
+        return render_template(f"submit/{kind}.html", form=form, kept=described(key, kept))
     if form.validate_on_submit():
         fields = form.fields_for_model()
         fields["dedupe_digest"] = dedupe_digest(
@@ -117,32 +124,107 @@ def submit(kind: str, **defaults):
         if is_duplicate(fields["dedupe_digest"]):
             return render_template("submit/duplicate.html", kind=kind)
         try:
-            code = accept(kind, fields)
-        except intake.Refused as refused:
-            form.attachments.errors = refused.messages
+            code = accept(kind, fields, key, kept)
+        except Unsent as unsent:
+            form.attachments.errors = unsent.messages
+            kept += unsent.kept
         else:
             return render_template("submit/receipt.html", receipt=receipts.display(code), kind=kind)
-    return render_template(f"submit/{kind}.html", form=form), 422 if form.is_submitted() else 200
+    elif form.is_submitted():
+        more, problems = keep_sent_files(key, kept)
+        kept += more
+        form.attachments.errors = problems
+    keep_an_hour(kept)
+    context = {"form": form, "kept": described(key, kept)}
+    return render_template(f"submit/{kind}.html", **context), 422 if form.is_submitted() else 200
 
 
-def accept(kind: str, fields: dict) -> str:
-    """Check and scrub the files, then store everything together."""
-    with scrubbed_files() as uploads:
-        return create(
+class Unsent(Exception):
+    """The form's files could not all be taken: ``messages`` say why, ``kept`` are the ones kept for next time."""
+
+    def __init__(self, messages: list[str], kept: list[resumable.Upload]):
+        super().__init__("unsent")
+        self.messages, self.kept = messages, kept
+
+
+def accept(kind: str, fields: dict, key: bytes | None, kept: list[resumable.Upload]) -> str:
+    """Store the submission with all its files together; the files received before are then gone from the store."""
+    with form_files(key, kept) as uploads:
+        code = create(
             kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
         )
+    for upload in kept:
+        resumable_store().delete(upload)
+    return code
 
 
 @contextmanager
-def scrubbed_files():
-    """The request's attachments, checked and rebuilt in a private work folder that is gone afterwards; raises
-    intake.Refused with the messages to show."""
-    config = current_app.config
-    workdir = tempfile.mkdtemp(dir=config["UPLOAD_WORKDIR"])
+def form_files(key: bytes | None, kept: list[resumable.Upload]):
+    """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
+    and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
+    ones of this request for the corrected form."""
+    config, store = current_app.config, resumable_store()
+    with work_folder() as workdir:
+        ready = [store.open_clean(key, upload, workdir) for upload in kept]
+        files = request.files.getlist("attachments")
+        fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=ready)
+        cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
+        if problems or failed:
+            raise Unsent(problems + failed, [store.keep(key, u) for u in cleaned] if key else [])
+        yield ready + cleaned
+
+
+def keep_sent_files(key: bytes | None, kept: list[resumable.Upload]) -> tuple[list[resumable.Upload], list[str]]:
+    """A form came back with an error: scrub the files it carried and keep them, encrypted, for this form session
+    (an hour), so that the person does not choose them again. Returns the kept ones and what was refused."""
+    files = [f for f in request.files.getlist("attachments") if f and f.filename]
+    if not files or key is None:
+        return [], []
+    config, store = current_app.config, resumable_store()
+    with work_folder() as workdir:
+        before = [intake.Upload("", u.clean["type"], "", u.clean["size"], u.clean["sha256"]) for u in kept]
+        fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=before)
+        cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
+        return [store.keep(key, upload) for upload in cleaned], problems + failed
+
+
+def kept_uploads(key: bytes | None) -> list[resumable.Upload]:
+    """The files received before that this form names (its `uploads` field) and that are this session's."""
+    if key is None:
+        return []
+    store, found = resumable_store(), []
+    for value in request.form.getlist("uploads"):
+        for upload_id in value.split(","):
+            upload = store.get(key, upload_id.strip())
+            if upload and upload.state == "clean" and upload.id not in {u.id for u in found}:
+                found.append(upload)
+    return found[: intake.limits_from(current_app.config).files]
+
+
+def forget_upload(key: bytes, kept: list[resumable.Upload], upload_id: str) -> list[resumable.Upload]:
+    """The person removed a file received before: it is deleted at once."""
+    for upload in kept:
+        if upload.id == upload_id:
+            resumable_store().delete(upload)
+    return [u for u in kept if u.id != upload_id]
+
+
+def keep_an_hour(kept: list[resumable.Upload]) -> None:
+    """The form comes back: what it carries is kept an hour from now, as the page says."""
+    for upload in kept:
+        resumable_store().renew(upload)
+
+
+def described(key: bytes | None, kept: list[resumable.Upload]) -> list[dict]:
+    return [{"id": u.id, "name": u.name(key), "size": u.clean["size"]} for u in kept]
+
+
+@contextmanager
+def work_folder():
+    """A private folder in RAM for one request's files, gone afterwards whatever happens."""
+    workdir = tempfile.mkdtemp(dir=current_app.config["UPLOAD_WORKDIR"])
     try:
-        uploads = intake.receive(request.files.getlist("attachments"), intake.limits_from(config), workdir)
-        intake.scrub(uploads, sandbox.settings_from(config), workdir)
-        yield uploads
+        yield workdir
     finally:
         intake.discard(workdir)
 
@@ -213,6 +295,8 @@ def status_page(form, submission, notice=None, **forms):
             "can_edit": owner.editable(submission),
             "expires_soon": owner.expires_soon(submission),
         }
+        if context["can_answer"]:
+            form_key(create=True)  # the answer's files may be sent ahead, resumably (tus.py)
     return render_template("submit/status.html", form=form, submission=submission, notice=notice, **context, **forms)
 
 
@@ -227,7 +311,7 @@ def not_found(code_text: str, **forms):
 @bp.post("/status/reply")
 @owner_writes
 def reply():
-    """The submitter answers a staff message, with files if they like."""
+    """The submitter answers a staff message, with files if they like (sent with the answer, or before it)."""
     reply_form = ReplyForm()
     submission = find(reply_form.code.data or "", receipt_key=receipt_key())
     if submission is None:
@@ -235,16 +319,29 @@ def reply():
     form = StatusForm(formdata=None, code=reply_form.code.data)
     if not threads.can_answer(submission):
         return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
+    key = form_key(create=True)
+    kept = kept_uploads(key)
+    if (removed := request.form.get("remove_upload")) is not None:
+        kept = forget_upload(key, kept, removed)
+        return status_page(form, submission, reply_form=reply_form, kept=described(key, kept))
     if reply_form.validate():
         try:
-            with scrubbed_files() as uploads:
+            with form_files(key, kept) as uploads:
                 threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
-        except intake.Refused as refused:
-            reply_form.attachments.errors = refused.messages
+        except Unsent as unsent:
+            reply_form.attachments.errors = unsent.messages
+            kept += unsent.kept
         else:
+            for upload in kept:
+                resumable_store().delete(upload)
             notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
             return status_page(form, submission, notice=notice)
-    return status_page(form, submission, reply_form=reply_form), 422
+    else:
+        more, problems = keep_sent_files(key, kept)
+        kept += more
+        reply_form.attachments.errors = problems
+    keep_an_hour(kept)
+    return status_page(form, submission, reply_form=reply_form, kept=described(key, kept)), 422
 
 
 @bp.post("/status/edit")
@@ -341,6 +438,8 @@ def rerender(notice: str):
     kind = (request.endpoint or "").removeprefix("submit.")
     if kind in FORMS:
         form = FORMS[kind](formdata=request.form)
-        return render_template(f"submit/{kind}.html", form=form, notice=notice)
+        key = form_key()
+        kept = described(key, kept_uploads(key))
+        return render_template(f"submit/{kind}.html", form=form, notice=notice, kept=kept)
     form = StatusForm(formdata=None, code=request.form.get("code", ""))
     return render_template("submit/status.html", form=form, notice=notice)

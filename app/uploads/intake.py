@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import unicodedata
 from dataclasses import dataclass, field
@@ -126,26 +127,45 @@ def sniff(head: bytes) -> str | None:
 
 def receive(files, limits: Limits, workdir: str) -> list[Upload]:
     """Copy the chosen files into ``workdir`` and check them; raise Refused naming every bad file."""
+    uploads, problems = check(files, limits, workdir)
+    if problems:
+        raise Refused(problems)
+    return uploads
+
+
+def check(files, limits: Limits, workdir: str, *, already: list[Upload] = ()) -> tuple[list[Upload], list[str]]:
+    """Copy the chosen files into ``workdir`` and check them, together with files ``already`` kept for the same
+    form: the files that passed, and a message for each that did not (and for limits they break together)."""
     files = [f for f in files if f and f.filename]
-    if len(files) > limits.files:
-        raise Refused([message("too_many", max=limits.files)])
-    uploads, problems, seen, total = [], [], set(), 0
+    if len(files) + len(already) > limits.files:
+        return [], [message("too_many", max=limits.files)]
+    uploads, problems, seen = [], [], {u.sha256 for u in already}
     for index, storage in enumerate(files):
         shown = _BIDI_AND_CONTROL.sub("", storage.filename)[:NAME_MAX] or "file"
         upload, problem = _receive_one(storage, shown, limits, os.path.join(workdir, f"in-{index}"))
         if problem:
             problems.append(problem)
             continue
-        total += upload.size
         if upload.sha256 in seen:
             continue  # the same file chosen twice is kept once
         seen.add(upload.sha256)
         uploads.append(upload)
-    if total > limits.total_bytes:
+    if sum(u.size for u in [*already, *uploads]) > limits.total_bytes:
         problems.append(message("total_too_large", mb=limits.total_bytes // 2**20))
-    if problems:
-        raise Refused(problems)
-    return uploads
+        uploads = []
+    return uploads, problems
+
+
+def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, list[str]]:
+    """Check one file already received whole (a resumable upload), in place, as the forms' files are checked."""
+    shown = _BIDI_AND_CONTROL.sub("", shown)[:NAME_MAX] or "file"
+    size = os.path.getsize(path)
+    if size > limits.file_bytes:
+        return None, [message("too_large", name=shown, mb=limits.file_bytes // 2**20)]
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    upload, problem = _identify(path, shown, shown, size, digest)
+    return upload, [problem] if problem else []
 
 
 def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload | None, str | None]:
@@ -157,6 +177,11 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
                 return None, message("too_large", name=shown, mb=limits.file_bytes // 2**20)
             digest.update(chunk)
             out.write(chunk)
+    return _identify(path, shown, storage.filename, size, digest.hexdigest())
+
+
+def _identify(path: str, shown: str, filename: str, size: int, digest: str) -> tuple[Upload | None, str | None]:
+    """The file's type from its content, which its name must agree with."""
     if size == 0:
         return None, message("empty", name=shown)
     with open(path, "rb") as f:
@@ -166,17 +191,26 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
     extension = shown.rpartition(".")[2].lower() if "." in shown else ""
     if extension not in TYPES[type_]:
         return None, message("extension", name=shown)
-    return Upload(safe_name(storage.filename, type_), type_, path, size, digest.hexdigest()), None
+    return Upload(safe_name(filename, type_), type_, path, size, digest), None
 
 
 def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> None:
     """Rebuild every file without metadata in sandboxed children, in parallel; raise Refused naming each file
     that could not be rebuilt. Each upload then describes its clean copy (type, name, size, digest, previews)."""
+    _cleaned, problems = rebuild(uploads, settings, workdir)
+    if problems:
+        raise Refused(problems)
+
+
+def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> tuple[list[Upload], list[str]]:
+    """Rebuild every file in the sandbox; return the ones rebuilt (each now describing its clean copy) and a
+    message for each that could not be."""
     jobs, opened = [], []
     try:
-        for index, upload in enumerate(uploads):
-            upload.clean_path = os.path.join(workdir, f"clean-{index}")
-            previews = [os.path.join(workdir, f"preview-{index}-{n}") for n in range(PREVIEWS.get(upload.type, 1))]
+        for upload in uploads:
+            stem = os.path.join(workdir, f"clean-{secrets.token_hex(6)}")
+            upload.clean_path = stem
+            previews = [f"{stem}-preview-{n}" for n in range(PREVIEWS.get(upload.type, 1))]
             job = {
                 "type": upload.type,
                 "src": os.open(upload.path, os.O_RDONLY),
@@ -190,7 +224,7 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
     finally:
         for fd in opened:
             os.close(fd)
-    problems = []
+    problems, cleaned = [], []
     for upload, result in zip(uploads, results, strict=True):
         result = trusted(result, upload)
         if not result["ok"]:
@@ -206,8 +240,8 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
         upload.size = os.path.getsize(upload.clean_path)
         with open(upload.clean_path, "rb") as f:
             upload.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
-    if problems:
-        raise Refused(problems)
+        cleaned.append(upload)
+    return cleaned, problems
 
 
 def trusted(result, upload: Upload) -> dict:

@@ -7,6 +7,7 @@ import functools
 from flask import current_app
 
 from app.uploads.local import LocalStorage
+from app.uploads.resumable import Store
 from app.uploads.storage import Storage, StorageError
 
 
@@ -25,6 +26,11 @@ def storage_for(url: str, s3_endpoint_url: str | None = None) -> Storage:
 def app_storage() -> Storage:
     """The current app's store."""
     return storage_for(current_app.config["STORAGE_URL"], current_app.config.get("S3_ENDPOINT_URL"))
+
+
+def resumable_store() -> Store:
+    """Where files on their way into a form wait, encrypted (app/uploads/resumable.py)."""
+    return Store(current_app.config["RESUMABLE_DIR"])
 
 
 @functools.lru_cache(maxsize=16)

@@ -119,7 +119,7 @@ def test_notes_are_staff_only_hold_no_text_in_the_audit_and_leave_the_version(ap
     item_id, code = make_submission(app)
     take_on(olga, item_id)
     secret = "Her brother has a lawyer, Mr Kovalenko"
-    assert olga.post(f"/moderation/{item_id}/note", data={"note": secret}).status_code == 303
+    assert olga.post(f"/moderation/{item_id}/note", data={"internal_note": secret}).status_code == 303
     assert load(app, item_id).version == 2
     assert secret in ivan.get(f"/moderation/{item_id}").get_data(as_text=True)
     assert ("noted", "") in events(app, item_id)
@@ -133,11 +133,11 @@ def test_notes_are_staff_only_hold_no_text_in_the_audit_and_leave_the_version(ap
 
 def test_an_empty_or_long_note_is_refused_and_keeps_what_was_typed(app, moderator):
     item_id, _ = make_submission(app)
-    assert errors_in(moderator.post(f"/moderation/{item_id}/note", data={"note": " "}).get_data(as_text=True)) == [
-        "Write the note first."
-    ]
+    assert errors_in(
+        moderator.post(f"/moderation/{item_id}/note", data={"internal_note": " "}).get_data(as_text=True)
+    ) == ["Write the note first."]
     long = "n" * (Note.BODY_MAX + 1)
-    response = moderator.post(f"/moderation/{item_id}/note", data={"note": long})
+    response = moderator.post(f"/moderation/{item_id}/note", data={"internal_note": long})
     assert response.status_code == 422 and long in response.get_data(as_text=True)
     assert count(app, Note) == 0
 
@@ -201,7 +201,9 @@ def test_a_stale_done_is_a_409_naming_who_did_what(app, two):
 def test_case_actions_in_the_panel_answer_with_the_item_again(app, moderator):
     item_id, _ = make_submission(app)
     take_on(moderator, item_id)
-    response = moderator.post(f"/moderation/{item_id}/note", data={"note": "Called back."}, headers=hx("panel"))
+    response = moderator.post(
+        f"/moderation/{item_id}/note", data={"internal_note": "Called back."}, headers=hx("panel")
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert f'id="item-{item_id}"' in html and "The note is added." in html and "Called back." in html
@@ -246,7 +248,7 @@ def test_acting_on_an_item_an_admin_deleted_says_who_deleted_it(app, moderator):
     admin = app.test_client()
     sign_in(admin, app, make_user(app, "ivan", "admin"))
     admin.post(f"/moderation/{item_id}/delete", data={"confirm": "y"})
-    for action, data in (("note", {"note": "Late."}), ("message", {"message": "Hello?"}), ("read", {})):
+    for action, data in (("note", {"internal_note": "Late."}), ("message", {"message": "Hello?"}), ("read", {})):
         response = moderator.post(f"/moderation/{item_id}/{action}", data=data, headers=hx("panel"))
         assert response.status_code == 409, action
         assert "ivan deleted it" in response.get_data(as_text=True)

@@ -162,7 +162,7 @@ def pages_with_errors(live_server, ids) -> dict[str, str]:
         sign_in(staff, live_server.app, ids["admin"])
         case = ids["case_id"]
         found["case"] = staff.get(f"/moderation/{case}")
-        found["errors-case-note"] = staff.post(f"/moderation/{case}/note", data={"note": ""})
+        found["errors-case-note"] = staff.post(f"/moderation/{case}/note", data={"internal_note": ""})
         found["errors-case-message"] = staff.post(f"/moderation/{case}/message", data={"message": ""})
         found["errors-delete"] = staff.post(f"/moderation/{case}/delete", data={})
         return {name: response.get_data(as_text=True) for name, response in found.items()}

@@ -107,7 +107,11 @@ def test_question_answer_case_done_and_purged(browser, live_server, tmp_path, js
     # Olga asks a question; the message box warns her who reads it.
     sign_in(olga, "olga")
     item = open_item(olga, item_id, js)
-    expect(item).to_contain_text(say(app, o_lang, "Name no one and no place.")[:15])
+    hint = (
+        "Anyone who holds the receipt code reads what you write here, and it may not be the sender. Name no one and "
+        "no place. The sender answers the same way."
+    )
+    expect(item).to_contain_text(say(app, o_lang, hint))
     item.locator("textarea[name=message]").fill(QUESTION)
     item.locator("form.message-form button[type=submit]").click()
     expect(item.locator(".messages")).to_contain_text(QUESTION)
@@ -151,7 +155,7 @@ def test_question_answer_case_done_and_purged(browser, live_server, tmp_path, js
         expect(ivan.locator(f"#row-{item_id}")).to_contain_text(taken)
     item = open_item(ivan, item_id, js, view="mine")
     expect(item.locator("select[name=assignee]")).to_have_value(str(ivan_id(app)))
-    item.locator("textarea[name=note]").fill(NOTE)
+    item.locator("textarea[name=internal_note]").fill(NOTE)
     item.locator("form.note-form button[type=submit]").click()
     expect(item.locator(".notes-list")).to_contain_text(NOTE)
     item.locator("form.done-form input[name=forget]").check()

@@ -76,10 +76,11 @@ def test_undo_brings_the_row_back(page, live_server):
     make_user(app, "olga")
     item, _ = make_submission(app, title="Undo me")
     sign_in(page, "olga")
-    page.locator(f"#row-{item}").get_by_role("button", name="Approve").click()
+    page.locator(f"#row-{item}").get_by_role("button", name="Take on").click()  # information: taken on as a case
+    expect(page.locator(f"#row-{item}")).to_contain_text("Taken on as a case: Undo me")
     page.locator(f"#row-{item}").get_by_role("button", name="Undo").click()
     expect(page.locator(f"#row-{item}")).to_contain_text("Undo me")
-    expect(page.locator(f"#row-{item}").get_by_role("button", name="Approve")).to_be_visible()
+    expect(page.locator(f"#row-{item}").get_by_role("button", name="Take on")).to_be_visible()
     expect(page.locator("#count-all")).to_have_text("1")
     assert page.problems == []
 

@@ -29,6 +29,7 @@ def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp
     screenshot(page, "upload-chosen-desktop")
     page.get_by_role("button", name="Remove poster.png").click()
     expect(page.locator(".upload-counter")).to_have_text("2 / 10")
+    expect(page.locator(".upload-list li.done")).to_have_count(2)  # each sent, scrubbed, and in the form
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
     assert count(live_server.app, Attachment) == 2

@@ -190,7 +190,7 @@ def test_the_thread_and_its_files_go_with_the_item(app, moderator, submitter):
     item_id, code = make_submission(app)
     write(moderator, item_id)
     answer(submitter, code, attachments=[(io.BytesIO(files.jpeg()), "p.jpg")])
-    moderator.post(f"/moderation/{item_id}/note", data={"note": "Internal."})
+    moderator.post(f"/moderation/{item_id}/note", data={"internal_note": "Internal."})
     stored = app.config["STORAGE_URL"]
     import os
 

@@ -107,9 +107,9 @@ class DoneForm(ActionForm):
 
 
 class NoteForm(Form):
-    note = TextAreaField(
+    # Not "note": the reject form's note to the submitter has that name on the same page.
+    internal_note = TextAreaField(
         _l("Internal note (only staff read it)"),
-        id="case-note",  # the reject form's note to the submitter is "note" on the same page
         filters=[clean_text],
         validators=[DataRequired(_l("Write the note first.")), MaxChars(Note.BODY_MAX)],
     )

@@ -325,7 +325,9 @@ def note(submission_id: int):
     if not form.validate():
         return form_errors(submission_id, note_form=form)
     return follow_up(
-        submission_id, lambda: cases.add_note(submission_id, current_user, form.note.data), _("The note is added.")
+        submission_id,
+        lambda: cases.add_note(submission_id, current_user, form.internal_note.data),
+        _("The note is added."),
     )
 
 

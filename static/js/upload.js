@@ -1,6 +1,12 @@
-// The multi-upload: a list of chosen files with a remove button, a counter "N / MAX", the same checks as
-// the server (limits and messages come from the page), and a progress bar while the form is sent.
-// Without JavaScript the plain file input works.
+// The multi-upload: a list of chosen files with a remove button, a counter "N / MAX", and the same checks as the
+// server (limits and messages come from the page).
+//
+// Where the page offers resumable uploads (data-tus) and tus-js-client is there, each file is sent the moment it
+// is chosen, in chunks, with its own progress bar; after a dropped connection it goes on from the last byte the
+// server has. Nothing about the files is kept in the browser's storage (storeFingerprintForResuming: false): a
+// resume works within the open page. A finished, cleaned file joins the form as a hidden "uploads" field, like
+// the files the server kept after an error (the .kept-list the page draws). Otherwise the files go with the form,
+// with one progress bar for the whole request. Without JavaScript the plain file input works.
 (function () {
   "use strict";
 
@@ -10,6 +16,8 @@
     heic: ["image/heic", "image/heif"], heif: ["image/heif", "image/heic"], tif: ["image/tiff"], tiff: ["image/tiff"],
     pdf: ["application/pdf"]
   };
+  // Each try again waits a little longer; after the last, the file offers "Try again".
+  var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
 
   function formatSize(bytes) {
     if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + " MB";
@@ -20,51 +28,73 @@
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
 
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function allowed(input, file) {
+    var extension = file.name.split(".").pop().toLowerCase();
+    var types = (input.dataset.types ? JSON.parse(input.dataset.types) : TYPES)[extension];
+    return types && (!file.type || types.indexOf(file.type) >= 0);
+  }
+
   function setup(input) {
     if (input.dataset.ready) return;
     input.dataset.ready = "1";
+    var form = input.form;
     var max = Number(input.dataset.maxFiles);
     var maxBytes = Number(input.dataset.maxBytes);
     var maxTotal = Number(input.dataset.maxTotal);
-    var kept = new DataTransfer();
+    var resumable = Boolean(input.dataset.tus && window.tus && window.tus.isSupported);
+    var kept = new DataTransfer(); // the plain path: the files that go with the form
+    var sending = []; // the resumable path: {file, upload, row, state}
 
-    var counter = document.createElement("p");
-    counter.className = "upload-counter";
+    var counter = element("p", "upload-counter");
     counter.setAttribute("aria-live", "polite");
-    var list = document.createElement("ul");
-    list.className = "upload-list";
-    var problems = document.createElement("div");
-    problems.className = "upload-problems";
+    var list = element("ul", "upload-list");
+    var problems = element("div", "upload-problems");
     problems.setAttribute("role", "alert");
     input.after(counter, list, problems);
 
-    function render(messages) {
-      counter.textContent = kept.files.length + " / " + max;
+    function received() { // files the server already holds for this form (drawn by the page)
+      return form.querySelectorAll(".kept-list li").length;
+    }
+
+    function count() {
+      return received() + (resumable ? sending.length : kept.files.length);
+    }
+
+    function bytes() {
+      var files = resumable ? sending.map(function (s) { return s.file; }) : Array.prototype.slice.call(kept.files);
+      return files.reduce(function (sum, f) { return sum + f.size; }, 0);
+    }
+
+    function showProblems(messages) {
+      problems.replaceChildren();
+      (messages || []).forEach(function (text) { problems.append(element("p", "error", text)); });
+    }
+
+    function render() {
+      counter.textContent = count() + " / " + max;
+      if (resumable) return; // each sending file keeps its own row
       list.replaceChildren();
       Array.prototype.forEach.call(kept.files, function (file, index) {
-        var item = document.createElement("li");
-        var name = document.createElement("span");
-        name.className = "upload-name";
-        name.textContent = file.name;
-        var size = document.createElement("span");
-        size.className = "upload-size";
-        size.textContent = formatSize(file.size);
-        var remove = document.createElement("button");
-        remove.type = "button";
-        remove.className = "link-button upload-remove";
-        remove.textContent = "✕";
-        remove.setAttribute("aria-label", say(input.dataset.msgRemove, { name: file.name }));
-        remove.addEventListener("click", function () { drop(index); });
-        item.append(name, size, remove);
+        var item = element("li");
+        item.append(element("span", "upload-name", file.name), element("span", "upload-size", formatSize(file.size)),
+          removeButton(file.name, function () { drop(index); }));
         list.append(item);
       });
-      problems.replaceChildren();
-      (messages || []).forEach(function (text) {
-        var p = document.createElement("p");
-        p.className = "error";
-        p.textContent = text;
-        problems.append(p);
-      });
+    }
+
+    function removeButton(name, onClick) {
+      var remove = element("button", "link-button upload-remove", "✕");
+      remove.type = "button";
+      remove.setAttribute("aria-label", say(input.dataset.msgRemove, { name: name }));
+      remove.addEventListener("click", onClick);
+      return remove;
     }
 
     function drop(index) {
@@ -75,37 +105,155 @@
       render();
     }
 
+    // --- the resumable path ---
+
+    function send(file) {
+      var entry = { file: file, state: "sending" };
+      var row = element("li", "sending");
+      var bar = element("progress", "file-progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", file.name);
+      var status = element("span", "file-status", say(input.dataset.msgFileSending, { percent: 0 }));
+      status.setAttribute("aria-live", "polite");
+      var retry = element("button", "link-button file-retry", input.dataset.msgRetry);
+      retry.type = "button";
+      retry.hidden = true;
+      row.append(element("span", "upload-name", file.name), element("span", "upload-size", formatSize(file.size)),
+        bar, status, retry, removeButton(file.name, function () { forget(entry); }));
+      list.append(row);
+      entry.row = row;
+      entry.upload = new window.tus.Upload(file, {
+        endpoint: input.dataset.tus,
+        chunkSize: Number(input.dataset.chunk),
+        retryDelays: RETRY_DELAYS,
+        storeFingerprintForResuming: false,
+        removeFingerprintOnSuccess: true,
+        metadata: { filename: file.name },
+        headers: { "X-CSRFToken": form.querySelector("input[name=csrf_token]").value },
+        onProgress: function (sent, total) {
+          var percent = total ? Math.floor((sent / total) * 100) : 0;
+          bar.value = percent;
+          status.textContent = say(input.dataset.msgFileSending, { percent: percent });
+        },
+        onShouldRetry: function (error) {
+          // A broken connection, a busy server, or a disagreement on the offset: ask the server where to go on
+          // from (HEAD) and send the rest. A refusal (too large, too many, gone) is final.
+          var code = error.originalResponse ? error.originalResponse.getStatus() : 0;
+          var again = !code || code >= 500 || code === 409 || code === 423;
+          if (again) {
+            status.textContent = input.dataset.msgFileRetrying;
+            row.classList.add("retrying");
+          }
+          return again;
+        },
+        onError: function (error) {
+          entry.state = "failed";
+          row.classList.remove("retrying");
+          row.classList.add("failed");
+          var answer = error.originalResponse && error.originalResponse.getBody();
+          status.textContent = answer || input.dataset.msgFileFailed;
+          retry.hidden = Boolean(answer); // a refusal (too large, too many) is not fixed by trying again
+        },
+        onSuccess: function () { settle(entry, status, bar); }
+      });
+      retry.addEventListener("click", function () {
+        retry.hidden = true;
+        entry.state = "sending";
+        row.classList.remove("failed");
+        entry.upload.start(); // goes on from the offset the server reports
+      });
+      entry.upload.start();
+      sending.push(entry);
+    }
+
+    function settle(entry, status, bar) {
+      var url = entry.upload.url;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (result) {
+          entry.row.classList.remove("sending", "retrying");
+          if (result.state === "clean") {
+            entry.state = "done";
+            bar.value = 100;
+            status.textContent = input.dataset.msgFileDone;
+            entry.row.classList.add("done");
+            var field = element("input");
+            field.type = "hidden";
+            field.name = "uploads";
+            field.value = result.id;
+            entry.row.append(field);
+          } else {
+            entry.state = "failed";
+            entry.row.classList.add("failed");
+            status.textContent = (result.messages || []).join(" ");
+          }
+        });
+    }
+
+    function forget(entry) {
+      if (entry.upload) entry.upload.abort(true).catch(function () {}); // true: DELETE it on the server too
+      entry.row.remove();
+      sending = sending.filter(function (s) { return s !== entry; });
+      render();
+    }
+
+    function busy() {
+      return sending.some(function (s) { return s.state === "sending"; });
+    }
+
+    // --- choosing ---
+
     input.addEventListener("change", function () {
       var messages = [];
-      var total = Array.prototype.reduce.call(kept.files, function (sum, f) { return sum + f.size; }, 0);
-      Array.prototype.forEach.call(input.files, function (file) {
-        var extension = file.name.split(".").pop().toLowerCase();
-        var duplicate = Array.prototype.some.call(kept.files, function (f) {
+      var total = bytes();
+      var chosen = Array.prototype.slice.call(input.files);
+      var taken = resumable ? sending.map(function (s) { return s.file; }) : Array.prototype.slice.call(kept.files);
+      var added = [];
+      chosen.forEach(function (file) {
+        var duplicate = taken.concat(added).some(function (f) {
           return f.name === file.name && f.size === file.size && f.lastModified === file.lastModified;
         });
         if (duplicate) return;
-        if (!TYPES[extension] || (file.type && TYPES[extension].indexOf(file.type) < 0)) {
+        if (!allowed(input, file)) {
           messages.push(say(input.dataset.msgType, { name: file.name }));
         } else if (file.size > maxBytes) {
           messages.push(say(input.dataset.msgTooLarge, { name: file.name }));
-        } else if (kept.files.length >= max) {
+        } else if (count() + added.length >= max) {
           if (messages.indexOf(input.dataset.msgTooMany) < 0) messages.push(input.dataset.msgTooMany);
         } else if (total + file.size > maxTotal) {
           if (messages.indexOf(input.dataset.msgTotal) < 0) messages.push(input.dataset.msgTotal);
         } else {
-          kept.items.add(file);
+          added.push(file);
           total += file.size;
         }
       });
-      input.files = kept.files;
-      render(messages);
+      if (resumable) {
+        added.forEach(send);
+        input.value = ""; // sent already: not again with the form
+      } else {
+        added.forEach(function (file) { kept.items.add(file); });
+        input.files = kept.files;
+      }
+      render();
+      showProblems(messages);
     });
 
-    var form = input.form;
+    // The form waits for files still on their way (a remove button of a kept file may still be used).
+    var submitter = null;
+    form.addEventListener("click", function (event) { submitter = event.target.closest("button"); });
+    function hold(event) {
+      if (!busy() || (submitter && submitter.name === "remove_upload")) return;
+      event.preventDefault();
+      showProblems([input.dataset.msgWait]);
+    }
+    form.addEventListener("submit", hold);
+    form.addEventListener("htmx:beforeRequest", hold);
+
     var progress = form.querySelector(".upload-progress");
     var status = form.querySelector(".upload-status");
     form.addEventListener("htmx:xhr:progress", function (event) {
-      if (!event.detail.total || !kept.files.length) return;
+      if (resumable || !event.detail.total || !kept.files.length) return;
       var percent = Math.round((event.detail.loaded / event.detail.total) * 100);
       progress.hidden = false;
       progress.value = percent;

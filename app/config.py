@@ -1,6 +1,7 @@
 """Settings: defaults here, overridden by PRYSTAN_* environment variables, then by create_app(config)."""
 
 import os
+import shutil
 
 LANGUAGES = ("en", "ru", "be")
 
@@ -27,6 +28,13 @@ class Defaults:
     UPLOAD_MAX_FILE_MB = 20
     UPLOAD_MAX_TOTAL_MB = 50
     UPLOAD_MAX_PIXELS = 50_000_000
+    # Videos and voice recordings: rebuilt by ffmpeg (stream copy), with limits of their own. Without ffmpeg and
+    # ffprobe (FFMPEG, FFPROBE: names on the PATH or full paths) the site refuses them and the forms do not offer them.
+    UPLOAD_MAX_MEDIA_MB = 200  # per video or recording
+    UPLOAD_MAX_MEDIA_TOTAL_MB = 300  # all of a submission's videos and recordings together
+    UPLOAD_MAX_MEDIA_MINUTES = 15
+    FFMPEG = "ffmpeg"
+    FFPROBE = "ffprobe"
     # Uploaded originals and work folders: a RAM-backed folder (default: /dev/shm/prystan-<uid> where it
     # exists), so that no original with its GPS position ever rests on a disk.
     UPLOAD_WORKDIR = None
@@ -137,8 +145,12 @@ def finish(app) -> None:
         from app.addresses import trusted_hosts
 
         config["TRUSTED_HOSTS"] = trusted_hosts(config)
+    tools = {name: shutil.which(str(config.get(name.upper()) or "")) for name in ("ffmpeg", "ffprobe")}
+    config["MEDIA_TOOLS"] = tools if all(tools.values()) else None
     if not config.get("MAX_CONTENT_LENGTH"):
-        config["MAX_CONTENT_LENGTH"] = (int(config["UPLOAD_MAX_TOTAL_MB"]) + 1) * 2**20
+        # The plain form carries every file at once: photos and documents, and videos and recordings where taken.
+        media = int(config["UPLOAD_MAX_MEDIA_TOTAL_MB"]) if config["MEDIA_TOOLS"] else 0
+        config["MAX_CONTENT_LENGTH"] = (int(config["UPLOAD_MAX_TOTAL_MB"]) + media + 1) * 2**20
 
 
 def default_workdir(instance_path: str) -> str:

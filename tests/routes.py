@@ -27,4 +27,5 @@ def url_of(rule, **values) -> str:
 def public_posts(ad: str = PUBLIC_ID) -> list[str]:
     """The public forms' addresses (``ad``: the public id of the ad to report)."""
     return ["/submit/information", "/submit/contact", "/submit/ad", "/status", "/status/withdraw", "/status/renew",
-            "/status/close", "/status/reply", "/status/edit", "/uploads", f"/ads/{ad}/report", "/auth/login"]  # fmt: skip
+            "/status/close", "/status/reply", "/status/edit", "/uploads", f"/ads/{ad}/report",
+            "/auth/login"]  # fmt: skip

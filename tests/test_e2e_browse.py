@@ -90,9 +90,10 @@ def pages(app, ids) -> list[str]:
             "public.ad_image",
             "public.ad_thumb",
             "public.language",
+            "submit.upload",
         )
         if "GET" not in rule.methods or rule.endpoint in files or rule.rule.endswith((".atom", "/challenge")):
-            continue  # files, images, feeds, JSON and the language switch's redirect are not pages
+            continue  # files, images, feeds, JSON, uploads and the language switch's redirect are not pages
         urls.append(url_of(rule, **ids))
     return sorted(set(urls))
 

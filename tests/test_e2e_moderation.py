@@ -49,13 +49,15 @@ def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_s
     expect(page.locator("#panel .item")).to_have_count(0)
     expect(page.locator("#count-all")).to_have_text("1")
 
-    page.keyboard.press("a")  # the third row is selected now
-    expect(page.locator(f"#row-{third}")).to_contain_text("Approved")
+    page.keyboard.press("a")  # the third row is selected now: an offer of help, taken on as a case
+    expect(page.locator(f"#row-{third}")).to_contain_text("Taken on as a case")
     screenshot(page, "queue-after-desktop")
 
     # Ivan's tab still shows the third item as pending: his click meets Olga's decision.
-    ivan.locator(f"#row-{third}").get_by_role("button", name="Approve").click()
-    expect(ivan.locator(f"#row-{third}")).to_contain_text(re.compile(r"Someone acted first: olga approved it at"))
+    ivan.locator(f"#row-{third}").get_by_role("button", name="Take on").click()
+    expect(ivan.locator(f"#row-{third}")).to_contain_text(
+        re.compile(r"Someone acted first: olga took it on as a case at")
+    )
     screenshot(ivan, "queue-conflict-desktop")
     other.close()
 

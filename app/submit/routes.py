@@ -232,7 +232,8 @@ def work_folder():
 @bp.context_processor
 def upload_limits():
     config = current_app.config
-    return {"upload": intake.limits_from(config), "upload_accept": intake.ACCEPT}
+    limits = intake.limits_from(config)
+    return {"upload": limits, "upload_accept": limits.accept(), "upload_types": limits.browser_types()}
 
 
 @bp.route("/submit/information", methods=["GET", "POST"])

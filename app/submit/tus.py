@@ -91,16 +91,19 @@ def uploads_create():
     if not name:
         return refuse(400)
     limits = intake.limits_from(current_app.config)
-    if length > limits.file_bytes:
-        return refuse(413, intake.message("too_large", name=name, mb=limits.file_bytes // 2**20))
+    if length > limits.for_name(name):
+        return refuse(413, intake.message("too_large", name=name, mb=limits.for_name(name) // 2**20))
     if length <= 0:
         return refuse(400, intake.message("empty", name=name))
     store = resumable_store()
     mine = store.owned(key)
     if len(mine) >= limits.files:
         return refuse(413, intake.message("too_many", max=limits.files))
-    if sum(u.length for u in mine) + length > limits.total_bytes:
-        return refuse(413, intake.message("total_too_large", mb=limits.total_bytes // 2**20))
+    # Videos and recordings have a total of their own, photos and documents another.
+    media = limits.is_media_name(name)
+    total, code = (limits.media_total_bytes, "media_total") if media else (limits.total_bytes, "total_too_large")
+    if sum(u.length for u in mine if limits.is_media_name(u.name(key)) == media) + length > total:
+        return refuse(413, intake.message(code, mb=total // 2**20))
     if store.pending_bytes() + length > int(current_app.config["RESUMABLE_MAX_PENDING_MB"]) * 2**20:
         return refuse(503, intake.message("busy", name=name))
     upload = store.create(key, length, name)
@@ -170,4 +173,4 @@ def metadata(header: str) -> dict[str, str]:
 
 
 def largest_file() -> int:
-    return intake.limits_from(current_app.config).file_bytes
+    return intake.limits_from(current_app.config).largest

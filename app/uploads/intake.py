@@ -31,10 +31,35 @@ TYPES = {
     "image/tiff": ("tif", "tiff"),
     "application/pdf": ("pdf",),
 }
-ACCEPT = ",".join(f".{ext}" for exts in TYPES.values() for ext in exts)
+# Videos and recordings, rebuilt by ffmpeg (stream copy) where the server has it. MP4, MOV, 3GP and M4A are one
+# family (ISO base media files, whose brands overlap: an .m4a may say "isom"): the content says the family, the
+# name says which of them it is.
+MEDIA_TYPES = {
+    "video/mp4": ("mp4", "m4v"),
+    "video/quicktime": ("mov",),
+    "video/3gpp": ("3gp", "3g2"),
+    "audio/mp4": ("m4a",),
+    "video/webm": ("webm",),
+    "audio/mpeg": ("mp3",),
+    "audio/ogg": ("ogg", "oga", "opus"),
+    "audio/wav": ("wav",),
+}
+ISO_MEDIA = ("video/mp4", "video/quicktime", "video/3gpp", "audio/mp4")
+ALL_TYPES = TYPES | MEDIA_TYPES
+# What browsers call each extension, for the widget's early check (the server sniffs the content anyway).
+BROWSER_TYPES = {
+    "jpg": ["image/jpeg"], "jpeg": ["image/jpeg"], "png": ["image/png"], "webp": ["image/webp"], "gif": ["image/gif"],
+    "heic": ["image/heic", "image/heif"], "heif": ["image/heif", "image/heic"], "tif": ["image/tiff"],
+    "tiff": ["image/tiff"], "pdf": ["application/pdf"], "mp4": ["video/mp4"], "m4v": ["video/x-m4v", "video/mp4"],
+    "mov": ["video/quicktime"], "3gp": ["video/3gpp", "audio/3gpp"], "3g2": ["video/3gpp2", "audio/3gpp2"],
+    "m4a": ["audio/mp4", "audio/x-m4a", "audio/m4a"], "webm": ["video/webm", "audio/webm"],
+    "mp3": ["audio/mpeg", "audio/mp3"], "ogg": ["audio/ogg", "video/ogg", "application/ogg"], "oga": ["audio/ogg"],
+    "opus": ["audio/opus", "audio/ogg"], "wav": ["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"],
+}  # fmt: skip
 # ISO media brands of HEIF still images (not AVIF, not video).
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"}
-PREVIEWS = {"application/pdf": 3}  # previews made per type (first pages of a PDF); one for every image
+PREVIEWS = {"application/pdf": 3}  # previews made per type (first pages of a PDF); one for every image or video
+PREVIEWS |= {t: 0 for t in MEDIA_TYPES if t.startswith("audio/")}
 NAME_MAX = 100
 _BIDI_AND_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -44,6 +69,19 @@ MESSAGES = {
     "total_too_large": _l("Together the files are larger than %(mb)d MB. Remove some of them."),
     "empty": _l("%(name)s is empty."),
     "type": _l("%(name)s is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document."),
+    "type_media": _l(
+        "%(name)s is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF), a PDF document, a video (MP4, MOV, WebM, 3GP) "
+        "or a recording (M4A, MP3, OGG, WAV)."
+    ),
+    "media_off": _l(
+        "%(name)s is a video or a recording, which this site cannot take at the moment. Send photos or PDF documents."
+    ),
+    "media_total": _l("Together the videos and recordings are larger than %(mb)d MB. Remove some of them."),
+    "media_duration": _l("%(name)s is longer than %(limit)d minutes. Send a shorter part of it."),
+    "media_unreadable": _l(
+        "%(name)s could not be rebuilt without its hidden data: it may be damaged, or hold streams we cannot copy "
+        "safely. Try another file or another format."
+    ),
     "extension": _l("The name of %(name)s does not match what the file contains. Check that it is the file you meant."),
     "unreadable": _l("%(name)s could not be read: it may be damaged. Try saving it again or choose another file."),
     "too_many_pixels": _l("%(name)s has too many pixels. Send a smaller version of the picture."),
@@ -62,8 +100,44 @@ MESSAGES = {
 @dataclass
 class Limits:
     files: int
-    file_bytes: int
-    total_bytes: int
+    file_bytes: int  # per photo or document
+    total_bytes: int  # photos and documents together
+    media_bytes: int = 0  # per video or recording; 0: the site takes none (no ffmpeg)
+    media_total_bytes: int = 0
+    media_seconds: int = 0
+
+    @property
+    def media(self) -> bool:
+        return self.media_bytes > 0
+
+    @property
+    def largest(self) -> int:
+        return max(self.file_bytes, self.media_bytes)
+
+    def types(self) -> dict[str, tuple[str, ...]]:
+        return ALL_TYPES if self.media else TYPES
+
+    def accept(self) -> str:
+        """The file input's accept list."""
+        return ",".join(f".{ext}" for exts in self.types().values() for ext in exts)
+
+    def browser_types(self) -> dict[str, list[str]]:
+        extensions = {ext for exts in self.types().values() for ext in exts}
+        return {ext: kinds for ext, kinds in BROWSER_TYPES.items() if ext in extensions}
+
+    def is_media_name(self, name: str) -> bool:
+        """Is a file called ``name`` a video or a recording the site takes (by its extension, before its content is
+        there to say)?"""
+        extension = name.rpartition(".")[2].lower()
+        return self.media and any(extension in exts for exts in MEDIA_TYPES.values())
+
+    def for_name(self, name: str) -> int:
+        """The size limit of a file called ``name``."""
+        return self.media_bytes if self.is_media_name(name) else self.file_bytes
+
+
+def is_media(type_: str) -> bool:
+    return type_ in MEDIA_TYPES
 
 
 @dataclass
@@ -101,8 +175,8 @@ def safe_name(raw: str | None, type_: str) -> str:
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
-    if ext.lower() not in TYPES.get(type_, ()):
-        ext = TYPES.get(type_, ("bin",))[0]
+    if ext.lower() not in ALL_TYPES.get(type_, ()):
+        ext = ALL_TYPES.get(type_, ("bin",))[0]
     stem = stem.strip(" .")[: NAME_MAX - len(ext) - 1] or "file"
     return f"{stem}.{ext.lower()}"
 
@@ -122,6 +196,16 @@ def sniff(head: bytes) -> str | None:
         return "image/heic"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "image/tiff"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"  # the family: the name decides which of ISO_MEDIA (_identify)
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
     return None
 
 
@@ -150,8 +234,12 @@ def check(files, limits: Limits, workdir: str, *, already: list[Upload] = ()) ->
             continue  # the same file chosen twice is kept once
         seen.add(upload.sha256)
         uploads.append(upload)
-    if sum(u.size for u in [*already, *uploads]) > limits.total_bytes:
+    together = [*already, *uploads]
+    if sum(u.size for u in together if not is_media(u.type)) > limits.total_bytes:
         problems.append(message("total_too_large", mb=limits.total_bytes // 2**20))
+        uploads = []
+    if sum(u.size for u in together if is_media(u.type)) > limits.media_total_bytes > 0:
+        problems.append(message("media_total", mb=limits.media_total_bytes // 2**20))
         uploads = []
     return uploads, problems
 
@@ -160,11 +248,11 @@ def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, li
     """Check one file already received whole (a resumable upload), in place, as the forms' files are checked."""
     shown = _BIDI_AND_CONTROL.sub("", shown)[:NAME_MAX] or "file"
     size = os.path.getsize(path)
-    if size > limits.file_bytes:
-        return None, [message("too_large", name=shown, mb=limits.file_bytes // 2**20)]
+    if size > limits.largest:
+        return None, [message("too_large", name=shown, mb=limits.for_name(shown) // 2**20)]
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
-    upload, problem = _identify(path, shown, shown, size, digest)
+    upload, problem = _identify(path, shown, shown, size, digest, limits)
     return upload, [problem] if problem else []
 
 
@@ -173,24 +261,33 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
     with open(path, "wb") as out:
         while chunk := storage.stream.read(1024 * 1024):
             size += len(chunk)
-            if size > limits.file_bytes:
-                return None, message("too_large", name=shown, mb=limits.file_bytes // 2**20)
+            if size > limits.largest:
+                return None, message("too_large", name=shown, mb=limits.for_name(shown) // 2**20)
             digest.update(chunk)
             out.write(chunk)
-    return _identify(path, shown, storage.filename, size, digest.hexdigest())
+    return _identify(path, shown, storage.filename, size, digest.hexdigest(), limits)
 
 
-def _identify(path: str, shown: str, filename: str, size: int, digest: str) -> tuple[Upload | None, str | None]:
-    """The file's type from its content, which its name must agree with."""
+def _identify(
+    path: str, shown: str, filename: str, size: int, digest: str, limits: Limits
+) -> tuple[Upload | None, str | None]:
+    """The file's type from its content, which its name must agree with, and its size limit by that type."""
     if size == 0:
         return None, message("empty", name=shown)
     with open(path, "rb") as f:
         type_ = sniff(f.read(16))
     if type_ is None:
-        return None, message("type", name=shown)
+        return None, message("type_media" if limits.media else "type", name=shown)
     extension = shown.rpartition(".")[2].lower() if "." in shown else ""
-    if extension not in TYPES[type_]:
+    if type_ == "video/mp4":  # the ISO media family: which one, the name says
+        type_ = next((t for t in ISO_MEDIA if extension in MEDIA_TYPES[t]), type_)
+    if is_media(type_) and not limits.media:
+        return None, message("media_off", name=shown)
+    if extension not in ALL_TYPES[type_]:
         return None, message("extension", name=shown)
+    limit = limits.media_bytes if is_media(type_) else limits.file_bytes
+    if size > limit:
+        return None, message("too_large", name=shown, mb=limit // 2**20)
     return Upload(safe_name(filename, type_), type_, path, size, digest), None
 
 
@@ -211,11 +308,16 @@ def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> 
             stem = os.path.join(workdir, f"clean-{secrets.token_hex(6)}")
             upload.clean_path = stem
             previews = [f"{stem}-preview-{n}" for n in range(PREVIEWS.get(upload.type, 1))]
+            # ffmpeg reopens a video's files by /proc/self/fd/N as the sandbox's user: they must let it (the work
+            # folder around them is the app's alone).
+            shared = is_media(upload.type)
+            if shared:
+                os.chmod(upload.path, 0o644)
             job = {
                 "type": upload.type,
                 "src": os.open(upload.path, os.O_RDONLY),
-                "dst": _writable(upload.clean_path),
-                "previews": [_writable(p) for p in previews],
+                "dst": _writable(upload.clean_path, shared),
+                "previews": [_writable(p, shared) for p in previews],
             }
             opened += [job["src"], job["dst"], *job["previews"]]
             upload.previews = previews
@@ -252,7 +354,7 @@ def trusted(result, upload: Upload) -> dict:
         return refused
     if not result["ok"]:
         return result if result.get("error") in MESSAGES else refused
-    expected = "application/pdf" if upload.type == "application/pdf" else FORMATS[upload.type][1]
+    expected = upload.type if upload.type == "application/pdf" or is_media(upload.type) else FORMATS[upload.type][1]
     sizes = (result.get("width"), result.get("height"))
     numbers_ok = all(v is None or (isinstance(v, int) and 0 < v <= 10**6) for v in sizes)
     previews = result.get("previews")
@@ -261,8 +363,11 @@ def trusted(result, upload: Upload) -> dict:
     return result | {"previews": max(0, min(previews, len(upload.previews)))}
 
 
-def _writable(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _writable(path: str, shared: bool = False) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if shared:
+        os.fchmod(fd, 0o666)
+    return fd
 
 
 def discard(workdir: str) -> None:
@@ -270,8 +375,12 @@ def discard(workdir: str) -> None:
 
 
 def limits_from(config) -> Limits:
+    media = bool(config.get("MEDIA_TOOLS"))
     return Limits(
         files=int(config["UPLOAD_MAX_FILES"]),
         file_bytes=int(config["UPLOAD_MAX_FILE_MB"]) * 2**20,
         total_bytes=int(config["UPLOAD_MAX_TOTAL_MB"]) * 2**20,
+        media_bytes=int(config["UPLOAD_MAX_MEDIA_MB"]) * 2**20 if media else 0,
+        media_total_bytes=int(config["UPLOAD_MAX_MEDIA_TOTAL_MB"]) * 2**20 if media else 0,
+        media_seconds=int(config["UPLOAD_MAX_MEDIA_MINUTES"]) * 60 if media else 0,
     )

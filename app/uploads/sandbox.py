@@ -48,22 +48,29 @@ class Settings:
     memory: int  # bytes of address space per child
     file_size: int  # largest file a child may write, in bytes
     uid_base: int  # a child in slot i runs as user id uid_base + i where the app can switch user
-    child: dict  # what the scrubber needs to know: pixel limit, dpi, pages
+    child: dict  # what the scrubber needs to know: pixel limit, dpi, pages, media tools and duration
 
 
 def settings_from(config) -> Settings:
+    tools = config.get("MEDIA_TOOLS") or {}
+    output = int(config["SCRUB_OUTPUT_MB"]) * 2**20
+    if tools:  # a rebuilt video is about as large as the one sent
+        output = max(output, (int(config["UPLOAD_MAX_MEDIA_MB"]) + 16) * 2**20)
     return Settings(
         slots=int(config.get("SANDBOX_CONCURRENCY") or os.cpu_count() or 1),
         workdir=config["UPLOAD_WORKDIR"],
         timeout=float(config["SCRUB_TIMEOUT"]),
         cpu_seconds=int(config["SCRUB_CPU_SECONDS"]),
         memory=int(config["SCRUB_MEMORY_MB"]) * 2**20,
-        file_size=int(config["SCRUB_OUTPUT_MB"]) * 2**20,
+        file_size=output,
         uid_base=int(config["SANDBOX_UID_BASE"]),
         child={
             "max_pixels": int(config["UPLOAD_MAX_PIXELS"]),
             "dpi": int(config["PDF_DPI"]),
             "max_pages": int(config["PDF_MAX_PAGES"]),
+            "media_seconds": int(config["UPLOAD_MAX_MEDIA_MINUTES"]) * 60,
+            "ffmpeg": tools.get("ffmpeg"),
+            "ffprobe": tools.get("ffprobe"),
         },
     )
 
@@ -131,6 +138,19 @@ def mapped(first: int, count: int) -> bool:
     return any(inside <= first and first + count <= inside + length for inside, _outside, length in ranges)
 
 
+def media_rights(settings: Settings, media_fds: dict) -> dict:
+    """What a child running ffmpeg and ffprobe may reach besides Python: the two programs and the system's
+    libraries (read and run), and the media jobs' own files through the descriptors it was given: it reopens them
+    as /proc/self/fd/N, since both tools need to seek (read the source; write the results)."""
+    tools = [settings.child["ffmpeg"], settings.child["ffprobe"]]
+    libraries = ["/usr/lib", "/lib", "/lib64", "/usr/lib64", "/etc/ld.so.cache"]
+    return {
+        "executable": [os.path.realpath(t) for t in tools if t] + [p for p in libraries if os.path.exists(p)],
+        "read_fds": media_fds.get("read", []),
+        "write_fds": media_fds.get("write", []),
+    }
+
+
 def readable_paths() -> list[str]:
     """The Python installation: a child may read it (late imports), and nothing else."""
     paths = {os.path.join(sys.base_prefix, "lib"), os.path.join(sys.prefix, "lib"), *site.getsitepackages()}
@@ -186,7 +206,14 @@ class Child:
     """One sandboxed process in one slot, taking jobs one at a time."""
 
     def __init__(
-        self, settings: Settings, slot: int, fds: list[int], types: list[str], jobs: int, script: str = SCRUBBER
+        self,
+        settings: Settings,
+        slot: int,
+        fds: list[int],
+        types: list[str],
+        jobs: int,
+        script: str = SCRUBBER,
+        media_fds: dict | None = None,
     ):
         found = isolation(settings.uid_base, settings.slots)
         self.folder = tempfile.mkdtemp(dir=settings.workdir, prefix="child-")  # empty; the child's working folder
@@ -200,6 +227,8 @@ class Child:
             "readable": readable_paths(),
             "uid": settings.uid_base + slot if found.switches_user else None,
         }
+        if any(scrub.is_media(t) for t in types):  # ffmpeg and ffprobe run in the child's confinement (scrub.py)
+            child_settings |= media_rights(settings, media_fds or {})
         self.process = subprocess.Popen(
             [*found.network_prefix, sys.executable, "-I", script],
             stdin=subprocess.PIPE,
@@ -276,6 +305,8 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
     results: list[dict | None] = [None] * len(jobs)
     fds = sorted({fd for job in jobs for fd in (job["src"], job["dst"], *job["previews"])})
     types = sorted({job["type"] for job in jobs})
+    media = [job for job in jobs if scrub.is_media(job["type"])]
+    media_fds = {"read": [j["src"] for j in media], "write": [fd for j in media for fd in (j["dst"], *j["previews"])]}
 
     def worker(first: bool) -> None:
         taken = wait_for_slot(settings, deadline, lambda: first or not waiting.empty())
@@ -290,7 +321,7 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
                 except queue.Empty:
                     break
                 try:
-                    child = child or Child(settings, slot, fds, types, len(jobs), script)
+                    child = child or Child(settings, slot, fds, types, len(jobs), script, media_fds)
                     child.send(jobs[index])
                     results[index] = child.receive(deadline)
                 except (OSError, ValueError):  # it could not start, died before it read the job, or wrote nonsense

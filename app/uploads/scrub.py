@@ -6,7 +6,12 @@
 - PDFs are rendered page by page with PDFium and a new PDF is made of the page images alone (the Dangerzone
   approach): nothing of the original object tree (info, XMP, fonts, annotations, actions, JavaScript, forms,
   embedded files, /PieceInfo, thumbnails) can survive.
-- Every result also gets small JPEG previews (an image's thumbnail, a PDF's first pages), from the same pixels.
+- Videos and recordings are rebuilt by ffmpeg by stream copy (as mat2 does): the first video stream and the first
+  audio stream only, without any global or per-stream tag, chapter, data stream (telemetry), subtitle or
+  attachment; the display orientation, which is geometry, stays. ffprobe reads the file first (duration, streams).
+  Both run as children of this process, inside its confinement, on /proc/self/fd/N of the descriptors passed.
+- Every result also gets small JPEG previews (an image's thumbnail, a PDF's first pages, a video's poster frame),
+  from the same pixels.
 
 This file imports nothing from the app. The parent (app/uploads/sandbox.py) starts it with an empty environment
 in an empty folder, in a network namespace of its own where the system allows; it reads and writes only the
@@ -37,6 +42,23 @@ FORMATS = {
     "image/tiff": ("TIFF", "image/png"),
 }
 THUMB_SIZE = (480, 480)
+# Videos and recordings (intake.MEDIA_TYPES): the muxer that writes each, and what ffprobe must find in it.
+MEDIA = {
+    "video/mp4": ("mp4", "mp4"),
+    "video/quicktime": ("mov", "mov"),
+    "video/3gpp": ("3gp", "3gp"),
+    "audio/mp4": ("ipod", "m4a"),
+    "video/webm": ("webm", "webm"),
+    "audio/mpeg": ("mp3", "mp3"),
+    "audio/ogg": ("ogg", "ogg"),
+    "audio/wav": ("wav", "wav"),
+}
+# Written by the muxer itself otherwise: ID3 tags and the encoder's name in an MP3, the encoder in a WAV.
+MUXER_OPTIONS = {"mp3": ["-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "0"]}
+
+
+def is_media(type_: str) -> bool:
+    return type_ in MEDIA
 
 
 class Refusal(Exception):
@@ -57,7 +79,9 @@ def confine(settings: dict) -> None:
     limit(resource.RLIMIT_AS, (settings["memory"],) * 2)
     limit(resource.RLIMIT_FSIZE, (settings["file_size"],) * 2)
     limit(resource.RLIMIT_CPU, (settings["cpu_seconds"], cpu_ceiling(settings)))
-    limit(resource.RLIMIT_NOFILE, (16, 16))  # the fds passed in stay usable; hardly any new one can be made
+    media = any(is_media(t) for t in settings.get("types", ()))
+    files = 64 if media else 16  # ffmpeg and ffprobe need pipes and a few files of their own
+    limit(resource.RLIMIT_NOFILE, (files, files))  # the fds passed in stay usable; hardly any new one can be made
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no set-uid program can give anything back
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE off: no ptrace, no /proc/<pid>/mem, even for the same user
@@ -71,9 +95,16 @@ def confine(settings: dict) -> None:
         # This user id is the child's alone, so the limit counts the child's own threads: no new process or
         # thread, but for the one worker thread libde265 (HEIC) always starts. (Root ignores the limit; a
         # shared user id would count the app's threads too.)
-        tasks = 2 if "image/heic" in settings.get("types", ()) else 1
+        # ffprobe and ffmpeg are children of this one, with threads of their own.
+        tasks = 64 if media else 2 if "image/heic" in settings.get("types", ()) else 1
         limit(resource.RLIMIT_NPROC, (tasks, tasks))
-    landlock(libc, readable=settings.get("readable", []))
+    landlock(
+        libc,
+        readable=settings.get("readable", []),
+        executable=settings.get("executable", []),
+        read_fds=settings.get("read_fds", []),
+        write_fds=settings.get("write_fds", []),
+    )
 
 
 def cpu_ceiling(settings: dict) -> int:
@@ -92,7 +123,9 @@ def allow_cpu(settings: dict) -> None:
 LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
 # The file-system rights each Landlock ABI version knows (1: 13 rights; 2: REFER; 3: TRUNCATE; 5: IOCTL_DEV).
 FS_RIGHTS = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}
-READ = (1 << 2) | (1 << 3)  # READ_FILE, READ_DIR (mapping a library needs no EXECUTE; running a program does)
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR, TRUNCATE = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 14
+READ = READ_FILE | READ_DIR  # (mapping a library needs no EXECUTE; running a program, its loader included, does)
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE  # what a rule on a file (not a folder) may name
 
 
 class RulesetAttr(ctypes.Structure):
@@ -112,9 +145,11 @@ def landlock_abi(libc=None) -> int:
     return max(int(version), 0)
 
 
-def landlock(libc, readable: list[str]) -> int:
-    """Deny every path but ``readable`` (read-only: the Python installation), every TCP bind and connect (ABI 4),
-    and signals and abstract sockets outside this process (ABI 6). Returns the ABI used; 0: not available."""
+def landlock(libc, readable: list[str], executable=(), read_fds=(), write_fds=()) -> int:
+    """Deny every path but ``readable`` (read-only: the Python installation) and ``executable`` (read and run:
+    ffmpeg, ffprobe and the libraries they load), every file but those of ``read_fds`` (read) and ``write_fds``
+    (write), every TCP bind and connect (ABI 4), and signals and abstract sockets outside this process (ABI 6).
+    Returns the ABI used; 0: not available."""
     abi = landlock_abi(libc)
     if abi <= 0:
         return 0
@@ -123,14 +158,25 @@ def landlock(libc, readable: list[str]) -> int:
     ruleset = libc.syscall(LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
         raise SystemExit("landlock: no ruleset")
-    for path in readable:
-        try:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except OSError:
-            continue
-        rule = PathBeneath(allowed=READ & attr.fs, parent_fd=fd)
+
+    def allow(fd: int, rights: int) -> None:
+        if not os.path.isdir(f"/proc/self/fd/{fd}"):
+            rights &= FILE_RIGHTS
+        rule = PathBeneath(allowed=rights & attr.fs, parent_fd=fd)
         libc.syscall(LANDLOCK_ADD_RULE, ruleset, ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0))
-        os.close(fd)
+
+    for paths, rights in ((readable, READ), (executable, READ | EXECUTE)):
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            allow(fd, rights)
+            os.close(fd)
+    for fd in read_fds:
+        allow(fd, READ_FILE)
+    for fd in write_fds:
+        allow(fd, WRITE_FILE | TRUNCATE)
     if libc.syscall(LANDLOCK_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) != 0:
         raise SystemExit("landlock: could not restrict")
     os.close(ruleset)
@@ -255,6 +301,81 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
     return {"ok": True, "type": "application/pdf", "width": None, "height": None, "previews": previews, "pages": pages}
 
 
+# --- videos and recordings -------------------------------------------------------------------------------
+
+
+def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int = 1 << 20) -> bytes:
+    """Run ffmpeg or ffprobe on the descriptors ``fds`` (named /proc/self/fd/N in ``args``); its output, or
+    Refusal if it fails."""
+    import subprocess
+
+    done = subprocess.run(
+        [settings[name], "-hide_banner", *(["-nostdin"] if name == "ffmpeg" else []), "-v", "error", *args],
+        env={},
+        input=b"",  # (not /dev/null: the child may open no path)
+        capture_output=True,  # what it says on stderr is dropped: it may quote the file
+        pass_fds=fds,
+        check=False,
+    )
+    if done.returncode != 0 or len(done.stdout) > limit:
+        raise Refusal("media_unreadable")
+    return done.stdout
+
+
+def scrub_media(job: dict, settings: dict) -> dict:
+    """Copy the first video and first audio stream into a new file of the same kind, and nothing else."""
+    muxer, probed_as = MEDIA[job["type"]]
+    src = f"/proc/self/fd/{job['src']}"
+    probe = tool(settings, "ffprobe", ["-of", "json", "-show_format", "-show_streams", src], [job["src"]])
+    info = json.loads(probe)
+    formats = info.get("format", {}).get("format_name", "").split(",")
+    if probed_as not in formats:
+        raise Refusal("media_unreadable")  # not what its name and first bytes said
+    streams = info.get("streams", [])
+    duration = float(info["format"].get("duration") or 0)
+    if duration > settings["media_seconds"]:
+        raise Refusal("media_duration", settings["media_seconds"] // 60)
+    audio_only = job["type"].startswith("audio/")
+    # Cover art in a recording (an "attached picture") is an image with its own metadata: never kept.
+    video = (
+        None
+        if audio_only
+        else next(
+            (s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")),
+            None,
+        )
+    )
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is None:
+        raise Refusal("media_unreadable")
+    maps = [arg for s in (video, audio) if s is not None for arg in ("-map", f"0:{s['index']}")]
+    dst = f"/proc/self/fd/{job['dst']}"
+    args = ["-i", src, *maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1"]
+    for kind in ("v", "a"):
+        args += [f"-map_metadata:s:{kind}", "-1"]
+    args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
+    args += [*MUXER_OPTIONS.get(muxer, []), "-f", muxer, "-y", dst]
+    fds = [job["src"], job["dst"]]
+    previews = 0
+    if video is not None and job["previews"]:
+        poster = f"/proc/self/fd/{job['previews'][0]}"
+        scale = "scale='min(480,iw)':-2"
+        args += ["-map", f"0:{video['index']}", "-frames:v", "1", "-vf", scale, "-map_metadata", "-1"]
+        args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
+        fds.append(job["previews"][0])
+        previews = 1
+    tool(settings, "ffmpeg", args, fds)
+    if previews and os.fstat(job["previews"][0]).st_size == 0:
+        previews = 0  # no frame could be decoded: the file is still sent, without a poster
+    width = height = None
+    if video is not None:
+        width, height = int(video.get("width") or 0) or None, int(video.get("height") or 0) or None
+        rotation = next((abs(int(d.get("rotation", 0))) for d in video.get("side_data_list", [])), 0)
+        if rotation in (90, 270):
+            width, height = height, width  # as it is shown
+    return {"ok": True, "type": job["type"], "width": width, "height": height, "previews": previews, "pages": None}
+
+
 # --- the job loop ---------------------------------------------------------------------------------------
 
 
@@ -274,6 +395,13 @@ class Files:
 def run(job: dict, settings: dict) -> dict:
     from PIL import Image
 
+    if is_media(job["type"]):
+        try:
+            return scrub_media(job, settings)
+        except Refusal as refusal:
+            return {"ok": False, "error": refusal.code, "limit": refusal.limit}
+        except (ValueError, KeyError, TypeError, OSError):
+            return {"ok": False, "error": "media_unreadable", "limit": None}
     files = Files(job)
     try:
         if job["type"] == "application/pdf":
@@ -297,13 +425,16 @@ def preload(types: list[str]) -> None:
     from PIL import Image
 
     Image.init()
+    if any(is_media(t) for t in types):
+        import subprocess  # noqa: F401  (ffmpeg and ffprobe are started from here, after confine())
     if "image/heic" in types:
         import pillow_heif
 
         pillow_heif.register_heif_opener(thumbnails=False)
         pillow_heif.options.DECODE_THREADS = 1  # decoders run single-threaded: the child may start no thread
     for type_ in types:
-        rehearse(type_)
+        if not is_media(type_):
+            rehearse(type_)
 
 
 def rehearse(type_: str) -> None:

@@ -35,10 +35,18 @@
     return node;
   }
 
+  function extensionOf(file) {
+    return file.name.split(".").pop().toLowerCase();
+  }
+
   function allowed(input, file) {
-    var extension = file.name.split(".").pop().toLowerCase();
-    var types = (input.dataset.types ? JSON.parse(input.dataset.types) : TYPES)[extension];
+    var types = (input.dataset.types ? JSON.parse(input.dataset.types) : TYPES)[extensionOf(file)];
     return types && (!file.type || types.indexOf(file.type) >= 0);
+  }
+
+  // Videos and recordings have limits of their own (the extensions the page allows that are not TYPES' own).
+  function isMedia(file) {
+    return !TYPES[extensionOf(file)];
   }
 
   function setup(input) {
@@ -48,9 +56,12 @@
     var max = Number(input.dataset.maxFiles);
     var maxBytes = Number(input.dataset.maxBytes);
     var maxTotal = Number(input.dataset.maxTotal);
+    var maxMedia = Number(input.dataset.media || 0);
+    var maxMediaTotal = Number(input.dataset.mediaTotal || 0);
     var resumable = Boolean(input.dataset.tus && window.tus && window.tus.isSupported);
     var kept = new DataTransfer(); // the plain path: the files that go with the form
     var sending = []; // the resumable path: {file, upload, row, state}
+    var sendWhenReady = function () {};
 
     var counter = element("p", "upload-counter");
     counter.setAttribute("aria-live", "polite");
@@ -67,9 +78,10 @@
       return received() + (resumable ? sending.length : kept.files.length);
     }
 
-    function bytes() {
+    function bytes(media) {
       var files = resumable ? sending.map(function (s) { return s.file; }) : Array.prototype.slice.call(kept.files);
-      return files.reduce(function (sum, f) { return sum + f.size; }, 0);
+      return files.filter(function (f) { return isMedia(f) === media; })
+        .reduce(function (sum, f) { return sum + f.size; }, 0);
     }
 
     function showProblems(messages) {
@@ -154,6 +166,7 @@
           var answer = error.originalResponse && error.originalResponse.getBody();
           status.textContent = answer || input.dataset.msgFileFailed;
           retry.hidden = Boolean(answer); // a refusal (too large, too many) is not fixed by trying again
+          sendWhenReady();
         },
         onSuccess: function () { settle(entry, status, bar); }
       });
@@ -188,6 +201,7 @@
             entry.row.classList.add("failed");
             status.textContent = (result.messages || []).join(" ");
           }
+          sendWhenReady();
         });
     }
 
@@ -206,7 +220,7 @@
 
     input.addEventListener("change", function () {
       var messages = [];
-      var total = bytes();
+      var totals = { false: bytes(false), true: bytes(true) };
       var chosen = Array.prototype.slice.call(input.files);
       var taken = resumable ? sending.map(function (s) { return s.file; }) : Array.prototype.slice.call(kept.files);
       var added = [];
@@ -215,17 +229,19 @@
           return f.name === file.name && f.size === file.size && f.lastModified === file.lastModified;
         });
         if (duplicate) return;
+        var media = isMedia(file);
+        var totalMessage = media ? input.dataset.msgMediaTotal : input.dataset.msgTotal;
         if (!allowed(input, file)) {
           messages.push(say(input.dataset.msgType, { name: file.name }));
-        } else if (file.size > maxBytes) {
-          messages.push(say(input.dataset.msgTooLarge, { name: file.name }));
+        } else if (file.size > (media ? maxMedia : maxBytes)) {
+          messages.push(say(media ? input.dataset.msgMediaTooLarge : input.dataset.msgTooLarge, { name: file.name }));
         } else if (count() + added.length >= max) {
           if (messages.indexOf(input.dataset.msgTooMany) < 0) messages.push(input.dataset.msgTooMany);
-        } else if (total + file.size > maxTotal) {
-          if (messages.indexOf(input.dataset.msgTotal) < 0) messages.push(input.dataset.msgTotal);
+        } else if (totals[media] + file.size > (media ? maxMediaTotal : maxTotal)) {
+          if (messages.indexOf(totalMessage) < 0) messages.push(totalMessage);
         } else {
           added.push(file);
-          total += file.size;
+          totals[media] += file.size;
         }
       });
       if (resumable) {
@@ -239,14 +255,25 @@
       showProblems(messages);
     });
 
-    // The form waits for files still on their way (a remove button of a kept file may still be used).
+    // Sent while files are still on their way, the form waits for them and then goes by itself (a remove button
+    // of a kept file still works at once).
     var submitter = null;
+    var waiting = null;
     form.addEventListener("click", function (event) { submitter = event.target.closest("button"); });
     function hold(event) {
       if (!busy() || (submitter && submitter.name === "remove_upload")) return;
       event.preventDefault();
+      waiting = submitter || form;
       showProblems([input.dataset.msgWait]);
     }
+    sendWhenReady = function () {
+      if (!waiting || busy()) return;
+      var button = waiting === form ? undefined : waiting;
+      waiting = null;
+      if (sending.some(function (s) { return s.state === "failed"; })) return; // the person decides: retry or remove
+      showProblems([]);
+      form.requestSubmit(button);
+    };
     form.addEventListener("submit", hold);
     form.addEventListener("htmx:beforeRequest", hold);
 

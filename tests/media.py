@@ -1,0 +1,120 @@
+"""Videos and recordings made by the tests with ffmpeg (and exiftool), carrying the kinds of metadata phones and
+cameras write: place, device, dates, author, titles, telemetry, subtitles, cover art. Each sample carries SECRET
+somewhere, so that a test can look for it in the rebuilt file's bytes."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+SECRET = "SECRETMEDIA4471"
+FFMPEG, FFPROBE, EXIFTOOL = shutil.which("ffmpeg"), shutil.which("ffprobe"), shutil.which("exiftool")
+
+
+def need_tools() -> None:
+    if not (FFMPEG and FFPROBE and EXIFTOOL):
+        if os.environ.get("CI"):
+            pytest.fail("ffmpeg, ffprobe and exiftool are missing: .ci/system-deps installs them")
+        pytest.skip("ffmpeg, ffprobe or exiftool is not installed here (make test installs them)")
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-hide_banner", "-v", "error", "-y", *args], check=True, timeout=120)
+
+
+def probe(path) -> dict:
+    done = subprocess.run(
+        [FFPROBE, "-v", "error", "-of", "json", "-show_format", "-show_streams", "-show_chapters", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def exif(path) -> dict:
+    """Everything exiftool finds, embedded documents included (-ee: timed metadata, telemetry)."""
+    done = subprocess.run([EXIFTOOL, "-j", "-a", "-ee", "-G1", "-u", str(path)], capture_output=True, text=True)
+    return json.loads(done.stdout)[0]
+
+
+def _video_source(seconds: float, size: str = "160x120") -> list[str]:
+    return [
+        "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}",
+    ]  # fmt: skip
+
+
+DEVICE = ["-metadata", "make=Apple", "-metadata", f"model=iPhone 15 Pro {SECRET}",
+          "-metadata", "creation_time=2026-11-01T10:00:00Z", "-metadata", f"title=Protest {SECRET}",
+          "-metadata", "location=+53.9023+027.5619/", "-metadata", "location-eng=+53.9023+027.5619/"]  # fmt: skip
+
+
+def iphone_mov(folder, seconds: float = 1) -> str:
+    """A QuickTime file as an iPhone writes it: ©xyz place, make and model, dates, a title, turned 90°."""
+    plain = os.path.join(folder, "plain.mov")
+    ffmpeg(*_video_source(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", *DEVICE, plain)
+    path = os.path.join(folder, "IMG_0001.MOV")
+    ffmpeg("-i", plain, "-map", "0", "-c", "copy", "-metadata:s:v:0", "rotate=90", *DEVICE,
+           "-metadata:s:v:0", f"handler_name=Core Media Video {SECRET}", path)  # fmt: skip
+    os.remove(plain)
+    return path
+
+
+def telemetry_mp4(folder) -> str:
+    """An action camera's file: besides picture and sound, a timecode data track and a subtitle track that
+    carries the GPS track as text (the streams a GoPro or DJI file adds), and chapters."""
+    srt = os.path.join(folder, "gps.srt")
+    with open(srt, "w") as f:
+        f.write(f"1\n00:00:00,000 --> 00:00:01,000\nGPS 53.9023 27.5619 {SECRET}\n")
+    chapters = os.path.join(folder, "chapters.txt")
+    with open(chapters, "w") as f:
+        f.write(f";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=Chapter {SECRET}\n")
+    path = os.path.join(folder, "GX010001.mp4")
+    ffmpeg(*_video_source(1), "-i", srt, "-i", chapters, "-map", "0:v", "-map", "1:a", "-map", "2:s",
+           "-map_chapters", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "mov_text",
+           "-timecode", "01:00:00:00", "-metadata:s:s:0", f"handler_name=GoPro MET {SECRET}", *DEVICE,
+           path)  # fmt: skip
+    return path
+
+
+def id3_mp3(folder) -> str:
+    """A voice memo as MP3, with ID3 tags (title, artist, comment) and cover art."""
+    cover = os.path.join(folder, "cover.jpg")
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:size=32x32", "-frames:v", "1", cover)
+    path = os.path.join(folder, "memo.mp3")
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050:duration=1", "-i", cover,
+           "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "copy", "-id3v2_version", "3",
+           "-metadata", f"title=Memo {SECRET}", "-metadata", f"artist=Anna {SECRET}",
+           "-metadata", f"comment=Recorded at 53.9023 27.5619 {SECRET}", "-metadata:s:v", "comment=Cover (front)",
+           path)  # fmt: skip
+    return path
+
+
+def authored_m4a(folder) -> str:
+    """A phone's voice recording (M4A, brand isom), with an author, a title and a place."""
+    path = os.path.join(folder, "New Recording 12.m4a")
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=22050:duration=1", "-c:a", "aac",
+           "-metadata", f"author=Anna {SECRET}", "-metadata", f"artist=Anna {SECRET}", *DEVICE,
+           "-brand", "isom", "-f", "ipod", path)  # fmt: skip
+    return path
+
+
+def tagged(folder, name: str, codecs: list[str]) -> str:
+    """Another format with tags of its own (WebM, OGG/Opus, WAV)."""
+    path = os.path.join(folder, name)
+    audio_only = not name.endswith(".webm")
+    source = (
+        ["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000:duration=1"] if audio_only else _video_source(1)
+    )
+    ffmpeg(*source, *codecs, "-metadata", f"title=Title {SECRET}", "-metadata", f"artist=Anna {SECRET}", path)
+    return path
+
+
+def long_video(folder, seconds: int) -> str:
+    path = os.path.join(folder, "long.mp4")
+    ffmpeg("-f", "lavfi", "-i", f"color=c=blue:size=32x32:rate=1:duration={seconds}", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", path)  # fmt: skip
+    return path

@@ -1,0 +1,239 @@
+"""Videos and voice recordings: rebuilt by ffmpeg in the sandbox by stream copy, with one video and one audio stream
+and no metadata (checked with exiftool -ee and ffprobe on samples carrying place, device and author), the
+orientation kept; refused clearly when they cannot be; limits of their own; a poster frame for moderators, never a
+player; never public; refused, and not offered, where the server has no ffmpeg."""
+
+import io
+import os
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from app.extensions import db
+from app.models import Attachment
+from app.uploads import intake, sandbox
+from tests import media
+from tests.helpers import errors_in, make_app, make_user, receipt_from, sign_in
+
+pytestmark = pytest.mark.usefixtures("tools")
+
+# Tags a muxer writes by itself, which say nothing about the sender.
+HARMLESS_TAGS = {
+    "handler_name",
+    "vendor_id",
+    "language",
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "DURATION",
+}
+
+
+@pytest.fixture
+def tools():
+    media.need_tools()
+
+
+def rebuilt(app, path: str, work) -> intake.Upload:
+    """Receive and rebuild one file exactly as a submission does."""
+    work.mkdir(exist_ok=True)
+    with open(path, "rb") as f:
+        stored = FileStorage(stream=io.BytesIO(f.read()), filename=os.path.basename(path))
+    limits = intake.limits_from(app.config)
+    (received,) = intake.receive([stored], limits, str(work))
+    intake.scrub([received], sandbox.settings_from(app.config), str(work))
+    return received
+
+
+def refused(app, path: str, work) -> list[str]:
+    with pytest.raises(intake.Refused) as caught:
+        rebuilt(app, path, work)
+    return caught.value.messages
+
+
+# What a phone, a camera or an editing program says about the sender, by exiftool's tag names.
+SENDER_TAGS = {
+    "Make", "Model", "Artist", "Author", "Title", "Comment", "Location", "Software", "Encoder", "Album", "Genre",
+    "GPSCoordinates", "GPSLatitude", "GPSLongitude", "GPSPosition", "LocationInformation", "ContentCreateDate",
+    "CreationDate", "DateTimeOriginal", "Copyright", "Description", "Keywords",
+}  # fmt: skip
+DATES = ("CreateDate", "ModifyDate", "TrackCreateDate", "TrackModifyDate", "MediaCreateDate", "MediaModifyDate")
+
+
+def assert_no_sender_data(path: str) -> None:
+    data = open(path, "rb").read()
+    # (The samples' own encoders left their names inside the picture and sound data, "x264" and "Lavc": codec data
+    # that a stream copy keeps, as it keeps the sender's phone's.)
+    for word in (media.SECRET.encode(), b"53.9023", b"027.5619", b"iPhone", b"Apple", b"Anna"):
+        assert word not in data, word
+    found = media.exif(path)
+    leftovers = {
+        key: value
+        for key, value in found.items()
+        if key.split(":")[-1] in SENDER_TAGS
+        or (key.split(":")[-1] in DATES and not str(value).startswith("0000"))
+        or "GPS" in key
+        or media.SECRET in str(value)
+    }
+    assert leftovers == {}, leftovers
+    probed = media.probe(path)
+    assert probed.get("chapters", []) == []
+    for tags in [probed["format"].get("tags", {}), *(s.get("tags", {}) for s in probed["streams"])]:
+        # (WebM names the program that wrote it, "Lavf" without a version: ours, the same for every file.)
+        assert {k for k, v in tags.items() if (k, v) != ("encoder", "Lavf")} <= HARMLESS_TAGS, tags
+
+
+def test_an_iphone_mov_loses_its_place_device_and_dates_and_keeps_its_orientation(app, tmp_path):
+    source = media.iphone_mov(str(tmp_path))
+    before = media.exif(source)
+    assert any("GPS" in k for k in before) and before.get("UserData:Make") == "Apple"  # the sample carries them
+    assert media.probe(source)["streams"][0]["side_data_list"][0]["rotation"] in (90, -90)
+    result = rebuilt(app, source, tmp_path / "work")
+    assert (result.type, result.name) == ("video/quicktime", "IMG_0001.mov")
+    assert_no_sender_data(result.clean_path)
+    streams = media.probe(result.clean_path)["streams"]
+    assert [s["codec_type"] for s in streams] == ["video", "audio"]
+    assert streams[0]["side_data_list"][0]["rotation"] in (90, -90)  # geometry, not metadata: it stays
+    assert (result.width, result.height) == (120, 160)  # as shown: upright
+    assert len(result.previews) == 1  # the poster frame
+    with open(result.previews[0], "rb") as poster:
+        head = poster.read()
+    assert head.startswith(b"\xff\xd8") and b"Lavc" not in head and media.SECRET.encode() not in head  # bitexact
+
+
+def test_telemetry_subtitles_and_chapters_are_dropped(app, tmp_path):
+    source = media.telemetry_mp4(str(tmp_path))
+    kinds = [s["codec_type"] for s in media.probe(source)["streams"]]
+    assert "data" in kinds and "subtitle" in kinds and media.probe(source)["chapters"]
+    result = rebuilt(app, source, tmp_path / "work")
+    assert result.type == "video/mp4"
+    assert [s["codec_type"] for s in media.probe(result.clean_path)["streams"]] == ["video", "audio"]
+    assert_no_sender_data(result.clean_path)
+
+
+def test_an_mp3_loses_its_id3_tags_and_cover_art(app, tmp_path):
+    source = media.id3_mp3(str(tmp_path))
+    assert open(source, "rb").read().startswith(b"ID3")
+    result = rebuilt(app, source, tmp_path / "work")
+    assert result.type == "audio/mpeg" and result.previews == []
+    data = open(result.clean_path, "rb").read()
+    assert not data.startswith(b"ID3") and b"TAG" not in data[-128:]
+    assert [s["codec_type"] for s in media.probe(result.clean_path)["streams"]] == ["audio"]
+    assert_no_sender_data(result.clean_path)
+
+
+def test_an_m4a_whose_brand_says_isom_is_taken_as_a_recording_without_its_author(app, tmp_path):
+    source = media.authored_m4a(str(tmp_path))
+    assert open(source, "rb").read()[8:12] == b"isom"
+    result = rebuilt(app, source, tmp_path / "work")
+    assert (result.type, result.name) == ("audio/mp4", "New Recording 12.m4a")
+    assert_no_sender_data(result.clean_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "codecs", "type_"),
+    [
+        ("clip.webm", ["-c:v", "libvpx", "-b:v", "100k", "-c:a", "libopus"], "video/webm"),
+        ("voice.ogg", ["-c:a", "libopus"], "audio/ogg"),
+        ("voice.wav", ["-c:a", "pcm_s16le"], "audio/wav"),
+    ],
+)
+def test_webm_ogg_and_wav_lose_their_tags(app, tmp_path, name, codecs, type_):
+    source = media.tagged(str(tmp_path), name, codecs)
+    assert media.SECRET.encode() in open(source, "rb").read()
+    result = rebuilt(app, source, tmp_path / "work")
+    assert result.type == type_
+    assert_no_sender_data(result.clean_path)
+
+
+@pytest.mark.parametrize("app_config", [{"UPLOAD_MAX_MEDIA_MINUTES": 1}])
+def test_a_video_over_the_duration_limit_is_refused(app, tmp_path):
+    source = media.long_video(str(tmp_path), 65)
+    assert refused(app, source, tmp_path / "work") == ["long.mp4 is longer than 1 minutes. Send a shorter part of it."]
+
+
+def test_what_cannot_be_rebuilt_is_refused_clearly(app, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(5000))
+    assert refused(app, str(broken), tmp_path / "work") == [
+        "broken.mp4 could not be rebuilt without its hidden data: it may be damaged, or hold streams we cannot copy "
+        "safely. Try another file or another format."
+    ]
+    named_wrong = tmp_path / "memo.mp3"
+    named_wrong.write_bytes(open(media.authored_m4a(str(tmp_path)), "rb").read())
+    assert refused(app, str(named_wrong), tmp_path / "work") == [
+        "The name of memo.mp3 does not match what the file contains. Check that it is the file you meant."
+    ]
+
+
+@pytest.mark.parametrize("app_config", [{"UPLOAD_MAX_FILE_MB": 1, "UPLOAD_MAX_MEDIA_MB": 3}])
+def test_videos_have_size_limits_of_their_own(app, client, tmp_path):
+    assert app.config["MAX_CONTENT_LENGTH"] == (50 + 300 + 1) * 2**20  # the plain form's request carries both
+    photo_limit = client.post(
+        "/uploads",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(2 * 2**20), "Upload-Metadata": "filename YS5qcGc="},
+    )
+    client.get("/submit/information")
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Length": str(2 * 2**20)}
+    photo_limit = client.post("/uploads", headers=tus | {"Upload-Metadata": "filename YS5qcGc="})  # a.jpg
+    video_ok = client.post("/uploads", headers=tus | {"Upload-Metadata": "filename YS5tcDQ="})  # a.mp4
+    assert (photo_limit.status_code, video_ok.status_code) == (413, 201)
+    too_long = client.post(
+        "/uploads", headers=tus | {"Upload-Length": str(4 * 2**20), "Upload-Metadata": "filename YS5tcDQ="}
+    )
+    assert too_long.status_code == 413 and "larger than 3 MB" in too_long.get_data(as_text=True)
+
+
+def test_moderators_see_a_poster_and_a_download_never_a_player_and_readers_never_see_video(app, client, tmp_path):
+    source = media.iphone_mov(str(tmp_path))
+    with open(source, "rb") as f:
+        data = {"telegram": "seller_one", "title": "Bike", "category": "goods", "body": "A bike.",
+                "attachments": [(io.BytesIO(f.read()), "IMG_0001.MOV")]}  # fmt: skip
+    sent = client.post("/submit/ad", data=data, content_type="multipart/form-data")
+    assert sent.status_code == 200 and receipt_from(sent.get_data(as_text=True))
+    with app.app_context():
+        video = db.session.scalars(select(Attachment)).one()
+        assert (video.content_type, video.previews) == ("video/quicktime", 1)
+        ad_id, video_id = video.submission_id, video.id
+    staff = app.test_client()
+    sign_in(staff, app, make_user(app, "olga"))
+    item = staff.get(f"/moderation/{ad_id}").get_data(as_text=True)
+    assert f"/moderation/attachments/{video_id}/preview" in item and "<video" not in item and "<audio" not in item
+    assert 'name="public_image"' not in item  # a video cannot be made public
+    download = staff.get(f"/moderation/attachments/{video_id}")
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert download.headers["Content-Type"] == "video/quicktime"
+    staff.post(f"/moderation/{ad_id}/approve", data={"version": 1, "public_image": video_id})
+    with app.app_context():
+        assert db.session.get(Attachment, video_id).public is False
+    from tests.helpers import public_id
+
+    page = client.get(f"/ads/{public_id(app, ad_id)}-bike").get_data(as_text=True)
+    assert "<video" not in page and public_id(app, video_id, Attachment) not in page
+    assert client.get(f"/ads/images/{public_id(app, video_id, Attachment)}").status_code == 404
+
+
+def test_a_server_without_ffmpeg_refuses_videos_and_does_not_offer_them(tmp_path):
+    app = make_app(tmp_path, FFMPEG="/nowhere/ffmpeg")
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    form = client.get("/submit/information").get_data(as_text=True)
+    assert ".mp4" not in form and ".mp3" not in form and "Videos (MP4" not in form
+    data = {
+        "telegram": "anna_k1",
+        "body": "A video.",
+        "attachments": [(io.BytesIO(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100), "clip.mp4")],
+    }
+    refused_form = client.post("/submit/information", data=data, content_type="multipart/form-data")
+    assert refused_form.status_code == 422
+    assert "clip.mp4 is a video or a recording, which this site cannot take at the moment." in " ".join(
+        errors_in(refused_form.get_data(as_text=True))
+    )
+
+
+def test_the_form_offers_videos_and_recordings_with_their_limits(client):
+    form = client.get("/submit/information").get_data(as_text=True)
+    assert ".mp4" in form and ".m4a" in form and ".mov" in form
+    assert "at most 200 MB and 15 minutes each, 300 MB together" in form

@@ -118,3 +118,13 @@ def long_video(folder, seconds: int) -> str:
     ffmpeg("-f", "lavfi", "-i", f"color=c=blue:size=32x32:rate=1:duration={seconds}", "-c:v", "libx264",
            "-pix_fmt", "yuv420p", path)  # fmt: skip
     return path
+
+
+def sized_video(folder, megabytes: float, name: str = "evidence.mp4") -> str:
+    """A video of about ``megabytes`` MB (lossless H.264 of a moving test picture, with sound)."""
+    path = os.path.join(folder, name)
+    seconds = max(1.0, megabytes / 1.95)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=f=440",
+           "-t", f"{seconds:.2f}", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac",
+           "-shortest", *DEVICE, path)  # fmt: skip
+    return path

@@ -138,7 +138,7 @@ def upload(upload_id: str):
         reached = store.append(key, upload, offset, request.stream)
     except resumable.Refused as refused:
         return refuse(refused.status)
-    except ClientDisconnected:
+    except (ClientDisconnected, OSError):  # (gunicorn's NoMoreData is an OSError)
         return refuse(400)  # the client is gone; what arrived is kept, and it resumes from there
     if reached == upload.length:
         config = current_app.config

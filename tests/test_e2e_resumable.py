@@ -1,0 +1,149 @@
+"""On a bad connection, in Chromium: three files (one a video) sent one by one with their own progress bars; the
+connection cut once in the middle of the video, through a TCP proxy, and the upload going on from where it
+stopped; a mistyped username corrected without choosing the files again; the three clean files in the queue. Then
+a video through the plain form, with JavaScript off."""
+
+import json
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Attachment
+from tests import files, media
+from tests.browser import DESKTOP, PHONE, screenshot
+from tests.helpers import PASSWORD, make_user
+from tests.proxy import CuttingProxy
+from tests.test_uploads import assert_clean
+
+pytestmark = [pytest.mark.e2e, pytest.mark.once]
+
+# Every text a file's status line showed, in order (the page cannot be asked afterwards what it said before).
+WATCH_STATUS = """
+window.__statuses = [];
+new MutationObserver(records => records.forEach(r => {
+  const line = r.target.nodeType === 3 ? r.target.parentElement : r.target;
+  if (line && line.classList && line.classList.contains("file-status")) window.__statuses.push(line.textContent);
+})).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def person(browser, base_url: str, js: bool = True, viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport, base_url=base_url, java_script_enabled=js)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
+    page.on("request", lambda r: r.url.startswith(base_url) or page.problems.append(f"foreign: {r.url}"))
+    return page
+
+
+def review(browser, live_server, names: list[str]):
+    """A moderator opens the item: every file is there, photos and the video with a preview, none played."""
+    make_user(live_server.app, "olga")
+    staff = person(browser, live_server.url)
+    staff.goto("/auth/login")
+    staff.get_by_label("Username").fill("olga")
+    staff.get_by_label("Password").fill(PASSWORD)
+    staff.get_by_role("button", name="Sign in").click()
+    expect(staff).to_have_url(re.compile(r"/moderation$"))
+    staff.locator(".queue-row .row-title").first.click()
+    expect(staff).to_have_url(re.compile(r"/moderation(/\d+)?$"))
+    staff.goto(staff.locator(".queue-row .row-title").first.get_attribute("href"))
+    expect(staff.locator(".attachments-list .file-name")).to_have_text(names)
+    expect(staff.locator(".attachments-list img")).to_have_count(len(names))  # previews, the video's poster too
+    expect(staff.locator("video, audio")).to_have_count(0)
+    screenshot(staff, "resumable-review-desktop")
+    staff.context.close()
+
+
+def check_clean(app) -> list[Attachment]:
+    with app.app_context():
+        stored = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+        db.session.expunge_all()
+    for attachment in stored:
+        path = os.path.join(app.config["STORAGE_URL"], attachment.storage_key)
+        if attachment.content_type.startswith("video/"):
+            probed = media.probe(path)
+            assert [s["codec_type"] for s in probed["streams"]] == ["video", "audio"]
+            assert media.SECRET.encode() not in open(path, "rb").read()
+            assert not any("GPS" in k for k in media.exif(path))
+        else:
+            assert_clean(path)
+    return stored
+
+
+def test_three_files_one_cut_resumed_a_mistake_corrected_and_all_clean_in_the_queue(browser, live_server, tmp_path):
+    media.need_tools()
+    app = live_server.app
+    video = media.sized_video(str(tmp_path), 6)  # three 2 MB chunks
+    street, letter = tmp_path / "street.jpg", tmp_path / "letter.pdf"
+    street.write_bytes(files.jpeg(orientation=6))
+    letter.write_bytes(files.hostile_pdf())
+    port = int(live_server.url.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, cut_at=3 * 2**20 + 300_000)  # in the middle of the video's second chunk
+    page = person(browser, proxy.url)
+    page.add_init_script(WATCH_STATUS)
+
+    page.goto("/submit/information")
+    page.get_by_label("What do you want to tell us?").fill("The notice at the gate, and a video of the search.")
+    page.get_by_label("Your Telegram username").fill("+375 29 123 45 67")  # a phone number: refused
+    page.get_by_label("Files (optional)").set_input_files([str(street), video, str(letter)])
+    expect(page.locator(".upload-list progress.file-progress")).to_have_count(3)
+    screenshot(page, "resumable-progress-desktop")
+    expect(page.locator(".upload-list li.done")).to_have_count(3, timeout=60_000)
+    assert proxy.cut  # the connection was cut once, mid-PATCH...
+    statuses = page.evaluate("window.__statuses")
+    assert "Connection lost: sending again from where it stopped…" in statuses  # ...the page said so...
+    assert statuses[-1] == "Received and cleaned" or "Received and cleaned" in statuses
+    page.set_viewport_size(PHONE)
+    screenshot(page, "resumable-done-phone")
+    page.set_viewport_size(DESKTOP)
+
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.locator(".kept-list li")).to_have_count(3)  # ...and the files stayed through the error
+    expect(page.locator(".kept-list")).to_contain_text("evidence.mp4")
+    assert "please choose them again" not in page.content()
+    screenshot(page, "resumable-kept-after-error-desktop")
+    page.get_by_label("Your Telegram username").fill("witness_three")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
+    assert page.problems == []
+    page.context.close()
+    proxy.close()
+
+    stored = check_clean(app)
+    assert sorted(a.original_name for a in stored) == ["evidence.mp4", "letter.pdf", "street.jpg"]
+    assert {a.content_type for a in stored} == {"image/jpeg", "application/pdf", "video/mp4"}
+    review(browser, live_server, [a.original_name for a in stored])
+    assert os.listdir(app.config["RESUMABLE_DIR"]) == [] or all(
+        not os.listdir(os.path.join(app.config["RESUMABLE_DIR"], d)) for d in os.listdir(app.config["RESUMABLE_DIR"])
+    )  # nothing left waiting
+
+
+def test_a_video_through_the_plain_form_without_javascript(browser, live_server, tmp_path):
+    media.need_tools()
+    app = live_server.app
+    video = media.iphone_mov(str(tmp_path))
+    page = person(browser, live_server.url, js=False)
+    page.goto("/submit/information")
+    page.get_by_label("What do you want to tell us?").fill("A video of the search, from my phone.")
+    page.get_by_label("Your Telegram username").fill("x")  # too short: refused, the video kept
+    page.get_by_label("Files (optional)").set_input_files([video])
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".kept-list li")).to_have_count(1)
+    expect(page.locator(".kept-list")).to_contain_text("IMG_0001.mov")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "resumable-nojs-kept-phone")
+    page.set_viewport_size(DESKTOP)
+    page.get_by_label("Your Telegram username").fill("witness_four")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
+    screenshot(page, "resumable-nojs-receipt-desktop")
+    (stored,) = check_clean(app)
+    assert (stored.original_name, stored.content_type, stored.previews) == ("IMG_0001.mov", "video/quicktime", 1)
+    assert json.loads(json.dumps(page.problems)) == []
+    page.context.close()

@@ -31,7 +31,7 @@ ISOLATION = sandbox.isolation()
 IN_CI = bool(os.environ.get("CI"))
 
 
-def probe(app, targets: dict, *, switch_user: bool = True) -> dict:
+def probe(app, targets: dict, *, switch_user: bool = True, types=()) -> dict:
     """Start the probe as the app starts a scrubber, and return what it could and could not do."""
     settings = sandbox.settings_from(app.config)
     taken = sandbox.wait_for_slot(settings, time.monotonic() + 10, lambda: True)
@@ -39,7 +39,7 @@ def probe(app, targets: dict, *, switch_user: bool = True) -> dict:
     try:
         if not switch_user:  # only the other layers: what holds where the app cannot change user
             settings = sandbox.Settings(**(settings.__dict__ | {"uid_base": -1}))
-        child = sandbox.Child(settings, slot, [], [], 1, script=PROBE)
+        child = sandbox.Child(settings, slot, [], list(types), 1, script=PROBE)
         child.send(targets)
         report = child.receive(time.monotonic() + 30)
         child.close()
@@ -104,6 +104,24 @@ def test_the_child_sees_no_secret_no_site_file_and_no_network(app, tmp_path, lis
     if ISOLATION.switches_user:
         assert report["uid"] == sandbox.settings_from(app.config).uid_base + 0
         assert report["fork"].startswith("refused")  # no process of its own: RLIMIT_NPROC for its own user id
+
+
+def test_a_child_that_runs_ffmpeg_reaches_nothing_more_of_the_site_and_no_other_program(
+    app, tmp_path, listener, monkeypatch
+):
+    """A video's child may read and run ffmpeg, ffprobe and the system's libraries, and start processes (they are
+    its children): still no site file, no network, and no other program (a shell)."""
+    if not app.config["MEDIA_TOOLS"]:
+        pytest.fail("ffmpeg is missing: .ci/system-deps installs it") if IN_CI else pytest.skip("no ffmpeg here")
+    monkeypatch.setenv("PRYSTAN_SECRET_KEY", SECRET)
+    targets = site_targets(app, tmp_path, listener)
+    try:
+        report = probe(app, targets, types=["video/mp4"])
+    finally:
+        os.unlink(targets["files"][0])
+    assert_confined(report, targets, listener)
+    if ISOLATION.landlock:
+        assert report["shell"].startswith("refused"), report["shell"]
 
 
 def test_without_another_user_id_landlock_and_the_namespace_still_hold(app, tmp_path, listener, monkeypatch):

@@ -68,6 +68,17 @@ def reset_password(username: str, password_stdin: bool) -> None:
     click.echo(f"New password set for {username!r}.")
 
 
+@users.command("end-sessions")
+@click.argument("username", required=False)
+@click.option("--all", "everyone", is_flag=True, help="End the sessions of every staff account.")
+def end_sessions(username: str | None, everyone: bool) -> None:
+    """End every session of one account (a phone lost or seized), or of all staff (--all), at once."""
+    if bool(username) == everyone:
+        raise click.UsageError("Name one account, or give --all.")
+    ended = staff.end_sessions(None if everyone else find_user(username))
+    click.echo(f"Ended the sessions of {'all ' + str(ended) + ' staff accounts' if everyone else repr(username)}.")
+
+
 @click.command("demo")
 @with_appcontext
 def demo() -> None:

@@ -78,6 +78,7 @@ ACTIONS = {
     "totp_replaced": _l("replaced the authenticator app"),
     "user_created": _l("created an account"),
     "user_changed": _l("changed an account"),
+    "sessions_ended": _l("ended sessions"),
 }
 
 REPORT_REASONS = {

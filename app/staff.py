@@ -5,7 +5,7 @@ sessions (its session version is bumped). Knows nothing of requests.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from app.audit import record
 from app.extensions import db
@@ -80,3 +80,16 @@ def reset_second_factor(user: User, *, by: User | None = None) -> None:
 def set_totp_required(user: User, required: bool, *, by: User | None = None) -> None:
     user.totp_required = required
     change(user, "totp required" if required else "totp optional", by=by)
+
+
+def end_sessions(user: User | None, *, by: User | None = None) -> int:
+    """End, now, every session of ``user``, or of every staff account (None): for a phone lost or seized, or a
+    colleague detained. Each must sign in again; nothing else changes. Returns how many accounts."""
+    statement = update(User).values(session_version=User.session_version + 1)
+    if user is not None:
+        statement = statement.where(User.id == user.id)
+    ended = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    detail = f"user {user.id}" if user is not None else "all staff"
+    record("sessions_ended", None, actor_id=by.id if by else None, detail=detail)
+    db.session.commit()
+    return ended

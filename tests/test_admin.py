@@ -114,3 +114,61 @@ def test_audit_log_never_holds_handles_texts_or_passwords(app, admin):
         stored = " ".join(f"{e.action} {e.detail}" for e in db.session.scalars(select(Event)))
     for secret in ("secret_handle", "secret body words", PASSWORD):
         assert secret not in stored
+
+
+def test_an_admin_ends_one_accounts_sessions_now(app, client):
+    from app.models import Event
+    from tests.helpers import make_user, sign_in
+
+    admin_id = make_user(app, "boss", "admin")
+    olga_id = make_user(app, "olga", "moderator")
+    sign_in(client, app, admin_id)
+    phone = app.test_client()  # olga's phone, about to be seized
+    sign_in(phone, app, olga_id)
+    assert phone.get("/moderation").status_code == 200
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert f'action="/admin/users/{olga_id}/end-sessions"' in page and 'action="/admin/users/end-sessions"' in page
+    assert client.post(f"/admin/users/{olga_id}/end-sessions").status_code == 303
+    assert phone.get("/moderation").status_code == 302  # signed out: sent to the sign-in page
+    assert client.get("/admin/users").status_code == 200  # the admin's own session goes on
+    with app.app_context():
+        event = db.session.scalars(db.select(Event).where(Event.action == "sessions_ended")).one()
+        assert (event.actor_id, event.detail) == (admin_id, f"user {olga_id}")
+    again = app.test_client()
+    sign_in(again, app, olga_id)  # she can sign in again: nothing else changed
+    assert again.get("/moderation").status_code == 200
+
+
+def test_an_admin_ends_every_staff_session_after_confirming(app, client):
+    from tests.helpers import errors_in, make_user, sign_in
+
+    admin_id = make_user(app, "boss", "admin")
+    sign_in(client, app, admin_id)
+    others = []
+    for name in ("olga", "ivan"):
+        other = app.test_client()
+        sign_in(other, app, make_user(app, name, "moderator"))
+        others.append(other)
+    refused = client.post("/admin/users/end-sessions", data={})
+    assert refused.status_code == 422
+    assert errors_in(refused.get_data(as_text=True)) == ["Tick the box to end every session."]
+    assert all(o.get("/moderation").status_code == 200 for o in others)
+    done = client.post("/admin/users/end-sessions", data={"confirm": "y"})
+    assert done.status_code == 303 and done.headers["Location"].startswith("/auth/login")
+    assert [o.get("/moderation").status_code for o in others] == [302, 302]
+    assert client.get("/admin/users").status_code == 302  # the admin's too
+
+
+def test_flask_users_end_sessions_by_name_or_all(app, runner):
+    from tests.helpers import make_user, sign_in
+
+    olga, ivan = app.test_client(), app.test_client()
+    sign_in(olga, app, make_user(app, "olga"))
+    sign_in(ivan, app, make_user(app, "ivan"))
+    result = runner.invoke(args=["users", "end-sessions", "olga"])
+    assert result.exit_code == 0 and "Ended the sessions of 'olga'." in result.output
+    assert (olga.get("/moderation").status_code, ivan.get("/moderation").status_code) == (302, 200)
+    result = runner.invoke(args=["users", "end-sessions", "--all"])
+    assert result.exit_code == 0 and "all 2 staff accounts" in result.output
+    assert ivan.get("/moderation").status_code == 302
+    assert runner.invoke(args=["users", "end-sessions"]).exit_code != 0  # one name, or --all

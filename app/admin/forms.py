@@ -36,6 +36,13 @@ class CreateUserForm(Form):
             raise ValidationError(_("This username is taken."))
 
 
+class EndAllSessionsForm(Form):
+    confirm = BooleanField(
+        _l("I understand that every staff member, me included, must sign in again"),
+        validators=[DataRequired(_l("Tick the box to end every session."))],
+    )
+
+
 class RoleForm(Form):
     role = SelectField(_l("Role"), choices=role_choices)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app import staff
 from app.admin import bp
-from app.admin.forms import AuditFilterForm, CreateUserForm, RoleForm
+from app.admin.forms import AuditFilterForm, CreateUserForm, EndAllSessionsForm, RoleForm
 from app.extensions import db
 from app.forms import EmptyForm
 from app.models import Event, User, parse_id
@@ -23,13 +23,38 @@ def users():
         user = staff.create(form.username.data, form.role.data, form.password.data, by=current_user)
         flash(_("Account %(name)s created.", name=user.username))
         return redirect(url_for("admin.users"), code=303)
+    return users_page(form=form), 422 if form.errors else 200
+
+
+def users_page(**forms) -> str:
+    forms.setdefault("form", CreateUserForm(formdata=None))
+    forms.setdefault("end_all_form", EndAllSessionsForm(formdata=None))
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
-    return render_template(
-        "admin/users.html",
-        form=form,
-        accounts=accounts,
-        role_form=RoleForm,
-    ), 422 if form.errors else 200
+    return render_template("admin/users.html", accounts=accounts, role_form=RoleForm, **forms)
+
+
+@bp.post("/users/<int:user_id>/end-sessions")
+def end_sessions(user_id: int):
+    """End every session of one account at once (its phone lost or seized): it must sign in again."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = db.get_or_404(User, user_id)
+    own = user.id == current_user.id
+    staff.end_sessions(user, by=current_user)
+    if own:  # this session too
+        return redirect(url_for("auth.login"), code=303)
+    flash(_("Every session of %(name)s has ended.", name=user.username))
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.post("/users/end-sessions")
+def end_all_sessions():
+    """End every staff session at once, this one included (a colleague detained, a phone seized)."""
+    form = EndAllSessionsForm()
+    if not form.validate_on_submit():
+        return users_page(end_all_form=form), 422
+    staff.end_sessions(None, by=current_user)
+    return redirect(url_for("auth.login"), code=303)
 
 
 def change_user(user_id: int, change, message: str):

@@ -69,7 +69,7 @@ def test_options_advertise_the_protocol_and_extensions(client):
     response = client.options("/uploads")
     assert response.headers["Tus-Version"] == "1.0.0"
     assert set(response.headers["Tus-Extension"].split(",")) == {"creation", "termination", "expiration"}
-    assert int(response.headers["Tus-Max-Size"]) == 20 * 2**20
+    assert int(response.headers["Tus-Max-Size"]) == 200 * 2**20  # a video, the largest file the forms take
 
 
 def test_an_upload_is_created_resumed_from_its_offset_scrubbed_and_sent_with_the_form(app, client):
@@ -228,7 +228,10 @@ def test_a_refused_upload_says_why(app, client):
     upload_id = upload(client, b"<html><script>", name="page.jpg", chunk=100)
     state = client.get(f"/uploads/{upload_id}").get_json()
     assert state["state"] == "refused"
-    assert state["messages"] == ["page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document."]
+    assert state["messages"] == [
+        "page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF), a PDF document, a video (MP4, MOV, WebM, 3GP) "
+        "or a recording (M4A, MP3, OGG, WAV)."
+    ]
     sent = client.post("/submit/information", data=FORM | {"uploads": upload_id})
     assert sent.status_code == 200 and count(app, Attachment) == 0
 

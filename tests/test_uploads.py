@@ -235,7 +235,7 @@ def test_refused_files_keep_the_text_and_say_which_file_and_why(app, client):
     response = post_files(client, [(b"<html>", "page.jpg")])
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF) or a PDF document." in html
+    assert "page.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF), a PDF document, a video" in html
     assert "With photos." in html and 'name="uploads"' not in html  # nothing of it is kept
     assert count(app, Submission) == 0 and stored_files(app) == []
 
@@ -250,7 +250,7 @@ def test_form_shows_the_limits_and_gives_them_to_the_widget(client):
 
 
 def test_request_limits_match_the_upload_limits(app):
-    assert app.config["MAX_CONTENT_LENGTH"] == 51 * 2**20
+    assert app.config["MAX_CONTENT_LENGTH"] == (50 + 300 + 1) * 2**20  # photos and documents, and videos
     assert app.config["MAX_FORM_PARTS"] == 100
 
 

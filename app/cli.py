@@ -119,6 +119,24 @@ def purge() -> None:
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
 
 
+@click.command("notify")
+@with_appcontext
+def notify() -> None:
+    """Send the staff digest ("Please check the queue") if it is due and something waits. Run it from a timer,
+    every NOTIFY_EVERY_MINUTES."""
+    import os
+
+    from flask import current_app
+
+    from app import notify as digest
+
+    config = current_app.config
+    address = (config.get("PUBLIC_URL") or config.get("ONION_URL") or "").rstrip("/")
+    state = config["NOTIFY_STATE_FILE"] or os.path.join(current_app.instance_path, "notify.json")
+    result = digest.run(config, f"{address}/moderation", state)
+    click.echo(f"Digest: {result.reason}{': sent by ' + ', '.join(result.channels) if result.channels else ''}.")
+
+
 uploads = AppGroup("uploads", help="Stored attachments.")
 
 
@@ -142,4 +160,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(demo)
     app.cli.add_command(purge)
+    app.cli.add_command(notify)
     app.cli.add_command(uploads)

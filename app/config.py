@@ -93,6 +93,21 @@ class Defaults:
     # Retention (flask purge): days after which things are deleted for good.
     RETENTION_DAYS = 30  # rejected and withdrawn submissions, after the decision
     AD_RETENTION_DAYS = 30  # ads, after they expired or were closed
+    # The staff digest (flask notify): "Please check the queue", nothing more, by e-mail and/or a Telegram bot.
+    NOTIFY_EVERY_MINUTES = 60
+    NOTIFY_ALWAYS = False  # send on every interval whether or not anything waits: timing then tells nothing either
+    NOTIFY_CASE_AGE_DAYS = 14  # an open case this old wakes the digest once
+    NOTIFY_STATE_FILE = ""  # when it was last sent and what it saw (default: notify.json in the instance folder)
+    NOTIFY_EMAIL_TO = ""  # comma-separated
+    NOTIFY_EMAIL_FROM = ""
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_STARTTLS = True
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    NOTIFY_TELEGRAM_TOKEN = ""
+    NOTIFY_TELEGRAM_CHAT_ID = ""
+    TELEGRAM_API_URL = "https://api.telegram.org"
     CASE_RETENTION_DAYS = 90  # cases (information and contacts taken on), after they were marked done
     EVENT_RETENTION_DAYS = 365  # audit events
 

@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -283,6 +283,11 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None]
     # Set by an admin: the account must enrol an authenticator app before it can work.
     totp_required: Mapped[bool] = mapped_column(default=False)
+    # Set by an admin: only a security key (WebAuthn) signs the account in; codes from an app no longer do.
+    key_required: Mapped[bool] = mapped_column(default=False)
+    # The WebAuthn challenge being answered (made by the server, used once): app/auth/keys.py.
+    key_challenge: Mapped[str | None] = mapped_column(String(128))
+    key_challenge_at: Mapped[datetime | None]
     # Set when an admin chose the first password: the account must choose its own before it can work.
     must_change_password: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
@@ -311,6 +316,27 @@ class RecoveryCode(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecurityKey(db.Model):
+    """A passkey or security key (WebAuthn) of a staff member: a second factor the browser binds to the site's
+    address, so a look-alike site cannot use it. Registered for one address (relying-party id): the public one or
+    the onion, each separately."""
+
+    __tablename__ = "security_keys"
+    __table_args__ = NEVER_REUSE_IDS
+
+    NAME_MAX = 64
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1024), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))
+    sign_count: Mapped[int] = mapped_column(default=0)
+    rp_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
 
 
 class Event(db.Model):

@@ -10,7 +10,7 @@ from flask import abort, current_app, redirect, request, session, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user, logout_user
 
-from app import seclog
+from app import seclog, staff
 from app.extensions import db, htmx
 from app.models import User
 
@@ -73,7 +73,9 @@ def guard(permission: str):
             return unauthorized()
         if current_user.must_change_password:
             return redirect_to(url_for("auth.password"))
-        if current_user.totp_required and not current_user.totp_secret:
+        if current_user.key_required and not staff.security_keys(current_user):
+            return redirect_to(url_for("auth.security_keys"))
+        if current_user.totp_required and not staff.has_second_factor(current_user):
             return redirect_to(url_for("auth.totp"))
         if not current_user.can(permission):
             seclog.event(

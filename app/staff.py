@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from app.audit import record
 from app.extensions import db
-from app.models import RecoveryCode, User
+from app.models import RecoveryCode, SecurityKey, User
 from app.passwords import MIN_LENGTH, hash_password
 
 
@@ -71,10 +71,28 @@ def set_role(user: User, role: str, *, by: User | None = None) -> None:
 
 
 def reset_second_factor(user: User, *, by: User | None = None) -> None:
-    """A lost phone: the authenticator and recovery codes go, and whoever holds the phone's sessions is out."""
+    """A lost phone or key: the authenticator, the recovery codes and the security keys go, and whoever holds the
+    account's sessions is out."""
     user.totp_secret = user.totp_pending = user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.execute(delete(SecurityKey).where(SecurityKey.user_id == user.id))
     change(user, "totp reset", by=by)
+
+
+def security_keys(user: User) -> list[SecurityKey]:
+    """The account's passkeys and security keys, on every address, oldest first."""
+    return list(db.session.scalars(select(SecurityKey).where(SecurityKey.user_id == user.id).order_by(SecurityKey.id)))
+
+
+def has_second_factor(user: User) -> bool:
+    """An authenticator app or a key."""
+    return bool(user.totp_secret) or bool(security_keys(user))
+
+
+def set_key_required(user: User, required: bool, *, by: User | None = None) -> None:
+    """Only a security key signs the account in (phishing-proof); without one yet, it must register one first."""
+    user.key_required = required
+    change(user, "key required" if required else "key optional", by=by)
 
 
 def set_totp_required(user: User, required: bool, *, by: User | None = None) -> None:

@@ -3,14 +3,14 @@ from datetime import datetime, time, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import staff
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, EndAllSessionsForm, RoleForm
 from app.extensions import db
 from app.forms import EmptyForm
-from app.models import Event, User, parse_id
+from app.models import Event, SecurityKey, User, parse_id
 
 AUDIT_PAGE = 50
 
@@ -30,7 +30,8 @@ def users_page(**forms) -> str:
     forms.setdefault("form", CreateUserForm(formdata=None))
     forms.setdefault("end_all_form", EndAllSessionsForm(formdata=None))
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", accounts=accounts, role_form=RoleForm, **forms)
+    key_counts = dict(db.session.execute(select(SecurityKey.user_id, func.count()).group_by(SecurityKey.user_id)).all())
+    return render_template("admin/users.html", accounts=accounts, key_counts=key_counts, role_form=RoleForm, **forms)
 
 
 @bp.post("/users/<int:user_id>/end-sessions")
@@ -92,11 +93,22 @@ def role(user_id: int):
 
 @bp.post("/users/<int:user_id>/totp-reset")
 def totp_reset(user_id: int):
-    """Remove an account's authenticator (a lost phone); it must set one up again if required."""
+    """Remove an account's authenticator and security keys (a lost phone or key); it must set one up again if
+    required."""
     return change_user(
         user_id,
         lambda user: staff.reset_second_factor(user, by=current_user),
         _("Two-step sign-in of %(name)s was reset."),
+    )
+
+
+@bp.post("/users/<int:user_id>/key-required")
+def key_required(user_id: int):
+    """Require (or stop requiring) a security key: then codes from an app no longer sign the account in."""
+    return change_user(
+        user_id,
+        lambda user: staff.set_key_required(user, not user.key_required, by=current_user),
+        _("Security key setting of %(name)s changed."),
     )
 
 

@@ -2,7 +2,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
-from app.forms import EmptyForm, Form, NewPassword  # noqa: F401  (EmptyForm: the auth routes' buttons)
+from app.forms import EmptyForm, Form, MaxChars, NewPassword, clean_text  # noqa: F401  (EmptyForm: the routes' buttons)
+from app.models import SecurityKey
 
 
 class LoginForm(Form):
@@ -51,3 +52,43 @@ class TotpForm(Form):
     current = StringField(
         _l("A code from your current app, or a recovery code"), render_kw={"autocomplete": "one-time-code"}
     )
+
+
+class KeySignInForm(Form):
+    """The second step of a sign-in with a security key: what the browser's authenticator answered (JavaScript)."""
+
+    assertion = HiddenField()
+
+
+class AddKeyForm(Form):
+    """Register a security key: a name, the password, and a working factor when the account has one."""
+
+    name = StringField(
+        _l("Name of the key"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Give the key a name, such as “blue key” or “laptop”.")),
+            MaxChars(SecurityKey.NAME_MAX),
+        ],
+    )
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(_l("Enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    current = StringField(
+        _l("A code from your authenticator app, or a recovery code"), render_kw={"autocomplete": "one-time-code"}
+    )
+    credential = HiddenField()
+    assertion = HiddenField()
+
+
+class RemoveKeyForm(Form):
+    """Remove a key: the password, and, for the account's last factor, the key itself."""
+
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(_l("Enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    assertion = HiddenField()

@@ -166,6 +166,7 @@ def pages_with_errors(live_server, ids) -> dict[str, str]:
         found["errors-case-note"] = staff.post(f"/moderation/{case}/note", data={"internal_note": ""})
         found["errors-case-message"] = staff.post(f"/moderation/{case}/message", data={"message": ""})
         found["errors-delete"] = staff.post(f"/moderation/{case}/delete", data={})
+        found["errors-keys"] = staff.post("/auth/keys", data={"name": "", "password": ""})
         return {name: response.get_data(as_text=True) for name, response in found.items()}
     finally:
         live_server.app.config["WTF_CSRF_ENABLED"] = True

@@ -69,7 +69,7 @@ def login():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
         valid = verify(user.password_hash if user else None, form.password.data) and user.active
         target = form.next.data
-        if valid and (step := second_step(user, form.otp.data)) is not None:
+        if valid and (step := second_step(user, form)) is not None:
             return step
         if valid and user.totp_secret:
             valid = factors.second_factor(user, form.otp.data)
@@ -85,24 +85,23 @@ def login():
     return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
 
 
-def second_step(user: User, typed_code: str | None):
+def second_step(user: User, form: LoginForm):
     """After the right password: the step a security key needs (its own page), where the key is the factor: the
     account has a key for this address and requires one, has no app, or was given no code. None: go on with the
     code, if any."""
     here = keys.here(user)
     if not here:
         if user.key_required and keys.registered(user):
-            return refused_here()
+            return refused_here(form)
         return None
-    if user.key_required or not user.totp_secret or not (typed_code or "").strip():
+    if user.key_required or not user.totp_secret or not (form.otp.data or "").strip():
         session["key_step"] = {"user": user.id, "version": user.session_version, "at": time.time()}
-        session["key_next"] = request.form.get("next") or ""
+        session["key_next"] = form.next.data or ""
         return redirect(url_for("auth.key"), code=303)
     return None
 
 
-def refused_here():
-    form = LoginForm(formdata=None)
+def refused_here(form: LoginForm):
     form.form_errors.append(
         _(
             "This account signs in with a security key, and none is registered on this address. "

@@ -51,6 +51,12 @@ def base_url() -> str:
     return request.host_url.rstrip("/")
 
 
+def on_onion() -> bool:
+    """Did this request come in on the onion address? There every visitor reaches the app from 127.0.0.1."""
+    onion = current_app.config.get("ONION_URL")
+    return bool(onion) and urlsplit("//" + request.host).hostname == urlsplit(onion).hostname
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL on the address the request came in on."""
     return base_url() + url_for(endpoint, **values)

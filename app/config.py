@@ -73,6 +73,11 @@ class Defaults:
     POW_ENABLED = True
     POW_MAX_NUMBER = 50_000  # about a second of work in a browser
     POW_MINUTES = 120  # how long a challenge stays valid (forms take time to write)
+    POW_REQUIRED = False  # refuse sends and reports without a solved puzzle everywhere (always so on the onion)
+    # Harder under load: the puzzle's size doubles for every POW_LOAD_STEP answers taken in 10 minutes, site-wide,
+    # up to POW_LOAD_MAX_FACTOR times the normal size.
+    POW_LOAD_STEP = 30
+    POW_LOAD_MAX_FACTOR = 16
     NOJS_SUBMIT_RATELIMIT = "3 per hour;10 per day"
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 
@@ -113,6 +118,9 @@ class Defaults:
 
     # Rendered public pages kept per worker for anonymous readers (0: no cache). See app/pagecache.py.
     PAGE_CACHE_SIZE = 500
+    # Where workers learn that the site changed, without asking PostgreSQL on each hit: a Redis URL; unset, the
+    # rate limiter's Redis if it is one; false for none. (SQLite needs none.)
+    PAGE_CACHE_REDIS_URL = None
 
     # Where "Quick exit" leads: an ordinary site that draws no attention on a watched screen.
     QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
@@ -125,6 +133,9 @@ class Defaults:
     # hosts (and local names) are answered. Without PUBLIC_URL the site answers on 127.0.0.1 and localhost only.
     PUBLIC_URL = None
     ONION_URL = None
+    # Send Onion-Location (ONION_URL + path and query) on public pages served on the public address, so that Tor
+    # Browser offers the onion service. Staff pages and the onion itself never send it.
+    ONION_LOCATION = False
 
 
 def check(config) -> None:

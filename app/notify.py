@@ -89,7 +89,8 @@ def run(config, queue_url: str, state_file: str, *, now: float | None = None) ->
         return Sent("no channel", [])
     state = load_state(state_file)
     every = int(config["NOTIFY_EVERY_MINUTES"]) * 60
-    if state.get("sent") and now - state["sent"] < every - 30:  # (a timer fires a little early or late)
+    slack = min(300, every // 10)  # (a timer fires a little early or late: a late one must not skip an interval)
+    if state.get("sent") and now - state["sent"] < every - slack:
         return Sent("not due", [])
     newest = db.session.scalar(select(func.max(Event.id))) or 0
     seen = {"event": newest, "checked": now}

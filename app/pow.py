@@ -2,7 +2,12 @@
 
 The browser fetches a signed challenge, finds the number n with SHA-256(salt + n) = challenge, and sends
 the answer with the form. A valid answer spares the submitter the stricter limit that applies to
-submissions without one (the no-JavaScript path); each answer counts once (see submit.routes).
+submissions without one (the no-JavaScript path); each answer counts once (see submit.routes). On the onion
+address (and everywhere with POW_REQUIRED) there is no path without one.
+
+Under load the puzzle grows: every answer taken is counted site-wide for 10 minutes (in the rate limiter's
+storage, so Redis shares it between workers), and the largest number doubles for every ``step`` answers, up to
+``cap`` times its normal size. A flood then costs its sender more with every send, and a quiet site stays fast.
 """
 
 from __future__ import annotations
@@ -46,3 +51,18 @@ def signature(payload: str) -> str:
         return str(json.loads(base64.b64decode(payload))["signature"])[:64]
     except (ValueError, KeyError, TypeError):
         return ""
+
+
+LOAD_WINDOW = 600  # seconds
+LOAD_KEY = "pow-load"
+
+
+def note_answer(storage) -> None:
+    """An answer was taken: it counts toward the load for the next 10 minutes."""
+    storage.incr(LOAD_KEY, LOAD_WINDOW)
+
+
+def max_number(base: int, storage, *, step: int, cap: int) -> int:
+    """The puzzle's size now: ``base``, doubled for every ``step`` answers taken in the window, at most ``cap``x."""
+    taken = int(storage.get(LOAD_KEY) or 0)
+    return base * min(2 ** (taken // max(step, 1)), cap)

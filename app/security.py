@@ -6,7 +6,10 @@ import ipaddress
 import logging
 import re
 
-from flask import current_app, request
+from flask import current_app, request, session
+from werkzeug.urls import iri_to_uri
+
+from app.addresses import base_url, on_onion
 
 CSP = "; ".join(
     [
@@ -60,7 +63,16 @@ def client_network(address: str) -> str:
 
 
 def limiter_key() -> str:
-    """Identify a client to the rate limiter by a keyed hash: the address itself is never stored."""
+    """Identify a client to the rate limiter by a keyed hash: the address itself is never stored.
+
+    On the onion address every visitor comes from 127.0.0.1 (the Tor daemon), so an address would put them all in
+    one bucket, where one flood would stop everyone. There the key is the form session instead (the random CSRF
+    secret in the visitor's cookie, or the form session's upload key; a form cannot be sent without one). A new
+    session costs a bot nothing, so on the onion the real cost of a send is the proof of work, required there for
+    every send and report (app/proof.py)."""
+    if on_onion():
+        form_session = session.get("csrf_token") or session.get("upload_key") or ""
+        return keyed_hash("ratelimit-onion", str(form_session))
     return keyed_hash("ratelimit", client_network(request.remote_addr or ""))
 
 
@@ -69,7 +81,25 @@ def set_headers(response):
         response.headers.setdefault(name, value)
     # One URL may answer with a page or an htmx fragment: caches must keep them apart.
     response.vary.add("HX-Request")
+    onion_location(response)
     return response
+
+
+# The areas readers and submitters see: only their pages point to the onion service.
+PUBLIC_BLUEPRINTS = ("public", "submit")
+
+
+def onion_location(response) -> None:
+    """With ONION_LOCATION, a public page served on the public address names the same page on the onion service,
+    and Tor Browser offers to go there. Staff pages do not (staff sign in where they always do), nor the onion."""
+    config = current_app.config
+    onion = (config.get("ONION_URL") or "").rstrip("/")
+    if not (config.get("ONION_LOCATION") and onion) or response.status_code != 200 or response.mimetype != "text/html":
+        return
+    if request.blueprint not in PUBLIC_BLUEPRINTS or base_url() == onion:
+        return
+    query = request.query_string.decode("utf-8", "replace")
+    response.headers["Onion-Location"] = onion + iri_to_uri(request.path + (f"?{query}" if query else ""))
 
 
 def no_store(response):

@@ -146,3 +146,27 @@ def public_id(app, row_id, model=None) -> str:
     with app.app_context():
         row = db.session.get(model, row_id)
         return row.public_id if row else "z" * PUBLIC_ID_LENGTH
+
+
+def solved_pow(client) -> str:
+    """Fetch the site's proof-of-work challenge and solve it, as pow.js does in a browser."""
+    import base64
+    import json
+
+    import altcha
+
+    response = client.get("/pow/challenge")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    challenge = response.get_json()
+    solution = altcha.solve_challenge_v1(challenge["challenge"], challenge["salt"], max_number=challenge["maxnumber"])
+    return base64.b64encode(
+        json.dumps(
+            {
+                "algorithm": challenge["algorithm"],
+                "challenge": challenge["challenge"],
+                "number": solution.number,
+                "salt": challenge["salt"],
+                "signature": challenge["signature"],
+            }
+        ).encode()
+    ).decode()

@@ -15,6 +15,7 @@ DEFAULTS = {
     "filename": "css/site.css",
     "lang": "be",
     "upload_id": "0" * 32,
+    "key_id": "1",
 }
 
 

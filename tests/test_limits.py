@@ -37,7 +37,7 @@ def redis_available() -> bool:
 
 def posts_in_url_map(app, ad: str = "z" * 12) -> list[str]:
     """Every POST route outside the staff areas, from the URL map (``ad``: the public id of an ad)."""
-    staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/logout")
+    staff = ("/moderation", "/admin", "/auth/password", "/auth/totp", "/auth/keys", "/auth/logout")
     return sorted(
         {
             url_of(rule, ad_id=ad)

@@ -5,13 +5,12 @@ import base64
 import json
 import re
 
-import altcha
 import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
 from tests.browser import LiveServer
-from tests.helpers import make_app, receipt_from
+from tests.helpers import make_app, receipt_from, solved_pow
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -21,24 +20,6 @@ LIMITS = {
 }
 
 
-def solved(client) -> str:
-    response = client.get("/pow/challenge")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    challenge = response.get_json()
-    solution = altcha.solve_challenge_v1(challenge["challenge"], challenge["salt"], max_number=challenge["maxnumber"])
-    return base64.b64encode(
-        json.dumps(
-            {
-                "algorithm": challenge["algorithm"],
-                "challenge": challenge["challenge"],
-                "number": solution.number,
-                "salt": challenge["salt"],
-                "signature": challenge["signature"],
-            }
-        ).encode()
-    ).decode()
-
-
 def form(n: int, answer: str = "") -> dict:
     return {"telegram": "pow_tester", "body": f"Text number {n}", "altcha": answer}
 
@@ -46,14 +27,14 @@ def form(n: int, answer: str = "") -> dict:
 @pytest.mark.parametrize("app_config", [LIMITS])
 def test_solved_answers_pass_and_the_no_js_path_gets_the_stricter_limit(app, client):
     for n in range(3):
-        response = client.post("/submit/information", data=form(n, solved(client)))
+        response = client.post("/submit/information", data=form(n, solved_pow(client)))
         assert response.status_code == 200 and receipt_from(response.get_data(as_text=True)), n
     # Without an answer: accepted once, then the stricter limit, with what was typed kept.
     assert receipt_from(client.post("/submit/information", data=form(10)).get_data(as_text=True))
     refused = client.post("/submit/information", data=form(11))
     assert refused.status_code == 429 and "Text number 11" in refused.get_data(as_text=True)
     # A forged or altered answer is no answer.
-    answer = json.loads(base64.b64decode(solved(client)))
+    answer = json.loads(base64.b64decode(solved_pow(client)))
     forged = base64.b64encode(json.dumps(answer | {"number": answer["number"] + 1}).encode()).decode()
     assert client.post("/submit/information", data=form(12, forged)).status_code == 429
     for junk in ("x", "%%%", base64.b64encode(b"[1,2]").decode(), "A" * 5000):
@@ -62,7 +43,7 @@ def test_solved_answers_pass_and_the_no_js_path_gets_the_stricter_limit(app, cli
 
 @pytest.mark.parametrize("app_config", [LIMITS])
 def test_each_answer_counts_once(client):
-    answer = solved(client)
+    answer = solved_pow(client)
     assert receipt_from(client.post("/submit/information", data=form(1, answer)).get_data(as_text=True))
     assert client.post("/submit/information", data=form(2, answer)).status_code == 429
 

@@ -367,3 +367,13 @@ def test_the_default_work_folder_is_in_ram(tmp_path):
     assert app.config["UPLOAD_WORKDIR"] == f"/dev/shm/prystan-{os.geteuid()}"
     with open("/proc/mounts") as f:
         assert any(line.split()[1] == "/dev/shm" and line.split()[2] == "tmpfs" for line in f)
+
+
+def test_a_service_without_network_is_told_apart_from_a_missing_namespace():
+    """Under systemd's PrivateNetwork=yes (as deploy/ runs the app when it switches users) the start-up line says
+    the service has no network, not that the decoders' namespace is missing."""
+    code = "from app.uploads import sandbox; print(sandbox.offline())"
+    inside = subprocess.run(["unshare", "--net", sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert inside.stdout.strip() == "True", inside.stderr
+    outside = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert outside.stdout.strip() == "False"

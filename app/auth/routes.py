@@ -1,6 +1,6 @@
 import time
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -135,12 +135,18 @@ def pending_key_user() -> User | None:
     return user
 
 
-def key_step_failed(response) -> bool:
-    return response.status_code == 422
+def key_step_failed(_response) -> bool:
+    """Every answer counts against the address's sign-in limit but one that signs in."""
+    return not g.get("key_signed_in")
 
 
 @bp.route("/key", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATELIMIT"], methods=["POST"], deduct_when=key_step_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATELIMIT"],
+    methods=["POST"],
+    key_func=lambda: keyed_hash("login-key-step", f"{(session.get('key_step') or {}).get('user')}\0{network()}"),
+    deduct_when=key_step_failed,
+)
 def key():
     """The second step of a sign-in with a security key: the browser asks the key to sign the server's challenge."""
     user = pending_key_user()
@@ -151,6 +157,7 @@ def key():
     if form.validate_on_submit():
         challenge = keys.take_challenge(user)
         if challenge and keys.authenticate(user, form.assertion.data or "", challenge):
+            g.key_signed_in = True
             return signed_in(user, session.get("key_next"))
         seclog.event("sign_in_failed", user=user.id, reason="key")
         throttle.failed(user.username.lower())

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import select
 
-from app import articles
+from app import articles, proof
 from app.addresses import base_url, external_url
 from app.extensions import db, limiter
 from app.fragments import wanted
@@ -104,7 +104,11 @@ def report(ad_id: str):
     token needs a session, and reading the ad itself must set no cookie."""
     item = find_ad(ad_id)
     form = ReportForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.is_submitted() and (unproved := proof.missing()):
+        form.form_errors.append(unproved)
+        valid = False
+    if not valid:
         return no_store(
             make_response(
                 render_template("public/report.html", ad=item, report_form=form), 422 if form.is_submitted() else 200
@@ -114,6 +118,7 @@ def report(ad_id: str):
         reports.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
     except reports.NotAllowed:
         abort(410)
+    proof.taken()
     flash(_("Thank you. A moderator will look at this ad."))
     return redirect(url_for("public.ad_list"), code=303)
 

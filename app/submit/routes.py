@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from app import pow, receipts
+from app import pow, proof, receipts
 from app.extensions import limiter
 from app.models import Submission
 from app.security import derive_key
@@ -32,20 +32,9 @@ def status_limit() -> str:
     return current_app.config["STATUS_RATELIMIT"]
 
 
-def pow_key() -> bytes:
-    return derive_key(current_app.config["SECRET_KEY"], "pow")
-
-
-def pow_solved() -> bool:
-    """This submission carries a valid proof of work (checked once per request)."""
-    if "pow_solved" not in g:
-        g.pow_solved = pow.verify(request.form.get("altcha", ""), pow_key())
-    return g.pow_solved
-
-
 def pow_exempt() -> bool:
     """No stricter limit when proof of work is off or was done."""
-    return not current_app.config["POW_ENABLED"] or pow_solved()
+    return not current_app.config["POW_ENABLED"] or proof.solved()
 
 
 def without_pow_limit() -> str:
@@ -77,7 +66,8 @@ def submission_limits(view):
     view = limiter.limit(submit_limit, methods=["POST"], deduct_when=accepted)(view)
     view = limiter.limit(refused_limit, methods=["POST"], deduct_when=refused)(view)
     view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt, deduct_when=accepted)(view)
-    return limiter.limit("1 per day", methods=["POST"], key_func=answer_key, exempt_when=lambda: not pow_solved())(view)
+    once = limiter.limit("1 per day", methods=["POST"], key_func=answer_key, exempt_when=lambda: not proof.solved())
+    return once(view)
 
 
 def receipt_missed(_response) -> bool:
@@ -116,7 +106,11 @@ def submit(kind: str, **defaults):
     if form.is_submitted() and (removed := request.form.get("remove_upload")):
         kept = forget_upload(key, kept, removed)
         return render_template(f"submit/{kind}.html", form=form, kept=described(key, kept))
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.is_submitted() and (unproved := proof.missing()):
+        form.form_errors.append(unproved)
+        valid = False
+    if valid:
         fields = form.fields_for_model()
         fields["dedupe_digest"] = dedupe_digest(
             kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
@@ -129,6 +123,7 @@ def submit(kind: str, **defaults):
             form.attachments.errors = unsent.messages
             kept += unsent.kept
         else:
+            proof.taken()
             return render_template("submit/receipt.html", receipt=receipts.display(code), kind=kind)
     elif form.is_submitted():
         more, problems = keep_sent_files(key, kept)
@@ -262,10 +257,9 @@ def ad():
 @limiter.limit("60 per minute")
 def pow_challenge():
     """A fresh signed challenge for the form's proof of work."""
-    config = current_app.config
-    if not config["POW_ENABLED"]:
+    if not current_app.config["POW_ENABLED"]:
         abort(404)
-    return jsonify(pow.new_challenge(pow_key(), max_number=config["POW_MAX_NUMBER"], minutes=config["POW_MINUTES"]))
+    return jsonify(proof.challenge())
 
 
 @bp.route("/status", methods=["GET", "POST"])

@@ -82,11 +82,21 @@ class Isolation:
     network_prefix: tuple[str, ...]  # the command that gives the child a network namespace of its own; () none
     switches_user: bool  # the child takes a user id of its own (slot by slot)
     landlock: int  # Landlock ABI version; 0: not available
+    offline: bool = False  # the whole service has no network but loopback (systemd PrivateNetwork=yes)
+
+    @property
+    def no_network(self) -> bool:
+        """A child can reach no network: its own namespace, or none in the service at all."""
+        return bool(self.network_prefix) or self.offline
 
     def describe(self) -> str:
         return ", ".join(
             [
-                "own network namespace" if self.network_prefix else "NO network namespace",
+                "own network namespace"
+                if self.network_prefix
+                else "no network (the service has none)"
+                if self.offline
+                else "NO network namespace",
                 "separate user id" if self.switches_user else "same user id as the app",
                 f"Landlock ABI {self.landlock}" if self.landlock else "NO Landlock",
             ]
@@ -98,8 +108,12 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
     """Probe once: can a child get its own network namespace (as root, or through a user namespace), and
     another user id (where this user namespace maps the sandbox's ids)?"""
     root = os.geteuid() == 0
+    switches = can_switch_user() and mapped(uid_base, slots)
     candidates = [("unshare", "--net", "--")] if root else []
-    candidates.append(("unshare", "--user", "--map-current-user", "--net", "--"))
+    if not switches:
+        # (Inside a new user namespace a service with CAP_SETUID could no longer take the slot's user id: where
+        # it switches users, its network must be taken away by its unit instead, PrivateNetwork=yes.)
+        candidates.append(("unshare", "--user", "--map-current-user", "--net", "--"))
     prefix: tuple[str, ...] = ()
     for candidate in candidates:
         try:
@@ -109,11 +123,17 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
         if done.returncode == 0:
             prefix = candidate
             break
-    return Isolation(
-        network_prefix=prefix,
-        switches_user=can_switch_user() and mapped(uid_base, slots),
-        landlock=scrub.landlock_abi(),
-    )
+    return Isolation(network_prefix=prefix, switches_user=switches, landlock=scrub.landlock_abi(), offline=offline())
+
+
+def offline() -> bool:
+    """Has this process no network interface but loopback?"""
+    try:  # (/proc/net follows this process's network namespace; /sys/class/net, the one sysfs was mounted in)
+        with open("/proc/net/dev") as f:
+            names = {line.split(":")[0].strip() for line in f.readlines()[2:]}
+    except OSError:
+        return False
+    return names <= {"lo"}
 
 
 def can_switch_user() -> bool:

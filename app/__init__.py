@@ -16,8 +16,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
+from app import assets, labels, pagecache
 from app import config as settings
-from app import labels, pagecache
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.fragments import wanted
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
@@ -128,7 +128,7 @@ def check_sandbox(app: Flask) -> None:
     """Find out once, at start-up, what the decoders' sandbox can use here, and say what is missing."""
     chosen = sandbox.settings_from(app.config)
     found = sandbox.isolation(chosen.uid_base, chosen.slots)
-    weak = not (found.network_prefix and found.switches_user and found.landlock)
+    weak = not (found.no_network and found.switches_user and found.landlock)
     app.logger.log(logging.WARNING if weak else logging.INFO, "decoder sandbox: %s", found.describe())
 
 
@@ -146,6 +146,7 @@ def init_extensions(app: Flask) -> None:
     fast_template_gettext(app)
     login.init_app(app)
     pagecache.init_app(app)
+    assets.init_app(app)  # static addresses carry their content's fingerprint
     login.login_view = "auth.login"
     login.login_message = None
     # Our own session version ends stolen sessions; "strong" would tie sessions to the address.

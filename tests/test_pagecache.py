@@ -1,18 +1,49 @@
-"""The cache of public pages: hits cost one query, each visitor gets their own CSRF token, and every change
-readers should see (publish, edit, close, renew, reports, expiry, articles) shows at once."""
+"""The cache of public pages: hits cost no query, each visitor gets their own CSRF token, and every change
+readers should see (publish, edit, close, renew, reports, expiry, articles) shows at once, on every worker.
 
+On PostgreSQL (PRYSTAN_TEST_DATABASE_URL) the tests run with the Redis generation number, as a site of several
+workers or servers would."""
+
+import http.client
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+import redis
+from sqlalchemy import event, insert, update
 
-from app import articles
+from app import articles, pagecache
 from app.extensions import db
-from app.models import Article, Submission, User, utcnow
+from app.models import Article, Event, Submission, User, utcnow
 from app.submissions import decisions as service
-from tests.helpers import make_app, make_submission, make_user, public_id
+from tests.helpers import SECRET, TEST_DATABASE_URL, make_app, make_submission, make_user, public_id, ram_folder
+
+REDIS_URL = "redis://127.0.0.1:6379"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def redis_available() -> bool:
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not answering on 127.0.0.1:6379")
+        return False
+
+
+@pytest.fixture
+def app_config():
+    """On PostgreSQL, the workers learn of changes through Redis (without it, each hit asks the database)."""
+    if TEST_DATABASE_URL and redis_available():
+        # A secret of this test's own: its Redis number (named after the secret) is bumped by this test alone.
+        return {"PAGE_CACHE_REDIS_URL": REDIS_URL, "SECRET_KEY": f"{SECRET}-{uuid.uuid4().hex}"}
+    return {}
 
 
 @pytest.fixture
@@ -39,13 +70,47 @@ def queries_for(app, client, url) -> int:
     return len([s for s in seen if not s.startswith("PRAGMA")])
 
 
-def test_a_repeated_page_is_served_from_the_cache_with_one_query(app, client, mod):
+def state_source(app):
+    with app.app_context():
+        return pagecache.state_source(app)
+
+
+def test_a_repeated_page_is_served_from_the_cache_with_no_query(app, client, mod):
+    """On SQLite the cache's own connection answers PRAGMA data_version (no query, and not through the engine);
+    on PostgreSQL, Redis. Only PostgreSQL without Redis still asks for the newest event on each hit."""
     ad, _ = make_submission(app, "ad", title="Cached bike")
     approve(app, mod, ad)
     first = queries_for(app, client, "/ads")
     again = queries_for(app, client, "/ads")
-    assert first > 1 and again == 1
+    source = state_source(app)
+    expected = 1 if isinstance(source, pagecache.EventState) else 0
+    assert not TEST_DATABASE_URL or not redis_available() or isinstance(source, pagecache.RedisState)
+    assert first > 1 and again == expected
     assert "Cached bike" in client.get("/ads").get_data(as_text=True)
+
+
+def test_sqlite_looks_for_the_newest_event_only_after_a_commit(app):
+    """data_version moves with every commit of another connection, the app's own pool included."""
+    if TEST_DATABASE_URL:
+        pytest.skip("SQLite only")
+    make_submission(app, "ad", title="Row")
+    source = state_source(app)
+    assert isinstance(source, pagecache.SQLiteState)
+    with app.app_context():
+        before = source.read()
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert source.read() == before and seen == []  # nothing committed: no lookup
+            with db.engine.begin() as connection:  # a change committed on a pooled connection, with no event
+                connection.execute(update(Submission).values(title="x"))
+            assert source.read() == before and len(seen) == 2  # looked up again (the update, then the lookup)
+            with db.engine.begin() as connection:
+                connection.execute(insert(Event).values(action="submitted", created_at=utcnow(), detail=""))
+            assert source.read() != before
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def test_reading_the_site_sets_no_cookie(tmp_path):
@@ -215,3 +280,186 @@ def test_staff_and_visitors_with_messages_are_never_served_from_the_cache(app, c
     reader = app.test_client()
     reader.post(f"/ads/{public_id(app, ad)}/report", data={"reason": "spam"})
     assert "A moderator will look at this ad" in reader.get("/ads").get_data(as_text=True)
+
+
+@pytest.fixture
+def redis_state(app):
+    """The Redis generation number on any database, under a key of this test's own."""
+    if not redis_available():
+        pytest.skip("Redis is not running here (CI runs it)")
+    source = pagecache.RedisState(REDIS_URL, key=f"prystan-test:{uuid.uuid4().hex}")
+    app.extensions["pagecache.state"] = source
+    yield source
+    source.redis.delete(source.key)
+
+
+def test_through_redis_a_hit_costs_no_query_and_a_commit_shows_at_once(app, client, mod, redis_state):
+    ad, _ = make_submission(app, "ad", title="Redis bike")
+    assert "Redis bike" not in client.get("/ads").get_data(as_text=True)
+    assert queries_for(app, client, "/ads") == 0
+    generation = int(redis_state.redis.get(redis_state.key))
+    approve(app, mod, ad)  # the commit that added an event bumps the number
+    assert int(redis_state.redis.get(redis_state.key)) == generation + 1
+    assert "Redis bike" in client.get("/ads").get_data(as_text=True)
+    redis_state.redis.delete(redis_state.key)  # a Redis restarted empty, or the key evicted
+    with app.app_context():
+        assert redis_state.read()[1] not in (0, generation, generation + 1)  # a new start, no page kept under it
+
+
+def test_a_change_that_bumped_nothing_shows_within_the_recheck(app, client, mod, redis_state):
+    """A write from a process without Redis, or while Redis was away: the newest event is looked up anyway,
+    at most RECHECK_SECONDS apart."""
+    redis_state.RECHECK_SECONDS = 0.3
+    ad, _ = make_submission(app, "ad", title="Quiet change")
+    assert "Quiet change" not in client.get("/ads").get_data(as_text=True)
+    with app.app_context(), db.engine.begin() as connection:  # not through a session: no bump
+        now = utcnow()
+        connection.execute(
+            update(Submission)
+            .where(Submission.id == ad)
+            .values(status="approved", published_at=now, expires_at=now + timedelta(days=30))
+        )
+        connection.execute(insert(Event).values(action="approved", submission_id=ad, created_at=now, detail=""))
+    time.sleep(0.35)
+    assert "Quiet change" in client.get("/ads").get_data(as_text=True)
+
+
+def test_without_redis_the_cache_asks_the_database(app, client, mod):
+    """Redis unreachable: every hit asks for the newest event, and changes still show at once."""
+    app.extensions["pagecache.state"] = pagecache.RedisState("redis://127.0.0.1:9", key="unreachable")
+    ad, _ = make_submission(app, "ad", title="Fallback bike")
+    assert "Fallback bike" not in client.get("/ads").get_data(as_text=True)
+    approve(app, mod, ad)
+    assert "Fallback bike" in client.get("/ads").get_data(as_text=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# gunicorn serves this module: the site, with the id of the worker process that answered each request.
+WORKER_WSGI = """
+import os
+from wsgi import app as site
+
+def app(environ, start_response):
+    def respond(status, headers, exc_info=None):
+        return start_response(status, headers + [("X-Worker", str(os.getpid()))], exc_info)
+    return site(environ, respond)
+"""
+
+
+class Workers:
+    """gunicorn with two workers on the tests' database; each request on a new connection, so that both answer."""
+
+    def __init__(self, app, tmp_path):
+        self.port = free_port()
+        (tmp_path / "worker_wsgi.py").write_text(WORKER_WSGI)
+        env = os.environ | {
+            "PRYSTAN_SECRET_KEY": app.config["SECRET_KEY"],
+            "PRYSTAN_DATABASE_URL": app.config["DATABASE_URL"],
+            "PRYSTAN_STORAGE_URL": app.config["STORAGE_URL"],
+            "PRYSTAN_UPLOAD_WORKDIR": ram_folder(tmp_path) + "-workers",
+            "PRYSTAN_RESUMABLE_DIR": str(tmp_path / "resumable-workers"),
+            "PRYSTAN_RATELIMIT_ENABLED": "false",
+            "PRYSTAN_WTF_CSRF_ENABLED": "false",
+            "PRYSTAN_POW_ENABLED": "false",
+            "PRYSTAN_REPORT_THRESHOLD": "1",
+            "PRYSTAN_PAGE_CACHE_REDIS_URL": f'"{app.config["PAGE_CACHE_REDIS_URL"] or ""}"',
+            "PYTHONPATH": f"{ROOT}:{tmp_path}",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_THREADS": "2",
+        }
+        command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "worker_wsgi:app"]
+        self.server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while len(self.pids_serving("/help/telegram", times=1)) < 2:
+            assert time.time() < deadline and self.server.poll() is None, "gunicorn did not start two workers"
+
+    def get(self, path: str, method: str = "GET", body: str | None = None) -> tuple[str, int, str]:
+        """(the worker's pid, status, page text)"""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            headers = {"Connection": "close", "Content-Type": "application/x-www-form-urlencoded"}
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.getheader("X-Worker"), response.status, response.read().decode()
+        except OSError:
+            return None, 0, ""
+        finally:
+            connection.close()
+
+    def pids_serving(self, path: str, times: int) -> dict[str, list]:
+        """Ask until each worker has answered ``times`` times; every answer, by worker."""
+        answers: dict[str, list] = {}
+        for _ in range(400):
+            pid, status, text = self.get(path)
+            if pid:
+                answers.setdefault(pid, []).append((status, text))
+            if len(answers) == 2 and all(len(a) >= times for a in answers.values()):
+                break
+        return answers
+
+    def every_worker(self, path: str, times: int = 2):
+        """Every answer of both workers: the first made or served from its cache, the next from its cache."""
+        answers = self.pids_serving(path, times)
+        assert len(answers) == 2, f"one worker only answered {path}"
+        return [answer for worker in answers.values() for answer in worker]
+
+    def close(self):
+        self.server.terminate()
+        self.server.wait(timeout=20)
+
+
+def test_every_worker_shows_each_change_at_once(app, mod, tmp_path):
+    """Two gunicorn workers, each with its cache warm: a publication and an article edit made by another
+    process, and a report sent to one of the workers, show on both at the next request."""
+    shown, _ = make_submission(app, "ad", title="Shown bike")
+    approve(app, mod, shown)
+    waiting, _ = make_submission(app, "ad", title="Waiting bike")
+    editor = make_user(app, "ales", "editor")
+    with app.app_context():
+        article_id = articles.save(
+            None,
+            title="First",
+            slug="first",
+            summary="",
+            body="One",
+            locale="en",
+            publish=True,
+            author=db.session.get(User, editor),
+        ).id
+    page = f"/ads/{public_id(app, shown)}-shown-bike"
+    workers = Workers(app, tmp_path)
+    try:
+        for path in ("/", "/ads", page, "/articles"):
+            for status, text in workers.every_worker(path):  # warm: each worker makes the page, then keeps it
+                assert status == 200 and "Waiting bike" not in text, path
+
+        approve(app, mod, waiting)  # published by another process
+        for path in ("/", "/ads"):
+            assert all("Waiting bike" in text for _, text in workers.every_worker(path)), path
+
+        with app.app_context():
+            articles.save(
+                db.session.get(Article, article_id),
+                title="Second",
+                slug="first",
+                summary="",
+                body="Two",
+                locale="en",
+                publish=True,
+                author=db.session.get(User, editor),
+            )
+        for _, text in workers.every_worker("/articles"):
+            assert "Second" in text and "First" not in text
+
+        _, status, _ = workers.get(f"/ads/{public_id(app, shown)}/report", "POST", "reason=spam")
+        assert status == 303  # reported to one worker: the ad goes back to the queue (threshold 1)
+        assert {status for status, _ in workers.every_worker(page)} == {404}
+        assert all("Shown bike" not in text for _, text in workers.every_worker("/ads"))
+    finally:
+        workers.close()

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -246,7 +247,7 @@ def test_form_shows_the_limits_and_gives_them_to_the_widget(client):
     assert 'data-max-files="10"' in html and f'data-max-bytes="{20 * 2**20}"' in html
     assert 'name="attachments"' in html and "multiple" in html
     assert "Up to 10 files" in html and "20 MB each and 50 MB together" in html
-    assert '<script src="/static/js/upload.js" defer></script>' in html
+    assert re.search(r'<script src="/static/js/upload\.js\?v=[0-9a-f]{12}" defer></script>', html)
 
 
 def test_request_limits_match_the_upload_limits(app):

@@ -79,3 +79,22 @@ def test_the_puzzle_grows_with_the_load_and_stops_at_its_cap(app, client):
     # Sends without an answer cost nothing and so add no load.
     client.post("/submit/information", data=form(99))
     assert client.get("/pow/challenge").get_json()["maxnumber"] == 4000
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"RATELIMIT_ENABLED": True, "LOGIN_RATELIMIT": "50 per hour"}])
+def test_a_sign_in_over_the_onion_exempts_no_onion_client_from_the_growing_delay(app):
+    """On the public address the moderator's own address, known from an earlier sign-in, is never delayed. On the
+    onion every client is 127.0.0.1: a sign-in there must not make every onion client 'known'."""
+    from app.auth import throttle
+    from tests.helpers import PASSWORD, make_user
+
+    make_user(app)
+
+    def attempt(base, password="wrong password!"):
+        data = {"username": "olga", "password": password}
+        local = {"REMOTE_ADDR": "127.0.0.1"}
+        return app.test_client().post("/auth/login", data=data, base_url=base, environ_base=local)
+
+    assert attempt(ONION, PASSWORD).status_code == 303  # staff signed in over the onion
+    assert [attempt(ONION).status_code for _ in range(throttle.FREE)] == [422] * throttle.FREE
+    assert attempt(ONION, PASSWORD).status_code == 429  # a guesser there is delayed like everyone else

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app import seclog
+from app.addresses import on_onion
 from app.audit import record
 from app.auth import bp, factors, keys, throttle
 from app.auth import totp as codes
@@ -27,7 +28,8 @@ def typed_account() -> str:
 
 
 def network() -> str:
-    return client_network(request.remote_addr or "")
+    """The client's network, for the sign-in limits; on the onion none (every client there is 127.0.0.1)."""
+    return "" if on_onion() else client_network(request.remote_addr or "")
 
 
 def account_address_key() -> str:

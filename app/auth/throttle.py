@@ -5,8 +5,9 @@ accounts: ten wrong passwords from ten addresses block those addresses, not the 
 each account also gets a growing delay: after FREE failures within the hour, the next attempt must wait FIRST
 seconds, then twice as long after each further failure, up to MOST. Guessing from many addresses stays slow.
 An address that signed in to the account before (within REMEMBER) is never delayed, so the real moderator at
-their usual connection gets in at once. Counters live in the rate limiter's storage (memory or Redis), under keyed
-hashes: no username or address is stored.
+their usual connection gets in at once. On the onion address, where every client is 127.0.0.1, no address is
+known (the routes pass an empty one): a sign-in there would otherwise exempt every onion client. Counters live
+in the rate limiter's storage (memory or Redis), under keyed hashes: no username or address is stored.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _on() -> bool:
 
 def wait(account: str, network: str) -> int:
     """Seconds before this account may be tried again from this network; 0: now."""
-    if not _on() or limiter.storage.get(_key("known", account, network)):
+    if not _on() or (network and limiter.storage.get(_key("known", account, network))):
         return 0
     block = _key("delay", account)
     if not limiter.storage.get(block):
@@ -58,5 +59,6 @@ def succeeded(account: str, network: str) -> None:
         return
     for kind in ("failed", "delay"):
         limiter.storage.clear(_key(kind, account))
-    limiter.storage.clear(_key("known", account, network))
-    limiter.storage.incr(_key("known", account, network), REMEMBER)
+    if network:
+        limiter.storage.clear(_key("known", account, network))
+        limiter.storage.incr(_key("known", account, network), REMEMBER)

@@ -150,7 +150,7 @@ def test_webm_ogg_and_wav_lose_their_tags(app, tmp_path, name, codecs, type_):
 @pytest.mark.parametrize("app_config", [{"UPLOAD_MAX_MEDIA_MINUTES": 1}])
 def test_a_video_over_the_duration_limit_is_refused(app, tmp_path):
     source = media.long_video(str(tmp_path), 65)
-    assert refused(app, source, tmp_path / "work") == ["long.mp4 is longer than 1 minutes. Send a shorter part of it."]
+    assert refused(app, source, tmp_path / "work") == ["long.mp4 is longer than 1 minute. Send a shorter part of it."]
 
 
 def test_what_cannot_be_rebuilt_is_refused_clearly(app, tmp_path):

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from app.uploads import sandbox
 from app.uploads.scrub import FORMATS
@@ -77,7 +78,6 @@ MESSAGES = {
         "%(name)s is a video or a recording, which this site cannot take at the moment. Send photos or PDF documents."
     ),
     "media_total": _l("Together the videos and recordings are larger than %(mb)d MB. Remove some of them."),
-    "media_duration": _l("%(name)s is longer than %(limit)d minutes. Send a shorter part of it."),
     "media_unreadable": _l(
         "%(name)s could not be rebuilt without its hidden data: it may be damaged, or hold streams we cannot copy "
         "safely. Try another file or another format."
@@ -163,7 +163,18 @@ class Refused(Exception):
         self.messages = messages
 
 
+# Messages with a number in them whose plural forms differ by language (made in message()).
+COUNTED = {"media_duration"}
+
+
 def message(code: str, **values) -> str:
+    if code == "media_duration":
+        return ngettext(
+            "%(name)s is longer than %(num)d minute. Send a shorter part of it.",
+            "%(name)s is longer than %(num)d minutes. Send a shorter part of it.",
+            values["limit"],
+            name=values["name"],
+        )
     return str(MESSAGES[code]) % values
 
 
@@ -353,7 +364,7 @@ def trusted(result, upload: Upload) -> dict:
     if not isinstance(result, dict) or result.get("ok") not in (True, False):
         return refused
     if not result["ok"]:
-        return result if result.get("error") in MESSAGES else refused
+        return result if result.get("error") in MESSAGES or result.get("error") in COUNTED else refused
     expected = upload.type if upload.type == "application/pdf" or is_media(upload.type) else FORMATS[upload.type][1]
     sizes = (result.get("width"), result.get("height"))
     numbers_ok = all(v is None or (isinstance(v, int) and 0 < v <= 10**6) for v in sizes)

@@ -295,6 +295,11 @@ def status_page(form, submission, notice=None, **forms):
     return render_template("submit/status.html", form=form, submission=submission, notice=notice, **context, **forms)
 
 
+def opened(code: str | None):
+    """What a receipt code opens, and the status form that shows it again (the item is None for a wrong code)."""
+    return find(code or "", receipt_key=receipt_key()), StatusForm(formdata=None, code=code or "")
+
+
 def not_found(code_text: str, **forms):
     """One answer for every code that matches nothing, whatever the item would have held (messages too)."""
     g.receipt_missed = True
@@ -308,10 +313,9 @@ def not_found(code_text: str, **forms):
 def reply():
     """The submitter answers a staff message, with files if they like (sent with the answer, or before it)."""
     reply_form = ReplyForm()
-    submission = find(reply_form.code.data or "", receipt_key=receipt_key())
+    submission, form = opened(reply_form.code.data)
     if submission is None:
         return not_found(reply_form.code.data)
-    form = StatusForm(formdata=None, code=reply_form.code.data)
     if not threads.can_answer(submission):
         return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
     key = form_key(create=True)
@@ -344,10 +348,9 @@ def reply():
 def edit():
     """The ad's owner changes it: it leaves the site and waits for a moderator again."""
     edit_form = AdEditForm()
-    submission = find(edit_form.code.data or "", receipt_key=receipt_key())
+    submission, form = opened(edit_form.code.data)
     if submission is None:
         return not_found(edit_form.code.data)
-    form = StatusForm(formdata=None, code=edit_form.code.data)
     if not owner.editable(submission):
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if not edit_form.validate():
@@ -377,8 +380,7 @@ def close():
 
 def owner_action(action):
     owner_form = AdOwnerForm()
-    form = StatusForm(formdata=None, code=owner_form.code.data or "")
-    submission = find(owner_form.code.data or "", receipt_key=receipt_key())
+    submission, form = opened(owner_form.code.data)
     if submission is None:
         return not_found(owner_form.code.data)
     if not owner_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
@@ -396,9 +398,8 @@ def owner_action(action):
 @receipt_limits
 def withdraw():
     """Delete a submission for good, files included, after the submitter confirms."""
-    form = StatusForm(formdata=None, code=request.form.get("code", ""))
     withdraw_form = WithdrawForm()
-    submission = find(withdraw_form.code.data or "", receipt_key=receipt_key())
+    submission, form = opened(withdraw_form.code.data)
     if submission is None:
         return not_found(withdraw_form.code.data, withdraw_form=withdraw_form)
     if not withdraw_form.validate():

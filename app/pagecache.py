@@ -186,7 +186,9 @@ def redis_url(config) -> str | None:
     url = config.get("PAGE_CACHE_REDIS_URL")
     if url is None:
         limiter = str(config.get("RATELIMIT_STORAGE_URI") or "")
-        url = limiter if limiter.startswith(("redis://", "rediss://")) else None
+        if limiter.startswith("redis+unix://"):  # (the limits library's name for a socket; redis-py's is unix://)
+            limiter = "unix://" + limiter.removeprefix("redis+unix://")
+        url = limiter if limiter.startswith(("redis://", "rediss://", "unix://")) else None
     return url or None
 
 

@@ -463,3 +463,15 @@ def test_every_worker_shows_each_change_at_once(app, mod, tmp_path):
         assert all("Shown bike" not in text for _, text in workers.every_worker("/ads"))
     finally:
         workers.close()
+
+
+def test_the_page_caches_redis_follows_the_rate_limiters_whatever_its_scheme():
+    """deploy/ gives the limiter Redis's socket (redis+unix://, the limits library's name): the page cache must
+    find it there too (redis-py's unix://), or a hit would ask PostgreSQL again."""
+    from app.pagecache import redis_url
+
+    socket = "/run/redis/redis-server.sock"
+    assert redis_url({"RATELIMIT_STORAGE_URI": f"redis+unix://{socket}"}) == f"unix://{socket}"
+    assert redis_url({"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}) == "redis://127.0.0.1:6379"
+    assert redis_url({"RATELIMIT_STORAGE_URI": "memory://"}) is None
+    assert redis_url({"RATELIMIT_STORAGE_URI": "redis://x", "PAGE_CACHE_REDIS_URL": False}) is None

@@ -102,6 +102,17 @@ def test_the_systemd_units_are_valid(tmp_path):
         "ExecStart=/srv/prystan/.venv/bin/flask --app wsgi uploads gc"
         in (DEPLOY / "systemd" / "prystan-uploads-gc.service").read_text()
     )
+    # systemd's own measure of what a service could still do if taken over: 0 (nothing) to 10 (everything).
+    for service in ("prystan", "prystan-purge", "prystan-uploads-gc", "prystan-notify"):
+        rated = subprocess.run(
+            [analyze, "security", "--offline=true", "--no-pager", f"{service}.service"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", rated.stdout).group(1))
+        assert exposure <= 2.0, (service, exposure)
 
 
 def test_nginx_takes_the_apps_largest_request_and_little_more(tmp_path):

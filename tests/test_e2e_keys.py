@@ -63,6 +63,9 @@ def test_register_a_key_and_sign_in_with_it_and_a_clone_is_refused(key_page, liv
     expect(page.get_by_text("The key “blue key” is added.")).to_be_visible()
     expect(page.locator(".key-list li")).to_have_count(1)
     screenshot(page, "keys-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "keys-mobile")
+    page.set_viewport_size({"width": 1280, "height": 900})
     credentials = page.devtools.send("WebAuthn.getCredentials", {"authenticatorId": page.authenticator})["credentials"]
     assert len(credentials) == 1 and credentials[0]["rpId"] == "localhost"
 

@@ -133,7 +133,7 @@ def notify() -> None:
     config = current_app.config
     address = (config.get("PUBLIC_URL") or config.get("ONION_URL") or "").rstrip("/")
     state = config["NOTIFY_STATE_FILE"] or os.path.join(current_app.instance_path, "notify.json")
-    result = digest.run(config, f"{address}/moderation", state)
+    result = digest.run(config, f"{address}/moderation" if address else "", state)  # (no address: no link)
     click.echo(f"Digest: {result.reason}{': sent by ' + ', '.join(result.channels) if result.channels else ''}.")
 
 

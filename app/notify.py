@@ -99,7 +99,8 @@ def run(config, queue_url: str, state_file: str, *, now: float | None = None) ->
     if not always and not waiting(state.get("event", 0), state.get("checked"), age, now):
         save_state(state_file, state | seen)
         return Sent("nothing waits", [])
-    delivered = [name for name in channels if SENDERS[name](config, f"{TEXT}: {queue_url}")]
+    text = f"{TEXT}: {queue_url}" if queue_url.startswith(("https://", "http://")) else TEXT
+    delivered = [name for name in channels if SENDERS[name](config, text)]
     save_state(state_file, seen | {"sent": now})
     return Sent("always" if always else "new", delivered)
 

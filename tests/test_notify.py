@@ -238,3 +238,11 @@ def test_a_failing_bot_api_leaves_no_token_in_the_logs(app, runner, smtp, bot, c
 def test_without_a_channel_nothing_is_tried(app, runner):
     make_submission(app, **SUBMITTED)
     assert "no channel" in run_notify(runner)
+
+
+@pytest.mark.parametrize("app_config", [{"NOTIFY_TELEGRAM_TOKEN": TOKEN, "NOTIFY_TELEGRAM_CHAT_ID": CHAT}])
+def test_without_a_configured_address_the_digest_has_no_link(app, runner, bot, tmp_path):
+    app.config.update(TELEGRAM_API_URL=bot.url, NOTIFY_STATE_FILE=str(tmp_path / "n.json"))
+    make_submission(app, **SUBMITTED)
+    run_notify(runner)
+    assert [fields["text"] for _path, fields in bot.calls] == ["Please check the queue"]

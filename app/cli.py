@@ -96,6 +96,8 @@ def demo() -> None:
     click.echo("  Write articles as an editor:")
     click.echo("    username: editor")
     click.echo(f"    password: {editor_password}")
+    click.echo("  To try passkeys and security keys (/auth/keys), open http://localhost:5000 instead:")
+    click.echo("    a key is tied to a name, never to an IP address.")
     click.echo("")
 
 

@@ -51,10 +51,21 @@ def base_url() -> str:
     return request.host_url.rstrip("/")
 
 
+# Set to "1" by the proxy's onion server only (deploy/nginx), and cleared by its public one.
+ONION_HEADER = "X-Prystan-Onion"
+
+
 def on_onion() -> bool:
-    """Did this request come in on the onion address? There every visitor reaches the app from 127.0.0.1."""
-    onion = current_app.config.get("ONION_URL")
-    return bool(onion) and urlsplit("//" + request.host).hostname == urlsplit(onion).hostname
+    """Did this request come in on the onion address? There every visitor reaches the app from 127.0.0.1, and the
+    limits count per form session instead (security.limiter_key).
+
+    Behind a proxy (PROXY_HOPS > 0) the Host header alone cannot say so: a client of the public address could name
+    the onion host and so leave the per-address limits. There the proxy's onion server says it, in ONION_HEADER."""
+    config = current_app.config
+    onion = config.get("ONION_URL")
+    if not onion or urlsplit("//" + request.host).hostname != urlsplit(onion).hostname:
+        return False
+    return not config.get("PROXY_HOPS") or request.headers.get(ONION_HEADER) == "1"
 
 
 def external_url(endpoint: str, **values) -> str:

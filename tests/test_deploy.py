@@ -417,6 +417,29 @@ def test_the_rate_limit_keys_on_the_client_and_no_header_moves_it(site):
     assert [boris.get("/language/en").status_code for _ in range(2)] == [303, 429]
 
 
+def test_a_client_of_the_public_address_naming_the_onion_host_is_still_counted_by_its_address(site):
+    """On the onion the limits count per form session (everyone there is 127.0.0.1). A client of the public
+    address that sends Host: <onion> must not get that: only nginx's onion server marks a request as the onion."""
+    if not site.redis:
+        pytest.skip("Redis is not answering on 127.0.0.1:6379: with memory:// each worker counts on its own")
+    claimer, other = site.visitor("127.0.0.4"), site.visitor("127.0.0.5")
+    for visitor in (claimer, other):
+        visitor.host = ONION_HOST
+    # (cookies dropped each time: on the onion, requests without a session would share one bucket)
+    codes = []
+    for _ in range(3):
+        claimer.cookies.clear()
+        codes.append(claimer.get("/language/en").status_code)
+    assert codes == [303, 303, 429]
+    assert other.get("/language/en").status_code == 303  # another address, another bucket: counted by address
+    # And a form sent so is not taken for the onion's (where the proof of work is required): the no-JS path.
+    form = other.get("/submit/information")
+    fields = {"csrf_token": csrf_token(form.get_data(as_text=True)), "telegram": "no_onion", "body": "Claimed host."}
+    post = {"Content-Type": "application/x-www-form-urlencoded", "Referer": f"https://{ONION_HOST}/submit/information"}
+    sent = other.request("POST", "/submit/information", urllib.parse.urlencode(fields).encode(), post)
+    assert sent.status_code == 200 and receipt_from(sent.get_data(as_text=True))
+
+
 def test_no_header_changes_a_link(site):
     visitor = site.visitor("127.0.0.4")
     forged = {"X_Forwarded_Host": "evil.example", "X_Forwarded_Proto": "http", "Forwarded": "host=evil.example"}

@@ -5,6 +5,7 @@ replay or a cloned key would. The browser side, with Chromium's virtual authenti
 import html
 import re
 
+import cbor2
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -289,3 +290,47 @@ def test_a_moderator_cannot_require_keys_of_others(app, client, with_key):
     make_user(app, username="ivan")
     login(client, username="ivan")
     assert client.post("/admin/users/1/key-required").status_code in (403, 404)
+
+
+def test_where_a_key_is_required_the_last_key_goes_only_with_the_key_itself(app, client, with_key):
+    """Else a phisher holding the password and an app code could remove it and sign in with codes again."""
+    secret = pyotp.random_base32()
+    with app.app_context():
+        db.session.execute(db.update(User).values(totp_secret=secret, key_required=True))
+        db.session.commit()
+        key_id = db.session.scalar(select(SecurityKey.id))
+    key_step(client, with_key, otp=pyotp.TOTP(secret).now())
+    field = f"key{key_id}-"
+    refused = client.post(f"/auth/keys/{key_id}/remove", data={field + "password": PASSWORD})
+    assert refused.status_code == 422 and "your last second factor" in refused.get_data(as_text=True)
+    assertion = with_key.get(options_in(refused.get_data(as_text=True), "get"), ORIGIN)
+    removed = client.post(
+        f"/auth/keys/{key_id}/remove", data={field + "password": PASSWORD, field + "assertion": assertion}
+    )
+    assert removed.status_code == 303
+
+
+class BrokenKey(SoftKey):
+    def __init__(self, cose: bytes):
+        super().__init__()
+        self.cose = cose
+
+    def cose_key(self) -> bytes:
+        return self.cose
+
+
+@pytest.mark.parametrize(
+    "cose",
+    [
+        cbor2.dumps("x"),  # not a map at all
+        cbor2.dumps({1: 2, 3: -7, -1: 1, -2: bytes(32), -3: bytes(32)}),  # a point that is not on the curve
+        cbor2.dumps({1: 1, 3: -8, -1: 6, -2: b"short"}),  # an Ed25519 key of 5 bytes
+    ],
+)
+def test_a_registration_with_a_broken_public_key_is_refused_not_an_error(app, client, cose):
+    make_user(app)
+    login(client)
+    response = add_key(client, BrokenKey(cose))
+    assert response.status_code == 422 and "The new key was not registered" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(SecurityKey.id)) is None

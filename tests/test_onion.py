@@ -98,3 +98,12 @@ def test_a_sign_in_over_the_onion_exempts_no_onion_client_from_the_growing_delay
     assert attempt(ONION, PASSWORD).status_code == 303  # staff signed in over the onion
     assert [attempt(ONION).status_code for _ in range(throttle.FREE)] == [422] * throttle.FREE
     assert attempt(ONION, PASSWORD).status_code == 429  # a guesser there is delayed like everyone else
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"PROXY_HOPS": 1}])
+def test_behind_a_proxy_only_its_onion_server_makes_a_request_the_onions(app, client):
+    """A client of the public address can name the onion host; only the proxy's onion server sets the header."""
+    claimed = client.post("/submit/information", data=form(1), base_url=ONION)
+    assert claimed.status_code == 200  # not the onion: taken on the path without JavaScript
+    marked = client.post("/submit/information", data=form(2), base_url=ONION, headers={"X-Prystan-Onion": "1"})
+    assert marked.status_code == 422 and "solve a small puzzle" in marked.get_data(as_text=True)

@@ -26,7 +26,8 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authentication_credential_json
-from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.decode_credential_public_key import decode_credential_public_key
+from webauthn.helpers.decoded_public_key_to_cryptography import decoded_public_key_to_cryptography
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -123,7 +124,9 @@ def register(user: User, name: str, credential: str, challenge: bytes) -> Securi
         verified = verify_registration_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id, expected_origin=origin
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError):
+        # A public key the library cannot load would never verify a signature: refuse it now, not at sign-in.
+        decoded_public_key_to_cryptography(decode_credential_public_key(verified.credential_public_key))
+    except Exception:  # (anything a hostile answer makes the parsers raise: it is no key)
         return None
     if db.session.scalar(select(SecurityKey.id).where(SecurityKey.credential_id == verified.credential_id)):
         return None
@@ -145,7 +148,7 @@ def authenticate(user: User, assertion: str, challenge: bytes, keys: list[Securi
     rp_id, origin = relying_party()
     try:
         credential_id = parse_authentication_credential_json(assertion).raw_id
-    except (WebAuthnException, ValueError, TypeError, KeyError):
+    except Exception:  # (anything a hostile answer makes the parser raise)
         return None
     key = next((k for k in (here(user) if keys is None else keys) if k.credential_id == credential_id), None)
     if key is None:
@@ -159,7 +162,7 @@ def authenticate(user: User, assertion: str, challenge: bytes, keys: list[Securi
             credential_public_key=key.public_key,
             credential_current_sign_count=key.sign_count,
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError):
+    except Exception:
         return None
     moved = db.session.execute(  # (two sign-ins racing with one answer: only one moves the counter)
         update(SecurityKey)

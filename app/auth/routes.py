@@ -298,7 +298,9 @@ def remove_key(key_id: int):
         abort(404)
     form = RemoveKeyForm(prefix=f"key{key.id}-")
     if form.validate_on_submit():
-        last = not user.totp_secret and len(keys.registered(user)) == 1
+        # The last key is the last factor without an app, and always where a key is required (its app's codes
+        # must not be a way back to signing in without one).
+        last = len(keys.registered(user)) == 1 and (user.key_required or not user.totp_secret)
         challenge = keys.take_challenge(user) if last else None
         if not verify(user.password_hash, form.password.data):
             form.password.errors.append(_("This is not your current password."))
@@ -318,7 +320,7 @@ def keys_page(user: User, form: AddKeyForm, removing: tuple | None = None):
     challenge = keys.new_challenge(user)
     registered = keys.registered(user)
     here = keys.here(user)
-    last = registered[0].id if len(registered) == 1 and not user.totp_secret else None
+    last = registered[0].id if len(registered) == 1 and (user.key_required or not user.totp_secret) else None
     context = {
         "form": form,
         "registered": registered,

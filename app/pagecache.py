@@ -244,12 +244,18 @@ def next_expiry(state: tuple, now: datetime) -> datetime | None:
     return entry[1]
 
 
+# The query arguments readers' pages read (the ads' filters and the next page). A request with any other is
+# answered but not kept: a flood of made-up arguments would otherwise push the real pages out of the cache.
+READER_ARGS = frozenset({"q", "category", "city", "after"})
+
+
 def cacheable() -> bool:
     return (
         current_app.extensions["pagecache"].size > 0
         and request.method == "GET"
         and "_user_id" not in session
         and "_flashes" not in session
+        and READER_ARGS.issuperset(request.args.keys())
     )
 
 

@@ -89,6 +89,19 @@ def test_a_repeated_page_is_served_from_the_cache_with_no_query(app, client, mod
     assert "Cached bike" in client.get("/ads").get_data(as_text=True)
 
 
+def test_made_up_query_arguments_are_answered_but_never_push_real_pages_out(app, client, mod):
+    ad, _ = make_submission(app, "ad", title="Kept bike")
+    approve(app, mod, ad)
+    pages = app.extensions["pagecache"]
+    client.get("/ads?q=bike")
+    kept = len(pages.entries)
+    for n in range(20):
+        response = client.get(f"/ads?junk{n}=x&q=bike")
+        assert response.status_code == 200 and "Kept bike" in response.get_data(as_text=True)
+    assert len(pages.entries) == kept  # none of them kept
+    assert queries_for(app, client, "/ads?q=bike") == (1 if isinstance(state_source(app), pagecache.EventState) else 0)
+
+
 def test_sqlite_looks_for_the_newest_event_only_after_a_commit(app):
     """data_version moves with every commit of another connection, the app's own pool included."""
     if TEST_DATABASE_URL:

@@ -56,7 +56,7 @@ def ad_list():
     else:  # too long: the errors show, and the list is unfiltered
         filters = ads.Filters()
     items, next_cursor = ads.page(filters, after=request.args.get("after"))
-    next_args = {k: v for k, v in request.args.items() if k != "after" and v} | {"after": next_cursor}
+    next_args = {k: v for k, v in request.args.items() if k in ("q", "category", "city") and v} | {"after": next_cursor}
     context = {
         "form": form,
         "ads": items,

@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 
 from app import ROOT
-from tests.helpers import make_app, ram_folder, receipt_from, solved_pow
+from tests.helpers import REDIS_URL, make_app, ram_folder, receipt_from, redis_available, solved_pow
 from tests.test_addresses import ONION, PUBLIC
-from tests.test_limits import REDIS_URL, redis_available
 
 pytestmark = pytest.mark.once
 

@@ -1,7 +1,6 @@
 """Rate limits on every public POST, keyed on a keyed hash of the address, shared through Redis by several
 app instances (as several gunicorn workers or servers would be)."""
 
-import os
 import uuid
 
 import pytest
@@ -9,10 +8,9 @@ import redis
 
 from app.extensions import db
 from tests import routes
-from tests.helpers import make_app, make_submission
+from tests.helpers import REDIS_URL, make_app, make_submission, redis_available
 from tests.routes import url_of
 
-REDIS_URL = "redis://127.0.0.1:6379"
 ONE = "1 per hour"
 TIGHT = {
     "RATELIMIT_ENABLED": True,
@@ -24,15 +22,6 @@ TIGHT = {
     "LANGUAGE_RATELIMIT": ONE,
     "RESUMABLE_RATELIMIT": ONE,
 }
-
-
-def redis_available() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not answering on 127.0.0.1:6379")
-        return False
 
 
 def posts_in_url_map(app, ad: str = "z" * 12) -> list[str]:

@@ -15,26 +15,25 @@ import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from sqlalchemy import event, insert, update
 
 from app import articles, pagecache
 from app.extensions import db
 from app.models import Article, Event, Submission, User, utcnow
 from app.submissions import decisions as service
-from tests.helpers import SECRET, TEST_DATABASE_URL, make_app, make_submission, make_user, public_id, ram_folder
+from tests.helpers import (
+    REDIS_URL,
+    SECRET,
+    TEST_DATABASE_URL,
+    make_app,
+    make_submission,
+    make_user,
+    public_id,
+    ram_folder,
+    redis_available,
+)
 
-REDIS_URL = "redis://127.0.0.1:6379"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def redis_available() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not answering on 127.0.0.1:6379")
-        return False
 
 
 @pytest.fixture

@@ -102,6 +102,10 @@ def test_two_instances_share_one_limit_through_redis(tmp_path):
     store = redis.Redis.from_url(REDIS_URL)
     keys = [k.decode() for k in store.scan_iter(f"*{prefix}*")]
     assert keys and not any("203.0.113.50" in k for k in keys)
+    # Both instances hashed the address with the same random daily key, which Redis forgets after 32 days.
+    daily = [k for k in keys if k.startswith("prystan:ratekey:")]
+    assert len(daily) == 1 and 30 * 86400 < store.ttl(daily[0]) <= 32 * 86400
+    keys = [k for k in keys if k not in daily]
     # ...and last only as long as their window, which ends each key: ".../<amount>/<multiples>/<unit>"
     # (SECURITY.md, "What is stored").
     seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -137,3 +141,31 @@ def test_refused_forms_do_not_use_up_the_submission_limit(app, client):
 def test_refused_forms_have_a_limit_of_their_own(app, client):
     codes = [client.post("/submit/information", data={"telegram": "x", "body": ""}).status_code for _ in range(4)]
     assert codes == [422, 422, 422, 429]
+
+
+TAKEN = {
+    "/submit/information": {"telegram": "anna_k1", "body": "A tip."},
+    "/submit/contact": {"telegram": "anna_k1", "body": "I can help.", "purpose": "legal", "direction": "offer"},
+    "/submit/ad": {"telegram": "anna_k1", "body": "A bike.", "title": "Bike", "category": "goods", "city": "Vilnius"},
+}
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [
+        {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "2 per hour", "POW_ENABLED": False},
+        {"RATELIMIT_ENABLED": True, "NOJS_SUBMIT_RATELIMIT": "2 per hour"},
+    ],
+)
+def test_forms_taken_share_one_budget_whichever_form(app, client):
+    """The limit is on forms taken per client, not per form: a third form of another kind is refused too."""
+    codes = [client.post(url, data=data).status_code for url, data in TAKEN.items()]
+    assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"RATELIMIT_ENABLED": True, "REFUSED_SUBMIT_RATELIMIT": "2 per hour", "POW_ENABLED": False}]
+)
+def test_forms_refused_share_one_budget_whichever_form(app, client):
+    codes = [client.post(url, data={"telegram": "x"}).status_code for url in TAKEN]
+    assert codes == [422, 422, 429]

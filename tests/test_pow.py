@@ -46,6 +46,9 @@ def test_each_answer_counts_once(client):
     answer = solved_pow(client)
     assert receipt_from(client.post("/submit/information", data=form(1, answer)).get_data(as_text=True))
     assert client.post("/submit/information", data=form(2, answer)).status_code == 429
+    # Nor on another form: an answer is used once, whichever form it came with.
+    ad = form(3, answer) | {"title": "Bike", "category": "goods", "city": "Vilnius"}
+    assert client.post("/submit/ad", data=ad).status_code == 429
 
 
 @pytest.mark.parametrize("app_config", [LIMITS | {"POW_ENABLED": False}])

@@ -103,3 +103,35 @@ def test_wrong_codes_are_rate_limited_but_right_ones_do_not_count(app, client):
     # The right code still opens its submission: earlier mistakes never lock its holder out.
     assert client.post("/status", data={"code": code}).status_code == 200
     assert client.post("/status/withdraw", data={"code": code, "confirm": "y"}).status_code == 200
+
+
+# Every action that opens an item by its receipt code: one budget of wrong codes for all of them.
+RECEIPT_ACTIONS = {
+    "/status": {},
+    "/status/reply": {"reply": "An answer."},
+    "/status/edit": {"title": "New", "body": "New text.", "category": "housing", "city": "Minsk"},
+    "/status/renew": {},
+    "/status/close": {},
+    "/status/withdraw": {"confirm": "y"},
+}
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "STATUS_RATELIMIT": "6 per hour"}])
+def test_wrong_codes_share_one_budget_whichever_action_was_asked(app, client):
+    _, code = make_submission(app, "ad")
+    for url, fields in RECEIPT_ACTIONS.items():  # one wrong code at each: the whole budget
+        response = client.post(url, data={"code": "1111222233334444"} | fields)
+        assert response.status_code in (200, 422) and NOT_FOUND in response.get_data(as_text=True), url
+    for url, fields in RECEIPT_ACTIONS.items():  # the seventh, at any of them, is refused
+        assert client.post(url, data={"code": "1111222233335555"} | fields).status_code == 429, url
+    # The right code still opens its submission.
+    assert client.post("/status", data={"code": code}).status_code == 200
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REPLY_RATELIMIT": "1 per hour"}])
+def test_answers_and_ad_edits_share_one_budget(app, client):
+    """REPLY_RATELIMIT counts what a receipt holder sends, an answer or an ad's new text, together."""
+    _, code = make_submission(app, "ad", status="approved")
+    edited = client.post("/status/edit", data={"code": code} | RECEIPT_ACTIONS["/status/edit"])
+    assert edited.status_code == 200
+    assert client.post("/status/reply", data={"code": code, "reply": "An answer."}).status_code == 429

@@ -186,6 +186,19 @@ def test_staff_messages_are_rate_limited_per_staff_member(app, moderator):
     assert write(other, item_id, "Mine.").status_code == 303
 
 
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "MESSAGE_RATELIMIT": "2 per hour"}])
+def test_staff_messages_and_notes_share_one_budget(app, moderator):
+    """MESSAGE_RATELIMIT counts messages and notes together, as the setting says."""
+    item_id, _ = make_submission(app)
+    note = {"internal_note": "Internal."}
+    codes = [
+        moderator.post(f"/moderation/{item_id}/note", data=note).status_code,
+        write(moderator, item_id).status_code,
+        moderator.post(f"/moderation/{item_id}/note", data=note).status_code,
+    ]
+    assert codes == [303, 303, 429]
+
+
 def test_the_thread_and_its_files_go_with_the_item(app, moderator, submitter):
     item_id, code = make_submission(app)
     write(moderator, item_id)

@@ -286,6 +286,10 @@ def staff_key() -> str:
     return f"staff:{current_user.id}"
 
 
+# Messages to submitters and internal notes: one budget per staff member for both.
+staff_writes = limiter.shared_limit(staff_limit, scope="staff-writes", key_func=staff_key)
+
+
 @bp.post("/<int:submission_id>/assign")
 def assign(submission_id: int):
     """Give an open case to a colleague."""
@@ -318,7 +322,7 @@ def done(submission_id: int):
 
 
 @bp.post("/<int:submission_id>/note")
-@limiter.limit(staff_limit, key_func=staff_key)
+@staff_writes
 def note(submission_id: int):
     """Add an internal note (never shown to the sender)."""
     form = NoteForm()
@@ -332,7 +336,7 @@ def note(submission_id: int):
 
 
 @bp.post("/<int:submission_id>/message")
-@limiter.limit(staff_limit, key_func=staff_key)
+@staff_writes
 def message(submission_id: int):
     """Write to the sender, who reads it at /status with the receipt."""
     form = MessageForm()

@@ -1,3 +1,4 @@
+import functools
 import tempfile
 from contextlib import contextmanager
 
@@ -62,11 +63,13 @@ def refused_limit() -> str:
 
 def submission_limits(view):
     """The limits every public form has: per address (sent, and refused apart), stricter without proof of work,
-    one use per answer."""
-    view = limiter.limit(submit_limit, methods=["POST"], deduct_when=accepted)(view)
-    view = limiter.limit(refused_limit, methods=["POST"], deduct_when=refused)(view)
-    view = limiter.limit(without_pow_limit, methods=["POST"], exempt_when=pow_exempt, deduct_when=accepted)(view)
-    once = limiter.limit("1 per day", methods=["POST"], key_func=answer_key, exempt_when=lambda: not proof.solved())
+    one use per answer. Each is shared by the three forms: the limits are on forms per client, whichever form (a
+    limit of each route's own would give three times as many)."""
+    shared = functools.partial(limiter.shared_limit, methods=["POST"])
+    view = shared(submit_limit, scope="forms-taken", deduct_when=accepted)(view)
+    view = shared(refused_limit, scope="forms-refused", deduct_when=refused)(view)
+    view = shared(without_pow_limit, scope="forms-without-pow", exempt_when=pow_exempt, deduct_when=accepted)(view)
+    once = shared("1 per day", scope="pow-answer", key_func=answer_key, exempt_when=lambda: not proof.solved())
     return once(view)
 
 
@@ -83,18 +86,25 @@ def receipt_found() -> bool:
     return g.receipt_found
 
 
-def receipt_limits(view):
-    return limiter.limit(status_limit, methods=["POST"], deduct_when=receipt_missed, exempt_when=receipt_found)(view)
+# Shared by every action that opens an item by its receipt code (/status and its five actions): one budget of
+# wrong codes per client, whichever action was asked (a limit of each route's own would give six).
+receipt_limits = limiter.shared_limit(
+    status_limit, scope="receipt", methods=["POST"], deduct_when=receipt_missed, exempt_when=receipt_found
+)
 
 
 def reply_limit() -> str:
     return current_app.config["REPLY_RATELIMIT"]
 
 
+# What a receipt holder sends, an answer or an ad's new text: one budget for both, per client.
+owner_sends = limiter.shared_limit(reply_limit, scope="owner-sends", methods=["POST"], deduct_when=accepted)
+
+
 def owner_writes(view):
     """What a receipt holder sends (an answer, an ad's new text): the receipt's limits, and a limit on what is
     taken, per address."""
-    return limiter.limit(reply_limit, methods=["POST"], deduct_when=accepted)(receipt_limits(view))
+    return owner_sends(receipt_limits(view))
 
 
 def submit(kind: str, **defaults):

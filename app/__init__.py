@@ -21,6 +21,7 @@ from app import config as settings
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.fragments import wanted
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
+from app.ratekeys import DailyKeys
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
 from app.uploads.resumable import Store
@@ -138,6 +139,7 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    app.extensions["ratekeys"] = DailyKeys()  # the limiter's random daily keys, held in memory (or its Redis)
     babel.init_app(
         app,
         locale_selector=select_locale,

@@ -10,6 +10,7 @@ from flask import current_app, request, session
 from werkzeug.urls import iri_to_uri
 
 from app.addresses import base_url, on_onion
+from app.ratekeys import pseudonym
 
 CSP = "; ".join(
     [
@@ -43,9 +44,29 @@ def derive_key(secret: str, purpose: str) -> bytes:
 
 
 def keyed_hash(purpose: str, value: str) -> str:
-    """A stable pseudonym for a value (an address, a username) that cannot be reversed without the key."""
+    """A stable pseudonym for a value kept in the database (a recovery code), irreversible without SECRET_KEY.
+    Never for an address: a copy of the disk holds the secret key (see rate_key)."""
     key = derive_key(current_app.config["SECRET_KEY"], purpose)
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _daily_keys():
+    from app.extensions import limiter  # (extensions imports this module for limiter_key)
+
+    return current_app.extensions["ratekeys"], limiter.storage, current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+
+
+def rate_key(purpose: str, value: str) -> str:
+    """The rate limiter's name for a value that names a client (an address, an account at an address): a keyed
+    hash under today's random key, which no file holds (app/ratekeys.py)."""
+    keys, storage, prefix = _daily_keys()
+    return pseudonym(keys.key(storage, prefix, keys.today()), purpose, value)
+
+
+def recent_rate_keys(purpose: str, value: str) -> list[str]:
+    """The names ``value`` had under each of the last ratekeys.KEEP daily keys, today's first."""
+    keys, storage, prefix = _daily_keys()
+    return [pseudonym(key, purpose, value) for key in keys.recent(storage, prefix)]
 
 
 def client_network(address: str) -> str:
@@ -63,7 +84,8 @@ def client_network(address: str) -> str:
 
 
 def limiter_key() -> str:
-    """Identify a client to the rate limiter by a keyed hash: the address itself is never stored.
+    """Identify a client to the rate limiter by a keyed hash under today's random key: the address itself is never
+    stored, and a copy of the server's disk cannot turn the hash back into it.
 
     On the onion address every visitor comes from 127.0.0.1 (the Tor daemon), so an address would put them all in
     one bucket, where one flood would stop everyone. There the key is the form session instead (the random CSRF
@@ -72,8 +94,8 @@ def limiter_key() -> str:
     every send and report (app/proof.py)."""
     if on_onion():
         form_session = session.get("csrf_token") or session.get("upload_key") or ""
-        return keyed_hash("ratelimit-onion", str(form_session))
-    return keyed_hash("ratelimit", client_network(request.remote_addr or ""))
+        return rate_key("ratelimit-onion", str(form_session))
+    return rate_key("ratelimit", client_network(request.remote_addr or ""))
 
 
 def set_headers(response):

@@ -22,8 +22,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
+import redis
 
 from app import ROOT
+from app.extensions import db
 from tests.helpers import REDIS_URL, make_app, ram_folder, receipt_from, redis_available, solved_pow
 from tests.test_addresses import ONION, PUBLIC
 
@@ -112,6 +114,49 @@ def test_the_systemd_units_are_valid(tmp_path):
         )
         exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", rated.stdout).group(1))
         assert exposure <= 2.0, (service, exposure)
+
+
+def test_redis_as_the_recipe_configures_it_writes_nothing_to_disk(tmp_path):
+    """Debian's redis.conf with deploy/redis/prystan.conf included last (deploy/README.md, step 2): no snapshot, no
+    append-only file, no TCP; the limiter's counters and daily keys, written and the server shut down, leave no
+    file behind."""
+    server = tool("redis-server", "/usr/bin/redis-server")
+    debian = Path("/etc/redis/redis.conf")
+    base = debian.read_text() if debian.exists() else ""
+    # Debian's paths, moved into this test's folder so that the machine's own Redis is not touched.
+    base = re.sub(r"^(daemonize|pidfile|logfile|dir|unixsocket|unixsocketperm|supervised) .*$", "", base, flags=re.M)
+    sock = tmp_path / "redis.sock"
+    conf = tmp_path / "redis.conf"
+    conf.write_text(
+        base
+        + f'\ndir {tmp_path}\ndaemonize no\nlogfile ""\n'
+        + f"include {DEPLOY / 'redis' / 'prystan.conf'}\n"
+        + f"unixsocket {sock}\n"  # (after the include: the recipe's /run/redis is not this test's)
+    )
+    process = subprocess.Popen([server, str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        client = redis.Redis(unix_socket_path=str(sock))
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.config_get("save") == {"save": ""}
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+        assert client.config_get("port") == {"port": "0"}
+        app = make_app(tmp_path / "app", RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis+unix://{sock}")
+        with app.app_context():
+            db.create_all()
+            sent = app.test_client().post("/submit/information", data={"telegram": "anna_k1", "body": "A tip."})
+            assert sent.status_code == 200
+            db.session.remove()
+            db.engine.dispose()
+        assert any(k.startswith(b"prystan:ratekey:") for k in client.keys("*"))
+        client.shutdown()  # a snapshot would be written now if one were configured
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app", "redis.conf"]
 
 
 def test_nginx_takes_the_apps_largest_request_and_little_more(tmp_path):

@@ -15,7 +15,7 @@ from app.extensions import db, limiter
 from app.models import User
 from app.passwords import hash_password, verify
 from app.redirects import local_path
-from app.security import client_network, keyed_hash, no_store
+from app.security import client_network, no_store, rate_key
 from app.sessions import start
 
 
@@ -34,7 +34,7 @@ def network() -> str:
 
 def account_address_key() -> str:
     """The hard limit counts one account from one address: a stranger's failures never block a colleague."""
-    return keyed_hash("login-account-address", f"{typed_account()}\0{network()}")
+    return rate_key("login-account-address", f"{typed_account()}\0{network()}")
 
 
 def landing(user: User) -> str:
@@ -146,7 +146,7 @@ def key_step_failed(_response) -> bool:
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATELIMIT"],
     methods=["POST"],
-    key_func=lambda: keyed_hash("login-key-step", f"{(session.get('key_step') or {}).get('user')}\0{network()}"),
+    key_func=lambda: rate_key("login-key-step", f"{(session.get('key_step') or {}).get('user')}\0{network()}"),
     deduct_when=key_step_failed,
 )
 def key():
@@ -187,7 +187,7 @@ def password_failed(response) -> bool:
 
 
 def user_key() -> str:
-    return keyed_hash("password-change", str(current_user.get_id()))
+    return rate_key("password-change", str(current_user.get_id()))
 
 
 @bp.route("/password", methods=["GET", "POST"])

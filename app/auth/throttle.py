@@ -7,7 +7,9 @@ seconds, then twice as long after each further failure, up to MOST. Guessing fro
 An address that signed in to the account before (within REMEMBER) is never delayed, so the real moderator at
 their usual connection gets in at once. On the onion address, where every client is 127.0.0.1, no address is
 known (the routes pass an empty one): a sign-in there would otherwise exempt every onion client. Counters live
-in the rate limiter's storage (memory or Redis), under keyed hashes: no username or address is stored.
+in the rate limiter's storage (memory or Redis), under keyed hashes with the day's random key (app/ratekeys.py): no
+username or address is stored, and nothing on disk turns a hash back into one. A known address is written under
+the day's key and looked up under each of the last 30 days' keys, so it stays known for REMEMBER.
 """
 
 from __future__ import annotations
@@ -17,17 +19,30 @@ import time
 from flask import current_app
 
 from app.extensions import limiter
-from app.security import keyed_hash
+from app.ratekeys import DAY, KEEP
+from app.security import rate_key, recent_rate_keys
 
 FREE = 5
 FIRST = 2
 MOST = 300
 WINDOW = 3600
-REMEMBER = 30 * 24 * 3600
+REMEMBER = KEEP * DAY  # as long as the daily keys it is looked up under are kept
+
+PREFIX = "prystan:login:"
+
+
+def _value(account: str, network: str = "") -> str:
+    return f"{account.strip().lower()}\0{network}"
 
 
 def _key(kind: str, account: str, network: str = "") -> str:
-    return "prystan:login:" + kind + ":" + keyed_hash("login-" + kind, f"{account.strip().lower()}\0{network}")
+    return PREFIX + kind + ":" + rate_key("login-" + kind, _value(account, network))
+
+
+def known(account: str, network: str) -> bool:
+    """Whether this account signed in from this network within REMEMBER."""
+    names = recent_rate_keys("login-known", _value(account, network))
+    return any(limiter.storage.get(PREFIX + "known:" + name) for name in names)
 
 
 def _on() -> bool:
@@ -36,7 +51,7 @@ def _on() -> bool:
 
 def wait(account: str, network: str) -> int:
     """Seconds before this account may be tried again from this network; 0: now."""
-    if not _on() or (network and limiter.storage.get(_key("known", account, network))):
+    if not _on() or (network and known(account, network)):
         return 0
     block = _key("delay", account)
     if not limiter.storage.get(block):

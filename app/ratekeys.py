@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 
 from limits.storage import RedisStorage
@@ -32,11 +33,16 @@ class DailyKeys:
     def __init__(self, clock=time.time):
         self.clock = clock
         self.held: dict[int, tuple[bytes, float]] = {}  # day -> (key, when read)
+        self.lock = threading.Lock()  # (two threads of a worker must not each make a first key of the day)
 
     def today(self) -> int:
         return int(self.clock() // DAY)
 
     def key(self, storage, prefix: str, day: int, make: bool = True) -> bytes | None:
+        with self.lock:
+            return self._key(storage, prefix, day, make)
+
+    def _key(self, storage, prefix: str, day: int, make: bool) -> bytes | None:
         now = self.clock()
         held = self.held.get(day)
         shared = isinstance(storage, RedisStorage)

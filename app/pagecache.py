@@ -36,7 +36,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.extensions import db, htmx
+from app.fragments import wanted
 from app.models import Event, Submission, utcnow
 from app.security import derive_key
 
@@ -249,6 +250,20 @@ def next_expiry(state: tuple, now: datetime) -> datetime | None:
 READER_ARGS = frozenset({"q", "category", "city", "after"})
 
 
+# The fragments of readers' pages (HX-Target): a request for any other is answered but not kept, as above.
+READER_FRAGMENTS = frozenset({"ad-results"})
+
+
+def fragment_asked() -> str | None:
+    """What htmx's headers (HX-Request, HX-Boosted, HX-Target) change in a page, as fragments.wanted() reads them:
+    None for the whole page (no htmx, or a boosted load), else the element a fragment was asked for ("": none
+    named). Part of the key: a boosted load of /ads kept where its results fragment belongs would put a page in
+    every reader's filtered list."""
+    if not wanted():
+        return None
+    return htmx.target or ""
+
+
 def cacheable() -> bool:
     return (
         current_app.extensions["pagecache"].size > 0
@@ -256,6 +271,7 @@ def cacheable() -> bool:
         and "_user_id" not in session
         and "_flashes" not in session
         and READER_ARGS.issuperset(request.args.keys())
+        and fragment_asked() in READER_FRAGMENTS | {None, ""}
     )
 
 
@@ -303,8 +319,7 @@ def cached(view):
             request.endpoint,
             request.full_path,
             page_locale(),
-            request.headers.get("HX-Request"),
-            request.headers.get("HX-Target"),
+            fragment_asked(),
         )
         pages = current_app.extensions["pagecache"]
         state, now = site_state(), utcnow()  # read before rendering: a change meanwhile makes a new state

@@ -98,7 +98,57 @@ def test_made_up_query_arguments_are_answered_but_never_push_real_pages_out(app,
         response = client.get(f"/ads?junk{n}=x&q=bike")
         assert response.status_code == 200 and "Kept bike" in response.get_data(as_text=True)
     assert len(pages.entries) == kept  # none of them kept
+    for n in range(20):  # nor fragments asked for elements readers' pages do not have
+        response = client.get("/ads?q=bike", headers={"HX-Request": "true", "HX-Target": f"made-up-{n}"})
+        assert response.status_code == 200 and "Kept bike" in response.get_data(as_text=True)
+    assert len(pages.entries) == kept
     assert queries_for(app, client, "/ads?q=bike") == (1 if isinstance(state_source(app), pagecache.EventState) else 0)
+
+
+# What a reader's request may carry that could change the answer: htmx's headers (a fragment or the page, boosted
+# or not, aimed at one element or another, or at none), the language asked, and headers that must change nothing.
+ASKED = {
+    "plain": {},
+    "htmx": {"HX-Request": "true"},
+    "results": {"HX-Request": "true", "HX-Target": "ad-results"},
+    "boosted": {"HX-Request": "true", "HX-Boosted": "true"},
+    "boosted results": {"HX-Request": "true", "HX-Boosted": "true", "HX-Target": "ad-results"},
+    "elsewhere": {"HX-Request": "true", "HX-Current-URL": "http://localhost/articles", "HX-Trigger": "q"},
+    "restore": {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    "russian": {"Accept-Language": "ru"},
+    "belarusian": {"cookie": "be"},  # the language switcher's cookie
+}
+
+
+def ask(client, url: str, asked: dict) -> str:
+    headers = dict(asked)
+    if "cookie" in headers:
+        client.set_cookie("prystan_lang", headers.pop("cookie"))
+    else:
+        client.delete_cookie("prystan_lang")
+    return client.get(url, headers=headers).get_data(as_text=True)
+
+
+def test_whatever_a_request_carries_it_gets_what_the_site_would_render_for_it(app, client, mod):
+    """Every request header that changes a page is in the cache's key: after any other request was kept, each kind
+    of request gets exactly what it gets from an empty cache (a boosted load of /ads never becomes the results
+    fragment of every reader's filter, nor the other way round)."""
+    ad, _ = make_submission(app, "ad", title="Keyed bike")
+    approve(app, mod, ad)
+    pages = app.extensions["pagecache"]
+    for url in ("/", "/ads", "/ads?q=bike", f"/ads/{public_id(app, ad)}-keyed-bike", "/articles"):
+        expected = {}
+        for name, headers in ASKED.items():  # each from an empty cache
+            pages.entries.clear()
+            expected[name] = ask(client, url, headers)
+        # (The test can tell them apart.)
+        assert len({expected["plain"], expected["russian"], expected["belarusian"]}) == 3
+        assert expected["boosted results"] != expected["results"] or url != "/ads"
+        for first, warming in ASKED.items():
+            pages.entries.clear()
+            ask(client, url, warming)
+            for name, headers in ASKED.items():
+                assert ask(client, url, headers) == expected[name], f"{url}: {name} after {first}"
 
 
 def test_sqlite_looks_for_the_newest_event_only_after_a_commit(app):

@@ -426,3 +426,23 @@ def test_title_becomes_h2():
     assert "<h1" not in output
     assert output.startswith("<h2>Title</h2>")
     assert "<p>Body</p>" in output
+
+
+def test_a_bare_address_in_an_article_becomes_a_link_with_the_same_rel():
+    output = render_markdown("Read https://example.org/report?id=7&lang=be for the details.")
+    [link] = _links(output)
+    assert link == {"href": "https://example.org/report?id=7&lang=be", "rel": REL}
+    assert ">https://example.org/report?id=7&amp;lang=be</a> for the details." in output
+    assert policy_violations(output) == [], output
+
+
+def test_a_bare_address_in_code_stays_text():
+    for source in ("`https://example.org/`", "```\nhttps://example.org/\n```"):
+        output = render_markdown(source)
+        assert _links(output) == [], output
+        assert "https://example.org/" in output
+
+
+def test_a_bare_address_with_a_script_scheme_is_not_a_link():
+    output = render_markdown("javascript:alert(1) and data:text/html,x")
+    assert _links(output) == [], output

@@ -219,6 +219,27 @@ def test_only_images_a_moderator_chose_are_public_while_the_ad_is_live(app, clie
     assert client.get(f"/ads/images/{public_id(app, shown, Attachment)}").status_code == 404
 
 
+def test_readers_images_are_kept_by_caches_no_longer_than_the_ad_page(app, client, approver):
+    """A photo follows its ad's page: no shared cache keeps either, and a browser asks again before each use, so a
+    withdrawn ad's photo is gone from every cache as soon as its page is (it was public for five minutes)."""
+    submit_ad_with_photos(client, n=1)
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        photo, ad_id = ad.attachments[0].id, ad.id
+        service.approve(
+            ad.id,
+            ad.version,
+            db.session.get(db.Model.registry._class_registry["User"], approver),
+            public_images=[photo],
+        )
+    page = client.get(f"/ads/{public_id(app, ad_id)}-bike-for-sale")
+    image = f"/ads/images/{public_id(app, photo, Attachment)}"
+    for response in (page, client.get(image), client.get(image + "/thumb")):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "private, no-cache", response.headers["Cache-Control"]
+        assert "Expires" not in response.headers
+
+
 def test_the_owner_renews_and_closes_with_the_receipt(app, client, approver):
     ad_id, code = publish(app, approver, title="Sofa")
     with app.app_context():

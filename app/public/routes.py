@@ -19,9 +19,19 @@ from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
 
 ONE_YEAR = 365 * 24 * 3600
+# Readers' pages and the images on them: a browser may keep them but asks again before each use, and no shared
+# cache keeps them at all, so a withdrawn or closed ad, its photos with it, is gone from every cache at once.
+READERS_CACHE = "private, no-cache"
 HOME_ADS = 6
 HOME_ARTICLES = 3
 FEED_SIZE = 50
+
+
+@bp.after_request
+def readers_cache(response):
+    """Readers' pages: READERS_CACHE, unless a page chose otherwise (forms are no-store)."""
+    response.headers.setdefault("Cache-Control", READERS_CACHE)
+    return response
 
 
 @bp.get("/")
@@ -153,8 +163,11 @@ def send_public(image_id: str, *, thumb: bool):
     if image is None:
         abort(404)
     if thumb:
-        return send_stored(preview_key(image.storage_key), "image/jpeg", max_age=300)
-    return send_stored(image.storage_key, image.content_type, max_age=300)
+        response = send_stored(preview_key(image.storage_key), "image/jpeg")
+    else:
+        response = send_stored(image.storage_key, image.content_type)
+    response.headers["Cache-Control"] = READERS_CACHE  # the ad page's rule (readers_cache)
+    return response
 
 
 @bp.get("/ads/feed.atom")

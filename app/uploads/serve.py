@@ -7,7 +7,7 @@ from flask import abort, send_file
 from app.uploads.stores import app_storage
 
 
-def send_stored(key: str, mimetype: str, *, download_name: str | None = None, max_age: int = 0):
+def send_stored(key: str, mimetype: str, *, download_name: str | None = None):
     """The file under ``key``: 404 if it is gone (purged meanwhile, or lost). Never sniffed (nosniff is on every
     response), and sandboxed if a browser opens it anyway; with ``download_name``, offered only as a download."""
     try:
@@ -19,7 +19,7 @@ def send_stored(key: str, mimetype: str, *, download_name: str | None = None, ma
         mimetype=mimetype,
         as_attachment=download_name is not None,
         download_name=download_name,
-        max_age=max_age,
+        max_age=None,  # (no-cache, and no Expires: each caller says how long, if at all, a copy may be kept)
         etag=False,
     )
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"

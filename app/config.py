@@ -110,6 +110,7 @@ class Defaults:
     SMTP_STARTTLS = True
     SMTP_USER = ""
     SMTP_PASSWORD = ""
+    SMTP_HELO_NAME = "localhost"  # the name the digest gives in EHLO, which relays copy into Received: headers
     NOTIFY_TELEGRAM_TOKEN = ""
     NOTIFY_TELEGRAM_CHAT_ID = ""
     TELEGRAM_API_URL = "https://api.telegram.org"

@@ -122,7 +122,10 @@ def send_email(config, text: str) -> bool:
     message["Date"] = email.utils.formatdate()  # (no Message-ID: the default one names this server's host)
     message.set_content(text + "\n")
     try:
-        with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=30) as smtp:
+        # Relays copy the EHLO name into the mail's Received: header: never this machine's name or address, which
+        # smtplib would send by default (its fully qualified name, or its address on the relay's network).
+        helo = config.get("SMTP_HELO_NAME") or "localhost"
+        with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), local_hostname=helo, timeout=30) as smtp:
             if config.get("SMTP_STARTTLS"):
                 smtp.starttls(context=ssl.create_default_context())
             if config.get("SMTP_USER"):

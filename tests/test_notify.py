@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -43,9 +44,11 @@ class Inbox:
 
     def __init__(self):
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.greetings: list[str] = []
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.greetings.append(session.host_name)  # the name the client gave in EHLO (or HELO)
         return "250 OK"
 
 
@@ -145,6 +148,24 @@ def test_a_new_item_sends_one_fixed_sentence_by_both_channels(app, runner, smtp,
                 assert word not in everything
     for telling in ("information", "ad ", "2", "items", "new"):
         assert telling not in sent_texts(smtp, bot)[0].removesuffix("https://prystan.example/moderation")
+
+
+def test_the_smtp_greeting_names_no_host_of_this_server(app, runner, smtp):
+    """A relay copies the EHLO name into the mail's Received: header: it is a neutral one, never this machine's
+    host name or address, unless the operator names one (SMTP_HELO_NAME)."""
+    make_submission(app, **SUBMITTED)
+    assert "sent by email" in run_notify(runner)
+    assert smtp.greetings == ["localhost"]
+    app.config["SMTP_HELO_NAME"] = "mail.prystan.example"
+    assert digest_sent(app, runner)
+    assert smtp.greetings[-1] == "mail.prystan.example"
+
+
+def digest_sent(app, runner) -> bool:
+    """Send again at once (the interval aside), with something waiting."""
+    make_submission(app, **SUBMITTED)
+    os.remove(app.config["NOTIFY_STATE_FILE"])
+    return "sent by email" in run_notify(runner)
 
 
 def test_sent_at_most_every_interval_and_only_when_something_waits(app, runner, smtp, bot, tmp_path):

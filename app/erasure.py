@@ -7,15 +7,17 @@ stay in the file until they are written over. So after a withdrawal or a purge t
 finish while another connection is reading an older snapshot: it answers "busy", and is tried again for a while.
 What is left then is reported (logged, and returned).
 
-PostgreSQL keeps deleted rows until VACUUM marks their space free, and its own WAL (and archives, replicas and
-backups) keep copies for longer: there, deletion is reduced, not made perfect (SECURITY.md). purge runs VACUUM
-on the tables it changed.
+PostgreSQL keeps deleted rows (and the old versions of changed ones) until VACUUM marks their space free, and
+its own WAL (and archives, replicas and backups) keep copies for longer: there, deletion is reduced, not made
+perfect (SECURITY.md). Every erasure (purge, a withdrawal, an admin's delete, forgetting a contact) runs VACUUM
+on the tables it changed, through settle().
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from app import search
 from app.extensions import db
@@ -25,10 +27,14 @@ TRIES = 20  # each waits up to 2 × PAUSE: about 4 s of a reader holding an old 
 PAUSE = 0.1
 
 
-def settle() -> int:
-    """Make a deletion final on SQLite; return the log frames still left (0: nothing of it remains)."""
+def settle(tables: Iterable[str]) -> int:
+    """Make a deletion in ``tables`` as final as the database allows: on SQLite, checkpoint the log and return its
+    frames still left (0: nothing of it remains); on PostgreSQL, VACUUM those tables."""
     search.forget()
-    if db.session.get_bind().dialect.name != "sqlite":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        vacuum(tables)
+    if dialect != "sqlite":
         return 0
     db.session.commit()  # no transaction of our own may hold a snapshot
     remaining = 0
@@ -52,10 +58,9 @@ def settle() -> int:
     return max(remaining, 1)
 
 
-def vacuum(tables: list[str]) -> None:
-    """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
+def vacuum(tables: Iterable[str]) -> None:
+    """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now).
+    VACUUM cannot run inside a transaction: on a connection of its own, in autocommit."""
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in tables:

@@ -25,6 +25,9 @@ from app.extensions import db
 from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
 from app.uploads.storage import derived_keys
 
+# The tables a submission's text, files' names, reports and thread live in: what erasing one changes.
+SUBMISSION_TABLES = ("submissions", "attachments", "reports", "messages", "notes")
+
 
 @dataclass
 class Purged:
@@ -42,7 +45,7 @@ def erase(submission: Submission, storage, action: str, *, actor_id: int | None 
     # After the commit: a crash here leaves files that no row names, which `flask uploads gc` removes.
     for key in keys:
         storage.delete(key)
-    erasure.settle()
+    erasure.settle(SUBMISSION_TABLES)
 
 
 def delete_now(submission_id: int, user: User, storage) -> bool:
@@ -114,6 +117,5 @@ def purge(
     for key in keys:
         for name in (key, *derived_keys(key)):
             storage.delete(name)
-    erasure.vacuum(["submissions", "attachments", "reports", "messages", "notes", "events"])
-    erasure.settle()
+    erasure.settle((*SUBMISSION_TABLES, "events"))
     return result

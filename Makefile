@@ -5,15 +5,31 @@ FLASK   := $(VENV)/bin/flask --app wsgi
 SECRET  := instance/secret_key
 DEV_ENV := PRYSTAN_SECRET_KEY="$$(cat $(SECRET))"
 
-.PHONY: install translations run test test-postgres lint system-deps test-tools messages clean
+.PHONY: install translations run test test-postgres lint system-deps test-tools messages lock audit clean
 
 install: $(VENV)/.installed translations
 
-$(VENV)/.installed: pyproject.toml
+# Every Python package, direct and transitive, comes from the lock with its hashes (requirements-test.txt: the site's
+# lock, requirements.txt, plus the test extras); then the project itself, which an editable install cannot hash-check.
+$(VENV)/.installed: requirements-test.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-test.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
+
+# Refresh the locks from pyproject.toml (newest releases its ranges allow), then review the diff and run make test.
+LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	$(VENV)/bin/pip install --quiet pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK) --upgrade -o requirements.txt pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK) --upgrade --extra test -o requirements-test.txt pyproject.toml
+
+# Known vulnerabilities in the locked packages (asks the registry: not part of CI).
+audit:
+	$(VENV)/bin/pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --require-hashes --disable-pip -r requirements.txt
+	$(VENV)/bin/pip-audit --require-hashes --disable-pip -r requirements-test.txt
 
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel -q compile -d app/translations

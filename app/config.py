@@ -41,8 +41,12 @@ class Defaults:
     # Resumable uploads (tus) rest here, encrypted with a key only the visitor's cookie holds (on disk is fine).
     RESUMABLE_DIR = None
     RESUMABLE_CHUNK_MB = 2  # what the browser sends per request: a broken connection re-sends less than this
-    RESUMABLE_MAX_PENDING_MB = 2048  # bytes still expected by all unfinished uploads on the server together
+    # The store's disk budget: what all uploads hold (received, still expected, or finished and waiting for their
+    # form) together. Each client may reserve at most one form's totals of it (UPLOAD_MAX_TOTAL_MB and
+    # UPLOAD_MAX_MEDIA_TOTAL_MB) at once, while limits are on.
+    RESUMABLE_MAX_PENDING_MB = 2048
     RESUMABLE_RATELIMIT = "60 per hour"  # uploads started, per address
+    RESUMABLE_RATELIMIT_MB = 1536  # MB received per hour, per address (about four forms full of videos)
     # PDFs are rebuilt from pixels: the resolution of each page (capped by UPLOAD_MAX_PIXELS) and the page limit.
     PDF_DPI = 150
     PDF_MAX_PAGES = 50

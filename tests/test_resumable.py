@@ -279,7 +279,7 @@ def test_unsent_uploads_expire_with_the_form_and_gc_removes_them(app, client, ru
     unfinished = start(client, 5000).headers["Location"]
     finished = upload(client, files.jpeg())
     assert store_bytes(app)
-    later = time.time() + resumable.EXPIRE_SECONDS + 1
+    later = time.time() + resumable.EXPIRE_SECONDS + resumable.ROUND_SECONDS
     monkeypatch.setattr(resumable, "now", lambda: later)
     assert client.head(unfinished, headers=TUS).status_code == 404
     assert client.head(f"/uploads/{finished}", headers=TUS).status_code == 404
@@ -290,7 +290,7 @@ def test_unsent_uploads_expire_with_the_form_and_gc_removes_them(app, client, ru
 
 def test_expired_uploads_are_removed_when_the_app_starts(app, client, monkeypatch, tmp_path):
     start(client, 5000)
-    monkeypatch.setattr(resumable, "now", lambda: time.time() + resumable.EXPIRE_SECONDS + 1)
+    monkeypatch.setattr(resumable, "now", lambda: time.time() + resumable.EXPIRE_SECONDS + resumable.ROUND_SECONDS)
     from tests.helpers import make_app
 
     make_app(tmp_path, RESUMABLE_DIR=app.config["RESUMABLE_DIR"])
@@ -359,7 +359,7 @@ def test_kept_files_go_after_the_hour(app, client, monkeypatch):
     data = {"telegram": "x", "body": "Text.", "attachments": [(io.BytesIO(files.jpeg()), "first.jpg")]}
     html = client.post("/submit/information", data=data, content_type="multipart/form-data").get_data(as_text=True)
     (upload_id,) = kept_ids(html)
-    later = time.time() + resumable.KEPT_SECONDS + 1
+    later = time.time() + resumable.KEPT_SECONDS + resumable.ROUND_SECONDS  # (times are kept to the minute, rounded up)
     monkeypatch.setattr(resumable, "now", lambda: later)
     sent = client.post("/submit/information", data=FORM | {"uploads": upload_id})
     assert sent.status_code == 200 and count(app, Attachment) == 0

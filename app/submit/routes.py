@@ -14,7 +14,7 @@ from app.models import Submission
 from app.security import derive_key
 from app.submissions import owner, threads
 from app.submissions.create import create, dedupe_digest, find, is_duplicate
-from app.submit import bp
+from app.submit import bp, tus
 from app.submit.forms import FORMS, AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
 from app.submit.tus import form_key
 from app.uploads import intake, resumable, sandbox
@@ -435,8 +435,11 @@ def csrf_failed(_error):
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(_error):
-    """Keep the typed values when a limit is reached, and say when to try again."""
+    """Keep the typed values when a limit is reached, and say when to try again (to a resumable upload, in its
+    protocol's terms: the page's widget then sends the file with the form)."""
     notice = _("Too many attempts from your connection. Please wait a while and send the form again.")
+    if (request.endpoint or "").startswith("submit.upload"):
+        return tus.refuse(429, notice)
     return rerender(notice), 429
 
 

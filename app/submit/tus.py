@@ -13,11 +13,13 @@ import base64
 import binascii
 from email.utils import formatdate
 
-from flask import current_app, jsonify, request, session, url_for
+from flask import current_app, g, jsonify, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import ClientDisconnected
 
 from app.extensions import limiter
+from app.security import limiter_key
 from app.submit import bp
 from app.uploads import intake, resumable, sandbox
 from app.uploads.stores import resumable_store
@@ -25,6 +27,19 @@ from app.uploads.stores import resumable_store
 VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
 SESSION_KEY = "upload_key"
+BYTES_PREFIX = "prystan:tus-bytes:"
+HOUR = 3600
+# Refusals of the client rather than of the file: the page's widget sends the file with the form instead.
+REFUSALS = {
+    "bytes": _l(
+        "Too much was sent from your connection in the last hour. Send the file with the form, or try again later."
+    ),
+    "share": _l(
+        "Too many files are on their way from your connection at once. Send this one with the form, or wait until "
+        "the others have arrived."
+    ),
+    "pieces": _l("This file was sent in too many pieces. Send it with the form, or choose it again."),
+}
 
 
 def form_key(*, create: bool = False) -> bytes | None:
@@ -96,7 +111,7 @@ def uploads_create():
     if length <= 0:
         return refuse(400, intake.message("empty", name=name))
     store = resumable_store()
-    mine = store.owned(key)
+    mine = [u for u in store.owned(key) if u.state != "refused"]  # a refused one holds nothing
     if len(mine) >= limits.files:
         return refuse(413, intake.message("too_many", max=limits.files))
     # Videos and recordings have a total of their own, photos and documents another.
@@ -104,9 +119,9 @@ def uploads_create():
     total, code = (limits.media_total_bytes, "media_total") if media else (limits.total_bytes, "total_too_large")
     if sum(u.length for u in mine if limits.is_media_name(u.name(key)) == media) + length > total:
         return refuse(413, intake.message(code, mb=total // 2**20))
-    if store.pending_bytes() + length > int(current_app.config["RESUMABLE_MAX_PENDING_MB"]) * 2**20:
-        return refuse(503, intake.message("busy", name=name))
-    upload = store.create(key, length, name)
+    if full := no_room(store, length, name):
+        return full
+    upload = store.create(key, length, name, client=client())
     location = url_for("submit.upload", upload_id=upload.id)
     return answer("", 201, Location=location, Upload_Offset=0, Upload_Expires=expires(upload))
 
@@ -128,22 +143,39 @@ def upload(upload_id: str):
         return answer("", 204)
     if request.method == "GET":
         return state(key, upload)
+    return receive(key, store, upload)
+
+
+def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
+    """PATCH: append at Upload-Offset, within the client's bytes per hour; an upload idle for a while reserves its
+    rest again first. The request that brings the last byte scrubs the file, and only that one."""
     if request.mimetype != "application/offset+octet-stream":
         return refuse(415)
     try:
         offset = int(request.headers.get("Upload-Offset", ""))
     except ValueError:
         return refuse(400)
+    if over_bytes():
+        return refuse(429, str(REFUSALS["bytes"]))
+    if store.idle(upload) and (full := no_room(store, upload.length - upload.offset(), upload.name(key))):
+        return full
+    stream = Counted(request.stream)
     try:
-        reached = store.append(key, upload, offset, request.stream)
+        upload, finishing = store.append(key, upload, offset, stream)
     except resumable.Refused as refused:
+        if refused.status == 429:
+            return refuse(429, str(REFUSALS["pieces"]))
         return refuse(refused.status)
     except (ClientDisconnected, OSError):  # (gunicorn's NoMoreData is an OSError)
         return refuse(400)  # the client is gone; what arrived is kept, and it resumes from there
-    if reached == upload.length:
+    finally:
+        spent(stream.count)
+    if finishing:
         config = current_app.config
         store.finish(key, upload, intake.limits_from(config), sandbox.settings_from(config), config["UPLOAD_WORKDIR"])
-    return answer("", 204, Upload_Offset=reached, Upload_Expires=expires(upload))
+    return answer(
+        "", 204, Upload_Offset=upload.length if finishing else upload.offset(), Upload_Expires=expires(upload)
+    )
 
 
 def owned(upload_id: str) -> resumable.Upload | None:
@@ -152,12 +184,67 @@ def owned(upload_id: str) -> resumable.Upload | None:
 
 
 def state(key: bytes, upload: resumable.Upload):
-    body = {"id": upload.id, "state": upload.state, "name": upload.name(key), "messages": upload.messages}
+    name = upload.name(key)
+    messages = [intake.Refusal(code, limit).message(name) for code, limit in upload.refusals]
+    body = {"id": upload.id, "state": upload.state, "name": name, "messages": messages}
     if upload.state == "clean":
         body["size"] = upload.clean["size"]
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- what one client may take -----------------------------------------------------------------------------
+
+
+def client() -> str:
+    """The client, as the rate limiter knows it; none when limits are off."""
+    if "tus_client" not in g:
+        g.tus_client = limiter_key() if current_app.config["RATELIMIT_ENABLED"] else ""
+    return g.tus_client
+
+
+def no_room(store: resumable.Store, need: int, name: str):
+    """A refusal if ``need`` more bytes cannot be reserved now: the server's disk budget (503, busy), or the
+    client's share, which is what one form takes (429)."""
+    config, limits = current_app.config, intake.limits_from(current_app.config)
+    budget = int(config["RESUMABLE_MAX_PENDING_MB"]) * 2**20
+    share = limits.total_bytes + limits.media_total_bytes
+    why = store.room(need, budget=budget, client=client(), share=share)
+    if why == "busy":
+        return refuse(503, intake.message("busy", name=name))
+    if why == "share":
+        return refuse(429, str(REFUSALS["share"]))
+    return None
+
+
+def bytes_key() -> str:
+    return BYTES_PREFIX + client()
+
+
+def over_bytes() -> bool:
+    """Whether this PATCH would pass the client's bytes for the hour (by what it says it carries)."""
+    if not client():
+        return False
+    allowed = int(current_app.config["RESUMABLE_RATELIMIT_MB"]) * 2**20 - limiter.storage.get(bytes_key())
+    return allowed <= 0 or (request.content_length or 0) > allowed
+
+
+def spent(count: int) -> None:
+    if count and client():
+        limiter.storage.incr(bytes_key(), HOUR, amount=count)
+
+
+class Counted:
+    """A request's stream that counts what is read from it."""
+
+    def __init__(self, stream):
+        self.stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
 
 
 def metadata(header: str) -> dict[str, str]:

@@ -167,6 +167,18 @@ class Refused(Exception):
 COUNTED = {"media_duration"}
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a file was refused, without naming it: a message code and its number (MB, pages, minutes). The words,
+    with the file's name, are made where they are shown."""
+
+    code: str
+    limit: int = 0
+
+    def message(self, name: str) -> str:
+        return message(self.code, name=name, limit=self.limit, mb=self.limit, max=self.limit)
+
+
 def message(code: str, **values) -> str:
     if code == "media_duration":
         return ngettext(
@@ -255,16 +267,16 @@ def check(files, limits: Limits, workdir: str, *, already: list[Upload] = ()) ->
     return uploads, problems
 
 
-def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, list[str]]:
+def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, list[Refusal]]:
     """Check one file already received whole (a resumable upload), in place, as the forms' files are checked."""
     shown = _BIDI_AND_CONTROL.sub("", shown)[:NAME_MAX] or "file"
     size = os.path.getsize(path)
     if size > limits.largest:
-        return None, [message("too_large", name=shown, mb=limits.for_name(shown) // 2**20)]
+        return None, [Refusal("too_large", limits.for_name(shown) // 2**20)]
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
-    upload, problem = _identify(path, shown, shown, size, digest, limits)
-    return upload, [problem] if problem else []
+    upload, refusal = _identify(path, shown, shown, size, digest, limits)
+    return upload, [refusal] if refusal else []
 
 
 def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload | None, str | None]:
@@ -276,29 +288,30 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
                 return None, message("too_large", name=shown, mb=limits.for_name(shown) // 2**20)
             digest.update(chunk)
             out.write(chunk)
-    return _identify(path, shown, storage.filename, size, digest.hexdigest(), limits)
+    upload, refusal = _identify(path, shown, storage.filename, size, digest.hexdigest(), limits)
+    return upload, refusal.message(shown) if refusal else None
 
 
 def _identify(
     path: str, shown: str, filename: str, size: int, digest: str, limits: Limits
-) -> tuple[Upload | None, str | None]:
+) -> tuple[Upload | None, Refusal | None]:
     """The file's type from its content, which its name must agree with, and its size limit by that type."""
     if size == 0:
-        return None, message("empty", name=shown)
+        return None, Refusal("empty")
     with open(path, "rb") as f:
         type_ = sniff(f.read(16))
     if type_ is None:
-        return None, message("type_media" if limits.media else "type", name=shown)
+        return None, Refusal("type_media" if limits.media else "type")
     extension = shown.rpartition(".")[2].lower() if "." in shown else ""
     if type_ == "video/mp4":  # the ISO media family: which one, the name says
         type_ = next((t for t in ISO_MEDIA if extension in MEDIA_TYPES[t]), type_)
     if is_media(type_) and not limits.media:
-        return None, message("media_off", name=shown)
+        return None, Refusal("media_off")
     if extension not in ALL_TYPES[type_]:
-        return None, message("extension", name=shown)
+        return None, Refusal("extension")
     limit = limits.media_bytes if is_media(type_) else limits.file_bytes
     if size > limit:
-        return None, message("too_large", name=shown, mb=limit // 2**20)
+        return None, Refusal("too_large", limit // 2**20)
     return Upload(safe_name(filename, type_), type_, path, size, digest), None
 
 
@@ -313,6 +326,14 @@ def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> No
 def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> tuple[list[Upload], list[str]]:
     """Rebuild every file in the sandbox; return the ones rebuilt (each now describing its clean copy) and a
     message for each that could not be."""
+    cleaned, refused = rebuild_coded(uploads, settings, workdir)
+    return cleaned, [refusal.message(upload.name) for upload, refusal in refused]
+
+
+def rebuild_coded(
+    uploads: list[Upload], settings: sandbox.Settings, workdir: str
+) -> tuple[list[Upload], list[tuple[Upload, Refusal]]]:
+    """As rebuild(), with each refusal as a code (to be kept, and made into words when shown)."""
     jobs, opened = [], []
     try:
         for upload in uploads:
@@ -337,13 +358,13 @@ def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> 
     finally:
         for fd in opened:
             os.close(fd)
-    problems, cleaned = [], []
+    refused, cleaned = [], []
     for upload, result in zip(uploads, results, strict=True):
         result = trusted(result, upload)
         if not result["ok"]:
             if result.get("internal"):
                 log.error("decoder sandbox failed on a %s file: %s", upload.type, result["internal"])
-            problems.append(message(result["error"], name=upload.name, limit=result.get("limit") or 0))
+            refused.append((upload, Refusal(result["error"], result.get("limit") or 0)))
             continue
         if result["type"] != upload.type:  # HEIC became JPEG, TIFF became PNG
             upload.type = result["type"]
@@ -354,7 +375,7 @@ def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> 
         with open(upload.clean_path, "rb") as f:
             upload.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
         cleaned.append(upload)
-    return cleaned, problems
+    return cleaned, refused
 
 
 def trusted(result, upload: Upload) -> dict:

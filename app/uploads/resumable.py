@@ -6,13 +6,21 @@ is encrypted with it (AES-CTR, each file with a nonce of its own, each chunk at 
 the server restarted without the cookie, holds nothing readable: not the content, not the file's name.
 
 One folder per file, under the owner's folder (``<root>/<owner>/<id>/``):
-- ``info.json``: sizes, times, state, the encrypted name, and once scrubbed the clean file's description;
+- ``info.json``: the state, the times (to the minute), the counts that bound one upload's work, and sealed with the
+  key: the name, and once finished the original's length and the clean file's description (type, size, sha256) or
+  the codes of why it was refused. Nothing in it names the file, hashes it or dates it to the second;
 - ``data``: the original, encrypted, while it is being received (deleted once it is scrubbed);
 - ``clean`` and ``preview-<n>``: the scrubbed file and its previews, encrypted.
 
-A file is scrubbed the moment its last byte arrives (finish); it then waits, clean and encrypted, until the form is
-sent (take) or it expires: EXPIRE_SECONDS after it was created (the form's token lasts as long), KEPT_SECONDS
-after a refused form kept it. ``flask uploads gc`` and the start of the app remove what has expired.
+A file is scrubbed the moment its last byte arrives (finish), once: the request that brings the last byte takes the
+state "finishing" under the upload's lock, and a complete upload takes no more bytes. It then waits, clean and
+encrypted, until the form is sent (take) or it expires: EXPIRE_SECONDS after it was created (the form's token lasts
+as long), KEPT_SECONDS after a refused form kept it. ``flask uploads gc`` and the start of the app remove what has
+expired.
+
+The server's disk budget (held_bytes) counts every upload: what is received and still expected of one receiving
+bytes, what is on disk of the others (finished files included). An upload that has received no byte for
+IDLE_SECONDS no longer reserves what it still expects; it may go on once the budget has room again.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import binascii
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
+import math
 import os
 import secrets
 import shutil
@@ -40,6 +50,11 @@ KEPT_SECONDS = 3600  # files kept after a refused form
 ID_LENGTH = 32  # hex characters
 CHUNK = 256 * 1024  # what one read from the request takes
 NAME_MAX = 255
+# Times are kept to the minute: the shortest clock the store runs is the ten minutes of IDLE_SECONDS, which a
+# minute keeps within a tenth, and nothing needs the second a person was here.
+ROUND_SECONDS = 60
+IDLE_SECONDS = 600  # an upload that has received no byte for this long reserves no more than it holds
+BROWSER_CHUNK = 2 * 2**20  # what the browser sends per PATCH (RESUMABLE_CHUNK_MB), for the PATCH limit
 
 
 def now() -> float:
@@ -68,6 +83,25 @@ def owner_of(key: bytes) -> str:
     return hashlib.sha256(b"prystan upload owner\0" + key).hexdigest()[:32]
 
 
+def minute_down(moment: float) -> int:
+    return math.floor(moment / ROUND_SECONDS) * ROUND_SECONDS
+
+
+def minute_up(moment: float) -> int:
+    return math.ceil(moment / ROUND_SECONDS) * ROUND_SECONDS
+
+
+def patch_limit(length: int, chunk: int) -> int:
+    """How many PATCHes one upload may take: every chunk twice (a connection lost in each), and twenty more."""
+    return 2 * math.ceil(length / chunk) + 20
+
+
+def holder_tag(client: str, upload_id: str) -> str:
+    """Which client an upload's reservation counts against, told only to that client's limiter key: the tags of
+    one client's uploads differ from each other, and none says the client without the limiter's key."""
+    return hmac.new(client.encode(), upload_id.encode(), hashlib.sha256).hexdigest()[:16] if client else ""
+
+
 def valid_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
 
@@ -79,6 +113,16 @@ def cipher_at(key: bytes, nonce: bytes, offset: int):
     if skip:
         stream.update(b"\0" * skip)
     return stream
+
+
+def seal(key: bytes, data: bytes) -> str:
+    nonce = secrets.token_bytes(8)
+    return (nonce + cipher_at(key, nonce, 0).update(data)).hex()
+
+
+def unseal(key: bytes, sealed: str) -> bytes:
+    raw = bytes.fromhex(sealed)
+    return cipher_at(key, raw[:8], 0).update(raw[8:])
 
 
 class Refused(Exception):
@@ -93,21 +137,30 @@ class Refused(Exception):
 class Upload:
     id: str
     folder: str
-    length: int
+    length: int  # in clear only while bytes are expected; once finished, sealed in ``result``
     created: float
     expires: float
-    state: str  # "receiving", "clean" or "refused"
+    state: str  # "receiving", "finishing" (being scrubbed), "clean" or "refused"
     nonce: str
     name_sealed: str
+    active: float = 0  # the minute of its last byte (or its creation)
+    patches: int = 0  # PATCHes taken
+    holder: str = ""  # holder_tag() of the client that made it
+    result: str = ""  # sealed: the length, and the clean file's description or the refusal codes
+    # Known only with the key (unsealed from ``result``):
     clean: dict = field(default_factory=dict)  # the clean file: type, size, sha256, width, height, previews, nonces
-    messages: list[str] = field(default_factory=list)  # why it was refused, in the sender's language
+    refusals: list = field(default_factory=list)  # why it was refused: [code, number] pairs (intake.Refusal)
 
     @property
     def data_path(self) -> str:
         return os.path.join(self.folder, "data")
 
+    @property
+    def receiving(self) -> bool:
+        return self.state == "receiving"
+
     def offset(self) -> int:
-        if self.state != "receiving":
+        if not self.receiving:
             return self.length
         try:
             return os.path.getsize(self.data_path)
@@ -115,28 +168,51 @@ class Upload:
             return 0
 
     def name(self, key: bytes) -> str:
-        sealed = bytes.fromhex(self.name_sealed)
-        return cipher_at(key, sealed[:8], 0).update(sealed[8:]).decode("utf-8", "replace")
+        return unseal(key, self.name_sealed).decode("utf-8", "replace")
+
+    def disk_bytes(self) -> int:
+        """What its content takes on disk (the received bytes, or the clean file and its previews)."""
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return 0
+        return sum(e.stat().st_size for e in entries if e.name != "info.json" and e.is_file(follow_symlinks=False))
 
     def info(self) -> dict:
         return {
-            "length": self.length,
+            "length": self.length if self.state in ("receiving", "finishing") else 0,
             "created": self.created,
             "expires": self.expires,
+            "active": self.active,
             "state": self.state,
             "nonce": self.nonce,
             "name": self.name_sealed,
-            "clean": self.clean,
-            "messages": self.messages,
+            "patches": self.patches,
+            "holder": self.holder,
+            "result": self.result,
         }
+
+    def unseal(self, key: bytes) -> Upload:
+        """Fill in what only the key reads: the length, the clean file's description, the refusal codes."""
+        if self.result:
+            found = json.loads(unseal(key, self.result))
+            self.length, self.clean, self.refusals = found["length"], found["clean"], found["refusals"]
+        return self
+
+    def conclude(self, key: bytes, state: str) -> None:
+        self.state = state
+        self.result = seal(
+            key, json.dumps({"length": self.length, "clean": self.clean, "refusals": self.refusals}).encode()
+        )
 
 
 class Store:
     """The files of every form session, under ``root`` (on disk: nothing in it is readable without a key)."""
 
-    def __init__(self, root: str, *, clock=None):
+    def __init__(self, root: str, *, clock=None, chunk: int = BROWSER_CHUNK):
         self.root = root
         self.clock = clock or (lambda: now())
+        self.chunk = chunk
         os.makedirs(root, mode=0o700, exist_ok=True)
 
     # --- reading ---
@@ -148,7 +224,7 @@ class Store:
         upload = self._load(os.path.join(self.root, owner_of(key), upload_id))
         if upload is None or upload.expires <= self.clock():
             return None
-        return upload
+        return upload.unseal(key)
 
     def owned(self, key: bytes) -> list[Upload]:
         folder = os.path.join(self.root, owner_of(key))
@@ -157,91 +233,118 @@ class Store:
         except FileNotFoundError:
             return []
         found = [self._load(os.path.join(folder, name)) for name in names if valid_id(name)]
-        return sorted((u for u in found if u and u.expires > self.clock()), key=lambda u: u.created)
+        return sorted((u.unseal(key) for u in found if u and u.expires > self.clock()), key=lambda u: u.created)
 
-    def pending_bytes(self) -> int:
-        """The bytes still expected by every upload on the server (what they may yet add to the disk)."""
-        total = 0
+    def idle(self, upload: Upload) -> bool:
+        """Receiving, but no byte for IDLE_SECONDS: it no longer reserves what it still expects."""
+        return upload.receiving and self.clock() >= upload.active + IDLE_SECONDS
+
+    def holdings(self, client: str = "") -> tuple[int, int]:
+        """What the store holds of the server's disk budget: for an upload receiving bytes, its whole length (what
+        arrived and what is still expected); for every other (idle, being scrubbed, finished), what is on disk.
+        And the bytes still expected by the uploads of ``client`` (its limiter key) that are receiving."""
+        held = mine = 0
         for owner in self._folders(self.root):
             for folder in self._folders(owner):
                 upload = self._load(folder)
-                if upload and upload.state == "receiving" and upload.expires > self.clock():
-                    total += upload.length - upload.offset()
-        return total
+                if upload is None or upload.expires <= self.clock():
+                    continue
+                reserving = upload.receiving and not self.idle(upload)
+                held += max(upload.disk_bytes(), upload.length if reserving else 0)
+                if reserving and client and upload.holder == holder_tag(client, upload.id):
+                    mine += upload.length - upload.offset()
+        return held, mine
+
+    def held_bytes(self) -> int:
+        return self.holdings()[0]
+
+    def room(self, need: int, *, budget: int, client: str = "", share: int = 0) -> str | None:
+        """Whether ``need`` more bytes may be reserved: None, or why not ("busy": the server's disk budget would be
+        passed; "share": the client's, when a client and its share are given)."""
+        held, mine = self.holdings(client)
+        if held + need > budget:
+            return "busy"
+        if client and mine + need > share:
+            return "share"
+        return None
 
     # --- writing ---
 
-    def create(self, key: bytes, length: int, name: str, *, seconds: int = EXPIRE_SECONDS) -> Upload:
-        """A new, empty upload of ``length`` bytes for the key's owner."""
+    def create(self, key: bytes, length: int, name: str, *, seconds: int = EXPIRE_SECONDS, client: str = "") -> Upload:
+        """A new, empty upload of ``length`` bytes for the key's owner, reserved for ``client`` (a limiter key)."""
         now = self.clock()
         owner = os.path.join(self.root, owner_of(key))
         os.makedirs(owner, mode=0o700, exist_ok=True)
         upload_id = secrets.token_hex(ID_LENGTH // 2)
         folder = os.path.join(owner, upload_id)
         os.mkdir(folder, 0o700)
-        name_nonce = secrets.token_bytes(8)
-        sealed = name_nonce + cipher_at(key, name_nonce, 0).update(name[:NAME_MAX].encode())
         upload = Upload(
             id=upload_id,
             folder=folder,
             length=length,
-            created=now,
-            expires=now + seconds,
+            created=minute_down(now),
+            expires=minute_up(now + seconds),  # never before the form that sends it
+            active=minute_up(now),  # never released before IDLE_SECONDS
             state="receiving",
             nonce=secrets.token_hex(8),
-            name_sealed=sealed.hex(),
+            name_sealed=seal(key, name[:NAME_MAX].encode()),
+            holder=holder_tag(client, upload_id),
         )
         open(upload.data_path, "wb").close()
         self._save(upload)
         return upload
 
-    def append(self, key: bytes, upload: Upload, offset: int, stream) -> int:
-        """Add the bytes of ``stream`` at ``offset`` (which must be what the server has), encrypted as they come;
-        return the new offset. What arrived before a connection broke off is kept: the client resumes there."""
-        with open(upload.data_path, "r+b") as data:
+    def append(self, key: bytes, upload: Upload, offset: int, stream) -> tuple[Upload, bool]:
+        """Add the bytes of ``stream`` at ``offset`` (which must be what the server has), encrypted as they come.
+        Return the upload as it now is, and whether this request brought it to its end: then finishing it is this
+        request's job, and no other's (the state is taken under the lock). What arrived before a connection broke
+        off is kept: the client resumes there. A complete upload takes no more PATCHes, and each upload at most
+        patch_limit() of them."""
+        with self._locked(upload) as current:
+            if current is None:
+                raise Refused(404)
+            if not current.receiving:
+                raise Refused(409)  # complete: nothing more to take
+            if current.patches >= patch_limit(current.length, self.chunk):
+                raise Refused(429)
+            current.patches += 1
+            current.active = minute_up(self.clock())
             try:
-                fcntl.flock(data, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise Refused(423) from None  # another request is appending to it right now
-            have = os.fstat(data.fileno()).st_size
-            if upload.state != "receiving" or offset != have:
-                raise Refused(409)
-            data.seek(have)
-            stream_cipher = cipher_at(key, bytes.fromhex(upload.nonce), have)
-            position = have
-            try:
-                while position < upload.length:
-                    chunk = stream.read(min(CHUNK, upload.length - position))
-                    if not chunk:
-                        break
-                    data.write(stream_cipher.update(chunk))
-                    position += len(chunk)
+                position, more = self._write(key, current, offset, stream)
+                if more:
+                    raise Refused(413)  # more than the upload's length: what fitted is kept, the rest refused
+                finishing = position == current.length
+                if finishing:
+                    current.state = "finishing"
             finally:
-                data.flush()
-                os.fsync(data.fileno())
-            if stream.read(1):
-                raise Refused(413)  # more than the upload's length: what fitted is kept, the rest refused
-        return position
+                self._save(current)
+        return current, finishing
 
     def finish(self, key: bytes, upload: Upload, limits: intake.Limits, settings, workdir: str) -> Upload:
         """Check and scrub a complete upload in the sandbox, as the forms' files are; keep only the clean result,
-        encrypted. A refusal is kept too, with its messages, so that the page can show why."""
+        encrypted. A refusal is kept too, as codes, so that the page can show why. Called once per upload, by the
+        request whose append() brought it to "finishing"."""
         folder = tempfile.mkdtemp(dir=workdir)
         try:
             original = os.path.join(folder, "original")
             self._decrypt(key, upload.data_path, upload.nonce, original)
-            received, problems = intake.check_file(original, upload.name(key), limits)
+            received, refusals = intake.check_file(original, upload.name(key), limits)
             if received:
-                cleaned, problems = intake.rebuild([received], settings, folder)
+                cleaned, refused = intake.rebuild_coded([received], settings, folder)
                 if cleaned:
                     self._seal_clean(key, upload, cleaned[0])
-            if problems:
-                upload.state, upload.messages = "refused", problems
+                refusals += [refusal for _upload, refusal in refused]
+            upload.refusals = [[r.code, r.limit] for r in refusals]
+            upload.conclude(key, "refused" if refusals else "clean")
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(upload.data_path)  # the original goes at once
+            self._save(upload)
+        except FileNotFoundError:
+            if os.path.isdir(upload.folder):
+                raise
+            # Deleted while it was being scrubbed (the person removed it): nothing to keep.
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(upload.data_path)  # the original goes at once
-        self._save(upload)
         return upload
 
     def keep(self, key: bytes, received: intake.Upload, *, seconds: int = KEPT_SECONDS) -> Upload:
@@ -249,6 +352,7 @@ class Store:
         upload = self.create(key, received.size, received.name, seconds=seconds)
         os.remove(upload.data_path)
         self._seal_clean(key, upload, received)
+        upload.conclude(key, "clean")
         self._save(upload)
         return upload
 
@@ -276,14 +380,15 @@ class Store:
 
     def renew(self, upload: Upload, seconds: int = KEPT_SECONDS) -> None:
         """A form came back with an error: what it carries is kept for ``seconds`` from now."""
-        upload.expires = self.clock() + seconds
+        upload.expires = minute_up(self.clock() + seconds)
         self._save(upload)
 
     def delete(self, upload: Upload) -> None:
         shutil.rmtree(upload.folder, ignore_errors=True)
 
     def collect(self) -> int:
-        """Remove every upload that has expired (and what a crash left half made); return how many."""
+        """Remove every upload that has expired (and what a crash left half made); return how many. An idle upload
+        stays until it expires: its reservation is released (holdings), what it received is kept for a resume."""
         removed = 0
         now = self.clock()
         for owner in self._folders(self.root):
@@ -298,6 +403,46 @@ class Store:
 
     # --- inside ---
 
+    @contextlib.contextmanager
+    def _locked(self, upload: Upload):
+        """The upload as it is on disk, read under its lock (a flock on its folder, held while a request appends
+        or takes its state): another request at it meanwhile is told 423, try again."""
+        try:
+            fd = os.open(upload.folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise Refused(404) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Refused(423) from None
+            yield self._load(upload.folder)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _write(key: bytes, upload: Upload, offset: int, stream) -> tuple[int, bool]:
+        """Append the stream's bytes at ``offset``, up to the upload's length; return the new offset, and whether
+        the stream had more than fitted."""
+        with open(upload.data_path, "r+b") as data:
+            have = os.fstat(data.fileno()).st_size
+            if offset != have:
+                raise Refused(409)
+            data.seek(have)
+            stream_cipher = cipher_at(key, bytes.fromhex(upload.nonce), have)
+            position = have
+            try:
+                while position < upload.length:
+                    chunk = stream.read(min(CHUNK, upload.length - position))
+                    if not chunk:
+                        break
+                    data.write(stream_cipher.update(chunk))
+                    position += len(chunk)
+            finally:
+                data.flush()
+                os.fsync(data.fileno())
+        return position, bool(stream.read(1))
+
     def _seal_clean(self, key: bytes, upload: Upload, received: intake.Upload) -> None:
         nonce = secrets.token_hex(8)
         self._encrypt(key, received.clean_path, nonce, os.path.join(upload.folder, "clean"))
@@ -306,7 +451,6 @@ class Store:
             preview_nonce = secrets.token_hex(8)
             self._encrypt(key, path, preview_nonce, os.path.join(upload.folder, f"preview-{index}"))
             previews.append(preview_nonce)
-        upload.state = "clean"
         upload.clean = {
             "type": received.type,
             "size": received.size,
@@ -316,8 +460,7 @@ class Store:
             "nonce": nonce,
             "previews": previews,
         }
-        sealed = secrets.token_bytes(8)
-        upload.name_sealed = (sealed + cipher_at(key, sealed, 0).update(received.name.encode())).hex()
+        upload.name_sealed = seal(key, received.name.encode())
 
     @staticmethod
     def _encrypt(key: bytes, source: str, nonce: str, target: str) -> None:
@@ -339,20 +482,22 @@ class Store:
         try:
             with open(os.path.join(folder, "info.json")) as f:
                 info = json.load(f)
-        except (FileNotFoundError, NotADirectoryError, ValueError):
-            return None
-        return Upload(
-            id=os.path.basename(folder),
-            folder=folder,
-            length=info["length"],
-            created=info["created"],
-            expires=info["expires"],
-            state=info["state"],
-            nonce=info["nonce"],
-            name_sealed=info["name"],
-            clean=info.get("clean") or {},
-            messages=info.get("messages") or [],
-        )
+            return Upload(
+                id=os.path.basename(folder),
+                folder=folder,
+                length=info["length"],
+                created=info["created"],
+                expires=info["expires"],
+                active=info["active"],
+                state=info["state"],
+                nonce=info["nonce"],
+                name_sealed=info["name"],
+                patches=info["patches"],
+                holder=info["holder"],
+                result=info["result"],
+            )
+        except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+            return None  # half made, or from before this layout: collect() removes it
 
     @staticmethod
     def _folders(path: str) -> list[str]:

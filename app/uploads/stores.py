@@ -30,7 +30,8 @@ def app_storage() -> Storage:
 
 def resumable_store() -> Store:
     """Where files on their way into a form wait, encrypted (app/uploads/resumable.py)."""
-    return Store(current_app.config["RESUMABLE_DIR"])
+    config = current_app.config
+    return Store(config["RESUMABLE_DIR"], chunk=int(config["RESUMABLE_CHUNK_MB"]) * 2**20)
 
 
 @functools.lru_cache(maxsize=16)

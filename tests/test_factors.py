@@ -7,6 +7,7 @@ import time
 
 import pyotp
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from app.extensions import db
@@ -155,10 +156,11 @@ def test_the_queues_poll_does_not_keep_an_unattended_session_alive(app, client, 
     make_user(app)
     login(client)
     headers = {"HX-Request": "true"} | ({"X-Prystan-Background": "1"} if background else {})
-    time.sleep(2.5)  # (margins of 1.5 s either way, for a busy machine)
-    assert client.get("/moderation/new?last=0", headers=headers).status_code == 200
-    time.sleep(2.5)
-    assert client.get("/moderation").status_code == (302 if background else 200)
+    with time_machine.travel(time.time(), tick=False) as clock:
+        clock.shift(3)
+        assert client.get("/moderation/new?last=0", headers=headers).status_code == 200
+        clock.shift(3)  # 6 s after the last request of the person's own, 3 s after the poll
+        assert client.get("/moderation").status_code == (302 if background else 200)
 
 
 def test_the_queue_marks_its_poll_as_background(app, client):

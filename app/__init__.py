@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from app import assets, labels, pagecache
+from app import assets, labels, logs, pagecache
 from app import config as settings
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.fragments import wanted
@@ -49,6 +49,7 @@ HTMX_CONFIG = {
 
 
 def create_app(config: dict | None = None) -> Flask:
+    logs.configure()  # first: the security events and the app's lines go to stderr (the journal), whatever runs it
     app = Flask(
         __name__,
         template_folder=os.path.join(ROOT, "templates"),

@@ -147,3 +147,41 @@ def test_a_video_through_the_plain_form_without_javascript(browser, live_server,
     assert (stored.original_name, stored.content_type, stored.previews) == ("IMG_0001.mov", "video/quicktime", 1)
     assert json.loads(json.dumps(page.problems)) == []
     page.context.close()
+
+
+def test_a_file_the_server_will_not_take_ahead_goes_with_the_form_and_the_page_says_so(browser, live_server, tmp_path):
+    """The server's room for waiting files is nearly full: the small photo goes ahead, the large one is refused
+    ahead (503) and goes with the form; the person is told, sends, and both arrive clean."""
+    import io
+
+    from PIL import Image
+
+    app = live_server.app
+    app.config["RESUMABLE_MAX_PENDING_MB"] = 1
+    street, crowd = tmp_path / "street.jpg", tmp_path / "crowd.jpg"
+    street.write_bytes(files.jpeg(orientation=6))
+    noisy = io.BytesIO()  # more than the 1 MB: pixels that do not compress, with the camera's EXIF
+    pixels = Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3))
+    pixels.save(noisy, "JPEG", quality=95, exif=files.exif(6))
+    crowd.write_bytes(noisy.getvalue())
+    assert 2**20 < len(noisy.getvalue()) < app.config["UPLOAD_MAX_FILE_MB"] * 2**20
+    page = person(browser, live_server.url)
+    page.goto("/submit/information")
+    page.get_by_label("What do you want to tell us?").fill("Two photos of the queue at the gate.")
+    page.get_by_label("Your Telegram username").fill("witness_five")
+    page.get_by_label("Files (optional)").set_input_files([str(street), str(crowd)])
+    expect(page.locator(".upload-list li.done")).to_have_count(1, timeout=30_000)
+    plain = page.locator(".upload-list li.plain")
+    expect(plain).to_have_count(1)
+    expect(plain).to_contain_text("crowd.jpg")
+    expect(plain.locator(".file-status")).to_have_text(
+        "The site cannot take this file ahead right now: it goes with the form when you send it."
+    )
+    expect(page.locator(".upload-counter")).to_have_text("2 / 10")
+    screenshot(page, "resumable-fallback-desktop")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
+    assert page.problems == []
+    page.context.close()
+    stored = check_clean(app)
+    assert sorted(a.original_name for a in stored) == ["crowd.jpg", "street.jpg"]

@@ -7,6 +7,9 @@
 // resume works within the open page. A finished, cleaned file joins the form as a hidden "uploads" field, like
 // the files the server kept after an error (the .kept-list the page draws). Otherwise the files go with the form,
 // with one progress bar for the whole request. Without JavaScript the plain file input works.
+//
+// When the server will not take a file ahead (429: this connection's share or hourly bytes are used up; 503: the
+// server's room for waiting files is full), that file goes with the form instead, and its row says so.
 (function () {
   "use strict";
 
@@ -18,6 +21,12 @@
   };
   // Each try again waits a little longer; after the last, the file offers "Try again".
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
+  var FINISHING_POLL = 1000; // while the server cleans a file that has arrived, ask again after this long...
+  var FINISHING_POLLS = 600; // ...for at most ten minutes (a video's cleaning has a few at most)
+  // The server will not take the file ahead: it goes with the form.
+  function refusedAhead(code) {
+    return code === 429 || code === 503;
+  }
 
   function formatSize(bytes) {
     if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + " MB";
@@ -59,8 +68,8 @@
     var maxMedia = Number(input.dataset.media || 0);
     var maxMediaTotal = Number(input.dataset.mediaTotal || 0);
     var resumable = Boolean(input.dataset.tus && window.tus && window.tus.isSupported);
-    var kept = new DataTransfer(); // the plain path: the files that go with the form
-    var sending = []; // the resumable path: {file, upload, row, state}
+    var kept = new DataTransfer(); // the files that go with the form (all of them on the plain path)
+    var sending = []; // the resumable path: {file, upload, row, state}; state "plain": it goes with the form
     var sendWhenReady = function () {};
 
     var counter = element("p", "upload-counter");
@@ -149,10 +158,10 @@
           status.textContent = say(input.dataset.msgFileSending, { percent: percent });
         },
         onShouldRetry: function (error) {
-          // A broken connection, a busy server, or a disagreement on the offset: ask the server where to go on
-          // from (HEAD) and send the rest. A refusal (too large, too many, gone) is final.
+          // A broken connection, a failing server, or a disagreement on the offset: ask the server where to go on
+          // from (HEAD) and send the rest. A refusal (too large, too many, gone; or not ahead of the form) is final.
           var code = error.originalResponse ? error.originalResponse.getStatus() : 0;
-          var again = !code || code >= 500 || code === 409 || code === 423;
+          var again = !refusedAhead(code) && (!code || code >= 500 || code === 409 || code === 423);
           if (again) {
             status.textContent = input.dataset.msgFileRetrying;
             row.classList.add("retrying");
@@ -160,6 +169,10 @@
           return again;
         },
         onError: function (error) {
+          if (error.originalResponse && refusedAhead(error.originalResponse.getStatus())) {
+            withForm(entry, status, bar);
+            return;
+          }
           entry.state = "failed";
           row.classList.remove("retrying");
           row.classList.add("failed");
@@ -180,11 +193,30 @@
       sending.push(entry);
     }
 
+    // The resumable path refused this file: it goes with the form (what reached the server is deleted there).
+    function withForm(entry, status, bar) {
+      if (entry.upload.url) entry.upload.abort(true).catch(function () {});
+      entry.state = "plain";
+      entry.row.classList.remove("sending", "retrying", "failed");
+      entry.row.classList.add("plain");
+      bar.remove();
+      status.textContent = input.dataset.msgFilePlain;
+      kept.items.add(entry.file);
+      input.files = kept.files;
+      sendWhenReady();
+    }
+
     function settle(entry, status, bar) {
       var url = entry.upload.url;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.json(); })
         .then(function (result) {
+          // Still being cleaned (its last PATCH's answer was lost, and the HEAD that followed found it whole).
+          entry.polls = (entry.polls || 0) + 1;
+          if (result.state === "finishing" && entry.polls < FINISHING_POLLS) {
+            setTimeout(function () { settle(entry, status, bar); }, FINISHING_POLL);
+            return;
+          }
           entry.row.classList.remove("sending", "retrying");
           if (result.state === "clean") {
             entry.state = "done";
@@ -206,7 +238,14 @@
     }
 
     function forget(entry) {
-      if (entry.upload) entry.upload.abort(true).catch(function () {}); // true: DELETE it on the server too
+      if (entry.state === "plain") {
+        var next = new DataTransfer();
+        Array.prototype.forEach.call(kept.files, function (f) { if (f !== entry.file) next.items.add(f); });
+        kept = next;
+        input.files = kept.files;
+      } else if (entry.upload) {
+        entry.upload.abort(true).catch(function () {}); // true: DELETE it on the server too
+      }
       entry.row.remove();
       sending = sending.filter(function (s) { return s !== entry; });
       render();
@@ -246,7 +285,7 @@
       });
       if (resumable) {
         added.forEach(send);
-        input.value = ""; // sent already: not again with the form
+        input.files = kept.files; // sent already: not again with the form (but those refused ahead of it)
       } else {
         added.forEach(function (file) { kept.items.add(file); });
         input.files = kept.files;
@@ -280,7 +319,7 @@
     var progress = form.querySelector(".upload-progress");
     var status = form.querySelector(".upload-status");
     form.addEventListener("htmx:xhr:progress", function (event) {
-      if (resumable || !event.detail.total || !kept.files.length) return;
+      if (!event.detail.total || !kept.files.length) return;
       var percent = Math.round((event.detail.loaded / event.detail.total) * 100);
       progress.hidden = false;
       progress.value = percent;

@@ -6,11 +6,13 @@
    sandbox) and the form that sends it. Target: under 10 s.
 3. The memory of the worker during a 200 MB upload, counting what it holds in the RAM-backed folders: the growth
    of its resident memory plus the bytes in UPLOAD_WORKDIR and /dev/shm. Target: under 20 MB.
+4. Ten empty PATCHes (Upload-Offset = Upload-Length) sent while a 58 MB video is being finished (issue 22): how
+   many the server took, and the most the RAM folder held meanwhile. Target: none taken, one video's worth.
 
 The client speaks tus as tus-js-client does: 2 MB chunks (RESUMABLE_CHUNK_MB), and after a failure a HEAD, then
 the rest from the server's offset.
 
-    .venv/bin/python bench/resumable.py [--record]
+    .venv/bin/python bench/resumable.py [--record] [--only N]
 """
 
 import argparse
@@ -159,7 +161,9 @@ def folder_bytes(path: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--only", type=int, help="run one measure (not recorded)")
     args = parser.parse_args()
+    wanted = {args.only} if args.only else {1, 2, 3, 4}
     port = free_port()
     folder = tempfile.mkdtemp(prefix="prystan-bench-")
     workdir = f"/dev/shm/prystan-bench-{os.getpid()}"
@@ -194,7 +198,11 @@ def main() -> None:
                 time.sleep(0.2)
         time.sleep(1)
 
+        if 4 in wanted:
+            results["once"] = finished_once(port, folder, workdir)
         # 1. A 50 MB upload cut at 50 %, in the middle of a PATCH.
+        if wanted != {1, 2, 3, 4}:
+            return
         data = os.urandom(50 * 2**20)
         proxy = CuttingProxy(port, cut_at=25 * 2**20 + 700 * 1024)
         cut = Client(proxy.port).upload(data, "cut.mp4")
@@ -265,12 +273,54 @@ def main() -> None:
         server.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
-    if args.record:
+    if args.record and wanted == {1, 2, 3, 4}:
         record(results)
 
 
+def finished_once(port: int, folder: str, workdir: str) -> dict:
+    """4. Empty PATCHes while a video is being finished: each would have scrubbed it again (issue 22, item 3)."""
+    sample = video(os.path.join(folder, "video-58.mp4"), 58)
+    client = Client(port)
+    location = client.create(len(sample), "dashcam.mp4")
+    offset = 0
+    while offset + CHUNK < len(sample):
+        offset = client.patch(location, offset, sample[offset : offset + CHUNK], [0])
+    peak, answers, done = [0], [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], folder_bytes(workdir))
+            time.sleep(0.02)
+
+    def empty():
+        try:
+            answers.append(client.patch(location, len(sample), b"", [0]) and 204)
+        except OSError as refused:
+            answers.append(int(str(refused).rsplit(" ", 1)[1]))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    last = threading.Thread(target=client.patch, args=(location, offset, sample[offset:], [0]))
+    last.start()
+    while folder_bytes(workdir) < len(sample) // 2:  # the video is being decrypted for the sandbox
+        time.sleep(0.01)
+    others = [threading.Thread(target=empty) for _ in range(10)]
+    for thread in others:
+        thread.start()
+    for thread in [last, *others]:
+        thread.join()
+    done.set()
+    watcher.join()
+    taken = sum(1 for a in answers if a == 204)
+    print(
+        f"4. {len(sample) / 2**20:.0f} MB video, 10 empty PATCHes while it is finished: {taken} taken "
+        f"(answers {sorted(answers)}), RAM folder at most {peak[0] / 2**20:.0f} MB"
+    )
+    return {"mb": len(sample) / 2**20, "taken": taken, "peak": peak[0]}
+
+
 def record(results: dict) -> None:
-    cut, video_, memory = results["cut"], results["video"], results["memory"]
+    cut, video_, memory, once = results["cut"], results["video"], results["memory"], results["once"]
     lines = [
         f"\n## {datetime.date.today().isoformat()} · resumable uploads (bench/resumable.py)\n",
         f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -285,6 +335,8 @@ def record(results: dict) -> None:
         f"{memory['transfer'] / 2**20:.1f} MB | < 20 MB |",
         f"| the same, while its last chunk is scrubbed (the video decrypted into RAM for the sandbox) | "
         f"{memory['scrub'] / 2**20:.1f} MB | (reported) |",
+        f"| {once['mb']:.0f} MB video, 10 empty PATCHes while it is finished: taken; RAM folder at most | "
+        f"{once['taken']}; {once['peak'] / 2**20:.0f} MB | 0; one video |",
     ]
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
         f.write("\n".join(lines) + "\n")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Submission
-from app.uploads import resumable
+from app.uploads import resumable, sealing
 from tests import files
 from tests.helpers import count, errors_in, receipt_from
 from tests.test_uploads import assert_clean
@@ -62,7 +62,7 @@ def store_bytes(app) -> bytes:
 
 def session_key(client) -> bytes:
     with client.session_transaction() as session:
-        return resumable.decode_key(session["upload_key"])
+        return sealing.decode_key(session["upload_key"])
 
 
 def test_options_advertise_the_protocol_and_extensions(client):
@@ -129,7 +129,7 @@ def test_the_bytes_at_rest_are_not_the_original_and_the_key_stays_with_the_visit
     # With the key, the bytes are the original's: encryption, not loss.
     upload = resumable.Store(app.config["RESUMABLE_DIR"]).get(key, created.headers["Location"].rsplit("/", 1)[1])
     sealed = open(upload.data_path, "rb").read()
-    assert resumable.cipher_at(key, bytes.fromhex(upload.nonce), 0).update(sealed) == photo[:600]
+    assert sealing.cipher_at(key, bytes.fromhex(upload.nonce), 0).update(sealed) == photo[:600]
 
 
 def test_tus_requests_never_set_a_cookie_so_uploads_side_by_side_cannot_race(app, client):

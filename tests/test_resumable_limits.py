@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from app.uploads import resumable, sandbox
+from app.uploads import resumable, sandbox, sealing
 from tests import files
 from tests.helpers import count, receipt_from
 from tests.test_resumable import FORM, TUS, patch, session_key, start, store_bytes, upload
@@ -163,7 +163,7 @@ def test_a_reservation_without_a_byte_for_ten_minutes_is_released(app, client, m
 def test_the_store_releases_idle_reservations_by_its_own_clock(tmp_path):
     clock = [1_700_000_000.0]
     store = resumable.Store(str(tmp_path), clock=lambda: clock[0])
-    key = resumable.new_key()
+    key = sealing.new_key()
     upload_ = store.create(key, 5000, "a.jpg")
     store.append(key, upload_, 0, io.BytesIO(b"x" * 1000))
     assert store.held_bytes() == 5000  # received and still expected
@@ -228,6 +228,6 @@ def numbers(value):
 
 def test_times_are_kept_to_the_minute_and_an_upload_never_expires_before_its_form(tmp_path):
     store = resumable.Store(str(tmp_path), clock=lambda: 1_700_000_123.456)
-    made = store.create(resumable.new_key(), 10, "a.jpg")
+    made = store.create(sealing.new_key(), 10, "a.jpg")
     assert made.created % 60 == 0 and made.created <= 1_700_000_123.456
     assert made.expires % 60 == 0 and made.expires >= 1_700_000_123.456 + resumable.EXPIRE_SECONDS

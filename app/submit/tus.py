@@ -21,7 +21,7 @@ from werkzeug.exceptions import ClientDisconnected
 from app.extensions import limiter
 from app.security import limiter_key
 from app.submit import bp
-from app.uploads import intake, resumable, sandbox
+from app.uploads import intake, resumable, sandbox, sealing
 from app.uploads.stores import resumable_store
 
 VERSION = "1.0.0"
@@ -44,10 +44,10 @@ REFUSALS = {
 
 def form_key(*, create: bool = False) -> bytes | None:
     """The form session's upload key; made (once per session) when a form page is drawn."""
-    key = resumable.decode_key(session.get(SESSION_KEY))
+    key = sealing.decode_key(session.get(SESSION_KEY))
     if key is None and create:
-        key = resumable.new_key()
-        session[SESSION_KEY] = resumable.encode_key(key)
+        key = sealing.new_key()
+        session[SESSION_KEY] = sealing.encode_key(key)
     return key
 
 

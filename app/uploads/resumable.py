@@ -25,8 +25,6 @@ IDLE_SECONDS no longer reserves what it still expects; it may go on once the bud
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -40,11 +38,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from app.uploads import intake
+from app.uploads.sealing import cipher_at, owner_of, seal, unseal
 
-KEY_BYTES = 32
 EXPIRE_SECONDS = 4 * 3600  # as WTF_CSRF_TIME_LIMIT: the form that would send it expires then
 KEPT_SECONDS = 3600  # files kept after a refused form
 ID_LENGTH = 32  # hex characters
@@ -60,27 +56,6 @@ BROWSER_CHUNK = 2 * 2**20  # what the browser sends per PATCH (RESUMABLE_CHUNK_M
 def now() -> float:
     """The store's clock (a test moves it)."""
     return time.time()
-
-
-def new_key() -> bytes:
-    return secrets.token_bytes(KEY_BYTES)
-
-
-def encode_key(key: bytes) -> str:
-    return base64.urlsafe_b64encode(key).decode()
-
-
-def decode_key(text) -> bytes | None:
-    try:
-        key = base64.urlsafe_b64decode(text or "")
-    except (binascii.Error, ValueError, TypeError):
-        return None
-    return key if len(key) == KEY_BYTES else None
-
-
-def owner_of(key: bytes) -> str:
-    """A folder name for the key's files, from which the key cannot be found."""
-    return hashlib.sha256(b"prystan upload owner\0" + key).hexdigest()[:32]
 
 
 def minute_down(moment: float) -> int:
@@ -104,25 +79,6 @@ def holder_tag(client: str, upload_id: str) -> str:
 
 def valid_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
-
-
-def cipher_at(key: bytes, nonce: bytes, offset: int):
-    """An AES-CTR stream for the byte at ``offset`` of a file with this nonce (8 bytes, then the block counter)."""
-    block, skip = divmod(offset, 16)
-    stream = Cipher(algorithms.AES(key), modes.CTR(nonce + block.to_bytes(8, "big"))).encryptor()
-    if skip:
-        stream.update(b"\0" * skip)
-    return stream
-
-
-def seal(key: bytes, data: bytes) -> str:
-    nonce = secrets.token_bytes(8)
-    return (nonce + cipher_at(key, nonce, 0).update(data)).hex()
-
-
-def unseal(key: bytes, sealed: str) -> bytes:
-    raw = bytes.fromhex(sealed)
-    return cipher_at(key, raw[:8], 0).update(raw[8:])
 
 
 class Refused(Exception):

@@ -193,7 +193,15 @@ STORED = {
     "Staff accounts": [
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes"
     ],
-    "Rate-limit counters": ["test_limits.py::test_two_instances_share_one_limit_through_redis"],
+    "Rate-limit counters": [
+        "test_limits.py::test_two_instances_share_one_limit_through_redis",
+        "test_ratekeys.py::test_a_seized_copy_with_the_secret_key_does_not_give_back_the_address",
+    ],
+    "The limiter's daily keys": [
+        "test_ratekeys.py::test_the_key_is_new_every_day_and_a_new_key_costs_at_most_a_window",
+        "test_deploy.py::test_redis_as_the_recipe_configures_it_writes_nothing_to_disk",
+    ],
+    "Sign-in throttle": ["test_ratekeys.py::test_an_address_that_signed_in_stays_known_for_30_days"],
     "Logs": ["test_secrets.py::test_secrets_stay_out_of_logs_and_stray_columns"],
 }
 

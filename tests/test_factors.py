@@ -168,3 +168,16 @@ def test_the_queue_marks_its_poll_as_background(app, client):
     login(client)
     html = client.get("/moderation").get_data(as_text=True)
     assert re.search(r'id="new-items"[^>]*hx-headers=\'\{"X-Prystan-Background": "1"\}\'', html)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "PASSWORD_RATELIMIT": "2 per hour"}])
+def test_wrong_passwords_share_one_budget_across_the_pages_that_ask_for_it(app, client):
+    """Changing the password, the app or the keys: a guesser with a stolen session gets PASSWORD_RATELIMIT in
+    all, not that many on each page."""
+    make_user(app)
+    login(client)
+    wrong = {"current": "not it at all", "password": "not it at all", "new": "a new long password"}
+    assert client.post("/auth/password", data=wrong | {"confirm": wrong["new"]}).status_code == 422
+    assert client.post("/auth/totp", data=wrong | {"code": "123456"}).status_code == 422
+    assert client.post("/auth/keys", data=wrong | {"name": "phone"}).status_code == 429
+    assert client.post("/auth/keys/1/remove", data=wrong).status_code == 429

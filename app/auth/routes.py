@@ -190,11 +190,19 @@ def user_key() -> str:
     return rate_key("password-change", str(current_user.get_id()))
 
 
+# Wrong current passwords, per account, counted once across every page that asks for it (password, app, keys).
+password_checks = limiter.shared_limit(
+    lambda: current_app.config["PASSWORD_RATELIMIT"],
+    scope="password-checks",
+    methods=["POST"],
+    key_func=user_key,
+    deduct_when=password_failed,
+)
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key, deduct_when=password_failed
-)
+@password_checks
 def password():
     """Change one's password; every other session of the account ends."""
     form = PasswordForm()
@@ -218,9 +226,7 @@ def password():
 
 @bp.route("/totp", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key, deduct_when=password_failed
-)
+@password_checks
 def totp():
     """Set up (or replace) an authenticator app: scan the QR code or type the key, confirm with a code and the
     password, and the current app's code when one is replaced. Recovery codes are shown once."""
@@ -252,9 +258,7 @@ def totp():
 
 @bp.route("/keys", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config["PASSWORD_RATELIMIT"], methods=["POST"], key_func=user_key, deduct_when=password_failed
-)
+@password_checks
 def security_keys():
     """The account's passkeys and security keys: add one (the password, and a working factor if there is one),
     see where each works, remove one."""
@@ -289,7 +293,7 @@ def security_keys():
 
 @bp.post("/keys/<int:key_id>/remove")
 @login_required
-@limiter.limit(lambda: current_app.config["PASSWORD_RATELIMIT"], key_func=user_key, deduct_when=password_failed)
+@password_checks
 def remove_key(key_id: int):
     """Remove one key. The password always; for the account's last factor, the key itself as well."""
     user = current_user._get_current_object()

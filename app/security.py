@@ -98,11 +98,17 @@ def limiter_key() -> str:
     return rate_key("ratelimit", client_network(request.remote_addr or ""))
 
 
+VARY = ("HX-Request", "HX-Boosted", "HX-Target")
+
+
 def set_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    # One URL may answer with a page or an htmx fragment: caches must keep them apart.
-    response.vary.add("HX-Request")
+    # One URL may answer with a page or an htmx fragment, and which fragment (app/fragments.py): caches must keep
+    # them apart. A page's language comes from the switcher's cookie or the browser's (select_locale).
+    response.vary.update(VARY)
+    if response.mimetype == "text/html":
+        response.vary.update(("Cookie", "Accept-Language"))
     onion_location(response)
     return response
 

@@ -11,5 +11,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
 accesslog = None
+# No control socket (gunicorn 25+ opens one in $HOME or $XDG_RUNTIME_DIR by default): nothing here needs to resize or
+# reload the workers at run time, and the service's home is read-only.
+control_socket_disable = True
 timeout = 60
 graceful_timeout = 10

@@ -107,3 +107,4 @@ def test_gunicorn_logs_failed_sign_ins_and_refused_staff_pages_without_addresses
     # Neither the client's address nor the typed username is in any line (gunicorn names only where it listens).
     assert USERNAME not in output
     assert all("Listening at" in line for line in output.splitlines() if "127.0.0.1" in line), output
+    assert "Control socket" not in output  # (gunicorn.conf.py turns it off)

@@ -55,6 +55,10 @@ class Defaults:
     SANDBOX_CONCURRENCY = None
     SCRUB_TIMEOUT = 120
     SCRUB_CPU_SECONDS = 30
+    # A video whose frames are whole pictures with metadata of their own (Motion-JPEG, PNG) or in an older codec
+    # (MPEG-4 Part 2, H.263) is re-encoded from its pixels: CPU seconds it may take (a few minutes of 720p dashcam
+    # video take well under this), and wall-clock seconds it adds to SCRUB_TIMEOUT once it starts.
+    SCRUB_VIDEO_CPU_SECONDS = 300
     SCRUB_MEMORY_MB = 1536
     SCRUB_OUTPUT_MB = 128
     # Where the app can switch user (root, or CAP_SETUID and CAP_SETGID), the child in slot i runs as user id

@@ -128,3 +128,76 @@ def sized_video(folder, megabytes: float, name: str = "evidence.mp4") -> str:
            "-t", f"{seconds:.2f}", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac",
            "-shortest", *DEVICE, path)  # fmt: skip
     return path
+
+
+# --- Videos whose frames carry metadata of their own (a stream copy would keep it, byte for byte) ----------------
+
+# Markers a camera writes into each frame: exiftool -ee does not see them inside a video, so tests look at the bytes.
+# (The GPS position is binary in EXIF: the tests look for the EXIF header itself, which holds it.)
+FRAME_MARKERS = (b"SERIAL4471CAM", b"MakerCam4471", b"ModelDash4471", b"Exif\x00\x00")
+SEI_MARKER = b"SEIMARK4471DRONE"
+
+
+def exif_jpeg(folder) -> str:
+    """A still as a compact camera or a dashcam writes it: GPS position, make, model and serial number."""
+    path = os.path.join(folder, "frame.jpg")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", path)
+    subprocess.run(
+        [EXIFTOOL, "-q", "-overwrite_original", "-GPSLatitude=53.9023", "-GPSLatitudeRef=N", "-GPSLongitude=27.5619",
+         "-GPSLongitudeRef=E", "-GPSAltitude=220", "-Make=MakerCam4471", "-Model=ModelDash4471",
+         "-SerialNumber=SERIAL4471CAM", "-BodySerialNumber=SERIAL4471CAM", path],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def mjpeg_video(folder, name: str, seconds: float = 1) -> str:
+    """A Motion-JPEG video (.mov or .mp4) whose every frame is that still, its EXIF included, with sound."""
+    still = exif_jpeg(folder)
+    path = os.path.join(folder, name)
+    audio = "pcm_s16le" if name.endswith(".mov") else "aac"
+    ffmpeg("-loop", "1", "-framerate", "10", "-i", still, "-f", "lavfi", "-i", "sine=f=440:sample_rate=22050",
+           "-t", str(seconds), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", audio, path)  # fmt: skip
+    return path
+
+
+def png_video(folder, name: str = "timelapse.mov") -> str:
+    """A video of PNG frames, each with a text chunk (a timelapse made from screenshots, a screen recorder)."""
+    still = os.path.join(folder, "frame.png")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", still)
+    subprocess.run([EXIFTOOL, "-q", "-overwrite_original", f"-PNG:Comment={SECRET}", still], check=True)
+    path = os.path.join(folder, name)
+    ffmpeg("-loop", "1", "-framerate", "10", "-i", still, "-t", "1", "-c:v", "copy", path)
+    return path
+
+
+def sei_h264(folder, name: str = "DJI_0001.mp4") -> str:
+    """An H.264 video with SEI user data in its frames, where drones, dashcams and camcorders write GPS and ids."""
+    path = os.path.join(folder, name)
+    user_data = f"086f3693-b7b3-4f2c-9653-21492feee5b8+{SEI_MARKER.decode()}"
+    ffmpeg(*_video_source(1), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-bsf:v", f"h264_metadata=sei_user_data={user_data}", "-c:a", "aac", path)  # fmt: skip
+    return path
+
+
+def hevc_mp4(folder, name: str = "IMG_0002.mp4", params: str = "log-level=error") -> str:
+    """An HEVC video as x265 writes it: its own name, version and options in an SEI, in the hvcC box and the frames."""
+    path = os.path.join(folder, name)
+    ffmpeg(*_video_source(1), "-c:v", "libx265", "-x265-params", params, "-tag:v", "hvc1", "-c:a", "aac", path)
+    return path
+
+
+def mpeg4_video(folder, name: str = "MOV00012.3gp", size: str = "176x144") -> str:
+    """An MPEG-4 Part 2 video as an older phone writes it (3GP, or MP4)."""
+    path = os.path.join(folder, name)
+    audio = ["-c:a", "aac", "-ar", "8000"] if name.endswith(".3gp") else ["-c:a", "aac"]
+    ffmpeg(*_video_source(1, size), "-c:v", "mpeg4", *audio, path)
+    return path
+
+
+def frame_video(folder, seconds: float, size: str = "1280x720", name: str = "dashcam.mov") -> str:
+    """A Motion-JPEG video with changing pictures: its re-encode takes real CPU time."""
+    path = os.path.join(folder, name)
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30,noise=alls=12:allf=t", "-t", str(seconds),
+           "-c:v", "mjpeg", "-q:v", "4", path)  # fmt: skip
+    return path

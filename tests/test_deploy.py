@@ -168,6 +168,12 @@ def test_nginx_takes_the_apps_largest_request_and_little_more(tmp_path):
     assert limit < nginx <= limit + 2**20  # the app's own 413 page answers a body just over its limit
 
 
+def test_nginx_waits_for_the_longest_check_of_a_submissions_files(tmp_path):
+    app = make_app(tmp_path)  # the defaults, as the recipe deploys them
+    longest = app.config["SCRUB_TIMEOUT"] + app.config["SCRUB_VIDEO_CPU_SECONDS"]  # (sandbox.Deadline)
+    assert int(proxy_setting("proxy_read_timeout").removesuffix("s")) >= longest + 30
+
+
 # --- nginx in front of gunicorn ---------------------------------------------------------------------------------
 
 

@@ -92,6 +92,10 @@ MESSAGES = {
         "%(name)s holds %(limit)d pages. Send each page as a picture of its own, or the document as a PDF."
     ),
     "too_slow": _l("%(name)s took too long to check and clean. Send a smaller or simpler file."),
+    "video_too_slow": _l(
+        "%(name)s is a kind of video that must be re-encoded to remove what each of its frames carries, and it would "
+        "take too long. Send a shorter part of it, or the video as MP4 (H.264 or HEVC)."
+    ),
     "limits": _l("%(name)s could not be checked within the limits we keep for safety. Send a smaller or simpler file."),
     "busy": _l("%(name)s could not be checked now: the site is busy. Please send the form again in a minute."),
 }

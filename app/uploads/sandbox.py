@@ -9,7 +9,9 @@ At most ``slots`` children run at once on this machine, whatever the number of g
 flock on one of ``slots`` files in a folder all workers share (slot_dir); a lock dies with its process. One request's
 files are spread over the slots it can get (one child per slot, each taking the next file), so a submission
 with several files uses the machine's cores. Nothing here waits past the deadline: a child still busy then is
-killed and its file refused.
+killed and its file refused. A video that must be re-encoded from its pixels (the child says so before it starts)
+gets its own wall-clock budget, SCRUB_VIDEO_CPU_SECONDS from that moment, within SCRUB_TIMEOUT +
+SCRUB_VIDEO_CPU_SECONDS for the whole request (Deadline): one such video per submission is sure of its whole budget.
 
 Knows nothing of requests: settings come from settings_from(config).
 """
@@ -45,6 +47,7 @@ class Settings:
     workdir: str  # RAM-backed folder of the work folders (and of the slots' lock files without /dev/shm)
     timeout: float  # wall-clock seconds for all the files of one request, waiting for a slot included
     cpu_seconds: int  # per file
+    video_cpu_seconds: int  # per video re-encoded from its pixels; also the wall-clock time it adds (Deadline)
     memory: int  # bytes of address space per child
     file_size: int  # largest file a child may write, in bytes
     uid_base: int  # a child in slot i runs as user id uid_base + i where the app can switch user
@@ -61,6 +64,7 @@ def settings_from(config) -> Settings:
         workdir=config["UPLOAD_WORKDIR"],
         timeout=float(config["SCRUB_TIMEOUT"]),
         cpu_seconds=int(config["SCRUB_CPU_SECONDS"]),
+        video_cpu_seconds=int(config["SCRUB_VIDEO_CPU_SECONDS"]),
         memory=int(config["SCRUB_MEMORY_MB"]) * 2**20,
         file_size=output,
         uid_base=int(config["SANDBOX_UID_BASE"]),
@@ -242,6 +246,7 @@ class Child:
             "memory": settings.memory,
             "file_size": settings.file_size,
             "cpu_seconds": settings.cpu_seconds,
+            "video_cpu_seconds": settings.video_cpu_seconds,
             "jobs": jobs,
             "types": types,
             "readable": readable_paths(),
@@ -303,11 +308,42 @@ class Child:
         return code
 
 
-def died(code: int | None) -> dict:
+def died(code: int | None, rebuilding: bool = False) -> dict:
     """Why a child stopped before it answered."""
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
-        return {"ok": False, "error": "too_slow", "limit": None}
+        return {"ok": False, "error": "video_too_slow" if rebuilding else "too_slow", "limit": None}
     return {"ok": False, "error": "limits", "limit": None}
+
+
+class Deadline:
+    """When a request's files must be done: ``timeout`` after it started. A video re-encode moves it to
+    ``video_seconds`` after the re-encode starts, but never past ``timeout + video_seconds`` from the start, so a
+    visitor waiting on the plain form (and the proxy in front) knows the longest wait: SCRUB_TIMEOUT +
+    SCRUB_VIDEO_CPU_SECONDS."""
+
+    def __init__(self, timeout: float, video_seconds: float, clock=time.monotonic):
+        self.clock = clock
+        self.at = clock() + timeout
+        self.last = self.at + video_seconds
+        self.video_seconds = video_seconds
+        self.lock = threading.Lock()
+
+    def rebuilding(self) -> None:
+        with self.lock:
+            self.at = max(self.at, min(self.clock() + self.video_seconds, self.last))
+
+    def passed(self) -> bool:
+        return self.clock() >= self.at
+
+
+def answer(child: Child, deadline: Deadline) -> tuple[dict | None, bool]:
+    """The child's result for the job it was sent (None: it died or ran out of time), and whether it was re-encoding
+    a video. Its note that it starts one is believed once per job: the most a hostile file gets is one budget."""
+    result = child.receive(deadline.at)
+    if result != scrub.REBUILDING:
+        return result, False
+    deadline.rebuilding()
+    return child.receive(deadline.at), True
 
 
 def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) -> list[dict]:
@@ -318,7 +354,7 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
     """
     if not jobs:
         return []
-    deadline = time.monotonic() + settings.timeout
+    deadline = Deadline(settings.timeout, settings.video_cpu_seconds)
     waiting: queue.Queue = queue.Queue()
     for index in range(len(jobs)):
         waiting.put(index)
@@ -329,25 +365,26 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
     media_fds = {"read": [j["src"] for j in media], "write": [fd for j in media for fd in (j["dst"], *j["previews"])]}
 
     def worker(first: bool) -> None:
-        taken = wait_for_slot(settings, deadline, lambda: first or not waiting.empty())
+        taken = wait_for_slot(settings, deadline.at, lambda: first or not waiting.empty())
         if taken is None:
             return
         slot, lock = taken
         try:
             child = None
-            while time.monotonic() < deadline:
+            while not deadline.passed():
                 try:
                     index = waiting.get_nowait()
                 except queue.Empty:
                     break
+                rebuilding = False
                 try:
                     child = child or Child(settings, slot, fds, types, len(jobs), script, media_fds)
                     child.send(jobs[index])
-                    results[index] = child.receive(deadline)
+                    results[index], rebuilding = answer(child, deadline)
                 except (OSError, ValueError):  # it could not start, died before it read the job, or wrote nonsense
                     log.exception("decoder sandbox: a child failed")
                 if results[index] is None:  # it died or ran out of time: this file is refused, a new child goes on
-                    results[index] = died(child.close() if child else None)
+                    results[index] = died(child.close() if child else None, rebuilding)
                     child = None
             if child:
                 child.close()

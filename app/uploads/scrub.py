@@ -6,10 +6,15 @@
 - PDFs are rendered page by page with PDFium and a new PDF is made of the page images alone (the Dangerzone
   approach): nothing of the original object tree (info, XMP, fonts, annotations, actions, JavaScript, forms,
   embedded files, /PieceInfo, thumbnails) can survive.
-- Videos and recordings are rebuilt by ffmpeg by stream copy (as mat2 does): the first video stream and the first
-  audio stream only, without any global or per-stream tag, chapter, data stream (telemetry), subtitle or
-  attachment; the display orientation, which is geometry, stays. ffprobe reads the file first (duration, streams).
-  Both run as children of this process, inside its confinement, on /proc/self/fd/N of the descriptors passed.
+- Videos and recordings are rebuilt by ffmpeg: the first video stream and the first audio stream only, without any
+  global or per-stream tag, chapter, data stream (telemetry), subtitle or attachment. ffprobe reads the file first
+  (duration, streams). Both run as children of this process, inside its confinement, on /proc/self/fd/N of the
+  descriptors passed. Sound is copied (as mat2 does). So is a picture in a codec whose frames hold nothing but the
+  picture (H.264, HEVC, AV1, VP8, VP9), through a filter that keeps only the units that make the picture (no SEI,
+  where drones and dashcams write GPS and device ids) and only if its configuration record holds nothing else;
+  the display orientation, which is geometry, stays. Every other picture (Motion-JPEG and PNG frames are whole
+  image files with their EXIF and text chunks; MPEG-4 Part 2, H.263, ...) is re-encoded from its pixels to
+  H.264, turned upright, under a CPU budget of its own (see rebuild_args).
 - Every result also gets small JPEG previews (an image's thumbnail, a PDF's first pages, a video's poster frame),
   from the same pixels.
 
@@ -21,7 +26,8 @@ every file path and TCP port it did not open before.
 
 Protocol, one JSON object a line. stdin: first the settings (see confine() and Job), then one job a line:
 {"type", "src": fd, "dst": fd, "previews": [fd, ...]}. stdout: one result a line: {"ok": true, "type",
-"width", "height", "previews", "pages"} or {"ok": false, "error", "limit"}.
+"width", "height", "previews", "pages"} or {"ok": false, "error", "limit"}; before re-encoding a video, the line
+{"rebuilding": true}, which gives the job its own wall-clock budget (sandbox.Deadline).
 """
 
 import ctypes
@@ -55,6 +61,23 @@ MEDIA = {
 }
 # Written by the muxer itself otherwise: ID3 tags and the encoder's name in an MP3, the encoder in a WAV.
 MUXER_OPTIONS = {"mp3": ["-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "0"]}
+# Video codecs whose frames hold only the picture once their side units are dropped: the units each may keep (an
+# allowlist: SEI, filler data, reserved and unspecified types all go). H.264: slices, SPS, PPS, access unit
+# delimiter, end of sequence and of stream. HEVC: picture slices, VPS, SPS, PPS, delimiter, ends (Dolby Vision's
+# types 62 and 63 go; the picture stays). AV1: sequence and frame headers, temporal delimiter, tiles, frames
+# (metadata OBUs go). VP8 and VP9 frames have no place for anything else.
+COPIED = {
+    "h264": "filter_units=pass_types=1-5|7-11",
+    "hevc": "filter_units=pass_types=0-9|16-21|32-37",
+    "av1": "filter_units=pass_types=1-4|6-7",
+    "vp8": None,
+    "vp9": None,
+}
+# A video that is not copied is re-encoded to this (MP4, MOV and 3GP take it; WebM does not: such a WebM is refused).
+REBUILT_LONG_SIDE = 1280
+REBUILD = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-threads", "2"]
+REBUILD += ["-fps_mode", "passthrough", "-bsf:v", COPIED["h264"]]  # (x264's own SEI names its settings: dropped too)
+REBUILDING = {"rebuilding": True}
 
 
 def is_media(type_: str) -> bool:
@@ -108,8 +131,10 @@ def confine(settings: dict) -> None:
 
 
 def cpu_ceiling(settings: dict) -> int:
-    """CPU seconds this child may use in all: each of its jobs gets its own budget (see allow_cpu)."""
-    return settings["cpu_seconds"] * settings["jobs"] + 1
+    """CPU seconds this child may use in all: each of its jobs gets its own budget (see allow_cpu); a video
+    re-encode, its own (rebuild_args), which ffmpeg may be given only under this ceiling."""
+    video = settings.get("video_cpu_seconds", 0) + 5 if any(is_media(t) for t in settings.get("types", ())) else 0
+    return settings["cpu_seconds"] * settings["jobs"] + video + 1
 
 
 def allow_cpu(settings: dict) -> None:
@@ -304,11 +329,16 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
 # --- videos and recordings -------------------------------------------------------------------------------
 
 
-def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int = 1 << 20) -> bytes:
+def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int = 1 << 20, cpu: int = 0) -> bytes:
     """Run ffmpeg or ffprobe on the descriptors ``fds`` (named /proc/self/fd/N in ``args``); its output, or
-    Refusal if it fails."""
+    Refusal if it fails. With ``cpu``, the program gets that many CPU seconds of its own (SIGXCPU past them), and
+    a failure after using them is a Refusal for time."""
     import subprocess
 
+    def budget() -> None:  # in the program's process, before it starts: this one is single-threaded
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+    before = children_cpu()
     done = subprocess.run(
         [settings[name], "-hide_banner", *(["-nostdin"] if name == "ffmpeg" else []), "-v", "error", *args],
         env={},
@@ -316,64 +346,201 @@ def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int 
         capture_output=True,  # what it says on stderr is dropped: it may quote the file
         pass_fds=fds,
         check=False,
+        preexec_fn=budget if cpu else None,
     )
+    if done.returncode != 0 and cpu and children_cpu() - before >= cpu - 1:
+        # (ffmpeg takes the first SIGXCPU as a request to stop, and ends with an error of its own)
+        raise Refusal("video_too_slow", cpu)
     if done.returncode != 0 or len(done.stdout) > limit:
         raise Refusal("media_unreadable")
     return done.stdout
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def scrub_media(job: dict, settings: dict) -> dict:
-    """Copy the first video and first audio stream into a new file of the same kind, and nothing else."""
-    muxer, probed_as = MEDIA[job["type"]]
+    """Rebuild the first video and first audio stream into a new file of the same kind, and nothing else."""
+    muxer = MEDIA[job["type"]][0]
+    src, dst = (f"/proc/self/fd/{job[k]}" for k in ("src", "dst"))
+    video, audio, duration = media_streams(job, settings)
+    maps = [arg for s in (video, audio) if s is not None for arg in ("-map", f"0:{s['index']}")]
+    rebuild = video is not None and not copyable(video)
+    width, height = shown_size(video)
+    if rebuild:
+        if muxer == "webm" or not (width and height):
+            raise Refusal("media_unreadable")  # (WebM takes no H.264)
+        width, height = rebuilt_size(width, height)
+        codecs = [*REBUILD, "-vf", f"scale={width}:{height}", *bitrate_cap(settings, duration), "-c:a", "copy"]
+    else:
+        kept_units = COPIED[video["codec_name"]] if video else None
+        codecs = ["-c", "copy", *(["-bsf:v", kept_units] if kept_units else [])]
+    args = ["-threads", "2", "-i", src, *maps, *codecs, "-map_metadata", "-1", "-map_chapters", "-1"]
+    for kind in ("v", "a"):
+        args += [f"-map_metadata:s:{kind}", "-1"]
+    args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
+    args += [*MUXER_OPTIONS.get(muxer, []), "-f", muxer, "-y", dst]
+    fds, previews = [job["src"], job["dst"]], 0
+    if video is not None and job["previews"]:
+        args += poster_args(video, job["previews"][0])
+        fds.append(job["previews"][0])
+        previews = 1
+    if rebuild:
+        tell_parent(REBUILDING)
+    tool(settings, "ffmpeg", args, fds, cpu=settings["video_cpu_seconds"] if rebuild else 0)
+    if previews and os.fstat(job["previews"][0]).st_size == 0:
+        previews = 0  # no frame could be decoded: the file is still sent, without a poster
+    return {"ok": True, "type": job["type"], "width": width, "height": height, "previews": previews, "pages": None}
+
+
+def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, float]:
+    """ffprobe's word on the file: its first video stream (not cover art), first audio stream and duration; Refusal
+    if it is not what its name and first bytes said, or too long."""
     src = f"/proc/self/fd/{job['src']}"
-    probe = tool(settings, "ffprobe", ["-of", "json", "-show_format", "-show_streams", src], [job["src"]])
-    info = json.loads(probe)
+    args = ["-of", "json", "-show_format", "-show_streams", "-show_data", src]  # (-show_data: the codec's record)
+    info = json.loads(tool(settings, "ffprobe", args, [job["src"]]))
     formats = info.get("format", {}).get("format_name", "").split(",")
-    if probed_as not in formats:
+    if MEDIA[job["type"]][1] not in formats:
         raise Refusal("media_unreadable")  # not what its name and first bytes said
     streams = info.get("streams", [])
     duration = float(info["format"].get("duration") or 0)
     if duration > settings["media_seconds"]:
         raise Refusal("media_duration", settings["media_seconds"] // 60)
-    audio_only = job["type"].startswith("audio/")
     # Cover art in a recording (an "attached picture") is an image with its own metadata: never kept.
-    video = (
-        None
-        if audio_only
-        else next(
-            (s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")),
-            None,
-        )
-    )
+    pictures = [
+        s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+    ]
+    video = None if job["type"].startswith("audio/") or not pictures else pictures[0]
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
         raise Refusal("media_unreadable")
-    maps = [arg for s in (video, audio) if s is not None for arg in ("-map", f"0:{s['index']}")]
-    dst = f"/proc/self/fd/{job['dst']}"
-    args = ["-i", src, *maps, "-c", "copy", "-map_metadata", "-1", "-map_chapters", "-1"]
-    for kind in ("v", "a"):
-        args += [f"-map_metadata:s:{kind}", "-1"]
-    args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
-    args += [*MUXER_OPTIONS.get(muxer, []), "-f", muxer, "-y", dst]
-    fds = [job["src"], job["dst"]]
-    previews = 0
-    if video is not None and job["previews"]:
-        poster = f"/proc/self/fd/{job['previews'][0]}"
-        scale = "scale='min(480,iw)':-2"
-        args += ["-map", f"0:{video['index']}", "-frames:v", "1", "-vf", scale, "-map_metadata", "-1"]
-        args += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
-        fds.append(job["previews"][0])
-        previews = 1
-    tool(settings, "ffmpeg", args, fds)
-    if previews and os.fstat(job["previews"][0]).st_size == 0:
-        previews = 0  # no frame could be decoded: the file is still sent, without a poster
-    width = height = None
-    if video is not None:
-        width, height = int(video.get("width") or 0) or None, int(video.get("height") or 0) or None
-        rotation = next((abs(int(d.get("rotation", 0))) for d in video.get("side_data_list", [])), 0)
-        if rotation in (90, 270):
-            width, height = height, width  # as it is shown
-    return {"ok": True, "type": job["type"], "width": width, "height": height, "previews": previews, "pages": None}
+    return video, audio, duration
+
+
+def shown_size(video: dict | None) -> tuple[int | None, int | None]:
+    """The picture's width and height as it is shown (turned by its display orientation)."""
+    if video is None:
+        return None, None
+    width, height = int(video.get("width") or 0) or None, int(video.get("height") or 0) or None
+    rotation = next((abs(int(d.get("rotation", 0))) for d in video.get("side_data_list", [])), 0)
+    return (height, width) if rotation in (90, 270) else (width, height)
+
+
+def rebuilt_size(width: int, height: int) -> tuple[int, int]:
+    """At most REBUILT_LONG_SIDE on the long side (the CPU a re-encode takes follows the pixels), even numbers."""
+    scale = min(1.0, REBUILT_LONG_SIDE / max(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def bitrate_cap(settings: dict, duration: float) -> list[str]:
+    """A re-encode fits the largest file the child may write, however costly its picture (sensor noise costs bits):
+    at most 8 Mbit/s, less for a long video; a quarter of the room is left to its sound."""
+    rate = min(8_000_000, int(settings["file_size"] * 8 * 0.75 / max(duration, 1.0)))
+    return ["-maxrate", str(rate), "-bufsize", str(2 * rate)]
+
+
+def poster_args(video: dict, fd: int) -> list[str]:
+    """A second output: the first frame, upright, at most 480 px wide, as a plain JPEG."""
+    poster = f"/proc/self/fd/{fd}"
+    scale = "scale='min(480,iw)':-2"
+    args = ["-map", f"0:{video['index']}", "-frames:v", "1", "-vf", scale, "-map_metadata", "-1"]
+    return args + ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
+
+
+def copyable(video: dict) -> bool:
+    """May this picture be copied: a codec in COPIED whose configuration record holds only what the codec defines
+    there? (A muxer writes that record again byte for byte, and filter_units does not filter it.)"""
+    codec = video.get("codec_name")
+    if codec not in COPIED:
+        return False
+    try:
+        record = hexdump_bytes(video.get("extradata") or "")
+        return RECORDS[codec](record)
+    except (ValueError, IndexError):
+        return False
+
+
+def hexdump_bytes(dump: str) -> bytes:
+    """The bytes of ffprobe's -show_data dump ("00000000: 0164 001f ...  ascii" lines)."""
+    return b"".join(bytes.fromhex(line[10:50].replace(" ", "")) for line in dump.splitlines() if line.strip())
+
+
+def nal_units(data: bytes, at: int, count: int) -> tuple[list[bytes], int]:
+    """``count`` NAL units each after a 16-bit length, from ``at``; and where they end."""
+    units = []
+    for _ in range(count):
+        length = int.from_bytes(data[at : at + 2], "big")
+        units.append(data[at + 2 : at + 2 + length])
+        if len(units[-1]) != length or length == 0:
+            raise ValueError("short")
+        at += 2 + length
+    return units, at
+
+
+def avcc_clean(record: bytes) -> bool:
+    """avcC: its sequence and picture parameter sets (and, for the high profiles, their extensions), nothing else."""
+    if not record:
+        return True  # parameter sets in the stream itself, where the filter sees them
+    if record[0] != 1:
+        return False
+    sps, at = nal_units(record, 6, record[5] & 0x1F)
+    pps, at = nal_units(record, at + 1, record[at])
+    extensions = []
+    if at < len(record):  # (written for the high profiles: chroma format, bit depths)
+        extensions, at = nal_units(record, at + 4, record[at + 3])
+    kinds = [u[0] & 0x1F for u in sps] + [u[0] & 0x1F for u in pps] + [u[0] & 0x1F for u in extensions]
+    return at == len(record) and kinds == [7] * len(sps) + [8] * len(pps) + [13] * len(extensions)
+
+
+def hvcc_clean(record: bytes) -> bool:
+    """hvcC: arrays of video, sequence and picture parameter sets only (x265 and cameras may add SEI arrays)."""
+    if not record:
+        return True
+    if record[0] != 1:
+        return False
+    at = 23
+    for _ in range(record[22]):
+        kind, count = record[at] & 0x3F, int.from_bytes(record[at + 1 : at + 3], "big")
+        units, at = nal_units(record, at + 3, count)
+        if kind not in (32, 33, 34) or any((u[0] >> 1) & 0x3F != kind for u in units):
+            return False
+    return at == len(record)
+
+
+def av1c_clean(record: bytes) -> bool:
+    """av1C: its four bytes, then at most sequence header OBUs (metadata OBUs may sit there too: not copied)."""
+    if not record:
+        return True
+    at = 4
+    while at < len(record):
+        header = record[at]
+        if (header >> 3) & 0x0F != 1 or not header & 0x02:  # a sequence header, with its size
+            return False
+        at += 2 if header & 0x04 else 1
+        size, shift = 0, 0
+        while True:  # leb128
+            byte = record[at]
+            size, shift, at = size | (byte & 0x7F) << shift, shift + 7, at + 1
+            if not byte & 0x80:
+                break
+        at += size
+    return at == len(record) and record[0] == 0x81
+
+
+def vpx_clean(record: bytes) -> bool:
+    """VP8, VP9: nothing, or WebM's feature list of VP9 (profile, level, bit depth, chroma: one byte each)."""
+    items = [record[at : at + 3] for at in range(0, len(record), 3)]
+    return all(len(i) == 3 and 1 <= i[0] <= 4 and i[1] == 1 for i in items)
+
+
+RECORDS = {"h264": avcc_clean, "hevc": hvcc_clean, "av1": av1c_clean, "vp8": vpx_clean, "vp9": vpx_clean}
+
+
+def tell_parent(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
 
 
 # --- the job loop ---------------------------------------------------------------------------------------
@@ -478,9 +645,7 @@ def main() -> None:
     Image.MAX_IMAGE_PIXELS = int(settings["max_pixels"])
     for line in sys.stdin:
         allow_cpu(settings)
-        result = run(json.loads(line), settings)
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
+        tell_parent(run(json.loads(line), settings))
 
 
 if __name__ == "__main__":

@@ -201,3 +201,41 @@ def frame_video(folder, seconds: float, size: str = "1280x720", name: str = "das
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30,noise=alls=12:allf=t", "-t", str(seconds),
            "-c:v", "mjpeg", "-q:v", "4", path)  # fmt: skip
     return path
+
+
+def av1_hdr_mp4(folder, name: str = "clip.mp4") -> str:
+    """An AV1 video with metadata OBUs in its frames (SVT-AV1 writes HDR mastering data there)."""
+    path = os.path.join(folder, name)
+    hdr = "mastering-display=G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.0001):content-light=1000,400"
+    ffmpeg(
+        *_video_source(1), "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-svtav1-params", hdr, "-c:a", "aac", path
+    )
+    return path
+
+
+def picture_units(path) -> tuple[str, list[int]]:
+    """A video's picture codec and the types of the units its stream is made of, its configuration record included
+    (written out in front of the first frame): NAL unit types for H.264 and HEVC, OBU types for AV1."""
+    codec = next(s["codec_name"] for s in probe(path)["streams"] if s["codec_type"] == "video")
+    raw = f"{path}.raw"
+    bsf = {"h264": ["-bsf:v", "h264_mp4toannexb"], "hevc": ["-bsf:v", "hevc_mp4toannexb"]}.get(codec, [])
+    ffmpeg("-i", str(path), "-map", "0:v:0", "-c", "copy", *bsf, "-f", "obu" if codec == "av1" else codec, raw)
+    with open(raw, "rb") as f:
+        data = f.read()
+    os.remove(raw)
+    if codec == "h264":
+        return codec, [unit[0] & 0x1F for unit in data.split(b"\x00\x00\x01")[1:]]
+    if codec == "hevc":
+        return codec, [(unit[0] >> 1) & 0x3F for unit in data.split(b"\x00\x00\x01")[1:]]
+    types, at = [], 0
+    while at < len(data):  # AV1 OBUs, each with its size (leb128)
+        header = data[at]
+        types.append((header >> 3) & 0x0F)
+        at += 2 if header & 0x04 else 1
+        size, shift = 0, 0
+        while True:
+            size, shift, at = size | (data[at] & 0x7F) << shift, shift + 7, at + 1
+            if not data[at - 1] & 0x80:
+                break
+        at += size
+    return codec, types

@@ -307,6 +307,27 @@ def test_h264_sei_user_data_is_removed_and_the_video_is_copied_not_re_encoded(ap
     (tmp_path / "stored.bin").write_bytes(stored)
     probed = media.probe(tmp_path / "stored.bin")
     assert probed["streams"][0]["codec_name"] == "h264" and int(probed["streams"][0]["nb_frames"]) == 10
+    assert 6 in media.picture_units(source)[1] and 6 not in media.picture_units(tmp_path / "stored.bin")[1]
+
+
+def test_hevc_is_copied_without_the_sei_of_its_frames(app, client, tmp_path):
+    source = media.hevc_mp4(str(tmp_path), params="log-level=error:info=0:hash=1")  # a picture hash SEI per frame
+    _codec, before = media.picture_units(source)
+    assert before.count(40) == 10
+    _type, stored = stored_video(app, client, source)
+    (tmp_path / "stored.bin").write_bytes(stored)
+    codec, units = media.picture_units(tmp_path / "stored.bin")
+    assert codec == "hevc" and not {39, 40} & set(units)
+    assert [u for u in units if u < 32] == [u for u in before if u < 32]  # every picture is there, as it was
+
+
+def test_av1_is_copied_without_its_metadata_obus(app, client, tmp_path):
+    source = media.av1_hdr_mp4(str(tmp_path))
+    assert 5 in media.picture_units(source)[1]  # OBU_METADATA
+    _type, stored = stored_video(app, client, source)
+    (tmp_path / "stored.bin").write_bytes(stored)
+    codec, units = media.picture_units(tmp_path / "stored.bin")
+    assert codec == "av1" and 5 not in units and 6 in units
 
 
 def test_hevc_loses_the_sei_its_configuration_box_and_frames_carry(app, client, tmp_path):
@@ -314,6 +335,7 @@ def test_hevc_loses_the_sei_its_configuration_box_and_frames_carry(app, client, 
     assert open(source, "rb").read().count(b"x265 (build") >= 1
     _type, stored = stored_video(app, client, source)
     assert b"x265" not in stored
+    assert video_codec(stored, tmp_path) == "h264"  # an hvcC with more than parameter sets is not copied
 
 
 def test_an_mpeg4_part2_video_becomes_h264(app, client, tmp_path):
@@ -360,3 +382,10 @@ def test_a_large_video_is_re_encoded_at_most_1280_pixels_wide(app, tmp_path):
     assert (result.width, result.height) == (1280, 720)
     stream = media.probe(result.clean_path)["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 1280, 720)
+
+
+def test_a_webm_whose_picture_would_have_to_be_re_encoded_is_refused(app, tmp_path):
+    source = str(tmp_path / "clip.webm")  # Matroska with Motion-JPEG inside, named as WebM, which takes no H.264
+    media.ffmpeg("-i", media.exif_jpeg(str(tmp_path)), "-c:v", "copy", "-f", "matroska", source)
+    assert b"SERIAL4471CAM" in open(source, "rb").read()
+    assert refused(app, source, tmp_path / "work") == [intake.message("media_unreadable", name="clip.webm")]

@@ -6,7 +6,8 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -134,9 +135,18 @@ class Submission(db.Model):
         """Information or a contact that was taken on: followed up until someone marks it done."""
         return self.kind != "ad" and self.status == "approved"
 
-    @property
+    # Each rule below is written once, for a loaded row (Python) and for a query (SQL), side by side: a hybrid's
+    # instance form and its expression must say the same thing.
+
+    @hybrid_property
     def is_open_case(self) -> bool:
-        return self.is_case and self.done_at is None
+        """A case nobody has marked done yet."""
+        return self.kind != "ad" and self.status == "approved" and self.done_at is None
+
+    @is_open_case.inplace.expression
+    @classmethod
+    def _is_open_case(cls):
+        return and_(cls.kind != "ad", cls.status == "approved", cls.done_at.is_(None))
 
     @property
     def case_since(self) -> datetime:
@@ -152,6 +162,22 @@ class Submission(db.Model):
         """Someone holds the item for review at ``now`` (see decisions.claim); a lapsed claim holds nothing."""
         return self.claimed_by_id is not None and self.claimed_until is not None and self.claimed_until >= now
 
+    @hybrid_method
+    def claimed_by_other(self, user_id: int, now: datetime) -> bool:
+        """Someone else holds the item for review at ``now``: the user must wait or choose another."""
+        return self.claim_active(now) and self.claimed_by_id != user_id
+
+    @claimed_by_other.inplace.expression
+    @classmethod
+    def _claimed_by_other(cls, user_id: int, now: datetime):
+        return and_(
+            cls.claimed_by_id.is_not(None),
+            cls.claimed_until.is_not(None),
+            cls.claimed_until >= now,
+            cls.claimed_by_id != user_id,
+        )
+
+    @hybrid_method
     def is_live_ad(self, now: datetime) -> bool:
         """Published right now: an approved ad, not closed, not expired."""
         return (
@@ -160,6 +186,32 @@ class Submission(db.Model):
             and self.closed_at is None
             and self.expires_at is not None
             and self.expires_at > now
+        )
+
+    @is_live_ad.inplace.expression
+    @classmethod
+    def _is_live_ad(cls, now: datetime):
+        return and_(cls.kind == "ad", cls.status == "approved", cls.closed_at.is_(None), cls.expires_at > now)
+
+    @hybrid_property
+    def owner_may_edit(self) -> bool:
+        """Its owner may change an ad that a moderator sent back for changes, or one that is published or expired
+        (not closed). Either way it returns to the queue."""
+        if self.kind != "ad":
+            return False
+        if self.status == "rejected":
+            return self.reject_reason == "needs_changes"
+        return self.status == "approved" and self.closed_at is None
+
+    @owner_may_edit.inplace.expression
+    @classmethod
+    def _owner_may_edit(cls):
+        return and_(
+            cls.kind == "ad",
+            or_(
+                and_(cls.status == "rejected", cls.reject_reason == "needs_changes"),
+                and_(cls.status == "approved", cls.closed_at.is_(None)),
+            ),
         )
 
     def __repr__(self) -> str:

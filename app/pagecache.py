@@ -235,12 +235,10 @@ def _forget_events(session) -> None:
 
 def next_expiry(state: tuple, now: datetime) -> datetime | None:
     """When the next live ad expires: looked up once per site state, and again once that moment has passed."""
-    from app.submissions.ads import live
-
     memos = current_app.extensions["pagecache.memos"]
     entry = memos.get("expiry")
     if entry is None or entry[0] != state or (entry[1] is not None and now >= entry[1]):
-        found = db.session.scalar(select(func.min(Submission.expires_at)).where(live(now)))
+        found = db.session.scalar(select(func.min(Submission.expires_at)).where(Submission.is_live_ad(now)))
         entry = memos["expiry"] = (state, found)
     return entry[1]
 

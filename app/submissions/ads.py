@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from app import search
@@ -24,17 +24,6 @@ class Filters:
     q: str = ""
 
 
-def live(now: datetime | None = None):
-    """The conditions of an ad readers may see right now."""
-    now = now or utcnow()
-    return and_(
-        Submission.kind == "ad",
-        Submission.status == "approved",
-        Submission.closed_at.is_(None),
-        Submission.expires_at > now,
-    )
-
-
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -48,7 +37,9 @@ def page(
 ) -> tuple[list[Submission], str | None]:
     """One page of live ads, newest first, and the cursor of the next page (None at the end)."""
     size = size or PAGE_SIZE
-    query = select(Submission).where(live(now)).options(selectinload(Submission.attachments))
+    query = (
+        select(Submission).where(Submission.is_live_ad(now or utcnow())).options(selectinload(Submission.attachments))
+    )
     if filters.category:
         query = query.where(Submission.category == filters.category)
     if filters.city:
@@ -90,7 +81,7 @@ def cities(limit: int = 50) -> list[str]:
     """The cities of live ads, most common first: suggestions for the city filter."""
     query = (
         select(Submission.city)
-        .where(live(), Submission.city.is_not(None))
+        .where(Submission.is_live_ad(utcnow()), Submission.city.is_not(None))
         .group_by(Submission.city)
         .order_by(func.count().desc(), Submission.city)
         .limit(limit)
@@ -103,6 +94,6 @@ def public_image(public_id: str) -> Attachment | None:
     query = (
         select(Attachment)
         .join(Submission)
-        .where(Attachment.public_id == public_id, Attachment.public.is_(True), live())
+        .where(Attachment.public_id == public_id, Attachment.public.is_(True), Submission.is_live_ad(utcnow()))
     )
     return db.session.scalar(query)

@@ -7,7 +7,7 @@ that says who did what. Notes are added, never edited, and leave the version alo
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from app import erasure
 from app.audit import record
@@ -16,7 +16,6 @@ from app.models import Note, Submission, User, utcnow
 from app.submissions.decisions import Conflict, NotAllowed, Result, change, gone
 
 # The item is an open case: information or a contact taken on and not yet done.
-OPEN = and_(Submission.kind != "ad", Submission.status == "approved", Submission.done_at.is_(None))
 
 
 def assignees() -> list[User]:
@@ -50,7 +49,7 @@ def done(submission_id: int, seen_version: int, user: User, *, forget_contact: b
 
 def _case_change(submission_id: int, seen_version: int, user: User, action: str, values: dict, **kwargs) -> Result:
     try:
-        return change(submission_id, seen_version, user, action, values, extra=OPEN, **kwargs)
+        return change(submission_id, seen_version, user, action, values, extra=Submission.is_open_case, **kwargs)
     except Conflict as conflict:
         if conflict.submission is not None and conflict.submission.version == seen_version:
             raise NotAllowed("not an open case") from None  # as the user saw it: nobody changed it meanwhile

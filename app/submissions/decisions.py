@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 
 from app import labels
 from app.audit import latest_event, record
@@ -46,11 +46,7 @@ class Result:
 
 def _free_for(user: User, now: datetime):
     """The item is not claimed by someone else right now."""
-    return or_(
-        Submission.claimed_by_id.is_(None),
-        Submission.claimed_by_id == user.id,
-        Submission.claimed_until < now,
-    )
+    return ~Submission.claimed_by_other(user.id, now)
 
 
 def change(
@@ -98,7 +94,7 @@ def _conflict(submission_id: int, user: User, now: datetime) -> Conflict:
     submission = db.session.get(Submission, submission_id, populate_existing=True)
     if submission is None:
         return gone(submission_id)
-    if submission.claim_active(now) and submission.claimed_by_id != user.id:
+    if submission.claimed_by_other(user.id, now):
         return Conflict(submission, claimed=True)
     return Conflict(submission, latest_event(submission_id))
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import update
 
 from app.audit import record
 from app.extensions import db
@@ -25,16 +25,6 @@ def withdraw(submission: Submission, storage) -> None:
     erase(submission, storage, "withdrawn", detail=submission.kind)
 
 
-def editable(submission: Submission) -> bool:
-    """The owner may change an ad that a moderator sent back for changes, or one that is published or expired
-    (not closed). Either way it returns to the queue."""
-    if submission.kind != "ad":
-        return False
-    if submission.status == "rejected":
-        return submission.reject_reason == "needs_changes"
-    return submission.status == "approved" and submission.closed_at is None
-
-
 def edit(submission: Submission, changes: dict) -> bool | None:
     """Change an ad's text for its owner and send it back to the queue, keeping what it said before for the
     moderator's comparison. None if nothing changed; False if the ad can no longer be edited."""
@@ -46,11 +36,7 @@ def edit(submission: Submission, changes: dict) -> bool | None:
         update(Submission)
         .where(
             Submission.id == submission.id,
-            Submission.kind == "ad",
-            or_(
-                and_(Submission.status == "rejected", Submission.reject_reason == "needs_changes"),
-                and_(Submission.status == "approved", Submission.closed_at.is_(None)),
-            ),
+            Submission.owner_may_edit,
         )
         .values(
             version=Submission.version + 1,

@@ -67,7 +67,7 @@ def _view(filters: Filters, status) -> list:
     if filters.view == "answers":
         return [Submission.new_answer.is_(True), status.in_(("pending", "approved"))]
     if filters.view in ("open", "mine"):
-        conditions = [status == "approved", Submission.kind != "ad", Submission.done_at.is_(None)]
+        conditions = [Submission.is_open_case]
         if filters.view == "mine":
             conditions.append(Submission.assigned_to_id == filters.user_id)
         return conditions

@@ -291,13 +291,13 @@ def status_page(form, submission, notice=None, **forms):
     forms.setdefault("withdraw_form", WithdrawForm(**code))
     forms.setdefault("owner_form", AdOwnerForm(**code))
     forms.setdefault("reply_form", ReplyForm(**code))
-    if submission is not None and owner.editable(submission) and "edit_form" not in forms:
+    if submission is not None and submission.owner_may_edit and "edit_form" not in forms:
         forms["edit_form"] = AdEditForm(obj=submission, **code)
     context = {}
     if submission is not None:
         context = {
             "can_answer": threads.can_answer(submission),
-            "can_edit": owner.editable(submission),
+            "can_edit": submission.owner_may_edit,
             "expires_soon": owner.expires_soon(submission),
         }
         if context["can_answer"]:
@@ -361,7 +361,7 @@ def edit():
     submission, form = opened(edit_form.code.data)
     if submission is None:
         return not_found(edit_form.code.data)
-    if not owner.editable(submission):
+    if not submission.owner_may_edit:
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if not edit_form.validate():
         return status_page(form, submission, edit_form=edit_form), 422

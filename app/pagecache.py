@@ -3,8 +3,9 @@
 A page is kept together with the state of the site it was made from: the newest audit event (every
 publication, edit, renewal, closing, report, withdrawal and article change is one) and the moment the next
 live ad expires. When either has moved on, the page is made again. Staff, requests carrying flashed
-messages, and anything but a plain GET are never served from the cache. The CSRF token in a page is
-swapped for the visitor's own on the way out.
+messages, and anything but a plain GET are never served from the cache. A kept page is one body for every
+reader, so no cached view makes a CSRF token: forms (the report form) are pages of their own, never kept
+(tests/test_pagecache.py asks every cached view).
 
 A hit asks the database nothing. Whether the newest event may have moved is known without a query:
 - SQLite: ``PRAGMA data_version`` on a connection of the cache's own, which never writes. SQLite changes the
@@ -32,16 +33,12 @@ from datetime import datetime
 
 from flask import current_app, g, has_app_context, make_response, request, session
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
 
 from app.extensions import db, htmx
 from app.fragments import wanted
 from app.models import Event, Submission, utcnow
 from app.security import derive_key
-
-TOKEN_MARK = b"\x00csrf\x00"
 
 
 class Pages:
@@ -130,18 +127,19 @@ class RedisState:
     audit event; with the newest event looked up at most once a second as a safety net (see the docstring)."""
 
     RECHECK_SECONDS = 1.0
+    TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
-    def __init__(self, url: str, key: str):
+    def __init__(self, url: str, key: str, *, clock=time.monotonic):
         import redis
 
-        self.key, self.errors = key, redis.RedisError
-        self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.url, self.key, self.errors, self.clock = url, key, redis.RedisError, clock  # (a test moves the clock)
+        self.redis = redis.Redis.from_url(url, **self.TIMEOUTS)
         self.local = threading.local()
         self.checked = (float("-inf"), 0)  # (monotonic time, newest event)
         self.failing = False
 
     def read(self) -> tuple:
-        now = time.monotonic()
+        now = self.clock()
         if now - self.checked[0] >= self.RECHECK_SECONDS:
             self.checked = (now, newest_event())
         try:
@@ -157,18 +155,20 @@ class RedisState:
         return ("redis", int(generation), self.checked[1])
 
     def _get(self) -> bytes | None:
-        """GET on a connection of this thread's own: two thirds of the CPU of redis-py's get() (no pool, no retry
-        wrapper), for a call made on every hit. A broken connection is closed and opened again on the next call."""
-        connection = getattr(self.local, "connection", None)
-        if connection is None or connection.pid != os.getpid():
-            pool = self.redis.connection_pool
-            connection = self.local.connection = pool.connection_class(**pool.connection_kwargs)
-        try:
-            connection.send_command("GET", self.key)
-            return connection.read_response()
-        except BaseException:
-            connection.disconnect()
-            raise
+        """GET through a client of this thread's own on one connection (single_connection_client: no trip through
+        the pool on a call made on every hit), made again in a forked child. No retry: a failed GET answers this
+        request from the database, and the next call connects again."""
+        found = getattr(self.local, "client", None)
+        if found is None or found[0] != os.getpid():
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            client = redis.Redis.from_url(
+                self.url, single_connection_client=True, retry=Retry(NoBackoff(), 0), **self.TIMEOUTS
+            )
+            found = self.local.client = (os.getpid(), client)
+        return found[1].get(self.key)
 
     def changed(self) -> None:
         try:
@@ -215,20 +215,22 @@ def site_state() -> tuple:
     return state_source(current_app).read()
 
 
-# Every session (requests, the CLI) tells the site state when a commit added an audit event.
-@event.listens_for(Session, "after_flush")
+# The app's session (requests and the CLI alike) tells the site state when a commit added an audit event. Only
+# db.session's (its sessionmaker's class), not every SQLAlchemy session in the process: another's session is a
+# write from outside, seen within the recheck like any other.
+@event.listens_for(db.session, "after_flush")
 def _note_events(session, _context) -> None:
     if any(isinstance(item, Event) for item in session.new):
         session.info["pagecache.changed"] = True
 
 
-@event.listens_for(Session, "after_commit")
+@event.listens_for(db.session, "after_commit")
 def _announce_events(session) -> None:
     if session.info.pop("pagecache.changed", False) and has_app_context() and "pagecache" in current_app.extensions:
         state_source(current_app).changed()
 
 
-@event.listens_for(Session, "after_rollback")
+@event.listens_for(db.session, "after_rollback")
 def _forget_events(session) -> None:
     session.info.pop("pagecache.changed", None)
 
@@ -324,18 +326,13 @@ def cached(view):
         entry = pages.get(key)
         if entry and entry[0] == state and (entry[1] is None or now < entry[1]):
             _state, _until, mimetype, body = entry
-            if TOKEN_MARK in body:
-                body = body.replace(TOKEN_MARK, generate_csrf().encode())
             return current_app.response_class(body, mimetype=mimetype)
         until = next_expiry(state, now)
         g.page_state = (state, until)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200 and not response.direct_passthrough:
-            body = response.get_data()
-            token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-            if token:
-                body = body.replace(token.encode(), TOKEN_MARK)
-            pages.put(key, (state, until, response.mimetype, body))  # (bytes: encoded once, not on every hit)
+            pages.put(key, (state, until, response.mimetype, response.get_data()))  # (bytes: encoded once)
         return response
 
+    wrapper.page_cache = True  # (how tests find every cached view)
     return wrapper

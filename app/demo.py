@@ -5,10 +5,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import articles
+from app import articles, staff
 from app.extensions import db
 from app.models import Submission, User, utcnow
-from app.passwords import hash_password
 from app.submissions import cases, decisions, threads
 from app.submissions.create import create as create_submission
 
@@ -172,15 +171,12 @@ ARTICLES = [
 
 def staff_account(username: str, role: str, password: str) -> User:
     """Create or reset a demo staff account (a reset ends its old sessions)."""
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = staff.find(username)
     if user is None:
-        user = User(username=username, role=role, session_version=1)
-        db.session.add(user)
-    else:
-        user.session_version += 1
-    user.password_hash = hash_password(password)
-    user.active = True
-    db.session.commit()
+        return staff.create(username, role, password)
+    staff.set_password(user, password)
+    if not user.active:
+        staff.set_active(user, True)
     return user
 
 

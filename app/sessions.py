@@ -1,14 +1,15 @@
-"""Staff sessions: loading, timeouts, and the role guard every staff blueprint uses.
+"""Staff sessions: starting and ending them, loading, timeouts, and the role guard every staff blueprint uses.
 
-The id in the cookie carries the account's session version: bumping it (logout, password change)
-ends every older session on the server.
+Every staff session starts in start(), every sign-out goes through sign_out() (tests/test_staff_door.py holds the
+other modules to it). The id in the cookie carries the account's session version: bumping it (logout, password
+change) ends every older session on the server.
 """
 
 import time
 
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from app import seclog, staff
 from app.extensions import db, htmx
@@ -28,10 +29,25 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def start() -> None:
-    """Mark the start of a signed-in session (the caller has just cleared the old one)."""
-    now = time.time()
-    session["auth_at"] = session["seen_at"] = now
+def start(user: User, password: str | None) -> None:
+    """Start a staff session for ``user``, whose factors the caller has just checked: a fresh session, nothing
+    carried over from before (an attacker's planted cookie included), with the clocks of its timeouts started.
+    Called at sign-in, and after the account's own change of password, app or key (which ended its sessions).
+
+    ``password`` is the one typed in this request: at sign-in, the password; after a change, the new password, or
+    the one that confirmed the new app or key. It is not used yet: issue 24 derives the key that opens sealed data
+    from it, here. None only after a sign-in's key step, which comes in a request of its own after the password's.
+    """
+    session.clear()
+    login_user(user)
+    session["auth_at"] = session["seen_at"] = time.time()
+
+
+def sign_out(user: User) -> None:
+    """End this session, here and on the server (with every other session of the account)."""
+    staff.signed_out(user)
+    logout_user()
+    session.clear()
 
 
 def enforce_timeouts() -> None:

@@ -1,6 +1,11 @@
-"""Staff accounts: created and changed here only, by /admin/users and by the command line (`flask users …`)
-alike. One password rule, an audit event for every change, and every change that matters ends the account's
-sessions (its session version is bumped). Knows nothing of requests.
+"""Staff accounts: created and changed here only, by /admin/users, the command line (`flask users …`), the demo
+and the account's own pages (/auth/password, /auth/totp, /auth/keys) alike. One password rule, an audit event for
+every change, and every change that matters ends the account's sessions (its session version is bumped). Knows
+nothing of requests: the callers check what the person typed (a code, a key's answer), this module writes.
+
+Only this module sets an account's password, role, active flag, session version, must-change flag, authenticator
+secret, required factors, or makes or deletes its recovery codes and keys (tests/test_staff_door.py reads the
+code to hold every other module to it): the keys that seal data at rest will be rewrapped here.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from sqlalchemy import delete, select, update
 from app.audit import record
 from app.extensions import db
 from app.models import RecoveryCode, SecurityKey, User
-from app.passwords import MIN_LENGTH, hash_password
+from app.passwords import MIN_LENGTH, hash_password, verify
 
 
 class StaffError(ValueError):
@@ -58,6 +63,18 @@ def set_password(user: User, password: str, *, by: User | None = None) -> None:
     change(user, "password reset", by=by)
 
 
+def change_own_password(user: User, current: str, new: str) -> bool:
+    """The account's own new password, if ``current`` is its password now (False, and nothing changes, if not).
+    It need no longer change it; its other sessions end."""
+    if not verify(user.password_hash, current):
+        return False
+    check_password(new)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    own_change(user, "password_changed")
+    return True
+
+
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     user.active = active
     change(user, "enabled" if active else "disabled", by=by)
@@ -79,6 +96,55 @@ def reset_second_factor(user: User, *, by: User | None = None) -> None:
     change(user, "totp reset", by=by)
 
 
+def set_authenticator(user: User, secret: str, last_step: int, recovery_digests: list[str]) -> None:
+    """The account's own authenticator app (the caller checked the password, a code of ``secret`` from the period
+    ``last_step``, and the app it replaces, if any), with new recovery codes (their keyed hashes) in place of the
+    old ones. Its other sessions end."""
+    replacing = bool(user.totp_secret)
+    user.totp_secret, user.totp_pending, user.totp_last_step = secret, None, last_step
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.add_all(RecoveryCode(user_id=user.id, digest=digest) for digest in recovery_digests)
+    own_change(user, "totp_replaced" if replacing else "totp_enabled")
+
+
+def use_recovery_code(user: User, digest: str) -> bool:
+    """Spend the account's recovery code with this keyed hash, in place of the app's code: it is deleted as it is
+    used (the caller commits with the sign-in). False if the account has no such code (or another request just
+    spent it)."""
+    gone = db.session.execute(
+        delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.digest == digest)
+    )
+    return gone.rowcount == 1
+
+
+def add_security_key(
+    user: User, *, name: str, credential_id: bytes, public_key: bytes, sign_count: int, rp_id: str
+) -> SecurityKey:
+    """Keep a key the account registered (the caller verified what its authenticator made, on address ``rp_id``).
+    A new factor: its other sessions end."""
+    key = SecurityKey(
+        user_id=user.id,
+        name=name,
+        credential_id=credential_id,
+        public_key=public_key,
+        sign_count=sign_count,
+        rp_id=rp_id,
+    )
+    db.session.add(key)
+    own_change(user, "key_added")
+    return key
+
+
+def remove_security_key(user: User, key: SecurityKey) -> None:
+    """Remove one of the account's own keys (the caller checked the password, and the key itself if it is the last
+    factor). Its sessions go on: a factor fewer lets no one in who was not."""
+    if key.user_id != user.id:
+        raise StaffError("This key belongs to another account.")
+    db.session.delete(key)
+    record("key_removed", None, actor_id=user.id)
+    db.session.commit()
+
+
 def security_keys(user: User) -> list[SecurityKey]:
     """The account's passkeys and security keys, on every address, oldest first."""
     return list(db.session.scalars(select(SecurityKey).where(SecurityKey.user_id == user.id).order_by(SecurityKey.id)))
@@ -98,6 +164,19 @@ def set_key_required(user: User, required: bool, *, by: User | None = None) -> N
 def set_totp_required(user: User, required: bool, *, by: User | None = None) -> None:
     user.totp_required = required
     change(user, "totp required" if required else "totp optional", by=by)
+
+
+def own_change(user: User, action: str) -> None:
+    """Record a change the account made to itself and end its sessions (the caller starts a new one)."""
+    user.session_version += 1
+    record(action, None, actor_id=user.id)
+    db.session.commit()
+
+
+def signed_out(user: User) -> None:
+    """The account signed out: the session it left ends on the server, with every other one of the account."""
+    user.session_version += 1
+    db.session.commit()
 
 
 def end_sessions(user: User | None, *, by: User | None = None) -> int:

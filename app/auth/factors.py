@@ -8,6 +8,8 @@ place of the app's code, and is deleted when used.
 
 The secret being enrolled is kept on the server (User.totp_pending), never taken from the form: a client cannot
 choose its own secret, and replacing a working factor needs the password and a code from the current one.
+
+This module checks codes; the account's factors and recovery codes are written by app/staff.py.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import secrets
 import time
 
 import pyotp
-from sqlalchemy import delete, or_, update
+from sqlalchemy import or_, update
 
+from app import staff
 from app.extensions import db
-from app.models import RecoveryCode, User
+from app.models import User
 from app.security import keyed_hash
 
 STEP = 30
@@ -70,12 +73,7 @@ def recovery_digest(code: str) -> str:
 def use_recovery(user: User, typed: str | None) -> bool:
     """Accept a recovery code once: it is deleted as it is used."""
     code = normalized(typed)
-    if len(code) != 10:
-        return False
-    gone = db.session.execute(
-        delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.digest == recovery_digest(code))
-    )
-    return gone.rowcount == 1
+    return len(code) == 10 and staff.use_recovery_code(user, recovery_digest(code))
 
 
 def second_factor(user: User, typed: str | None) -> bool:
@@ -99,11 +97,8 @@ def enrol(user: User, step_code: str) -> list[str] | None:
     step = matching_step(user.totp_pending, normalized(step_code), None) if user.totp_pending else None
     if step is None:  # (a new secret has no used period yet: the old one's do not count against it)
         return None
-    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
-    user.session_version += 1
     codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_COUNT)]
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    db.session.add_all(RecoveryCode(user_id=user.id, digest=recovery_digest(code)) for code in codes)
+    staff.set_authenticator(user, user.totp_pending, step, [recovery_digest(code) for code in codes])
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 

@@ -35,6 +35,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app import staff
 from app.addresses import base_url
 from app.extensions import db
 from app.models import SecurityKey, User, utcnow
@@ -118,7 +119,8 @@ def authentication_options(user: User, challenge: bytes, keys: list[SecurityKey]
 
 
 def register(user: User, name: str, credential: str, challenge: bytes) -> SecurityKey | None:
-    """Check what the browser's authenticator made for ``challenge`` on this address; keep the new key."""
+    """Check what the browser's authenticator made for ``challenge`` on this address; keep the new key (the
+    account's other sessions end)."""
     rp_id, origin = relying_party()
     try:
         verified = verify_registration_response(
@@ -130,16 +132,14 @@ def register(user: User, name: str, credential: str, challenge: bytes) -> Securi
         return None
     if db.session.scalar(select(SecurityKey.id).where(SecurityKey.credential_id == verified.credential_id)):
         return None
-    key = SecurityKey(
-        user_id=user.id,
+    return staff.add_security_key(
+        user,
         name=name,
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         rp_id=rp_id,
     )
-    db.session.add(key)
-    return key
 
 
 def authenticate(user: User, assertion: str, challenge: bytes, keys: list[SecurityKey] | None = None):

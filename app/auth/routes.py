@@ -2,10 +2,10 @@ import time
 
 from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app import seclog
+from app import seclog, sessions, staff
 from app.addresses import on_onion
 from app.audit import record
 from app.auth import bp, factors, keys, throttle
@@ -13,10 +13,9 @@ from app.auth import totp as codes
 from app.auth.forms import AddKeyForm, EmptyForm, KeySignInForm, LoginForm, PasswordForm, RemoveKeyForm, TotpForm
 from app.extensions import db, limiter
 from app.models import User
-from app.passwords import hash_password, verify
+from app.passwords import verify
 from app.redirects import local_path
 from app.security import client_network, no_store, rate_key
-from app.sessions import start
 
 
 def login_failed(response) -> bool:
@@ -78,7 +77,7 @@ def login():
         elif valid and keys.registered(user):
             valid = False  # keys on another address only: this one cannot check them
         if valid:
-            return signed_in(user, target)
+            return signed_in(user, target, form.password.data)
         reason = "unknown_account" if user is None else "inactive" if not user.active else "credentials"
         seclog.event("sign_in_failed", user=user.id if user else None, reason=reason)
         throttle.failed(typed_account())
@@ -113,12 +112,10 @@ def refused_here(form: LoginForm):
     return render_template("auth/login.html", form=form), 422
 
 
-def signed_in(user: User, wanted: str | None):
+def signed_in(user: User, wanted: str | None, password: str | None):
     """Both factors checked: a fresh session, and on to where the person was going."""
     target = url_for("auth.password") if user.must_change_password else local_path(wanted) or landing(user)
-    session.clear()  # a fresh session at sign-in: nothing carried over from before
-    login_user(user)
-    start()
+    sessions.start(user, password)
     record("signed_in", None, actor_id=user.id)
     db.session.commit()
     throttle.succeeded(user.username.lower(), network())
@@ -160,7 +157,7 @@ def key():
         challenge = keys.take_challenge(user)
         if challenge and keys.authenticate(user, form.assertion.data or "", challenge):
             g.key_signed_in = True
-            return signed_in(user, session.get("key_next"))
+            return signed_in(user, session.get("key_next"), None)  # (the password came in the step before)
         seclog.event("sign_in_failed", user=user.id, reason="key")
         throttle.failed(user.username.lower())
         form.form_errors.append(_("The key was not accepted. Try again, or use another of your keys."))
@@ -175,10 +172,7 @@ def key():
 def logout():
     """End the session here and on the server."""
     if EmptyForm().validate_on_submit():
-        current_user.session_version += 1
-        db.session.commit()
-        logout_user()
-        session.clear()
+        sessions.sign_out(current_user._get_current_object())
     return redirect(url_for("public.home"), code=303)
 
 
@@ -209,15 +203,9 @@ def password():
     if current_user.must_change_password and not form.is_submitted():
         flash(_("Your password was chosen by an administrator. Choose your own to continue."))
     if form.validate_on_submit():
-        if verify(current_user.password_hash, form.current.data):
-            current_user.password_hash = hash_password(form.new.data)
-            current_user.must_change_password = False
-            current_user.session_version += 1
-            record("password_changed", None, actor_id=current_user.id)
-            db.session.commit()
-            session.clear()
-            login_user(current_user)
-            start()
+        user = current_user._get_current_object()
+        if staff.change_own_password(user, form.current.data, form.new.data):
+            sessions.start(user, form.new.data)
             flash(_("Your password is changed. Other sessions of your account have ended."))
             return redirect(url_for("auth.password"), code=303)
         form.current.errors.append(_("This is not your current password."))
@@ -242,12 +230,7 @@ def totp():
         elif (recovery := factors.enrol(current_user, form.code.data)) is None:
             form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
         else:
-            user = current_user._get_current_object()
-            record("totp_replaced" if replacing else "totp_enabled", None, actor_id=user.id)
-            db.session.commit()
-            session.clear()  # a new session, with the new session version
-            login_user(user)
-            start()
+            sessions.start(current_user._get_current_object(), form.password.data)  # (with the new session version)
             return no_store(make_response(render_template("auth/totp_done.html", recovery=recovery)))
         db.session.commit()  # a code of the current app, if typed right, is used up all the same
     secret = factors.pending_secret(current_user)
@@ -278,13 +261,8 @@ def security_keys():
             form.form_errors.append(_("Confirm with one of your keys on this address first."))
         elif not challenge or not (key := keys.register(user, form.name.data, form.credential.data or "", challenge)):
             form.form_errors.append(_("The new key was not registered. Try again."))
-        else:
-            user.session_version += 1  # a new factor: every other session ends
-            record("key_added", None, actor_id=user.id)
-            db.session.commit()
-            session.clear()
-            login_user(user)
-            start()
+        else:  # (a new factor: every other session has ended)
+            sessions.start(user, form.password.data)
             flash(_("The key “%(name)s” is added. Your other sessions have ended.", name=key.name))
             return redirect(url_for("auth.security_keys"), code=303)
         db.session.commit()  # (a code of the app, if typed right, is used up all the same)
@@ -311,9 +289,7 @@ def remove_key(key_id: int):
         elif last and not (challenge and keys.authenticate(user, form.assertion.data or "", challenge, [key])):
             form.form_errors.append(_("This is your last second factor: confirm with the key itself to remove it."))
         else:
-            db.session.delete(key)
-            record("key_removed", None, actor_id=user.id)
-            db.session.commit()
+            staff.remove_security_key(user, key)
             flash(_("The key “%(name)s” is removed.", name=key.name))
             return redirect(url_for("auth.security_keys"), code=303)
     return keys_page(user, AddKeyForm(formdata=None), removing=(key.id, form))

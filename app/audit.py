@@ -1,8 +1,9 @@
 """The audit log: who did what to which item, and when. Never an address, handle, text or file name.
 
 What a submitter or a reader does (sending, withdrawing, renewing, closing, reporting) is kept at day precision,
-and the security log names no item for it: an item id beside a precise time would place the person who acted,
-long after the item itself is gone. Every action is still one new event, which the page cache relies on.
+and writes no security log line: the journal stamps each line to the microsecond, and that moment, matched with a
+provider's connection logs, would name the person who acted, long after the item itself is gone. Every action is
+still one new event, which the page cache relies on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def record(action: str, submission_id: int | None, *, actor_id: int | None = Non
         created_at=when,
     )
     db.session.add(event)
-    seclog.event("audit", action=action, item=None if by_public else submission_id, user=actor_id)
+    if not by_public:
+        seclog.event("audit", action=action, item=submission_id, user=actor_id)
     return event
 
 

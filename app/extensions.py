@@ -35,11 +35,15 @@ babel = Babel()
 
 
 def _limit_reached(limit) -> None:
+    """A limit reached on staff and sign-in pages is a security event; on the public forms, /status and the readers'
+    pages it may be a submitter's own mistake, whose moment the journal would keep (app/audit.py): no line."""
     from flask import request
 
     from app import seclog
+    from app.security import PUBLIC_BLUEPRINTS
 
-    seclog.event("rate_limited", endpoint=request.endpoint, method=request.method, limit=str(limit.limit))
+    if request.blueprint not in PUBLIC_BLUEPRINTS:
+        seclog.event("rate_limited", endpoint=request.endpoint, method=request.method, limit=str(limit.limit))
 
 
 limiter = Limiter(key_func=limiter_key, on_breach=_limit_reached)

@@ -42,3 +42,4 @@ def configure() -> None:
             logger.addHandler(StandardError())
         if logger.level == logging.NOTSET:  # (a level set on purpose stays)
             logger.setLevel(logging.INFO)
+        logger.propagate = False  # (a handler on the root logger, alembic's or gunicorn's, would write it twice)

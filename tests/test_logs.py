@@ -108,3 +108,46 @@ def test_gunicorn_logs_failed_sign_ins_and_refused_staff_pages_without_addresses
     assert USERNAME not in output
     assert all("Listening at" in line for line in output.splitlines() if "127.0.0.1" in line), output
     assert "Control socket" not in output  # (gunicorn.conf.py turns it off)
+
+
+def test_what_a_submitter_or_reader_does_writes_no_line(tmp_path, capsys):
+    """The audit keeps the day of a submitter's or reader's own action, not its time; the journal stamps every line
+    to the microsecond, so no line is written for one at all (sending, a wrong receipt code, withdrawing, a limit
+    reached on a public form): a state with an ISP's connection logs could match the second to a subscriber."""
+    from app.extensions import db
+    from tests.helpers import make_app
+
+    app = make_app(tmp_path, RATELIMIT_ENABLED=True, SUBMIT_RATELIMIT="1 per hour", POW_ENABLED=False)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    sent = client.post("/submit/information", data={"telegram": "anna_k1", "body": "A tip."})
+    code = re.search(r'id="receipt-code">([\d ]+)<', sent.get_data(as_text=True)).group(1)
+    assert client.post("/submit/information", data={"telegram": "anna_k1", "body": "Again."}).status_code == 429
+    assert client.post("/status", data={"code": "1234 5678 1234 5678"}).status_code in (200, 404, 422)
+    assert client.post("/status/withdraw", data={"code": code, "confirm": "y"}).status_code in (200, 303)
+    with app.app_context():
+        from app.models import Event
+
+        assert {"submitted", "withdrawn"} <= {e.action for e in db.session.scalars(db.select(Event))}
+    assert "prystan.security" not in capsys.readouterr().err
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def test_a_line_is_written_once_even_where_the_root_logger_has_a_handler(capsys):
+    import logging
+
+    from app import logs, seclog
+
+    root = logging.getLogger()
+    extra = logging.StreamHandler(sys.stderr)
+    root.addHandler(extra)
+    try:
+        logs.configure()
+        seclog.event("sign_in_failed", reason="password")
+    finally:
+        root.removeHandler(extra)
+    assert capsys.readouterr().err.count("sign_in_failed") == 1

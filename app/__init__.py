@@ -5,27 +5,20 @@ import os
 import tempfile
 
 import flask
-from flask import Flask, abort, has_request_context, render_template, request
-from flask.globals import request_ctx
-from flask_babel import get_locale, get_translations, gettext
-from flask_wtf.csrf import CSRFError
+from flask import Flask, abort, has_request_context, request
+from flask_babel import get_locale, get_translations
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from app import assets, labels, logs, pagecache
+from app import assets, errors, labels, logs, pagecache
 from app import config as settings
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
-from app.fragments import wanted
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
 from app.ratekeys import DailyKeys
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
 from app.uploads.resumable import Store
-from app.uploads.storage import StorageError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,10 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.finish(app)
     settings.check(app.config)
     app.request_class = Request
-    private_folders(app)
-    check_sandbox(app)
-    # Uploads that expired while the site was down go now, not at the next hourly `flask uploads gc`.
-    Store(app.config["RESUMABLE_DIR"]).collect()
+    start_up(app)
 
     if app.config["PROXY_HOPS"]:
         hops = int(app.config["PROXY_HOPS"])
@@ -74,10 +64,11 @@ def create_app(config: dict | None = None) -> Flask:
         )
 
     init_extensions(app)
-    app.url_map.converters["int"] = IdConverter  # before any route: every <int:…> is a row id
+    connect_hooks(app)
+    app.url_map.converters["id"] = IdConverter  # before any route
     app.url_map.converters["public_id"] = PublicIdConverter
     register_blueprints(app)
-    register_errors(app)
+    errors.register(app)
     app.before_request(refuse_json_bodies)
     app.after_request(set_headers)
     logging.getLogger("werkzeug").addFilter(HideAddress())
@@ -93,7 +84,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 class IdConverter(IntegerConverter):
-    """<int:…> in a URL: a positive number that fits an id column, so a huge one is a 404, not an overflow."""
+    """<id:…> in a URL, a row id: a positive number that fits an id column, so a huge one is a 404, not an
+    overflow. (Flask's own <int:…> stays as it is: any other number names its bounds, as tests/test_factory.py
+    checks.)"""
 
     def __init__(self, url_map, fixed_digits=0, min=1, max=ID_MAX, signed=False):
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
@@ -111,6 +104,14 @@ class Request(flask.Request):
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return tempfile.SpooledTemporaryFile(max_size=500 * 1024, dir=flask.current_app.config["UPLOAD_WORKDIR"])
+
+
+def start_up(app: Flask) -> None:
+    """What a process does once, before it serves: its folders made private, the decoders' sandbox probed, and
+    the uploads that expired while the site was down removed now, not at the next hourly `flask uploads gc`."""
+    private_folders(app)
+    check_sandbox(app)
+    Store(app.config["RESUMABLE_DIR"]).collect()
 
 
 def private_folders(app: Flask) -> None:
@@ -216,11 +217,18 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-@event.listens_for(Engine, "connect")
+def connect_hooks(app: Flask) -> None:
+    """What each new connection of this app's engine is set up with, for its database. On the app's own engine
+    (Flask-SQLAlchemy makes it in init_app, before any connection), not on every SQLAlchemy Engine in the process."""
+    with app.app_context():
+        engine = db.engine
+    hook = {"pysqlite": _sqlite_pragmas, "psycopg": _postgresql_plans}.get(engine.dialect.driver)  # (by driver)
+    if hook:
+        event.listen(engine, "connect", hook)
+
+
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL for concurrent readers, a busy timeout for writers, real deletes, enforced keys."""
-    if type(dbapi_connection).__module__ != "sqlite3":
-        return
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
@@ -235,13 +243,10 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
-@event.listens_for(Engine, "connect")
 def _postgresql_plans(dbapi_connection, _record):
     """Plan each query for its own values. psycopg prepares a statement run five times, and PostgreSQL then
     settles on one plan for every value: for a search, the plan of a word found everywhere is a slow plan
     for a word found nowhere, and the other way round."""
-    if type(dbapi_connection).__module__.split(".")[0] != "psycopg":
-        return
     autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
     dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
     dbapi_connection.autocommit = autocommit
@@ -273,43 +278,3 @@ def register_blueprints(app: Flask) -> None:
     login.user_loader(load_user)
     login.unauthorized_handler(unauthorized)
     app.before_request(enforce_timeouts)
-
-
-def register_errors(app: Flask) -> None:
-    def error_page(error: HTTPException | None, code: int):
-        if request_ctx.url_adapter is None:
-            # A Host header no URL can be built for (only a client of its own sends one): no page with links.
-            words = f"{gettext('The request could not be handled')}. {gettext('Please go back and try again.')}"
-            return words, code, {"Content-Type": "text/plain; charset=utf-8"}
-        # An htmx fragment request gets the message alone, to fit where the fragment would have gone.
-        name = "errors/partials/_error.html" if wanted() else "errors/error.html"
-        return render_template(name, error=error, code=code), code
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        return error_page(error, error.code)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
-        return render_template("errors/csrf.html", error=error), 400
-
-    @app.errorhandler(SQLAlchemyError)
-    @app.errorhandler(StorageError)
-    def unavailable(error: Exception):
-        """The database or the file store failed: nothing was half-saved (each write is one transaction,
-        and files written for a failed submission are removed again). Say so, and try later."""
-        db.session.rollback()
-        app.logger.error("service unavailable: %s on %s", type(error).__name__, request.endpoint)
-        try:
-            return error_page(None, 503)
-        except Exception:  # the page itself needs the database (a signed-in user): answer in plain text
-            return (
-                "Temporarily unavailable. Nothing was saved half-way. Please try again later.",
-                503,
-                {"Content-Type": "text/plain; charset=utf-8"},
-            )
-
-    @app.errorhandler(Exception)
-    def server_error(error: Exception):
-        app.logger.exception("unhandled error on %s", request.endpoint)
-        return error_page(None, 500)

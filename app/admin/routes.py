@@ -34,7 +34,7 @@ def users_page(**forms) -> str:
     return render_template("admin/users.html", accounts=accounts, key_counts=key_counts, role_form=RoleForm, **forms)
 
 
-@bp.post("/users/<int:user_id>/end-sessions")
+@bp.post("/users/<id:user_id>/end-sessions")
 def end_sessions(user_id: int):
     """End every session of one account at once (its phone lost or seized): it must sign in again."""
     if not EmptyForm().validate_on_submit():
@@ -71,7 +71,7 @@ def change_user(user_id: int, change, message: str):
     return redirect(url_for("admin.users"), code=303)
 
 
-@bp.post("/users/<int:user_id>/active")
+@bp.post("/users/<id:user_id>/active")
 def toggle_active(user_id: int):
     """Disable an account (its sessions end at once), or enable it again."""
     return change_user(
@@ -79,7 +79,7 @@ def toggle_active(user_id: int):
     )
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 def role(user_id: int):
     """Give an account another role."""
     form = RoleForm()
@@ -91,7 +91,7 @@ def role(user_id: int):
     return change_user(user_id, change, _("Role of %(name)s changed."))
 
 
-@bp.post("/users/<int:user_id>/totp-reset")
+@bp.post("/users/<id:user_id>/totp-reset")
 def totp_reset(user_id: int):
     """Remove an account's authenticator and security keys (a lost phone or key); it must set one up again if
     required."""
@@ -102,7 +102,7 @@ def totp_reset(user_id: int):
     )
 
 
-@bp.post("/users/<int:user_id>/key-required")
+@bp.post("/users/<id:user_id>/key-required")
 def key_required(user_id: int):
     """Require (or stop requiring) a security key: then codes from an app no longer sign the account in."""
     return change_user(
@@ -112,7 +112,7 @@ def key_required(user_id: int):
     )
 
 
-@bp.post("/users/<int:user_id>/totp-required")
+@bp.post("/users/<id:user_id>/totp-required")
 def totp_required(user_id: int):
     """Require (or stop requiring) two-step sign-in for an account."""
     return change_user(

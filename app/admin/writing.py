@@ -27,7 +27,7 @@ def article_new():
     return edit_article(None)
 
 
-@bp.route("/articles/<int:article_id>", methods=["GET", "POST"])
+@bp.route("/articles/<id:article_id>", methods=["GET", "POST"])
 @needs("write")
 def article_edit(article_id: int):
     return edit_article(db.get_or_404(Article, article_id))

@@ -269,7 +269,7 @@ def security_keys():
     return keys_page(user, form)
 
 
-@bp.post("/keys/<int:key_id>/remove")
+@bp.post("/keys/<id:key_id>/remove")
 @login_required
 @password_checks
 def remove_key(key_id: int):

@@ -121,7 +121,7 @@ def new():
     )
 
 
-@bp.get("/<int:submission_id>")
+@bp.get("/<id:submission_id>")
 def item(submission_id: int):
     """Show one item with its files, history and actions: in the side panel, or as a page."""
     submission = db.get_or_404(Submission, submission_id)
@@ -156,7 +156,7 @@ def item_context(submission: Submission, notice: str | None = None, **forms) -> 
     }
 
 
-@bp.post("/<int:submission_id>/claim")
+@bp.post("/<id:submission_id>/claim")
 def claim(submission_id: int):
     """Take an item for a few minutes, so that no one else acts on it meanwhile."""
     # (CSRF is checked app-wide; the button sends nothing else.)
@@ -169,7 +169,7 @@ def claim(submission_id: int):
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
 
-@bp.post("/<int:submission_id>/release")
+@bp.post("/<id:submission_id>/release")
 def release(submission_id: int):
     """Give back an item one holds (the side panel was closed): others may take it at once, not in minutes."""
     decisions.release(submission_id, current_user)
@@ -178,7 +178,7 @@ def release(submission_id: int):
     return redirect(url_for("moderation.queue"), code=303)
 
 
-@bp.post("/<int:submission_id>/approve")
+@bp.post("/<id:submission_id>/approve")
 def approve(submission_id: int):
     """Approve an item; an ad is published."""
     form = ActionForm()
@@ -188,7 +188,7 @@ def approve(submission_id: int):
     return act(submission_id, lambda: decisions.approve(submission_id, form.version.data, current_user, shown))
 
 
-@bp.post("/<int:submission_id>/reject")
+@bp.post("/<id:submission_id>/reject")
 def reject(submission_id: int):
     """Reject an item with a reason the submitter will read."""
     form = RejectForm()
@@ -200,7 +200,7 @@ def reject(submission_id: int):
     )
 
 
-@bp.post("/<int:submission_id>/edit")
+@bp.post("/<id:submission_id>/edit")
 def edit(submission_id: int):
     """Correct an ad before approving it; the audit log names the changed fields."""
     form = EditAdForm()
@@ -219,7 +219,7 @@ def edit(submission_id: int):
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
 
-@bp.post("/<int:submission_id>/undo")
+@bp.post("/<id:submission_id>/undo")
 def undo(submission_id: int):
     """Take back one's own decision within a few seconds: the item returns to the queue."""
     form = ActionForm()
@@ -290,7 +290,7 @@ def staff_key() -> str:
 staff_writes = limiter.shared_limit(staff_limit, scope="staff-writes", key_func=staff_key)
 
 
-@bp.post("/<int:submission_id>/assign")
+@bp.post("/<id:submission_id>/assign")
 def assign(submission_id: int):
     """Give an open case to a colleague."""
     form = AssignForm()
@@ -305,7 +305,7 @@ def assign(submission_id: int):
     )
 
 
-@bp.post("/<int:submission_id>/done")
+@bp.post("/<id:submission_id>/done")
 def done(submission_id: int):
     """Mark a case done; optionally forget the sender's Telegram username at once."""
     form = DoneForm()
@@ -321,7 +321,7 @@ def done(submission_id: int):
     )
 
 
-@bp.post("/<int:submission_id>/note")
+@bp.post("/<id:submission_id>/note")
 @staff_writes
 def note(submission_id: int):
     """Add an internal note (never shown to the sender)."""
@@ -335,7 +335,7 @@ def note(submission_id: int):
     )
 
 
-@bp.post("/<int:submission_id>/message")
+@bp.post("/<id:submission_id>/message")
 @staff_writes
 def message(submission_id: int):
     """Write to the sender, who reads it at /status with the receipt."""
@@ -350,14 +350,14 @@ def message(submission_id: int):
     )
 
 
-@bp.post("/<int:submission_id>/read")
+@bp.post("/<id:submission_id>/read")
 def read(submission_id: int):
     """Mark the sender's answers as read: the item leaves "New answers"."""
     # (CSRF is checked app-wide; the version is not: answers leave it alone.)
     return follow_up(submission_id, lambda: threads.mark_read(submission_id, current_user), _("Marked as read."))
 
 
-@bp.route("/<int:submission_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:submission_id>/delete", methods=["GET", "POST"])
 def delete(submission_id: int):
     """An admin deletes an item at once, files, notes and messages included, after confirming."""
     if not current_user.can("administer"):
@@ -419,15 +419,15 @@ def too_late(submission_id: int):
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@bp.get("/attachments/<id:attachment_id>")
 def attachment(attachment_id: int):
     """Download an attachment: never shown inline, never sniffed, sandboxed if opened anyway."""
     item = db.get_or_404(Attachment, attachment_id)
     return send_stored(item.storage_key, item.content_type, download_name=item.original_name)
 
 
-@bp.get("/attachments/<int:attachment_id>/preview")
-@bp.get("/attachments/<int:attachment_id>/preview/<int(min=0, max=9):index>")
+@bp.get("/attachments/<id:attachment_id>/preview")
+@bp.get("/attachments/<id:attachment_id>/preview/<int(min=0, max=9):index>")
 def preview(attachment_id: int, index: int = 0):
     """A small JPEG made from the clean pixels: an image's thumbnail, or one of a PDF's first pages."""
     item = db.get_or_404(Attachment, attachment_id)

@@ -30,7 +30,7 @@ HTMX_CONFIG = {
     "historyCacheSize": 0,
     "refreshOnHistoryMiss": True,
     # Swap form errors (422) and conflicts (409) like successes. Other errors are swapped too: an htmx
-    # request gets a short message fragment (see register_errors), a boosted one the whole error page.
+    # request gets a short message fragment (app/errors.py), a boosted one the whole error page.
     "responseHandling": [
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},

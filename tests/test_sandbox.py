@@ -258,7 +258,7 @@ def test_two_gunicorn_workers_run_at_most_the_configured_number_of_children(tmp_
                 urllib.request.urlopen(url, timeout=5).read()
                 break
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.2)  # gunicorn, another process, is still starting: real time, not a clock of ours
         receipts, most, done = [], 0, threading.Event()
 
         def send(number: int):
@@ -281,7 +281,7 @@ def test_two_gunicorn_workers_run_at_most_the_configured_number_of_children(tmp_
         threading.Thread(target=wait_for_all).start()
         while not done.is_set():
             most = max(most, scrubbers_running())
-            time.sleep(0.01)
+            time.sleep(0.01)  # sampling real processes running at once: concurrency is the point
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -349,7 +349,7 @@ def test_an_upload_in_progress_rests_only_in_the_ram_folder(live_server, tmp_pat
         holding = []
         while not holding and time.monotonic() < deadline:
             holding = open_files_holding(marker)
-            time.sleep(0.05)
+            time.sleep(0.05)  # the live server's thread spools the body in its own time (real concurrency)
         assert holding, "the upload never reached a file"
         ram = app.config["UPLOAD_WORKDIR"]
         assert all(path.startswith(ram + "/") for path in holding), holding

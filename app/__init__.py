@@ -2,6 +2,7 @@
 
 import logging
 import os
+import stat
 import tempfile
 
 import flask
@@ -122,9 +123,12 @@ def private_folders(app: Flask) -> None:
     store = app.config["STORAGE_URL"]
     local_store = store.removeprefix("file://") if "://" not in store or store.startswith("file://") else None
     for folder in (app.instance_path, app.config["UPLOAD_WORKDIR"], app.config["RESUMABLE_DIR"], local_store):
-        # Made 0700 when created (LocalStorage makes the store on first use); an older folder is made so too.
-        if folder and os.path.isdir(folder) and os.stat(folder).st_uid == os.geteuid():
-            os.chmod(folder, 0o700)
+        # Made 0700 when created (LocalStorage makes the store on first use); an older folder is made so too, but
+        # for a folder every program shares (sticky, as /dev/shm and /tmp are): closing that would break the others.
+        if folder and os.path.isdir(folder):
+            found = os.stat(folder)
+            if found.st_uid == os.geteuid() and not found.st_mode & stat.S_ISVTX:
+                os.chmod(folder, 0o700)
 
 
 def check_sandbox(app: Flask) -> None:

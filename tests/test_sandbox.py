@@ -377,3 +377,13 @@ def test_a_service_without_network_is_told_apart_from_a_missing_namespace():
     assert inside.stdout.strip() == "True", inside.stderr
     outside = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert outside.stdout.strip() == "False"
+
+
+def test_a_shared_folder_named_as_a_work_folder_is_left_shared(tmp_path):
+    """PRYSTAN_UPLOAD_WORKDIR=/dev/shm (a tmpfs shared by every program, sticky like /tmp) must not be closed to
+    everyone else: PostgreSQL keeps its shared memory there. The app works in it, and leaves its mode alone."""
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    make_app(tmp_path, UPLOAD_WORKDIR=str(shared))
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777

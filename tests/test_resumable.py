@@ -175,8 +175,9 @@ def test_another_session_cannot_see_resume_or_send_an_upload(app, client):
     assert stranger.get(location).status_code == 404
     assert stranger.delete(location, headers=TUS).status_code == 404
     sent = stranger.post("/submit/information", data=FORM | {"uploads": upload_id})
-    assert sent.status_code == 200
-    assert count(app, Attachment) == 0  # someone else's id is not this form's file
+    assert sent.status_code == 422  # someone else's id is not this form's file: to this form, it is not there
+    assert "A file sent ahead is no longer on the server" in " ".join(errors_in(sent.get_data(as_text=True)))
+    assert "photo.jpg" not in sent.get_data(as_text=True) and count(app, Attachment) == 0
     assert client.head(location, headers=TUS).status_code == 200
 
 
@@ -233,7 +234,8 @@ def test_a_refused_upload_says_why(app, client):
         "or a recording (M4A, MP3, OGG, WAV)."
     ]
     sent = client.post("/submit/information", data=FORM | {"uploads": upload_id})
-    assert sent.status_code == 200 and count(app, Attachment) == 0
+    assert sent.status_code == 422 and count(app, Submission) == 0  # not sent without it, and it says why
+    assert state["messages"] == errors_in(sent.get_data(as_text=True))
 
 
 def test_a_patch_cut_in_the_middle_keeps_what_arrived(live_server):
@@ -363,7 +365,8 @@ def test_kept_files_go_after_the_hour(app, client, monkeypatch):
     later = time.time() + resumable.KEPT_SECONDS + resumable.ROUND_SECONDS  # (times are kept to the minute, rounded up)
     monkeypatch.setattr(resumable, "now", lambda: later)
     sent = client.post("/submit/information", data=FORM | {"uploads": upload_id})
-    assert sent.status_code == 200 and count(app, Attachment) == 0
+    assert sent.status_code == 422 and count(app, Submission) == 0  # not sent without it, and it says so
+    assert "no longer on the server" in " ".join(errors_in(sent.get_data(as_text=True)))
     assert resumable.Store(app.config["RESUMABLE_DIR"]).collect() == 1
 
 

@@ -211,7 +211,9 @@ def test_what_rests_in_the_store_names_no_file_holds_no_hash_and_no_exact_time(a
         f"{NAME}_2.jpg is not a photo (JPEG, PNG, WebP, GIF, HEIC, TIFF), a PDF document, a video (MP4, MOV, WebM, "
         "3GP) or a recording (M4A, MP3, OGG, WAV)."
     ]
-    sent = client.post("/submit/information", data=FORM | {"uploads": [clean_id, refused_id]})
+    refused = client.post("/submit/information", data=FORM | {"uploads": [clean_id, refused_id]})
+    assert refused.status_code == 422  # a form that names a refused file is not sent without it
+    sent = client.post("/submit/information", data=FORM | {"uploads": clean_id})
     assert receipt_from(sent.get_data(as_text=True))
     from app.models import Attachment
 

@@ -112,11 +112,13 @@ def submit(kind: str, **defaults):
     (resumable uploads, or the files of a refused form) come back with the form and are not asked for again."""
     key = form_key(create=True)
     form = FORMS[kind](**defaults)
-    kept = kept_uploads(key)
+    kept, missing = kept_uploads(key)
     if form.is_submitted() and (removed := request.form.get("remove_upload")):
         kept = forget_upload(key, kept, removed)
         return render_template(f"submit/{kind}.html", form=form, kept=described(key, kept))
     valid = form.validate_on_submit()
+    if missing:  # a form never goes without a file it names
+        valid = False
     if form.is_submitted() and (unproved := proof.missing()):
         form.form_errors.append(unproved)
         valid = False
@@ -138,7 +140,7 @@ def submit(kind: str, **defaults):
     elif form.is_submitted():
         more, problems = keep_sent_files(key, kept)
         kept += more
-        form.attachments.errors = problems
+        form.attachments.errors = missing + problems
     keep_an_hour(kept)
     context = {"form": form, "kept": described(key, kept)}
     return render_template(f"submit/{kind}.html", **context), 422 if form.is_submitted() else 200
@@ -175,7 +177,8 @@ def form_files(key: bytes | None, kept: list[resumable.Upload]):
         fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=ready)
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
         if problems or failed:
-            raise Unsent(problems + failed, [store.keep(key, u) for u in cleaned] if key else [])
+            kept, not_kept = keep_files(key, cleaned)
+            raise Unsent(problems + failed + not_kept, kept)
         yield ready + cleaned
 
 
@@ -185,25 +188,42 @@ def keep_sent_files(key: bytes | None, kept: list[resumable.Upload]) -> tuple[li
     files = [f for f in request.files.getlist("attachments") if f and f.filename]
     if not files or key is None:
         return [], []
-    config, store = current_app.config, resumable_store()
+    config = current_app.config
     with work_folder() as workdir:
         before = [intake.Upload("", u.clean["type"], "", u.clean["size"], u.clean["sha256"]) for u in kept]
         fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=before)
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
-        return [store.keep(key, upload) for upload in cleaned], problems + failed
+        more, not_kept = keep_files(key, cleaned)
+        return more, problems + failed + not_kept
 
 
-def kept_uploads(key: bytes | None) -> list[resumable.Upload]:
-    """The files received before that this form names (its `uploads` field) and that are this session's."""
-    if key is None:
-        return []
-    store, found = resumable_store(), []
-    for value in request.form.getlist("uploads"):
-        for upload_id in value.split(","):
-            upload = store.get(key, upload_id.strip())
-            if upload and upload.state == "clean" and upload.id not in {u.id for u in found}:
-                found.append(upload)
-    return found[: intake.limits_from(current_app.config).files]
+def keep_files(key: bytes | None, cleaned: list[intake.Upload]) -> tuple[list[resumable.Upload], list[str]]:
+    """Keep a refused form's clean files for its next try, each within the store's budget and the client's share,
+    as a file sent ahead would be: one that does not fit is not kept, and the form says so (choose it again)."""
+    store, kept, not_kept = resumable_store(), [], []
+    for received in cleaned if key else []:
+        try:
+            kept.append(store.keep(key, received, quota=tus.quota()))
+        except resumable.Full:
+            not_kept.append(intake.message("not_kept", name=received.name))
+    return kept, not_kept
+
+
+def kept_uploads(key: bytes | None) -> tuple[list[resumable.Upload], list[str]]:
+    """The files received before that this form names (its `uploads` field) and that are this session's; and
+    what is wrong with each it names that it cannot send (gone, refused, not arrived whole)."""
+    store, found, missing = resumable_store(), [], []
+    for upload_id in dict.fromkeys(i.strip() for v in request.form.getlist("uploads") for i in v.split(",")):
+        upload = store.get(key, upload_id) if key and upload_id else None
+        if upload is not None and upload.state == "clean":
+            found.append(upload)
+        elif upload is not None and upload.state == "refused":
+            missing += [intake.Refusal(code, limit).message(upload.name(key)) for code, limit in upload.refusals]
+        elif upload is not None:
+            missing.append(intake.message("incomplete", name=upload.name(key)))
+        elif upload_id:
+            missing.append(intake.message("gone"))
+    return found[: intake.limits_from(current_app.config).files], list(dict.fromkeys(missing))
 
 
 def forget_upload(key: bytes, kept: list[resumable.Upload], upload_id: str) -> list[resumable.Upload]:
@@ -215,7 +235,8 @@ def forget_upload(key: bytes, kept: list[resumable.Upload], upload_id: str) -> l
 
 
 def keep_an_hour(kept: list[resumable.Upload]) -> None:
-    """The form comes back: what it carries is kept an hour from now, as the page says."""
+    """The form comes back: what it carries is kept an hour from now, as the page says (never past its form's
+    four hours: resumable.Store.renew)."""
     for upload in kept:
         resumable_store().renew(upload)
 
@@ -329,11 +350,11 @@ def reply():
     if not threads.can_answer(submission):
         return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
     key = form_key(create=True)
-    kept = kept_uploads(key)
+    kept, missing = kept_uploads(key)
     if (removed := request.form.get("remove_upload")) is not None:
         kept = forget_upload(key, kept, removed)
         return status_page(form, submission, reply_form=reply_form, kept=described(key, kept))
-    if reply_form.validate():
+    if reply_form.validate() and not missing:
         try:
             with form_files(key, kept) as uploads:
                 threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
@@ -348,7 +369,7 @@ def reply():
     else:
         more, problems = keep_sent_files(key, kept)
         kept += more
-        reply_form.attachments.errors = problems
+        reply_form.attachments.errors = missing + problems
     keep_an_hour(kept)
     return status_page(form, submission, reply_form=reply_form, kept=described(key, kept)), 422
 
@@ -448,7 +469,7 @@ def rerender(notice: str):
     if kind in FORMS:
         form = FORMS[kind](formdata=request.form)
         key = form_key()
-        kept = described(key, kept_uploads(key))
+        kept = described(key, kept_uploads(key)[0])
         return render_template(f"submit/{kind}.html", form=form, notice=notice, kept=kept)
     form = StatusForm(formdata=None, code=request.form.get("code", ""))
     return render_template("submit/status.html", form=form, notice=notice)

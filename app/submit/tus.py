@@ -110,18 +110,12 @@ def uploads_create():
         return refuse(413, intake.message("too_large", name=name, mb=limits.for_name(name) // 2**20))
     if length <= 0:
         return refuse(400, intake.message("empty", name=name))
-    store = resumable_store()
-    mine = [u for u in store.owned(key) if u.state != "refused"]  # a refused one holds nothing
-    if len(mine) >= limits.files:
-        return refuse(413, intake.message("too_many", max=limits.files))
-    # Videos and recordings have a total of their own, photos and documents another.
-    media = limits.is_media_name(name)
-    total, code = (limits.media_total_bytes, "media_total") if media else (limits.total_bytes, "total_too_large")
-    if sum(u.length for u in mine if limits.is_media_name(u.name(key)) == media) + length > total:
-        return refuse(413, intake.message(code, mb=total // 2**20))
-    if full := no_room(store, length, name):
-        return full
-    upload = store.create(key, length, name, client=client())
+    try:
+        upload = resumable_store().create(key, length, name, quota=quota(), admit=within_form(key, length, name))
+    except resumable.Full as full:
+        return refused_ahead(full, name)
+    except resumable.Refused as refused:
+        return refuse(refused.status, refused.message)
     location = url_for("submit.upload", upload_id=upload.id)
     return answer("", 201, Location=location, Upload_Offset=0, Upload_Expires=expires(upload))
 
@@ -146,9 +140,28 @@ def upload(upload_id: str):
     return receive(key, store, upload)
 
 
+def within_form(key: bytes, length: int, name: str):
+    """The form session's own limits for a new upload (its count, and the totals of its kind), checked by the
+    store in one step with the creation: uploads made at once cannot each find the same room."""
+    limits = intake.limits_from(current_app.config)
+    media = limits.is_media_name(name)
+    total, code = (limits.media_total_bytes, "media_total") if media else (limits.total_bytes, "total_too_large")
+
+    def admit(owned: list[resumable.Upload]) -> None:
+        mine = [u for u in owned if u.state != "refused"]  # a refused one holds nothing
+        if len(mine) >= limits.files:
+            raise resumable.Refused(413, intake.message("too_many", max=limits.files))
+        # Videos and recordings have a total of their own, photos and documents another.
+        if sum(u.length for u in mine if limits.is_media_name(u.name(key)) == media) + length > total:
+            raise resumable.Refused(413, intake.message(code, mb=total // 2**20))
+
+    return admit
+
+
 def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
-    """PATCH: append at Upload-Offset, within the client's bytes per hour; an upload idle for a while reserves its
-    rest again first. The request that brings the last byte scrubs the file, and only that one."""
+    """PATCH: append at Upload-Offset, within the client's bytes per hour (counted as they are read); an upload
+    idle for a while reserves its rest again first. The request that brings the last byte scrubs the file, and
+    only that one."""
     if request.mimetype != "application/offset+octet-stream":
         return refuse(415)
     try:
@@ -157,22 +170,22 @@ def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
         return refuse(400)
     if over_bytes():
         return refuse(429, str(REFUSALS["bytes"]))
-    if store.idle(upload) and (full := no_room(store, upload.length - upload.offset(), upload.name(key))):
-        return full
     stream = Counted(request.stream)
     try:
-        upload, finishing = store.append(key, upload, offset, stream)
+        upload, finishing = store.append(key, upload, offset, stream, quota=quota())
+    except resumable.Full as full:
+        return refused_ahead(full, upload.name(key))
     except resumable.Refused as refused:
         if refused.status == 429:
             return refuse(429, str(REFUSALS["pieces"]))
         return refuse(refused.status)
     except (ClientDisconnected, OSError):  # (gunicorn's NoMoreData is an OSError)
         return refuse(400)  # the client is gone; what arrived is kept, and it resumes from there
-    finally:
-        spent(stream.count)
     if finishing:
         config = current_app.config
         store.finish(key, upload, intake.limits_from(config), sandbox.settings_from(config), config["UPLOAD_WORKDIR"])
+    elif stream.exhausted:
+        return refuse(429, str(REFUSALS["bytes"]))  # what arrived within the hour's bytes is kept
     return answer(
         "", 204, Upload_Offset=upload.length if finishing else upload.offset(), Upload_Expires=expires(upload)
     )
@@ -204,18 +217,19 @@ def client() -> str:
     return g.tus_client
 
 
-def no_room(store: resumable.Store, need: int, name: str):
-    """A refusal if ``need`` more bytes cannot be reserved now: the server's disk budget (503, busy), or the
-    client's share, which is what one form takes (429)."""
+def quota() -> resumable.Quota:
+    """What the store may hold: the server's budget for waiting files, and this client's share of it, which is
+    what one form takes."""
     config, limits = current_app.config, intake.limits_from(current_app.config)
     budget = int(config["RESUMABLE_MAX_PENDING_MB"]) * 2**20
-    share = limits.total_bytes + limits.media_total_bytes
-    why = store.room(need, budget=budget, client=client(), share=share)
-    if why == "busy":
+    return resumable.Quota(budget, client(), limits.total_bytes + limits.media_total_bytes)
+
+
+def refused_ahead(full: resumable.Full, name: str):
+    """No room: the server's disk budget (503, busy), or the client's share (429)."""
+    if full.why == "busy":
         return refuse(503, intake.message("busy", name=name))
-    if why == "share":
-        return refuse(429, str(REFUSALS["share"]))
-    return None
+    return refuse(429, str(REFUSALS["share"]))
 
 
 def bytes_key() -> str:
@@ -230,20 +244,28 @@ def over_bytes() -> bool:
     return allowed <= 0 or (request.content_length or 0) > allowed
 
 
-def spent(count: int) -> None:
-    if count and client():
-        limiter.storage.incr(bytes_key(), HOUR, amount=count)
-
-
 class Counted:
-    """A request's stream that counts what is read from it."""
+    """A request's stream, whose bytes count toward the client's bytes for the hour as they are read (so PATCHes
+    at once are counted together), and which ends where the hour's allowance ends (``exhausted``): a body with no
+    Content-Length to check first stops there too."""
 
     def __init__(self, stream):
-        self.stream, self.count = stream, 0
+        self.stream, self.exhausted = stream, False
+        self.limit = int(current_app.config["RESUMABLE_RATELIMIT_MB"]) * 2**20 if client() else 0
+        self.left = self.limit - limiter.storage.get(bytes_key()) if client() else -1
 
     def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.count += len(data)
+        if not self.limit:
+            return self.stream.read(size)
+        if self.left <= 0:
+            self.exhausted = self.exhausted or bool(self.stream.read(1))  # more than the hour allows
+            return b""
+        data = self.stream.read(self.left if size is None or size < 0 else min(size, self.left))
+        if data:
+            over = limiter.storage.incr(bytes_key(), HOUR, amount=len(data)) - self.limit
+            self.left = -over
+            if over > 0:  # others of the client's requests read meanwhile: this one ends here
+                data, self.exhausted = data[: max(0, len(data) - over)], True
         return data
 
 

@@ -98,6 +98,11 @@ MESSAGES = {
     ),
     "limits": _l("%(name)s could not be checked within the limits we keep for safety. Send a smaller or simpler file."),
     "busy": _l("%(name)s could not be checked now: the site is busy. Please send the form again in a minute."),
+    # Files sent ahead (app/uploads/resumable.py), and what a form that names them is told:
+    "unfinished": _l("%(name)s could not be finished on the server. Remove it and choose it again."),
+    "not_kept": _l("%(name)s was not kept: the site has no room for it now. Choose it again before you send the form."),
+    "gone": _l("A file sent ahead is no longer on the server: it expired or was removed. Choose it again."),
+    "incomplete": _l("%(name)s has not finished arriving. Choose it again."),
 }
 
 

@@ -1,5 +1,6 @@
 """What every form shares: the base class (Flask-WTF, but file uploads reach only file fields, and tokens carry no
-id), the validators and choices several areas use, and the POST-only button.
+id), the validators and choices several areas use, the POST-only button, and the fields of an ad (filled by its
+sender, its owner at /status and a moderator alike).
 
 Flask-WTF hands a form the files and the fields of a request together, so a file part named like a text
 field ("telegram", "code") would arrive as an uploaded file where text is expected. Here each field sees
@@ -11,12 +12,15 @@ import unicodedata
 
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import FileField, MultipleFileField
+from wtforms import FileField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
+from app import labels
+from app.models import Submission
 from app.passwords import MIN_LENGTH
 
 
@@ -91,3 +95,37 @@ class NewPassword:
     def __call__(self, form, field):
         if len(field.data or "") < MIN_LENGTH:
             raise ValidationError(_("Use at least %(min)d characters.", min=MIN_LENGTH))
+
+
+class AdFields(Form):
+    """What an ad says, worded for its sender and a moderator alike: one set of fields for the form that sends an
+    ad, its owner's edit at /status and a moderator's edit before approving."""
+
+    title = StringField(
+        _l("Title"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)],
+    )
+    category = SelectField(
+        _l("Category"),
+        choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
+        validate_choice=False,
+        validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))],
+    )
+    city = StringField(
+        _l("City or region (optional)"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)]
+    )
+    body = TextAreaField(
+        _l("Text of the ad"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("An ad needs a text.")), MaxChars(Submission.AD_BODY_MAX)],
+    )
+
+    def text(self) -> dict:
+        """The ad's fields as the model stores them (no city: None)."""
+        return {
+            "title": self.title.data,
+            "category": self.category.data,
+            "city": self.city.data or None,
+            "body": self.body.data,
+        }

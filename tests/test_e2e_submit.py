@@ -87,7 +87,7 @@ def test_mistakes_are_explained_and_nothing_typed_is_lost(page, live_server):
     page.get_by_role("button", name="Send for moderation").click()
     expect(page.get_by_role("alert").filter(has_text="Please check the form")).to_be_visible()
     expect(page.get_by_text("This looks like a phone number.").last).to_be_visible()
-    expect(page.get_by_text("Choose a category for your ad.").last).to_be_visible()
+    expect(page.get_by_text("Choose a category for the ad.").last).to_be_visible()
     expect(page.get_by_label("Title")).to_have_value("Sofa to give away")
     expect(page.get_by_label("Text of the ad")).to_have_value("Old but comfortable, pick it up yourself.")
     expect(page.get_by_label("Your Telegram username")).to_have_value("+375 29 111 22 33")

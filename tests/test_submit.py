@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, Submission
-from tests.helpers import count, errors_in, receipt_from
+from tests.helpers import count, errors_in, make_submission, make_user, receipt_from, sign_in
 
 VALID = {
     "information": {"telegram": "@Anna_K1", "title": "Parcels refused", "body": "Parcels were refused."},
@@ -121,8 +121,8 @@ def test_contact_form_preselects_the_job_offer(client):
         ("information", {"body": "x" * 5001}, "Please shorten this to 5000 characters (now 5001)."),
         ("contact", {"purpose": ""}, "Choose how you can help."),
         ("contact", {"purpose": "weapons"}, "Choose how you can help."),
-        ("ad", {"title": ""}, "Please give your ad a title."),
-        ("ad", {"category": "cars"}, "Choose a category for your ad."),
+        ("ad", {"title": ""}, "An ad needs a title."),
+        ("ad", {"category": "cars"}, "Choose a category for the ad."),
         ("ad", {"city": "c" * 61}, "Please shorten this to 60 characters (now 61)."),
         ("ad", {"body": "b" * 2001}, "Please shorten this to 2000 characters (now 2001)."),
         ("ad", {"telegram": ""}, "Enter your Telegram username."),
@@ -151,6 +151,56 @@ def test_bad_input_gets_a_field_error_and_keeps_every_value(app, client, kind, c
     if data.get("show_contact"):
         assert re.search(r'<input[^>]*\bchecked\b[^>]*name="show_contact"', html)
     assert count(app, Submission) == 0
+
+
+AD_FIELDS = {"title": "Room", "category": "housing", "city": "Vilnius", "body": "A room near the station."}
+AD_MISTAKES = [
+    ({"title": ""}, "An ad needs a title."),
+    ({"category": "cars"}, "Choose a category for the ad."),
+    ({"city": "c" * 61}, "Please shorten this to 60 characters (now 61)."),
+    ({"body": " "}, "An ad needs a text."),
+]
+
+
+def ad_forms(app, client) -> dict:
+    """Where an ad's fields are filled, each as (its page, a function posting the fields with a change): the
+    form that sends an ad, its owner's edit at /status and a moderator's edit."""
+    _mine, code = make_submission(app, "ad", status="rejected", reject_reason="needs_changes")
+    queued, _code = make_submission(app, "ad")
+    staff = app.test_client()
+    sign_in(staff, app, make_user(app, "olga", "moderator"))
+    return {
+        "sent": (
+            client.get("/submit/ad"),
+            lambda change: client.post("/submit/ad", data=VALID["ad"] | AD_FIELDS | change),
+        ),
+        "owner": (
+            client.post("/status", data={"code": code}),
+            lambda change: client.post("/status/edit", data={"code": code} | AD_FIELDS | change),
+        ),
+        "moderator": (
+            staff.get(f"/moderation/{queued}"),
+            lambda change: staff.post(f"/moderation/{queued}/edit", data={"version": 1} | AD_FIELDS | change),
+        ),
+    }
+
+
+def test_an_ads_fields_read_the_same_to_its_sender_its_owner_and_a_moderator(app, client):
+    labels = {}
+    for place, (page, post) in ad_forms(app, client).items():
+        html = page.get_data(as_text=True)
+        labels[place] = re.findall(r'<label for="(title|category|city|body)">([^<]*)</label>', html)
+        for change, message in AD_MISTAKES:
+            answer = post(change)
+            assert answer.status_code == 422, (place, change)
+            assert message in errors_in(answer.get_data(as_text=True)), (place, change)
+    assert labels["sent"] == [
+        ("title", "Title"),
+        ("category", "Category"),
+        ("city", "City or region (optional)"),
+        ("body", "Text of the ad"),
+    ]
+    assert labels["owner"] == labels["moderator"] == labels["sent"]
 
 
 def test_error_message_links_to_the_telegram_help(client):

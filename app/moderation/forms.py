@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from wtforms.widgets import HiddenInput
 
 from app import labels
-from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
+from app.forms import AdFields, Form, MaxChars, OneOf, choices_with_prompt, clean_text
 from app.models import ID_MAX, Message, Note, Submission
 
 
@@ -59,32 +59,8 @@ class RejectForm(ActionForm):
     )
 
 
-class EditAdForm(ActionForm):
-    title = StringField(
-        _l("Title"),
-        filters=[clean_text],
-        validators=[DataRequired(_l("An ad needs a title.")), MaxChars(Submission.TITLE_MAX)],
-    )
-    category = SelectField(
-        _l("Category"),
-        choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
-        validate_choice=False,
-        validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for the ad."))],
-    )
-    city = StringField(_l("City or region"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)])
-    body = TextAreaField(
-        _l("Text of the ad"),
-        filters=[clean_text],
-        validators=[DataRequired(_l("An ad needs a text.")), MaxChars(Submission.AD_BODY_MAX)],
-    )
-
-    def changes(self) -> dict:
-        return {
-            "title": self.title.data,
-            "category": self.category.data,
-            "city": self.city.data or None,
-            "body": self.body.data,
-        }
+class EditAdForm(ActionForm, AdFields):
+    """A moderator corrects an ad before approving it."""
 
 
 class AssignForm(ActionForm):

@@ -207,7 +207,7 @@ def edit(submission_id: int):
     if not form.validate():
         return form_errors(submission_id, edit_form=form)
     try:
-        result = decisions.edit_ad(submission_id, form.version.data, current_user, form.changes())
+        result = decisions.edit_ad(submission_id, form.version.data, current_user, form.text())
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
     except decisions.NotAllowed:

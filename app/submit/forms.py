@@ -6,7 +6,7 @@ from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, S
 from wtforms.validators import DataRequired, ValidationError
 
 from app import labels, receipts, telegram
-from app.forms import Form, MaxChars, OneOf, choices_with_prompt, clean_text
+from app.forms import AdFields, Form, MaxChars, OneOf, choices_with_prompt, clean_text
 from app.models import Message, Submission
 
 
@@ -73,39 +73,7 @@ class ContactForm(SubmitForm):
         return super().fields_for_model() | {"purpose": self.purpose.data}
 
 
-class AdText(Form):
-    """What an ad says: the same fields when it is sent and when its owner changes it at /status."""
-
-    title = StringField(
-        _l("Title"),
-        filters=[clean_text],
-        validators=[DataRequired(_l("Please give your ad a title.")), MaxChars(Submission.TITLE_MAX)],
-    )
-    category = SelectField(
-        _l("Category"),
-        choices=choices_with_prompt(labels.CATEGORIES, _l("Choose a category")),
-        validate_choice=False,
-        validators=[OneOf(Submission.CATEGORIES, _l("Choose a category for your ad."))],
-    )
-    city = StringField(
-        _l("City or region (optional)"), filters=[clean_text], validators=[MaxChars(Submission.CITY_MAX)]
-    )
-    body = TextAreaField(
-        _l("Text of the ad"),
-        filters=[clean_text],
-        validators=[DataRequired(_l("Please write the text of your ad.")), MaxChars(Submission.AD_BODY_MAX)],
-    )
-
-    def text(self) -> dict:
-        return {
-            "title": self.title.data,
-            "category": self.category.data,
-            "city": self.city.data or None,
-            "body": self.body.data,
-        }
-
-
-class AdForm(SubmitForm, AdText):
+class AdForm(SubmitForm, AdFields):
     show_contact = BooleanField(_l("Show my Telegram username with the published ad"))
 
     def fields_for_model(self) -> dict:
@@ -143,7 +111,7 @@ class AdOwnerForm(Form):
     code = HiddenField()
 
 
-class AdEditForm(AdText):
+class AdEditForm(AdFields):
     """The owner changes the ad: it goes back to the queue."""
 
     code = HiddenField()

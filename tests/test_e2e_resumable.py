@@ -185,3 +185,91 @@ def test_a_file_the_server_will_not_take_ahead_goes_with_the_form_and_the_page_s
     page.context.close()
     stored = check_clean(app)
     assert sorted(a.original_name for a in stored) == ["crowd.jpg", "street.jpg"]
+
+
+STATE_URL = re.compile(r".*/uploads/[0-9a-f]{32}$")
+
+
+def choose_photo(page, tmp_path, name: str = "street.jpg"):
+    page.goto("/submit/information")
+    page.get_by_label("What do you want to tell us?").fill("A photo of the notice at the gate.")
+    page.get_by_label("Your Telegram username").fill("witness_six")
+    photo = tmp_path / name
+    photo.write_bytes(files.jpeg(orientation=6))
+    page.get_by_label("Files (optional)").set_input_files(str(photo))
+
+
+def sent_with_receipt(page, app, names: list[str]):
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
+    assert page.problems == []
+    page.context.close()
+    assert sorted(a.original_name for a in check_clean(app)) == names
+
+
+def test_a_lost_answer_about_a_files_state_is_asked_again(browser, live_server, tmp_path):
+    """nginx answers one request with its own 502 page while the app restarts: the row does not stay at "100%
+    sent" for ever; the page asks again, and the file is received."""
+    page = person(browser, live_server.url)
+    lost = []
+
+    def restarting(route):
+        if route.request.method == "GET" and not lost:
+            lost.append(route.request.url)
+            route.fulfill(status=502, body="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        else:
+            route.fallback()
+
+    page.route(STATE_URL, restarting)
+    choose_photo(page, tmp_path)
+    expect(page.locator(".upload-list li.done")).to_have_count(1, timeout=20_000)
+    assert lost
+    sent_with_receipt(page, live_server.app, ["street.jpg"])
+
+
+def gateway_down_for_state(route):
+    if route.request.method == "GET":
+        route.fulfill(status=502, body="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+    else:
+        route.fallback()
+
+
+def test_a_state_that_never_comes_ends_in_a_message_and_a_retry_button(browser, live_server, tmp_path):
+    page = person(browser, live_server.url)
+    page.clock.install()
+    page.route(STATE_URL, gateway_down_for_state)
+    choose_photo(page, tmp_path)
+    row = page.locator(".upload-list li")
+    expect(row).to_have_class(re.compile(r"\bretrying\b"), timeout=20_000)  # asked again, and again...
+    page.clock.fast_forward("11:00")  # ...for ten minutes
+    expect(row).to_have_class(re.compile(r"\bfailed\b"), timeout=20_000)
+    expect(row.locator(".file-status")).to_have_text(
+        "The site has not said whether this file arrived clean. Check your connection and try again."
+    )
+    page.unroute(STATE_URL)
+    row.get_by_role("button", name="Try again").click()
+    expect(page.locator(".upload-list li.done")).to_have_count(1, timeout=20_000)
+    sent_with_receipt(page, live_server.app, ["street.jpg"])
+
+
+def test_an_upload_refused_for_room_while_resuming_tries_again_before_going_with_the_form(
+    browser, live_server, tmp_path
+):
+    """A PATCH answered 503 (the server's room for waiting files was taken while this upload was idle): the page
+    tries again later, and the file goes ahead, not with the form."""
+    page = person(browser, live_server.url)
+    busy = []
+
+    def room_taken(route):
+        if route.request.method == "PATCH" and not busy:
+            busy.append(1)
+            route.fulfill(status=503, body="busy", headers={"Tus-Resumable": "1.0.0", "Content-Type": "text/plain"})
+        else:
+            route.fallback()
+
+    page.route(STATE_URL, room_taken)
+    choose_photo(page, tmp_path)
+    expect(page.locator(".upload-list li.done")).to_have_count(1, timeout=20_000)
+    expect(page.locator(".upload-list li.plain")).to_have_count(0)
+    assert busy
+    sent_with_receipt(page, live_server.app, ["street.jpg"])

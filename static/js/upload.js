@@ -9,7 +9,12 @@
 // with one progress bar for the whole request. Without JavaScript the plain file input works.
 //
 // When the server will not take a file ahead (429: this connection's share or hourly bytes are used up; 503: the
-// server's room for waiting files is full), that file goes with the form instead, and its row says so.
+// server's room for waiting files is full), that file goes with the form instead, and its row says so. A file
+// already on its way that finds the room full (503 to a PATCH, after a pause) tries again later first.
+//
+// Once a file has arrived, the page asks the server what became of it (clean, or refused and why); an answer
+// lost or garbled (a proxy's error page during a restart) is asked again, each time a little later, for as long
+// as a video's cleaning may take; then the row says so and offers "Try again".
 (function () {
   "use strict";
 
@@ -21,8 +26,9 @@
   };
   // Each try again waits a little longer; after the last, the file offers "Try again".
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
-  var FINISHING_POLL = 1000; // while the server cleans a file that has arrived, ask again after this long...
-  var FINISHING_POLLS = 600; // ...for at most ten minutes (a video's cleaning has a few at most)
+  var FINISHING_POLL = 1000; // while the server cleans a file that has arrived, ask again after this long
+  var SETTLE_DELAYS = [1000, 2000, 4000, 8000, 15000, 30000]; // after a lost answer (the last repeats)...
+  var SETTLE_SECONDS = 600; // ...asking for at most ten minutes in all (a video's cleaning takes a few at most)
   // The server will not take the file ahead: it goes with the form.
   function refusedAhead(code) {
     return code === 429 || code === 503;
@@ -161,7 +167,9 @@
           // A broken connection, a failing server, or a disagreement on the offset: ask the server where to go on
           // from (HEAD) and send the rest. A refusal (too large, too many, gone; or not ahead of the form) is final.
           var code = error.originalResponse ? error.originalResponse.getStatus() : 0;
-          var again = !refusedAhead(code) && (!code || code >= 500 || code === 409 || code === 423);
+          var method = error.originalRequest ? error.originalRequest.getMethod() : "";
+          var roomLater = code === 503 && method === "PATCH"; // its room was taken during a pause: it comes back
+          var again = roomLater || (!refusedAhead(code) && (!code || code >= 500 || code === 409 || code === 423));
           if (again) {
             status.textContent = input.dataset.msgFileRetrying;
             row.classList.add("retrying");
@@ -183,11 +191,17 @@
         },
         onSuccess: function () { settle(entry, status, bar); }
       });
+      entry.retry = retry;
       retry.addEventListener("click", function () {
         retry.hidden = true;
         entry.state = "sending";
         row.classList.remove("failed");
-        entry.upload.start(); // goes on from the offset the server reports
+        if (entry.unsettled) { // it arrived: ask again what became of it
+          entry.unsettled = false;
+          settle(entry, status, bar);
+        } else {
+          entry.upload.start(); // goes on from the offset the server reports
+        }
       });
       entry.upload.start();
       sending.push(entry);
@@ -207,34 +221,61 @@
     }
 
     function settle(entry, status, bar) {
-      var url = entry.upload.url;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) { return response.json(); })
+      entry.asked = entry.asked || { since: Date.now(), lost: 0 };
+      fetch(entry.upload.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+          if (!response.ok || !json) throw new Error("no answer: " + response.status);
+          return response.json();
+        })
         .then(function (result) {
           // Still being cleaned (its last PATCH's answer was lost, and the HEAD that followed found it whole).
-          entry.polls = (entry.polls || 0) + 1;
-          if (result.state === "finishing" && entry.polls < FINISHING_POLLS) {
-            setTimeout(function () { settle(entry, status, bar); }, FINISHING_POLL);
+          if (result.state === "finishing") {
+            askAgain(entry, status, bar, FINISHING_POLL);
             return;
           }
-          entry.row.classList.remove("sending", "retrying");
-          if (result.state === "clean") {
-            entry.state = "done";
-            bar.value = 100;
-            status.textContent = input.dataset.msgFileDone;
-            entry.row.classList.add("done");
-            var field = element("input");
-            field.type = "hidden";
-            field.name = "uploads";
-            field.value = result.id;
-            entry.row.append(field);
-          } else {
-            entry.state = "failed";
-            entry.row.classList.add("failed");
-            status.textContent = (result.messages || []).join(" ");
-          }
-          sendWhenReady();
+          entry.asked = null;
+          concluded(entry, status, bar, result);
+        })
+        .catch(function () { // a lost or garbled answer: asked again, each time a little later
+          entry.row.classList.add("retrying");
+          askAgain(entry, status, bar, SETTLE_DELAYS[Math.min(entry.asked.lost++, SETTLE_DELAYS.length - 1)]);
         });
+    }
+
+    function askAgain(entry, status, bar, delay) {
+      if (Date.now() - entry.asked.since < SETTLE_SECONDS * 1000) {
+        setTimeout(function () { settle(entry, status, bar); }, delay);
+        return;
+      }
+      entry.asked = null; // no answer for too long: the person decides, with "Try again"
+      entry.state = "failed";
+      entry.unsettled = true;
+      entry.row.classList.remove("sending", "retrying");
+      entry.row.classList.add("failed");
+      status.textContent = input.dataset.msgFileUnsettled;
+      entry.retry.hidden = false;
+      sendWhenReady();
+    }
+
+    function concluded(entry, status, bar, result) {
+      entry.row.classList.remove("sending", "retrying");
+      if (result.state === "clean") {
+        entry.state = "done";
+        bar.value = 100;
+        status.textContent = input.dataset.msgFileDone;
+        entry.row.classList.add("done");
+        var field = element("input");
+        field.type = "hidden";
+        field.name = "uploads";
+        field.value = result.id;
+        entry.row.append(field);
+      } else {
+        entry.state = "failed";
+        entry.row.classList.add("failed");
+        status.textContent = (result.messages || []).join(" ");
+      }
+      sendWhenReady();
     }
 
     function forget(entry) {

@@ -175,7 +175,7 @@ def init_extensions(app: Flask) -> None:
             "Submission": Submission,  # its limits (TITLE_MAX, AD_DAYS…) for the forms' hints
             "now": utcnow,
             "current_locale": str(get_locale()),
-            "languages": LANGUAGE_NAMES,
+            "languages": app.config["LANGUAGES"],
             "htmx_config": HTMX_CONFIG,
             "quick_exit_url": app.config["QUICK_EXIT_URL"],
         }
@@ -204,10 +204,6 @@ def fast_template_gettext(app) -> None:
 def machine_time(moment, day_only: bool = False) -> str:
     """A <time datetime> value: UTC to the second (HTML allows no microseconds), or the day alone."""
     return moment.date().isoformat() if day_only else moment.isoformat(timespec="seconds") + "Z"
-
-
-# Each language named in itself, as a speaker looks for it.
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "be": "Беларуская"}
 
 
 def select_locale() -> str:

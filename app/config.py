@@ -3,7 +3,9 @@
 import os
 import shutil
 
-LANGUAGES = ("en", "ru", "be")
+# The site's languages, each named in itself as a speaker looks for it: the one table that the switcher, the
+# browser's preference, the article form and the cookie read (as app.config["LANGUAGES"]).
+LANGUAGES = {"en": "English", "ru": "Русский", "be": "Беларуская"}
 
 
 class Defaults:

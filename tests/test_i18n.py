@@ -2,12 +2,14 @@
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from app import ROOT
+from tests.helpers import login, make_user
 
 LOCALES = ("ru", "be")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
@@ -74,6 +76,34 @@ def test_switcher_is_on_every_page_and_offers_all_three_languages(client):
         html = client.get(url).get_data(as_text=True)
         for code in ("en", "ru", "be"):
             assert f'href="/language/{code}?next=' in html
+
+
+TWO = {"en": "English", "be": "Беларуская"}
+
+
+@pytest.mark.parametrize("app_config", [{"LANGUAGES": TWO}])
+def test_one_table_names_the_languages_the_switcher_the_browser_and_the_article_form_know(app, client):
+    html = client.get("/").get_data(as_text=True)
+    offered = re.findall(r'href="/language/(\w+)\?next=[^"]*"[^>]*>([^<]+)</a>', html)
+    assert offered == list(TWO.items())
+    assert "prystan_lang" not in client.get("/language/ru?next=/").headers.get("Set-Cookie", "")
+    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    make_user(app, "ales", "editor")
+    login(client, "ales")
+    form = client.get("/admin/articles/new").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="locale".*?</select>', form, re.S).group(0)
+    assert re.findall(r'<option(?: selected)? value="(\w+)">([^<]+)</option>', select) == list(TWO.items())
+    article = {"title": "Letters", "slug": "", "summary": "", "body": "Text.", "locale": "ru"}
+    assert client.post("/admin/articles/new", data=article).status_code == 422
+
+
+def test_the_languages_are_named_in_one_place():
+    """The table in app/config.py; a second list would drift from it (three did)."""
+    root = Path(ROOT)
+    sources = [p for p in (root / "app").rglob("*.py") if "translations" not in p.parts]
+    sources += list((root / "templates").rglob("*.html"))
+    naming = [str(p.relative_to(root)) for p in sources if "Беларуская" in p.read_text(encoding="utf-8")]
+    assert naming == ["app/config.py"]
 
 
 def test_the_switcher_comes_back_to_the_same_page_with_its_query(client):

@@ -1,3 +1,4 @@
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -62,7 +63,8 @@ class AuditFilterForm(Form):
     until = DateField(_l("To"), validators=[Optional()])
 
 
-LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("ru", "Русский"), SelectChoice("be", "Беларуская")]
+def language_choices() -> list[SelectChoice]:
+    return [SelectChoice(code, name) for code, name in current_app.config["LANGUAGES"].items()]
 
 
 class ArticleForm(Form):
@@ -80,7 +82,7 @@ class ArticleForm(Form):
             Regexp(SLUG_PATTERN, message=_l("Use Latin letters a-z, digits and single hyphens, e.g. release-stories.")),
         ],
     )
-    locale = SelectField(_l("Language of the article"), choices=LANGUAGE_CHOICES)
+    locale = SelectField(_l("Language of the article"), choices=language_choices)
     summary = TextAreaField(_l("Summary"), filters=[clean_text], validators=[MaxChars(Article.SUMMARY_MAX)])
     body = TextAreaField(
         _l("Text (Markdown)"),

@@ -8,13 +8,16 @@ still one new event, which the page cache relies on.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from app import seclog
 from app.extensions import db
-from app.models import Event, utcnow
+from app.models import Event, User, utcnow
+
+PAGE_SIZE = 50
 
 
 def record(action: str, submission_id: int | None, *, actor_id: int | None = None, detail: str = "") -> Event:
@@ -42,3 +45,32 @@ def latest_event(submission_id: int) -> Event | None:
     """The last thing that happened to an item, other than being claimed."""
     query = select(Event).where(Event.submission_id == submission_id, Event.action != "claimed")
     return db.session.scalars(query.order_by(Event.id.desc()).limit(1)).first()
+
+
+@dataclass
+class Filters:
+    action: str | None = None
+    actor: str | None = None  # a staff member's username
+    submission_id: int | None = None
+    since: date | None = None  # first day, included
+    until: date | None = None  # last day, included
+
+
+def page(filters: Filters, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Event], int | None]:
+    """One page of the log, newest first, from below event id ``before``; and the ``before`` of the next page
+    (None at the end)."""
+    query = select(Event).order_by(Event.id.desc())
+    if filters.action:
+        query = query.where(Event.action == filters.action)
+    if filters.actor is not None:
+        query = query.join(Event.actor).where(User.username == filters.actor)
+    if filters.submission_id:
+        query = query.where(Event.submission_id == filters.submission_id)
+    if filters.since:
+        query = query.where(Event.created_at >= datetime.combine(filters.since, time.min))
+    if filters.until:
+        query = query.where(Event.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
+    if before:
+        query = query.where(Event.id < before)
+    events = list(db.session.scalars(query.limit(size + 1)))
+    return events[:size], (events[size - 1].id if len(events) > size else None)

@@ -4,12 +4,13 @@ precise time would place the person long after the item is gone (issue 13, item 
 import json
 import logging
 import re
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import Event, utcnow
-from tests.helpers import make_user, receipt_from, sign_in
+from tests.helpers import make_submission, make_user, receipt_from, sign_in
 from tests.test_ads import publish
 
 
@@ -51,3 +52,37 @@ def test_the_history_shows_a_day_for_the_submitters_events(app, client):
     html = staff.get("/moderation/1").get_data(as_text=True)
     day = utcnow().date().isoformat()
     assert re.search(rf'<time datetime="{day}">[^<]+</time>\s*the sender sent it', html), html
+
+
+def test_the_log_is_read_newest_first_a_page_at_a_time_with_filters(app):
+    from app import audit
+
+    olga, anna = make_user(app, "olga"), make_user(app, "anna")
+    item, _code = make_submission(app)
+    with app.app_context():
+        db.session.execute(delete(Event))  # (the item's own "submitted", of today)
+        written = [
+            audit.record("signed_in", None, actor_id=olga),
+            audit.record("signed_in", None, actor_id=anna),
+            audit.record("approved", item, actor_id=olga),
+            audit.record("user_created", None, actor_id=anna),
+        ]
+        for day, event in enumerate(written, start=1):
+            event.created_at = datetime(2026, 3, day, 23, 59)
+        db.session.commit()
+        ids = [e.id for e in reversed(written)]
+
+        def found(**filters):
+            events, more = audit.page(audit.Filters(**filters))
+            assert more is None
+            return [e.id for e in events]
+
+        assert found() == ids
+        first, more = audit.page(audit.Filters(), size=3)
+        assert [e.id for e in first] == ids[:3] and more == ids[2]
+        assert audit.page(audit.Filters(), before=more, size=3) == ([written[0]], None)
+        assert found(action="signed_in") == ids[2:]
+        assert found(actor="anna") == [ids[0], ids[2]]
+        assert found(actor="nobody") == []
+        assert found(submission_id=item) == [ids[1]]
+        assert found(since=date(2026, 3, 2), until=date(2026, 3, 3)) == ids[1:3]

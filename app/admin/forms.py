@@ -6,7 +6,7 @@ from wtforms import BooleanField, DateField, IntegerField, PasswordField, Select
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
-from app import labels
+from app import audit, labels
 from app.extensions import db
 from app.forms import Form, MaxChars, NewPassword, clean_text
 from app.models import ID_MAX, Article, User
@@ -61,6 +61,16 @@ class AuditFilterForm(Form):
     submission = IntegerField(_l("Item number"), validators=[Optional(), NumberRange(1, ID_MAX)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
+
+    def filters(self) -> audit.Filters:
+        """What was asked, leaving out a field that is not valid (it filters nothing)."""
+        return audit.Filters(
+            action=self.action.data or None,
+            actor=self.actor.data.strip() if self.actor.data else None,
+            submission_id=None if self.submission.errors else self.submission.data,
+            since=None if self.since.errors else self.since.data,
+            until=None if self.until.errors else self.until.data,
+        )
 
 
 def language_choices() -> list[SelectChoice]:

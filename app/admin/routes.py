@@ -1,18 +1,15 @@
-from datetime import datetime, time, timedelta
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from app import audit as audit_log
 from app import staff
 from app.admin import bp
 from app.admin.forms import AuditFilterForm, CreateUserForm, EndAllSessionsForm, RoleForm
 from app.extensions import db
 from app.forms import EmptyForm
-from app.models import Event, SecurityKey, User, parse_id
-
-AUDIT_PAGE = 50
+from app.models import SecurityKey, User, parse_id
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -127,21 +124,6 @@ def audit():
     """Read the audit log, newest first, with filters."""
     form = AuditFilterForm(formdata=request.args)
     form.validate()
-    query = select(Event).order_by(Event.id.desc())
-    if form.action.data:
-        query = query.where(Event.action == form.action.data)
-    if form.actor.data:
-        query = query.join(Event.actor).where(User.username == form.actor.data.strip())
-    if form.submission.data and not form.submission.errors:
-        query = query.where(Event.submission_id == form.submission.data)
-    if form.since.data and not form.since.errors:
-        query = query.where(Event.created_at >= datetime.combine(form.since.data, time.min))
-    if form.until.data and not form.until.errors:
-        query = query.where(Event.created_at < datetime.combine(form.until.data + timedelta(days=1), time.min))
-    before = request.args.get("before", type=parse_id)
-    if before:
-        query = query.where(Event.id < before)
-    events = db.session.scalars(query.limit(AUDIT_PAGE + 1)).all()
-    more = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    events, more = audit_log.page(form.filters(), before=request.args.get("before", type=parse_id))
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    return render_template("admin/audit.html", form=form, events=events[:AUDIT_PAGE], more=more, args=args)
+    return render_template("admin/audit.html", form=form, events=events, more=more, args=args)

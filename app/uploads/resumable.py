@@ -57,9 +57,6 @@ NAME_MAX = 255
 # minute keeps within a tenth, and nothing needs the second a person was here.
 ROUND_SECONDS = 60
 BROWSER_CHUNK = 2 * 2**20  # what the browser sends per PATCH (RESUMABLE_CHUNK_MB), for the PATCH limit
-# A PATCH that brings less than this counts toward patch_limit(): one that brings more is a connection doing its
-# best, not a client making the server work for nothing.
-SMALL_PATCH = 64 * 1024
 FINISHING_LOCK = "finishing"  # flock'd by the request finishing an upload: free while "finishing", it was killed
 
 
@@ -263,8 +260,8 @@ class Store:
         Return the upload as it now is, and whether this request brought it to its end: then finishing it is this
         request's job, and no other's (the state is taken under the lock, with the finishing lock, which the
         returned upload holds until finish()). What arrived before a connection broke off is kept: the client
-        resumes there. A complete upload takes no more PATCHes; each upload at most patch_limit() that bring
-        little; one idle for a while takes its reservation again first, if the ``quota`` has room (else Full)."""
+        resumes there. A complete upload takes no more PATCHes; each upload at most patch_limit(), whatever each
+        brings; one idle for a while takes its reservation again first, if the ``quota`` has room (else Full)."""
         with self._locked(upload) as current:
             if current is None:
                 raise Refused(404)
@@ -273,7 +270,6 @@ class Store:
             if current.patches >= patch_limit(current.length, self.chunk):
                 raise Refused(429)
             self._resume(current, quota)
-            have = current.offset()
             finishing = False
             try:
                 position, more = self._write(key, current, offset, stream)
@@ -284,8 +280,7 @@ class Store:
                     current.finishing_lock = self._finishing_lock(current)
                     current.state = "finishing"
             finally:
-                if current.offset() - have < SMALL_PATCH and not finishing:
-                    current.patches += 1
+                current.patches += 1
                 self._save(current)
                 self._record(current)
         return current, finishing

@@ -46,7 +46,8 @@ def fill(module, store, count: int) -> None:
         folder = os.path.join(owner, upload_id)
         os.mkdir(folder)
         now = store.clock()
-        upload = module.Upload(
+        kind = getattr(module, "PendingUpload", None) or module.Upload  # (named Upload before issue 23)
+        upload = kind(
             id=upload_id, folder=folder, length=1000, created=now, expires=now + 4 * 3600, active=now,
             state="receiving", nonce=secrets.token_hex(8), name_sealed=sealing.seal(key, b"a.jpg"),
             holder=module.holder_tag(secrets.token_hex(32), upload_id),

@@ -41,7 +41,7 @@ def measure(size, repeats: int = 3) -> float:
     photo(path, size, seed=size[0])
     best = None
     for _ in range(repeats):
-        upload = intake.Upload(name="p.jpg", type="image/jpeg", path=path, size=os.path.getsize(path), sha256="")
+        upload = intake.Received(name="p.jpg", type="image/jpeg", path=path, size=os.path.getsize(path), sha256="")
         started = time.perf_counter()
         intake.scrub([upload], sandbox.settings_from(DEFAULTS | {"UPLOAD_WORKDIR": workdir}), workdir)
         for produced in [upload.clean_path, *upload.previews]:

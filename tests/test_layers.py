@@ -108,3 +108,20 @@ def test_the_rule_sees_a_breach():
     assert imported_area(*found[0]) == "moderation"
     assert ("flask", found[1][1]) in REQUEST_BOUND
     assert all(p.exists() for p in domain_files())
+
+
+def classes(path: Path) -> set[str]:
+    return {node.name for node in ast.parse(path.read_text(), str(path)).body if isinstance(node, ast.ClassDef)}
+
+
+def test_the_upload_modules_name_their_classes_apart():
+    """A file as a form received it (intake), one on its way (resumable) and their refusals are different things:
+    no two modules of app/uploads/ call a class by one name, so a reader of `Upload` or `Refused` knows which."""
+    seen: dict[str, str] = {}
+    twins = []
+    for path in sorted((APP / "uploads").glob("*.py")):
+        for name in classes(path):
+            if name in seen:
+                twins.append(f"{name}: {seen[name]} and {path.name}")
+            seen.setdefault(name, path.name)
+    assert twins == []

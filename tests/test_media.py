@@ -35,7 +35,7 @@ def tools():
     media.need_tools()
 
 
-def rebuilt(app, path: str, work) -> intake.Upload:
+def rebuilt(app, path: str, work) -> intake.Received:
     """Receive and rebuild one file exactly as a submission does."""
     work.mkdir(exist_ok=True)
     with open(path, "rb") as f:
@@ -47,7 +47,7 @@ def rebuilt(app, path: str, work) -> intake.Upload:
 
 
 def refused(app, path: str, work) -> list[str]:
-    with pytest.raises(intake.Refused) as caught:
+    with pytest.raises(intake.FilesRefused) as caught:
         rebuilt(app, path, work)
     return caught.value.messages
 

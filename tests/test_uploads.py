@@ -53,7 +53,7 @@ def process(tmp_path, pairs, max_pixels=50_000_000, config=None, **limit_changes
 
 
 def refusal(tmp_path, pairs, **limit_changes) -> list[str]:
-    with pytest.raises(intake.Refused) as caught:
+    with pytest.raises(intake.FilesRefused) as caught:
         process(tmp_path, pairs, **limit_changes)
     return caught.value.messages
 

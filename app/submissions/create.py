@@ -11,7 +11,7 @@ from app import receipts
 from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
-from app.uploads.intake import Upload
+from app.uploads.intake import Received
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
 
@@ -21,7 +21,7 @@ def create(
     *,
     locale: str,
     receipt_key: bytes,
-    uploads: list[Upload] = (),
+    uploads: list[Received] = (),
     storage: Storage | None = None,
 ) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
@@ -46,7 +46,7 @@ def create(
     return code
 
 
-def store_files(uploads: list[Upload], storage: Storage | None, written: list[str]) -> list[Attachment]:
+def store_files(uploads: list[Received], storage: Storage | None, written: list[str]) -> list[Attachment]:
     """Write scrubbed files and their previews to the store; return their rows (not yet added to the session).
 
     Every key written is appended to ``written``, so that the caller can remove them if its commit fails.

@@ -149,12 +149,12 @@ def submit(kind: str, **defaults):
 class Unsent(Exception):
     """The form's files could not all be taken: ``messages`` say why, ``kept`` are the ones kept for next time."""
 
-    def __init__(self, messages: list[str], kept: list[resumable.Upload]):
+    def __init__(self, messages: list[str], kept: list[resumable.PendingUpload]):
         super().__init__("unsent")
         self.messages, self.kept = messages, kept
 
 
-def accept(kind: str, fields: dict, key: bytes | None, kept: list[resumable.Upload]) -> str:
+def accept(kind: str, fields: dict, key: bytes | None, kept: list[resumable.PendingUpload]) -> str:
     """Store the submission with all its files together; the files received before are then gone from the store."""
     with form_files(key, kept) as uploads:
         code = create(
@@ -166,7 +166,7 @@ def accept(kind: str, fields: dict, key: bytes | None, kept: list[resumable.Uplo
 
 
 @contextmanager
-def form_files(key: bytes | None, kept: list[resumable.Upload]):
+def form_files(key: bytes | None, kept: list[resumable.PendingUpload]):
     """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
     and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
     ones of this request for the corrected form."""
@@ -182,7 +182,9 @@ def form_files(key: bytes | None, kept: list[resumable.Upload]):
         yield ready + cleaned
 
 
-def keep_sent_files(key: bytes | None, kept: list[resumable.Upload]) -> tuple[list[resumable.Upload], list[str]]:
+def keep_sent_files(
+    key: bytes | None, kept: list[resumable.PendingUpload]
+) -> tuple[list[resumable.PendingUpload], list[str]]:
     """A form came back with an error: scrub the files it carried and keep them, encrypted, for this form session
     (an hour), so that the person does not choose them again. Returns the kept ones and what was refused."""
     files = [f for f in request.files.getlist("attachments") if f and f.filename]
@@ -190,14 +192,14 @@ def keep_sent_files(key: bytes | None, kept: list[resumable.Upload]) -> tuple[li
         return [], []
     config = current_app.config
     with work_folder() as workdir:
-        before = [intake.Upload("", u.clean["type"], "", u.clean["size"], u.clean["sha256"]) for u in kept]
+        before = [intake.Received("", u.clean["type"], "", u.clean["size"], u.clean["sha256"]) for u in kept]
         fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=before)
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
         more, not_kept = keep_files(key, cleaned)
         return more, problems + failed + not_kept
 
 
-def keep_files(key: bytes | None, cleaned: list[intake.Upload]) -> tuple[list[resumable.Upload], list[str]]:
+def keep_files(key: bytes | None, cleaned: list[intake.Received]) -> tuple[list[resumable.PendingUpload], list[str]]:
     """Keep a refused form's clean files for its next try, each within the store's budget and the client's share,
     as a file sent ahead would be: one that does not fit is not kept, and the form says so (choose it again)."""
     store, kept, not_kept = resumable_store(), [], []
@@ -209,7 +211,7 @@ def keep_files(key: bytes | None, cleaned: list[intake.Upload]) -> tuple[list[re
     return kept, not_kept
 
 
-def kept_uploads(key: bytes | None) -> tuple[list[resumable.Upload], list[str]]:
+def kept_uploads(key: bytes | None) -> tuple[list[resumable.PendingUpload], list[str]]:
     """The files received before that this form names (its `uploads` field) and that are this session's; and
     what is wrong with each it names that it cannot send (gone, refused, not arrived whole)."""
     store, found, missing = resumable_store(), [], []
@@ -226,7 +228,7 @@ def kept_uploads(key: bytes | None) -> tuple[list[resumable.Upload], list[str]]:
     return found[: intake.limits_from(current_app.config).files], list(dict.fromkeys(missing))
 
 
-def forget_upload(key: bytes, kept: list[resumable.Upload], upload_id: str) -> list[resumable.Upload]:
+def forget_upload(key: bytes, kept: list[resumable.PendingUpload], upload_id: str) -> list[resumable.PendingUpload]:
     """The person removed a file received before: it is deleted at once."""
     for upload in kept:
         if upload.id == upload_id:
@@ -234,14 +236,14 @@ def forget_upload(key: bytes, kept: list[resumable.Upload], upload_id: str) -> l
     return [u for u in kept if u.id != upload_id]
 
 
-def keep_an_hour(kept: list[resumable.Upload]) -> None:
+def keep_an_hour(kept: list[resumable.PendingUpload]) -> None:
     """The form comes back: what it carries is kept an hour from now, as the page says (never past its form's
     four hours: resumable.Store.renew)."""
     for upload in kept:
         resumable_store().renew(upload)
 
 
-def described(key: bytes | None, kept: list[resumable.Upload]) -> list[dict]:
+def described(key: bytes | None, kept: list[resumable.PendingUpload]) -> list[dict]:
     return [{"id": u.id, "name": u.name(key), "size": u.clean["size"]} for u in kept]
 
 

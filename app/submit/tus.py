@@ -60,7 +60,7 @@ def answer(body="", status: int = 204, **headers):
     return response
 
 
-def expires(upload: resumable.Upload) -> str:
+def expires(upload: resumable.PendingUpload) -> str:
     return formatdate(upload.expires, usegmt=True)
 
 
@@ -114,7 +114,7 @@ def uploads_create():
         upload = resumable_store().create(key, length, name, quota=quota(), admit=within_form(key, length, name))
     except resumable.Full as full:
         return refused_ahead(full, name)
-    except resumable.Refused as refused:
+    except resumable.UploadRefused as refused:
         return refuse(refused.status, refused.message)
     location = url_for("submit.upload", upload_id=upload.id)
     return answer("", 201, Location=location, Upload_Offset=0, Upload_Expires=expires(upload))
@@ -147,18 +147,18 @@ def within_form(key: bytes, length: int, name: str):
     media = limits.is_media_name(name)
     total, code = (limits.media_total_bytes, "media_total") if media else (limits.total_bytes, "total_too_large")
 
-    def admit(owned: list[resumable.Upload]) -> None:
+    def admit(owned: list[resumable.PendingUpload]) -> None:
         mine = [u for u in owned if u.state != "refused"]  # a refused one holds nothing
         if len(mine) >= limits.files:
-            raise resumable.Refused(413, intake.message("too_many", max=limits.files))
+            raise resumable.UploadRefused(413, intake.message("too_many", max=limits.files))
         # Videos and recordings have a total of their own, photos and documents another.
         if sum(u.length for u in mine if limits.is_media_name(u.name(key)) == media) + length > total:
-            raise resumable.Refused(413, intake.message(code, mb=total // 2**20))
+            raise resumable.UploadRefused(413, intake.message(code, mb=total // 2**20))
 
     return admit
 
 
-def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
+def receive(key: bytes, store: resumable.Store, upload: resumable.PendingUpload):
     """PATCH: append at Upload-Offset, within the client's bytes per hour (counted as they are read); an upload
     idle for a while reserves its rest again first. The request that brings the last byte scrubs the file, and
     only that one."""
@@ -175,7 +175,7 @@ def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
         upload, finishing = store.append(key, upload, offset, stream, quota=quota())
     except resumable.Full as full:
         return refused_ahead(full, upload.name(key))
-    except resumable.Refused as refused:
+    except resumable.UploadRefused as refused:
         if refused.status == 429:
             return refuse(429, str(REFUSALS["pieces"]))
         return refuse(refused.status)
@@ -191,12 +191,12 @@ def receive(key: bytes, store: resumable.Store, upload: resumable.Upload):
     )
 
 
-def owned(upload_id: str) -> resumable.Upload | None:
+def owned(upload_id: str) -> resumable.PendingUpload | None:
     key = form_key()
     return resumable_store().get(key, upload_id) if key else None
 
 
-def state(key: bytes, upload: resumable.Upload):
+def state(key: bytes, upload: resumable.PendingUpload):
     name = upload.name(key)
     messages = [intake.Refusal(code, limit).message(name) for code, limit in upload.refusals]
     body = {"id": upload.id, "state": upload.state, "name": name, "messages": messages}

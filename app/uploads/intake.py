@@ -150,7 +150,7 @@ def is_media(type_: str) -> bool:
 
 
 @dataclass
-class Upload:
+class Received:
     """One file as received: a private temporary copy, its sniffed type and digest."""
 
     name: str
@@ -164,7 +164,7 @@ class Upload:
     height: int | None = None
 
 
-class Refused(Exception):
+class FilesRefused(Exception):
     """Some files were refused; ``messages`` name each one and say why."""
 
     def __init__(self, messages: list[str]):
@@ -241,15 +241,15 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def receive(files, limits: Limits, workdir: str) -> list[Upload]:
-    """Copy the chosen files into ``workdir`` and check them; raise Refused naming every bad file."""
+def receive(files, limits: Limits, workdir: str) -> list[Received]:
+    """Copy the chosen files into ``workdir`` and check them; raise FilesRefused naming every bad file."""
     uploads, problems = check(files, limits, workdir)
     if problems:
-        raise Refused(problems)
+        raise FilesRefused(problems)
     return uploads
 
 
-def check(files, limits: Limits, workdir: str, *, already: list[Upload] = ()) -> tuple[list[Upload], list[str]]:
+def check(files, limits: Limits, workdir: str, *, already: list[Received] = ()) -> tuple[list[Received], list[str]]:
     """Copy the chosen files into ``workdir`` and check them, together with files ``already`` kept for the same
     form: the files that passed, and a message for each that did not (and for limits they break together)."""
     files = [f for f in files if f and f.filename]
@@ -276,7 +276,7 @@ def check(files, limits: Limits, workdir: str, *, already: list[Upload] = ()) ->
     return uploads, problems
 
 
-def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, list[Refusal]]:
+def check_file(path: str, shown: str, limits: Limits) -> tuple[Received | None, list[Refusal]]:
     """Check one file already received whole (a resumable upload), in place, as the forms' files are checked."""
     shown = _BIDI_AND_CONTROL.sub("", shown)[:NAME_MAX] or "file"
     size = os.path.getsize(path)
@@ -288,7 +288,7 @@ def check_file(path: str, shown: str, limits: Limits) -> tuple[Upload | None, li
     return upload, [refusal] if refusal else []
 
 
-def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload | None, str | None]:
+def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Received | None, str | None]:
     digest, size = hashlib.sha256(), 0
     with open(path, "wb") as out:
         while chunk := storage.stream.read(1024 * 1024):
@@ -303,7 +303,7 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Upload
 
 def _identify(
     path: str, shown: str, filename: str, size: int, digest: str, limits: Limits
-) -> tuple[Upload | None, Refusal | None]:
+) -> tuple[Received | None, Refusal | None]:
     """The file's type from its content, which its name must agree with, and its size limit by that type."""
     if size == 0:
         return None, Refusal("empty")
@@ -321,18 +321,18 @@ def _identify(
     limit = limits.media_bytes if is_media(type_) else limits.file_bytes
     if size > limit:
         return None, Refusal("too_large", limit // 2**20)
-    return Upload(safe_name(filename, type_), type_, path, size, digest), None
+    return Received(safe_name(filename, type_), type_, path, size, digest), None
 
 
-def scrub(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> None:
-    """Rebuild every file without metadata in sandboxed children, in parallel; raise Refused naming each file
+def scrub(uploads: list[Received], settings: sandbox.Settings, workdir: str) -> None:
+    """Rebuild every file without metadata in sandboxed children, in parallel; raise FilesRefused naming each file
     that could not be rebuilt. Each upload then describes its clean copy (type, name, size, digest, previews)."""
     _cleaned, problems = rebuild(uploads, settings, workdir)
     if problems:
-        raise Refused(problems)
+        raise FilesRefused(problems)
 
 
-def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> tuple[list[Upload], list[str]]:
+def rebuild(uploads: list[Received], settings: sandbox.Settings, workdir: str) -> tuple[list[Received], list[str]]:
     """Rebuild every file in the sandbox; return the ones rebuilt (each now describing its clean copy) and a
     message for each that could not be."""
     cleaned, refused = rebuild_coded(uploads, settings, workdir)
@@ -340,8 +340,8 @@ def rebuild(uploads: list[Upload], settings: sandbox.Settings, workdir: str) -> 
 
 
 def rebuild_coded(
-    uploads: list[Upload], settings: sandbox.Settings, workdir: str
-) -> tuple[list[Upload], list[tuple[Upload, Refusal]]]:
+    uploads: list[Received], settings: sandbox.Settings, workdir: str
+) -> tuple[list[Received], list[tuple[Received, Refusal]]]:
     """As rebuild(), with each refusal as a code (to be kept, and made into words when shown)."""
     jobs, opened = [], []
     try:
@@ -387,7 +387,7 @@ def rebuild_coded(
     return cleaned, refused
 
 
-def trusted(result, upload: Upload) -> dict:
+def trusted(result, upload: Received) -> dict:
     """The child's answer, believed only as far as it can be: a child taken over by a hostile file could claim
     any type (text/html, say) or size. Anything but what this kind of file becomes is a refusal."""
     refused = {"ok": False, "error": "limits", "limit": None}

@@ -82,7 +82,7 @@ def valid_id(text: str) -> bool:
     return isinstance(text, str) and len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
 
 
-class Refused(Exception):
+class UploadRefused(Exception):
     """The upload cannot be taken: ``status`` is the HTTP answer, ``message`` what to tell the person."""
 
     def __init__(self, status: int, message: str = ""):
@@ -90,7 +90,7 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-class Full(Refused):
+class Full(UploadRefused):
     """No room for it: ``why`` is "busy" (the server's disk budget, 503) or "share" (the client's, 429)."""
 
     def __init__(self, why: str):
@@ -109,7 +109,7 @@ class Quota:
 
 
 @dataclass
-class Upload:
+class PendingUpload:
     id: str
     folder: str
     length: int  # in clear only while bytes are expected; once finished, sealed in ``result``
@@ -169,7 +169,7 @@ class Upload:
             "result": self.result,
         }
 
-    def unseal(self, key: bytes) -> Upload:
+    def unseal(self, key: bytes) -> PendingUpload:
         """Fill in what only the key reads: the length, the clean file's description, the refusal codes."""
         if self.result:
             found = json.loads(unseal(key, self.result))
@@ -199,7 +199,7 @@ class Store:
 
     # --- reading ---
 
-    def get(self, key: bytes, upload_id: str) -> Upload | None:
+    def get(self, key: bytes, upload_id: str) -> PendingUpload | None:
         """The owner's upload, if it exists and has not expired. One left "finishing" by a request that is gone (a
         worker killed, say) is concluded here: refused, with a reason that asks for the file again."""
         if not valid_id(upload_id):
@@ -211,7 +211,7 @@ class Store:
             return self._unstick(key, upload)
         return upload.unseal(key)
 
-    def owned(self, key: bytes) -> list[Upload]:
+    def owned(self, key: bytes) -> list[PendingUpload]:
         folder = os.path.join(self.root, owner_of(key))
         try:
             names = sorted(os.listdir(folder))
@@ -220,7 +220,7 @@ class Store:
         found = [self._load(os.path.join(folder, name)) for name in names if valid_id(name)]
         return sorted((u.unseal(key) for u in found if u and u.expires > self.clock()), key=lambda u: u.created)
 
-    def idle(self, upload: Upload) -> bool:
+    def idle(self, upload: PendingUpload) -> bool:
         """Receiving, but no byte for IDLE_SECONDS: it no longer reserves what it still expects."""
         return upload.receiving and self.clock() >= upload.active + IDLE_SECONDS
 
@@ -241,9 +241,9 @@ class Store:
         seconds: int = EXPIRE_SECONDS,
         quota: Quota | None = None,
         admit=None,
-    ) -> Upload:
+    ) -> PendingUpload:
         """A new, empty upload of ``length`` bytes for the key's owner, held for ``quota.client``. In one step
-        under the store's lock: ``admit(owned)`` (the form session's own limits; it raises Refused), whether the
+        under the store's lock: ``admit(owned)`` (the form session's own limits; it raises UploadRefused), whether the
         quota has room (Full if not), and the reservation."""
         with self._ledger() as book:
             if admit is not None:
@@ -255,7 +255,7 @@ class Store:
             book.put(upload.id, upload.entry())
         return upload
 
-    def append(self, key: bytes, upload: Upload, offset: int, stream, *, quota: Quota | None = None):
+    def append(self, key: bytes, upload: PendingUpload, offset: int, stream, *, quota: Quota | None = None):
         """Add the bytes of ``stream`` at ``offset`` (which must be what the server has), encrypted as they come.
         Return the upload as it now is, and whether this request brought it to its end: then finishing it is this
         request's job, and no other's (the state is taken under the lock, with the finishing lock, which the
@@ -264,17 +264,17 @@ class Store:
         brings; one idle for a while takes its reservation again first, if the ``quota`` has room (else Full)."""
         with self._locked(upload) as current:
             if current is None:
-                raise Refused(404)
+                raise UploadRefused(404)
             if not current.receiving:
-                raise Refused(409)  # complete: nothing more to take
+                raise UploadRefused(409)  # complete: nothing more to take
             if current.patches >= patch_limit(current.length, self.chunk):
-                raise Refused(429)
+                raise UploadRefused(429)
             self._resume(current, quota)
             finishing = False
             try:
                 position, more = self._write(key, current, offset, stream)
                 if more:
-                    raise Refused(413)  # more than the upload's length: what fitted is kept, the rest refused
+                    raise UploadRefused(413)  # more than the upload's length: what fitted is kept, the rest refused
                 finishing = position == current.length
                 if finishing:
                     current.finishing_lock = self._finishing_lock(current)
@@ -285,7 +285,7 @@ class Store:
                 self._record(current)
         return current, finishing
 
-    def finish(self, key: bytes, upload: Upload, limits: intake.Limits, settings, workdir: str) -> Upload:
+    def finish(self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings, workdir: str) -> PendingUpload:
         """Check and scrub a complete upload in the sandbox, as the forms' files are; keep only the clean result,
         encrypted. A refusal is kept too, as codes, so that the page can show why; a failure of the server's own
         (a full disk, say) is a refusal that asks for the file again. Called once per upload, by the request
@@ -306,7 +306,9 @@ class Store:
             self._release(upload)
         return upload
 
-    def keep(self, key: bytes, received: intake.Upload, *, quota: Quota, seconds: int = KEPT_SECONDS) -> Upload:
+    def keep(
+        self, key: bytes, received: intake.Received, *, quota: Quota, seconds: int = KEPT_SECONDS
+    ) -> PendingUpload:
         """Keep a scrubbed file of a form that came back with an error, for this session only, held for the
         quota's client like any upload; Full if the quota has no room for it (then it is not kept)."""
         need = sum(os.path.getsize(path) for path in [received.clean_path, *received.previews])
@@ -320,7 +322,7 @@ class Store:
             book.put(upload.id, upload.entry())
         return upload
 
-    def open_clean(self, key: bytes, upload: Upload, workdir: str) -> intake.Upload:
+    def open_clean(self, key: bytes, upload: PendingUpload, workdir: str) -> intake.Received:
         """The clean file and its previews, decrypted into ``workdir`` (RAM) for storing with a submission."""
         clean = upload.clean
         path = os.path.join(workdir, f"kept-{upload.id}")
@@ -330,7 +332,7 @@ class Store:
             preview = f"{path}-preview-{index}"
             self._decrypt(key, os.path.join(upload.folder, f"preview-{index}"), nonce, preview)
             previews.append(preview)
-        return intake.Upload(
+        return intake.Received(
             name=upload.name(key),
             type=clean["type"],
             path=path,
@@ -342,7 +344,7 @@ class Store:
             height=clean.get("height"),
         )
 
-    def renew(self, upload: Upload, seconds: int = KEPT_SECONDS) -> None:
+    def renew(self, upload: PendingUpload, seconds: int = KEPT_SECONDS) -> None:
         """A form came back with an error: what it carries is kept for ``seconds`` from now, but never past the
         EXPIRE_SECONDS of its form from when it came (each refused form would otherwise keep it for ever)."""
         last = upload.created + EXPIRE_SECONDS
@@ -350,7 +352,7 @@ class Store:
         self._save(upload)
         self._record(upload)
 
-    def delete(self, upload: Upload) -> None:
+    def delete(self, upload: PendingUpload) -> None:
         shutil.rmtree(upload.folder, ignore_errors=True)
         with self._ledger() as book:
             book.drop(upload.id)
@@ -375,14 +377,14 @@ class Store:
 
     # --- inside ---
 
-    def _make(self, key: bytes, length: int, name: str, seconds: int, client: str) -> Upload:
+    def _make(self, key: bytes, length: int, name: str, seconds: int, client: str) -> PendingUpload:
         now = self.clock()
         owner = os.path.join(self.root, owner_of(key))
         os.makedirs(owner, mode=0o700, exist_ok=True)
         upload_id = secrets.token_hex(ID_LENGTH // 2)
         folder = os.path.join(owner, upload_id)
         os.mkdir(folder, 0o700)
-        return Upload(
+        return PendingUpload(
             id=upload_id,
             folder=folder,
             length=length,
@@ -401,7 +403,7 @@ class Store:
             if why:
                 raise Full(why)
 
-    def _resume(self, upload: Upload, quota: Quota | None) -> None:
+    def _resume(self, upload: PendingUpload, quota: Quota | None) -> None:
         """A PATCH comes: the upload is active from now. If it was idle, it takes again what it still expects,
         in one step with the check that there is room for that."""
         with self._ledger() as book:
@@ -410,14 +412,14 @@ class Store:
             upload.active = minute_up(self.clock())
             book.put(upload.id, upload.entry())
 
-    def _record(self, upload: Upload) -> None:
+    def _record(self, upload: PendingUpload) -> None:
         with self._ledger() as book:
             if os.path.isdir(upload.folder):
                 book.put(upload.id, upload.entry())
             else:
                 book.drop(upload.id)
 
-    def _scrub(self, key: bytes, upload: Upload, limits: intake.Limits, settings, folder: str) -> list:
+    def _scrub(self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings, folder: str) -> list:
         original = os.path.join(folder, "original")
         self._decrypt(key, upload.data_path, upload.nonce, original)
         received, refusals = intake.check_file(original, upload.name(key), limits)
@@ -428,7 +430,7 @@ class Store:
             refusals += [refusal for _upload, refusal in refused]
         return refusals
 
-    def _conclude(self, key: bytes, upload: Upload, state: str) -> None:
+    def _conclude(self, key: bytes, upload: PendingUpload, state: str) -> None:
         """The end of finishing: the state and what became of the file are kept, the original goes at once."""
         upload.conclude(key, state)
         with contextlib.suppress(FileNotFoundError):
@@ -436,19 +438,19 @@ class Store:
         self._save(upload)
         self._record(upload)
 
-    def _finishing_lock(self, upload: Upload):
+    def _finishing_lock(self, upload: PendingUpload):
         """The finishing lock, taken (it is free: the upload's own lock is held, and it is receiving)."""
         lock = open(os.path.join(upload.folder, FINISHING_LOCK), "a")  # noqa: SIM115 (held past this function)
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         return lock
 
     @staticmethod
-    def _release(upload: Upload) -> None:
+    def _release(upload: PendingUpload) -> None:
         if upload.finishing_lock is not None:
             upload.finishing_lock.close()
             upload.finishing_lock = None
 
-    def _unstick(self, key: bytes, upload: Upload) -> Upload:
+    def _unstick(self, key: bytes, upload: PendingUpload) -> PendingUpload:
         """An upload "finishing": left alone while its finisher holds the finishing lock; if the lock is free, the
         request that took the state is gone, and the upload is refused ("unfinished": choose it again)."""
         try:
@@ -484,30 +486,30 @@ class Store:
         return entries
 
     @contextlib.contextmanager
-    def _locked(self, upload: Upload):
+    def _locked(self, upload: PendingUpload):
         """The upload as it is on disk, read under its lock (a flock on its folder, held while a request appends
         or takes its state): another request at it meanwhile is told 423, try again."""
         try:
             fd = os.open(upload.folder, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError:
-            raise Refused(404) from None
+            raise UploadRefused(404) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise Refused(423) from None
+                raise UploadRefused(423) from None
             yield self._load(upload.folder)
         finally:
             os.close(fd)
 
     @staticmethod
-    def _write(key: bytes, upload: Upload, offset: int, stream) -> tuple[int, bool]:
+    def _write(key: bytes, upload: PendingUpload, offset: int, stream) -> tuple[int, bool]:
         """Append the stream's bytes at ``offset``, up to the upload's length; return the new offset, and whether
         the stream had more than fitted."""
         with open(upload.data_path, "r+b") as data:
             have = os.fstat(data.fileno()).st_size
             if offset != have:
-                raise Refused(409)
+                raise UploadRefused(409)
             data.seek(have)
             stream_cipher = cipher_at(key, bytes.fromhex(upload.nonce), have)
             position = have
@@ -523,7 +525,7 @@ class Store:
                 os.fsync(data.fileno())
         return position, bool(stream.read(1))
 
-    def _seal_clean(self, key: bytes, upload: Upload, received: intake.Upload) -> None:
+    def _seal_clean(self, key: bytes, upload: PendingUpload, received: intake.Received) -> None:
         nonce = secrets.token_hex(8)
         self._encrypt(key, received.clean_path, nonce, os.path.join(upload.folder, "clean"))
         previews = []
@@ -551,18 +553,18 @@ class Store:
 
     _decrypt = _encrypt  # CTR: the same stream both ways
 
-    def _save(self, upload: Upload) -> None:
+    def _save(self, upload: PendingUpload) -> None:
         temporary = os.path.join(upload.folder, "info.json.new")
         with open(temporary, "w") as f:
             json.dump(upload.info(), f)
         os.replace(temporary, os.path.join(upload.folder, "info.json"))
 
     @staticmethod
-    def _load(folder: str) -> Upload | None:
+    def _load(folder: str) -> PendingUpload | None:
         try:
             with open(os.path.join(folder, "info.json")) as f:
                 info = json.load(f)
-            return Upload(
+            return PendingUpload(
                 id=os.path.basename(folder),
                 folder=folder,
                 length=info["length"],

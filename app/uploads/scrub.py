@@ -84,8 +84,9 @@ def is_media(type_: str) -> bool:
     return type_ in MEDIA
 
 
-class Refusal(Exception):
-    """The file breaks a rule the submitter can act on; ``code`` names it, ``limit`` is the number involved."""
+class RefusedInChild(Exception):
+    """The file breaks a rule the submitter can act on (raised in this child; the parent hears its code, which
+    intake keeps as an intake.Refusal); ``code`` names it, ``limit`` is the number involved."""
 
     def __init__(self, code: str, limit: int | None = None):
         super().__init__(code)
@@ -273,7 +274,7 @@ def scrub_image(job: dict, files) -> dict:
     with Image.open(files.src, formats=[fmt]) as image:
         frames = getattr(image, "n_frames", 1)
         if fmt == "TIFF" and frames > 1:
-            raise Refusal("tiff_pages", frames)
+            raise RefusedInChild("tiff_pages", frames)
         image.load()
         out_fmt = {"image/jpeg": "JPEG", "image/png": "PNG"}.get(stored, fmt)
         if frames > 1 and fmt in ("GIF", "WEBP"):
@@ -300,12 +301,12 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
     except pdfium.PdfiumError as error:
         # PDFium's codes: 4 a (user) password is needed; 0 no error, yet no document: it has no page.
         code = getattr(error, "err_code", None)
-        raise Refusal({4: "pdf_password", 0: "pdf_empty"}.get(code, "unreadable")) from None
+        raise RefusedInChild({4: "pdf_password", 0: "pdf_empty"}.get(code, "unreadable")) from None
     pages = len(pdf)
     if pages == 0:
-        raise Refusal("pdf_empty")
+        raise RefusedInChild("pdf_empty")
     if pages > settings["max_pages"]:
-        raise Refusal("pdf_pages", settings["max_pages"])
+        raise RefusedInChild("pdf_pages", settings["max_pages"])
     images, previews = [], 0
     for index in range(pages):
         page = pdf[index]
@@ -331,8 +332,8 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
 
 def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int = 1 << 20, cpu: int = 0) -> bytes:
     """Run ffmpeg or ffprobe on the descriptors ``fds`` (named /proc/self/fd/N in ``args``); its output, or
-    Refusal if it fails. With ``cpu``, the program gets that many CPU seconds of its own (SIGXCPU past them), and
-    a failure after using them is a Refusal for time."""
+    RefusedInChild if it fails. With ``cpu``, the program gets that many CPU seconds of its own (SIGXCPU past them), and
+    a failure after using them is a RefusedInChild for time."""
     import subprocess
 
     def budget() -> None:  # in the program's process, before it starts: this one is single-threaded
@@ -350,9 +351,9 @@ def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int 
     )
     if done.returncode != 0 and cpu and children_cpu() - before >= cpu - 1:
         # (ffmpeg takes the first SIGXCPU as a request to stop, and ends with an error of its own)
-        raise Refusal("video_too_slow", cpu)
+        raise RefusedInChild("video_too_slow", cpu)
     if done.returncode != 0 or len(done.stdout) > limit:
-        raise Refusal("media_unreadable")
+        raise RefusedInChild("media_unreadable")
     return done.stdout
 
 
@@ -371,7 +372,7 @@ def scrub_media(job: dict, settings: dict) -> dict:
     width, height = shown_size(video)
     if rebuild:
         if muxer == "webm" or not (width and height):
-            raise Refusal("media_unreadable")  # (WebM takes no H.264)
+            raise RefusedInChild("media_unreadable")  # (WebM takes no H.264)
         width, height = rebuilt_size(width, height)
         codecs = [*REBUILD, "-vf", f"scale={width}:{height}", *bitrate_cap(settings, duration), "-c:a", "copy"]
     else:
@@ -396,18 +397,18 @@ def scrub_media(job: dict, settings: dict) -> dict:
 
 
 def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, float]:
-    """ffprobe's word on the file: its first video stream (not cover art), first audio stream and duration; Refusal
-    if it is not what its name and first bytes said, or too long."""
+    """ffprobe's word on the file: its first video stream (not cover art), first audio stream and duration;
+    RefusedInChild if it is not what its name and first bytes said, or too long."""
     src = f"/proc/self/fd/{job['src']}"
     args = ["-of", "json", "-show_format", "-show_streams", "-show_data", src]  # (-show_data: the codec's record)
     info = json.loads(tool(settings, "ffprobe", args, [job["src"]]))
     formats = info.get("format", {}).get("format_name", "").split(",")
     if MEDIA[job["type"]][1] not in formats:
-        raise Refusal("media_unreadable")  # not what its name and first bytes said
+        raise RefusedInChild("media_unreadable")  # not what its name and first bytes said
     streams = info.get("streams", [])
     duration = float(info["format"].get("duration") or 0)
     if duration > settings["media_seconds"]:
-        raise Refusal("media_duration", settings["media_seconds"] // 60)
+        raise RefusedInChild("media_duration", settings["media_seconds"] // 60)
     # Cover art in a recording (an "attached picture") is an image with its own metadata: never kept.
     pictures = [
         s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
@@ -415,7 +416,7 @@ def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, 
     video = None if job["type"].startswith("audio/") or not pictures else pictures[0]
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
-        raise Refusal("media_unreadable")
+        raise RefusedInChild("media_unreadable")
     return video, audio, duration
 
 
@@ -565,7 +566,7 @@ def run(job: dict, settings: dict) -> dict:
     if is_media(job["type"]):
         try:
             return scrub_media(job, settings)
-        except Refusal as refusal:
+        except RefusedInChild as refusal:
             return {"ok": False, "error": refusal.code, "limit": refusal.limit}
         except (ValueError, KeyError, TypeError, OSError):
             return {"ok": False, "error": "media_unreadable", "limit": None}
@@ -574,7 +575,7 @@ def run(job: dict, settings: dict) -> dict:
         if job["type"] == "application/pdf":
             return scrub_pdf(job, files, settings)
         return scrub_image(job, files)
-    except Refusal as refusal:
+    except RefusedInChild as refusal:
         return {"ok": False, "error": refusal.code, "limit": refusal.limit}
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         return {"ok": False, "error": "too_many_pixels", "limit": None}

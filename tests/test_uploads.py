@@ -354,3 +354,17 @@ def test_a_taken_over_child_cannot_make_the_server_believe_anything(tmp_path, cl
     honest = {"ok": True, "type": "image/jpeg", "width": 64, "height": 48, "previews": 7}
     result.previews = ["p0"]
     assert intake.trusted(honest, result)["previews"] == 1  # never more previews than files were given
+
+
+def test_the_media_types_are_written_once():
+    """scrub's table names each video and recording type with its muxer, its ffprobe format and its extensions;
+    intake takes its own from it, and writes none of those types as a key of a table of its own."""
+    import ast
+
+    from app.uploads import scrub
+
+    assert intake.MEDIA_TYPES == {type_: media.extensions for type_, media in scrub.MEDIA.items()}
+    tree = ast.parse(open(intake.__file__).read())
+    tables = [node for node in ast.walk(tree) if isinstance(node, ast.Dict)]
+    keys = {k.value for table in tables for k in table.keys if isinstance(k, ast.Constant)}
+    assert keys.isdisjoint(scrub.MEDIA)

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from app.uploads import sandbox
-from app.uploads.scrub import FORMATS
+from app.uploads.scrub import FORMATS, MEDIA
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +32,8 @@ TYPES = {
     "image/tiff": ("tif", "tiff"),
     "application/pdf": ("pdf",),
 }
-# Videos and recordings, rebuilt by ffmpeg (stream copy) where the server has it. MP4, MOV, 3GP and M4A are one
-# family (ISO base media files, whose brands overlap: an .m4a may say "isom"): the content says the family, the
-# name says which of them it is.
-MEDIA_TYPES = {
-    "video/mp4": ("mp4", "m4v"),
-    "video/quicktime": ("mov",),
-    "video/3gpp": ("3gp", "3g2"),
-    "audio/mp4": ("m4a",),
-    "video/webm": ("webm",),
-    "audio/mpeg": ("mp3",),
-    "audio/ogg": ("ogg", "oga", "opus"),
-    "audio/wav": ("wav",),
-}
+# Videos and recordings (where the server has ffmpeg): their extensions, from scrub's table of them.
+MEDIA_TYPES = {type_: media.extensions for type_, media in MEDIA.items()}
 ISO_MEDIA = ("video/mp4", "video/quicktime", "video/3gpp", "audio/mp4")
 ALL_TYPES = TYPES | MEDIA_TYPES
 # What browsers call each extension, for the widget's early check (the server sniffs the content anyway).

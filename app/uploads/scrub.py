@@ -37,6 +37,7 @@ import os
 import resource
 import sys
 import warnings
+from typing import NamedTuple
 
 # Formats the decoder may use for each sniffed type, and the type each is stored as.
 FORMATS = {
@@ -48,16 +49,29 @@ FORMATS = {
     "image/tiff": ("TIFF", "image/png"),
 }
 THUMB_SIZE = (480, 480)
-# Videos and recordings (intake.MEDIA_TYPES): the muxer that writes each, and what ffprobe must find in it.
+
+
+class Media(NamedTuple):
+    """A kind of video or recording the site takes: the muxer that writes it, what ffprobe must find in it, and the
+    extensions its name may have (intake's table is made from this one)."""
+
+    muxer: str
+    probed_as: str
+    extensions: tuple[str, ...]
+
+
+# Videos and recordings, rebuilt by ffmpeg (stream copy) where the server has it. MP4, MOV, 3GP and M4A are one
+# family (ISO base media files, whose brands overlap: an .m4a may say "isom"): the content says the family, the
+# name says which of them it is (intake.ISO_MEDIA).
 MEDIA = {
-    "video/mp4": ("mp4", "mp4"),
-    "video/quicktime": ("mov", "mov"),
-    "video/3gpp": ("3gp", "3gp"),
-    "audio/mp4": ("ipod", "m4a"),
-    "video/webm": ("webm", "webm"),
-    "audio/mpeg": ("mp3", "mp3"),
-    "audio/ogg": ("ogg", "ogg"),
-    "audio/wav": ("wav", "wav"),
+    "video/mp4": Media("mp4", "mp4", ("mp4", "m4v")),
+    "video/quicktime": Media("mov", "mov", ("mov",)),
+    "video/3gpp": Media("3gp", "3gp", ("3gp", "3g2")),
+    "audio/mp4": Media("ipod", "m4a", ("m4a",)),
+    "video/webm": Media("webm", "webm", ("webm",)),
+    "audio/mpeg": Media("mp3", "mp3", ("mp3",)),
+    "audio/ogg": Media("ogg", "ogg", ("ogg", "oga", "opus")),
+    "audio/wav": Media("wav", "wav", ("wav",)),
 }
 # Written by the muxer itself otherwise: ID3 tags and the encoder's name in an MP3, the encoder in a WAV.
 MUXER_OPTIONS = {"mp3": ["-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "0"]}
@@ -364,7 +378,7 @@ def children_cpu() -> float:
 
 def scrub_media(job: dict, settings: dict) -> dict:
     """Rebuild the first video and first audio stream into a new file of the same kind, and nothing else."""
-    muxer = MEDIA[job["type"]][0]
+    muxer = MEDIA[job["type"]].muxer
     src, dst = (f"/proc/self/fd/{job[k]}" for k in ("src", "dst"))
     video, audio, duration = media_streams(job, settings)
     maps = [arg for s in (video, audio) if s is not None for arg in ("-map", f"0:{s['index']}")]
@@ -403,7 +417,7 @@ def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, 
     args = ["-of", "json", "-show_format", "-show_streams", "-show_data", src]  # (-show_data: the codec's record)
     info = json.loads(tool(settings, "ffprobe", args, [job["src"]]))
     formats = info.get("format", {}).get("format_name", "").split(",")
-    if MEDIA[job["type"]][1] not in formats:
+    if MEDIA[job["type"]].probed_as not in formats:
         raise RefusedInChild("media_unreadable")  # not what its name and first bytes said
     streams = info.get("streams", [])
     duration = float(info["format"].get("duration") or 0)

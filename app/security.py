@@ -43,6 +43,11 @@ def derive_key(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
+def receipt_key() -> bytes:
+    """The key of receipt digests: a code opens its submission only with it."""
+    return derive_key(current_app.config["SECRET_KEY"], "receipt")
+
+
 def keyed_hash(purpose: str, value: str) -> str:
     """A stable pseudonym for a value kept in the database (a recovery code), irreversible without SECRET_KEY.
     Never for an address: a copy of the disk holds the secret key (see rate_key)."""

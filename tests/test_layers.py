@@ -125,3 +125,26 @@ def test_the_upload_modules_name_their_classes_apart():
                 twins.append(f"{name}: {seen[name]} and {path.name}")
             seen.setdefault(name, path.name)
     assert twins == []
+
+
+def limit_declarations(path: Path):
+    """(line, call) for every limiter.limit(...) or limiter.shared_limit(...) in the file."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if node.func.attr in ("limit", "shared_limit") and isinstance(owner, ast.Name) and owner.id == "limiter":
+                yield node.lineno, node.func.attr
+
+
+def test_every_rate_limit_is_declared_in_app_limits():
+    """One file answers "what is limited, per whom, and when is a request spared": app/limits.py. The routes apply
+    its decorators; it is infrastructure, so it imports no blueprint."""
+    elsewhere = [
+        f"{path.relative_to(APP.parent)}:{line} limiter.{call}"
+        for path in sources()
+        if path != APP / "limits.py"
+        for line, call in limit_declarations(path)
+    ]
+    assert elsewhere == []
+    assert len(list(limit_declarations(APP / "limits.py"))) >= 10
+    assert [(m, n) for _line, m, n in imports(APP / "limits.py") if imported_area(m, n)] == []

@@ -1,39 +1,20 @@
 import time
 
-from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app import seclog, sessions, staff
-from app.addresses import on_onion
+from app import limits, seclog, sessions, staff
 from app.audit import record
 from app.auth import bp, factors, keys, throttle
 from app.auth import totp as codes
 from app.auth.forms import AddKeyForm, EmptyForm, KeySignInForm, LoginForm, PasswordForm, RemoveKeyForm, TotpForm
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import User
 from app.passwords import verify
 from app.redirects import local_path
-from app.security import client_network, no_store, rate_key
-
-
-def login_failed(response) -> bool:
-    return response.status_code == 422
-
-
-def typed_account() -> str:
-    return (request.form.get("username") or "").strip().lower()
-
-
-def network() -> str:
-    """The client's network, for the sign-in limits; on the onion none (every client there is 127.0.0.1)."""
-    return "" if on_onion() else client_network(request.remote_addr or "")
-
-
-def account_address_key() -> str:
-    """The hard limit counts one account from one address: a stranger's failures never block a colleague."""
-    return rate_key("login-account-address", f"{typed_account()}\0{network()}")
+from app.security import no_store
 
 
 def landing(user: User) -> str:
@@ -45,19 +26,13 @@ def landing(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATELIMIT"],
-    methods=["POST"],
-    key_func=account_address_key,
-    deduct_when=login_failed,
-)
-@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATELIMIT"], methods=["POST"], deduct_when=login_failed)
+@limits.login_limits
 def login():
     """Sign a staff member in: password, and the app's code where one is set up."""
     form = LoginForm(next=request.args.get("next"))
     if session.pop("timed_out", False):
         flash(_("You were signed out after a period of inactivity. Please sign in again."))
-    if form.is_submitted() and (seconds := throttle.wait(typed_account(), network())):
+    if form.is_submitted() and (seconds := throttle.wait(limits.typed_account(), limits.network())):
         seclog.event("sign_in_delayed", reason="account")
         form.form_errors.append(
             _(
@@ -80,7 +55,7 @@ def login():
             return signed_in(user, target, form.password.data)
         reason = "unknown_account" if user is None else "inactive" if not user.active else "credentials"
         seclog.event("sign_in_failed", user=user.id if user else None, reason=reason)
-        throttle.failed(typed_account())
+        throttle.failed(limits.typed_account())
         form.form_errors.append(_("Wrong username, password or code."))
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
@@ -118,7 +93,7 @@ def signed_in(user: User, wanted: str | None, password: str | None):
     sessions.start(user, password)
     record("signed_in", None, actor_id=user.id)
     db.session.commit()
-    throttle.succeeded(user.username.lower(), network())
+    throttle.succeeded(user.username.lower(), limits.network())
     seclog.event("sign_in", user=user.id, role=user.role)
     return redirect(target, code=303)
 
@@ -134,18 +109,8 @@ def pending_key_user() -> User | None:
     return user
 
 
-def key_step_failed(_response) -> bool:
-    """Every answer counts against the address's sign-in limit but one that signs in."""
-    return not g.get("key_signed_in")
-
-
 @bp.route("/key", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATELIMIT"],
-    methods=["POST"],
-    key_func=lambda: rate_key("login-key-step", f"{(session.get('key_step') or {}).get('user')}\0{network()}"),
-    deduct_when=key_step_failed,
-)
+@limits.key_step_limit
 def key():
     """The second step of a sign-in with a security key: the browser asks the key to sign the server's challenge."""
     user = pending_key_user()
@@ -176,27 +141,9 @@ def logout():
     return redirect(url_for("public.home"), code=303)
 
 
-def password_failed(response) -> bool:
-    return response.status_code == 422
-
-
-def user_key() -> str:
-    return rate_key("password-change", str(current_user.get_id()))
-
-
-# Wrong current passwords, per account, counted once across every page that asks for it (password, app, keys).
-password_checks = limiter.shared_limit(
-    lambda: current_app.config["PASSWORD_RATELIMIT"],
-    scope="password-checks",
-    methods=["POST"],
-    key_func=user_key,
-    deduct_when=password_failed,
-)
-
-
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
-@password_checks
+@limits.password_checks
 def password():
     """Change one's password; every other session of the account ends."""
     form = PasswordForm()
@@ -214,7 +161,7 @@ def password():
 
 @bp.route("/totp", methods=["GET", "POST"])
 @login_required
-@password_checks
+@limits.password_checks
 def totp():
     """Set up (or replace) an authenticator app: scan the QR code or type the key, confirm with a code and the
     password, and the current app's code when one is replaced. Recovery codes are shown once."""
@@ -241,7 +188,7 @@ def totp():
 
 @bp.route("/keys", methods=["GET", "POST"])
 @login_required
-@password_checks
+@limits.password_checks
 def security_keys():
     """The account's passkeys and security keys: add one (the password, and a working factor if there is one),
     see where each works, remove one."""
@@ -271,7 +218,7 @@ def security_keys():
 
 @bp.post("/keys/<id:key_id>/remove")
 @login_required
-@password_checks
+@limits.password_checks
 def remove_key(key_id: int):
     """Remove one key. The password always; for the account's last factor, the key itself as well."""
     user = current_user._get_current_object()

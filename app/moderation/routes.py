@@ -1,12 +1,12 @@
 import dataclasses
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_htmx import make_response
 from flask_login import current_user
 
-from app import labels
-from app.extensions import db, limiter
+from app import labels, limits
+from app.extensions import db
 from app.fragments import wanted
 from app.models import Attachment, Submission, parse_id, utcnow
 from app.moderation import bp
@@ -278,18 +278,6 @@ def act(submission_id: int, action):
     return redirect(url_for("moderation.queue"), code=303)
 
 
-def staff_limit() -> str:
-    return current_app.config["MESSAGE_RATELIMIT"]
-
-
-def staff_key() -> str:
-    return f"staff:{current_user.id}"
-
-
-# Messages to submitters and internal notes: one budget per staff member for both.
-staff_writes = limiter.shared_limit(staff_limit, scope="staff-writes", key_func=staff_key)
-
-
 @bp.post("/<id:submission_id>/assign")
 def assign(submission_id: int):
     """Give an open case to a colleague."""
@@ -322,7 +310,7 @@ def done(submission_id: int):
 
 
 @bp.post("/<id:submission_id>/note")
-@staff_writes
+@limits.staff_writes
 def note(submission_id: int):
     """Add an internal note (never shown to the sender)."""
     form = NoteForm()
@@ -336,7 +324,7 @@ def note(submission_id: int):
 
 
 @bp.post("/<id:submission_id>/message")
-@staff_writes
+@limits.staff_writes
 def message(submission_id: int):
     """Write to the sender, who reads it at /status with the receipt."""
     form = MessageForm()

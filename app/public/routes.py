@@ -3,16 +3,16 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import select
 
-from app import articles, proof
+from app import articles, limits, proof
 from app.addresses import base_url, external_url
-from app.extensions import db, limiter
+from app.extensions import db
 from app.fragments import wanted
 from app.models import Submission, utcnow
 from app.pagecache import cached, memo
 from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
 from app.redirects import local_path
-from app.security import limiter_key, no_store
+from app.security import no_store
 from app.slugs import slugify
 from app.submissions import ads, reports
 from app.uploads.serve import send_stored
@@ -101,14 +101,8 @@ def ad(ad_id: str, slug: str | None = None):
     return render_template("public/ad.html", ad=item)
 
 
-def report_key() -> str:
-    # One report per reader per ad per day, without storing who the reader is.
-    return f"{limiter_key()}:{request.view_args.get('ad_id')}"
-
-
 @bp.route("/ads/<public_id:ad_id>/report", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["REPORT_RATELIMIT"], methods=["POST"])
-@limiter.limit("1 per day", key_func=report_key, methods=["POST"])
+@limits.report_limits
 def report(ad_id: str):
     """A reader reports an ad; enough reports send it back to the moderators. A page of its own: the form's
     token needs a session, and reading the ad itself must set no cookie."""
@@ -237,7 +231,7 @@ def feed(title: str, home_url: str, entries: list[dict]):
 
 
 @bp.get("/language/<lang>")
-@limiter.limit(lambda: current_app.config["LANGUAGE_RATELIMIT"])
+@limits.language_limit
 def language(lang: str):
     """Remember the chosen language in a cookie and go back to the page.
 

@@ -1,17 +1,15 @@
-import functools
 import tempfile
 from contextlib import contextmanager
 
-from flask import abort, current_app, g, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from app import pow, proof, receipts
-from app.extensions import limiter
+from app import limits, proof, receipts
 from app.models import Submission
-from app.security import derive_key
+from app.security import derive_key, receipt_key
 from app.submissions import owner, threads
 from app.submissions.create import create, dedupe_digest, find, is_duplicate
 from app.submit import bp, tus
@@ -19,92 +17,6 @@ from app.submit.forms import FORMS, AdEditForm, AdOwnerForm, ReplyForm, StatusFo
 from app.submit.tus import form_key
 from app.uploads import intake, resumable, sandbox
 from app.uploads.stores import app_storage, resumable_store
-
-
-def receipt_key() -> bytes:
-    return derive_key(current_app.config["SECRET_KEY"], "receipt")
-
-
-def submit_limit() -> str:
-    return current_app.config["SUBMIT_RATELIMIT"]
-
-
-def status_limit() -> str:
-    return current_app.config["STATUS_RATELIMIT"]
-
-
-def pow_exempt() -> bool:
-    """No stricter limit when proof of work is off or was done."""
-    return not current_app.config["POW_ENABLED"] or proof.solved()
-
-
-def without_pow_limit() -> str:
-    return current_app.config["NOJS_SUBMIT_RATELIMIT"]
-
-
-def answer_key() -> str:
-    # Each answer counts once: a bot cannot solve one challenge and reuse it.
-    return "pow:" + pow.signature(request.form.get("altcha", ""))
-
-
-def accepted(response) -> bool:
-    """Only a form that was taken counts against the submission limits: a refused one (422) is corrected and
-    sent again, and must not use up the limit of the person correcting it."""
-    return response.status_code == 200 and request.method == "POST"
-
-
-def refused(response) -> bool:
-    return response.status_code == 422
-
-
-def refused_limit() -> str:
-    return current_app.config["REFUSED_SUBMIT_RATELIMIT"]
-
-
-def submission_limits(view):
-    """The limits every public form has: per address (sent, and refused apart), stricter without proof of work,
-    one use per answer. Each is shared by the three forms: the limits are on forms per client, whichever form (a
-    limit of each route's own would give three times as many)."""
-    shared = functools.partial(limiter.shared_limit, methods=["POST"])
-    view = shared(submit_limit, scope="forms-taken", deduct_when=accepted)(view)
-    view = shared(refused_limit, scope="forms-refused", deduct_when=refused)(view)
-    view = shared(without_pow_limit, scope="forms-without-pow", exempt_when=pow_exempt, deduct_when=accepted)(view)
-    once = shared("1 per day", scope="pow-answer", key_func=answer_key, exempt_when=lambda: not proof.solved())
-    return once(view)
-
-
-def receipt_missed(_response) -> bool:
-    """Count only wrong receipt codes against the status limit."""
-    return g.get("receipt_missed", False)
-
-
-def receipt_found() -> bool:
-    """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
-    second line of defence, and must not lock out the person it protects)."""
-    if "receipt_found" not in g:
-        g.receipt_found = find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
-    return g.receipt_found
-
-
-# Shared by every action that opens an item by its receipt code (/status and its five actions): one budget of
-# wrong codes per client, whichever action was asked (a limit of each route's own would give six).
-receipt_limits = limiter.shared_limit(
-    status_limit, scope="receipt", methods=["POST"], deduct_when=receipt_missed, exempt_when=receipt_found
-)
-
-
-def reply_limit() -> str:
-    return current_app.config["REPLY_RATELIMIT"]
-
-
-# What a receipt holder sends, an answer or an ad's new text: one budget for both, per client.
-owner_sends = limiter.shared_limit(reply_limit, scope="owner-sends", methods=["POST"], deduct_when=accepted)
-
-
-def owner_writes(view):
-    """What a receipt holder sends (an answer, an ad's new text): the receipt's limits, and a limit on what is
-    taken, per address."""
-    return owner_sends(receipt_limits(view))
 
 
 def submit(kind: str, **defaults):
@@ -265,14 +177,14 @@ def upload_limits():
 
 
 @bp.route("/submit/information", methods=["GET", "POST"])
-@submission_limits
+@limits.submission_limits
 def information():
     """Take a tip or report."""
     return submit("information")
 
 
 @bp.route("/submit/contact", methods=["GET", "POST"])
-@submission_limits
+@limits.submission_limits
 def contact():
     """Take an offer of help; ?purpose=job preselects the job offer."""
     purpose = request.args.get("purpose")
@@ -280,14 +192,14 @@ def contact():
 
 
 @bp.route("/submit/ad", methods=["GET", "POST"])
-@submission_limits
+@limits.submission_limits
 def ad():
     """Take a classified ad for moderation."""
     return submit("ad")
 
 
 @bp.get("/pow/challenge")
-@limiter.limit("60 per minute")
+@limits.pow_challenge_limit
 def pow_challenge():
     """A fresh signed challenge for the form's proof of work."""
     if not current_app.config["POW_ENABLED"]:
@@ -296,7 +208,7 @@ def pow_challenge():
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@receipt_limits
+@limits.receipt_limits
 def status():
     """Show a submission's status to whoever holds its receipt code."""
     form = StatusForm()
@@ -304,7 +216,7 @@ def status():
     if form.validate_on_submit():
         submission = find(form.code.data, receipt_key=receipt_key())
         if submission is None:
-            g.receipt_missed = True
+            limits.miss_receipt()
             form.code.errors.append(not_found_message())
     return status_page(form, submission)
 
@@ -335,14 +247,14 @@ def opened(code: str | None):
 
 def not_found(code_text: str, **forms):
     """One answer for every code that matches nothing, whatever the item would have held (messages too)."""
-    g.receipt_missed = True
+    limits.miss_receipt()
     form = StatusForm(formdata=None, code=code_text or "")
     form.code.errors = [not_found_message()]
     return render_template("submit/status.html", form=form, **forms), 422
 
 
 @bp.post("/status/reply")
-@owner_writes
+@limits.owner_writes
 def reply():
     """The submitter answers a staff message, with files if they like (sent with the answer, or before it)."""
     reply_form = ReplyForm()
@@ -377,7 +289,7 @@ def reply():
 
 
 @bp.post("/status/edit")
-@owner_writes
+@limits.owner_writes
 def edit():
     """The ad's owner changes it: it leaves the site and waits for a moderator again."""
     edit_form = AdEditForm()
@@ -398,14 +310,14 @@ def edit():
 
 
 @bp.post("/status/renew")
-@receipt_limits
+@limits.receipt_limits
 def renew():
     """The ad's owner keeps it up for another period."""
     return owner_action(owner.renew)
 
 
 @bp.post("/status/close")
-@receipt_limits
+@limits.receipt_limits
 def close():
     """The ad's owner takes it off the site (it found a taker, say)."""
     return owner_action(owner.close)
@@ -428,7 +340,7 @@ def owner_action(action):
 
 
 @bp.post("/status/withdraw")
-@receipt_limits
+@limits.receipt_limits
 def withdraw():
     """Delete a submission for good, files included, after the submitter confirms."""
     withdraw_form = WithdrawForm()

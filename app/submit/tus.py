@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import ClientDisconnected
 
+from app import limits
 from app.extensions import limiter
 from app.security import limiter_key
 from app.submit import bp
@@ -77,21 +78,13 @@ def tus_version():
     return None
 
 
-def creation_limit() -> str:
-    return current_app.config["RESUMABLE_RATELIMIT"]
-
-
-def created(response) -> bool:
-    return response.status_code == 201
-
-
 @bp.route("/uploads", methods=["OPTIONS"])
 def uploads_options():
     return answer(Tus_Version=VERSION, Tus_Extension=EXTENSIONS, Tus_Max_Size=largest_file())
 
 
 @bp.post("/uploads")
-@limiter.limit(creation_limit, deduct_when=created)
+@limits.upload_creation_limit
 def uploads_create():
     """Start an upload: its length and name (Upload-Metadata: filename) come first; refused at once if they break a
     limit the form would refuse too."""

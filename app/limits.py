@@ -1,0 +1,191 @@
+"""Every rate limit of the site, declared here and applied by the routes as decorators: what is counted, per whom,
+and when a request is spared. The amounts are settings (app/config.py); the limiter's key names a client by a
+keyed hash under a daily random key (app/security.py), never by an address.
+
+Infrastructure: the routes import this module, and it imports no blueprint (tests/test_layers.py).
+"""
+
+import functools
+
+from flask import current_app, g, request, session
+from flask_login import current_user
+
+from app import pow, proof
+from app.addresses import on_onion
+from app.extensions import limiter
+from app.security import client_network, limiter_key, rate_key, receipt_key
+from app.submissions.create import find
+
+
+def setting(name: str):
+    """A limit read from the settings when a request comes (a test or a site may change it)."""
+    return lambda: current_app.config[name]
+
+
+def refused(response) -> bool:
+    return response.status_code == 422
+
+
+def accepted(response) -> bool:
+    """Only a form that was taken counts against the submission limits: a refused one (422) is corrected and
+    sent again, and must not use up the limit of the person correcting it."""
+    return response.status_code == 200 and request.method == "POST"
+
+
+# --- staff: sign-in, the password asked again, what staff write ------------------------------------------------
+
+
+def typed_account() -> str:
+    return (request.form.get("username") or "").strip().lower()
+
+
+def network() -> str:
+    """The client's network, for the sign-in limits; on the onion none (every client there is 127.0.0.1)."""
+    return "" if on_onion() else client_network(request.remote_addr or "")
+
+
+def account_address_key() -> str:
+    """The hard limit counts one account from one address: a stranger's failures never block a colleague."""
+    return rate_key("login-account-address", f"{typed_account()}\0{network()}")
+
+
+def key_step_key() -> str:
+    return rate_key("login-key-step", f"{(session.get('key_step') or {}).get('user')}\0{network()}")
+
+
+def key_step_failed(_response) -> bool:
+    """Every answer counts against the address's sign-in limit but one that signs in."""
+    return not g.get("key_signed_in")
+
+
+def login_limits(view):
+    """Failed sign-ins: per account at an address, and per address."""
+    per_address = limiter.limit(setting("LOGIN_ADDRESS_RATELIMIT"), methods=["POST"], deduct_when=refused)
+    per_account = limiter.limit(
+        setting("LOGIN_RATELIMIT"), methods=["POST"], key_func=account_address_key, deduct_when=refused
+    )
+    return per_account(per_address(view))
+
+
+key_step_limit = limiter.limit(
+    setting("LOGIN_RATELIMIT"), methods=["POST"], key_func=key_step_key, deduct_when=key_step_failed
+)
+
+
+def password_user_key() -> str:
+    return rate_key("password-change", str(current_user.get_id()))
+
+
+# Wrong current passwords, per account, counted once across every page that asks for it (password, app, keys).
+password_checks = limiter.shared_limit(
+    setting("PASSWORD_RATELIMIT"),
+    scope="password-checks",
+    methods=["POST"],
+    key_func=password_user_key,
+    deduct_when=refused,
+)
+
+
+def staff_key() -> str:
+    return f"staff:{current_user.id}"
+
+
+# Messages to submitters and internal notes: one budget per staff member for both.
+staff_writes = limiter.shared_limit(setting("MESSAGE_RATELIMIT"), scope="staff-writes", key_func=staff_key)
+
+
+# --- readers ----------------------------------------------------------------------------------------------------
+
+
+def report_key() -> str:
+    # One report per reader per ad per day, without storing who the reader is.
+    return f"{limiter_key()}:{request.view_args.get('ad_id')}"
+
+
+def report_limits(view):
+    """Reports per address, and one per reader per ad per day."""
+    view = limiter.limit("1 per day", key_func=report_key, methods=["POST"])(view)
+    return limiter.limit(setting("REPORT_RATELIMIT"), methods=["POST"])(view)
+
+
+language_limit = limiter.limit(setting("LANGUAGE_RATELIMIT"))
+
+
+# --- the public forms ---------------------------------------------------------------------------------------------
+
+
+def pow_exempt() -> bool:
+    """No stricter limit when proof of work is off or was done."""
+    return not current_app.config["POW_ENABLED"] or proof.solved()
+
+
+def answer_key() -> str:
+    # Each answer counts once: a bot cannot solve one challenge and reuse it.
+    return "pow:" + pow.signature(request.form.get("altcha", ""))
+
+
+def submission_limits(view):
+    """The limits every public form has: per address (sent, and refused apart), stricter without proof of work,
+    one use per answer. Each is shared by the three forms: the limits are on forms per client, whichever form (a
+    limit of each route's own would give three times as many)."""
+    shared = functools.partial(limiter.shared_limit, methods=["POST"])
+    view = shared(setting("SUBMIT_RATELIMIT"), scope="forms-taken", deduct_when=accepted)(view)
+    view = shared(setting("REFUSED_SUBMIT_RATELIMIT"), scope="forms-refused", deduct_when=refused)(view)
+    view = shared(
+        setting("NOJS_SUBMIT_RATELIMIT"), scope="forms-without-pow", exempt_when=pow_exempt, deduct_when=accepted
+    )(view)
+    once = shared("1 per day", scope="pow-answer", key_func=answer_key, exempt_when=lambda: not proof.solved())
+    return once(view)
+
+
+pow_challenge_limit = limiter.limit("60 per minute")
+
+
+def created(response) -> bool:
+    return response.status_code == 201
+
+
+# New resumable uploads (tus POST /uploads), counted when one is made.
+upload_creation_limit = limiter.limit(setting("RESUMABLE_RATELIMIT"), deduct_when=created)
+
+
+# --- a receipt's holder ------------------------------------------------------------------------------------------
+
+
+def miss_receipt() -> None:
+    """The code typed opens nothing: this request counts against the receipt limit."""
+    g.receipt_missed = True
+
+
+def receipt_missed(_response) -> bool:
+    """Count only wrong receipt codes against the status limit."""
+    return g.get("receipt_missed", False)
+
+
+def receipt_found() -> bool:
+    """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
+    second line of defence, and must not lock out the person it protects)."""
+    if "receipt_found" not in g:
+        g.receipt_found = find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
+    return g.receipt_found
+
+
+# Shared by every action that opens an item by its receipt code (/status and its five actions): one budget of
+# wrong codes per client, whichever action was asked (a limit of each route's own would give six).
+receipt_limits = limiter.shared_limit(
+    setting("STATUS_RATELIMIT"),
+    scope="receipt",
+    methods=["POST"],
+    deduct_when=receipt_missed,
+    exempt_when=receipt_found,
+)
+# What a receipt holder sends, an answer or an ad's new text: one budget for both, per client.
+owner_sends = limiter.shared_limit(
+    setting("REPLY_RATELIMIT"), scope="owner-sends", methods=["POST"], deduct_when=accepted
+)
+
+
+def owner_writes(view):
+    """What a receipt holder sends (an answer, an ad's new text): the receipt's limits, and a limit on what is
+    taken, per address."""
+    return owner_sends(receipt_limits(view))

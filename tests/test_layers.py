@@ -148,3 +148,19 @@ def test_every_rate_limit_is_declared_in_app_limits():
     assert elsewhere == []
     assert len(list(limit_declarations(APP / "limits.py"))) >= 10
     assert [(m, n) for _line, m, n in imports(APP / "limits.py") if imported_area(m, n)] == []
+
+
+FILE_FLOW = {"check", "rebuild", "receive", "scrub", "open_clean", "keep"}
+
+
+def test_a_forms_files_go_through_one_domain_flow():
+    """The forms, the answer at /status and any other page with files call app/uploads/formfiles.py:take(); no
+    blueprint checks, scrubs or keeps a form's files itself."""
+    breaches = []
+    for path in sources():
+        if area(path) is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FILE_FLOW:
+                breaches.append(f"{path.relative_to(APP.parent)}:{node.lineno} calls .{node.func.attr}()")
+    assert breaches == []

@@ -1,6 +1,3 @@
-import tempfile
-from contextlib import contextmanager
-
 from flask import abort, current_app, jsonify, render_template, request
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
@@ -15,8 +12,8 @@ from app.submissions.create import create, dedupe_digest, find, is_duplicate
 from app.submit import bp, tus
 from app.submit.forms import FORMS, AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
 from app.submit.tus import form_key
-from app.uploads import intake, resumable, sandbox
-from app.uploads.stores import app_storage, resumable_store
+from app.uploads import formfiles, intake
+from app.uploads.stores import app_storage
 
 
 def submit(kind: str, **defaults):
@@ -24,149 +21,47 @@ def submit(kind: str, **defaults):
     (resumable uploads, or the files of a refused form) come back with the form and are not asked for again."""
     key = form_key(create=True)
     form = FORMS[kind](**defaults)
-    kept, missing = kept_uploads(key)
-    if form.is_submitted() and (removed := request.form.get("remove_upload")):
-        kept = forget_upload(key, kept, removed)
-        return render_template(f"submit/{kind}.html", form=form, kept=described(key, kept))
-    valid = form.validate_on_submit()
-    if missing:  # a form never goes without a file it names
-        valid = False
-    if form.is_submitted() and (unproved := proof.missing()):
-        form.form_errors.append(unproved)
-        valid = False
-    if valid:
+    if not form.is_submitted():
+        return render_template(f"submit/{kind}.html", form=form, kept=[])
+
+    def valid() -> bool:
+        ok = form.validate_on_submit()
+        if unproved := proof.missing():
+            form.form_errors.append(unproved)
+            ok = False
+        return ok
+
+    def save(uploads):
         fields = form.fields_for_model()
         fields["dedupe_digest"] = dedupe_digest(
             kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
         )
         if is_duplicate(fields["dedupe_digest"]):
-            return render_template("submit/duplicate.html", kind=kind)
-        try:
-            code = accept(kind, fields, key, kept)
-        except Unsent as unsent:
-            form.attachments.errors = unsent.messages
-            kept += unsent.kept
-        else:
-            proof.taken()
-            return render_template("submit/receipt.html", receipt=receipts.display(code), kind=kind)
-    elif form.is_submitted():
-        more, problems = keep_sent_files(key, kept)
-        kept += more
-        form.attachments.errors = missing + problems
-    keep_an_hour(kept)
-    context = {"form": form, "kept": described(key, kept)}
-    return render_template(f"submit/{kind}.html", **context), 422 if form.is_submitted() else 200
-
-
-class Unsent(Exception):
-    """The form's files could not all be taken: ``messages`` say why, ``kept`` are the ones kept for next time."""
-
-    def __init__(self, messages: list[str], kept: list[resumable.PendingUpload]):
-        super().__init__("unsent")
-        self.messages, self.kept = messages, kept
-
-
-def accept(kind: str, fields: dict, key: bytes | None, kept: list[resumable.PendingUpload]) -> str:
-    """Store the submission with all its files together; the files received before are then gone from the store."""
-    with form_files(key, kept) as uploads:
-        code = create(
+            return None
+        return create(
             kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
         )
-    for upload in kept:
-        resumable_store().delete(upload)
-    return code
+
+    taken = formfiles.take(sent(key), valid=valid, save=save)
+    if taken.saved:
+        proof.taken()
+        return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)
+    if taken.declined:
+        return render_template("submit/duplicate.html", kind=kind)
+    form.attachments.errors = taken.messages
+    page = render_template(f"submit/{kind}.html", form=form, kept=taken.kept)
+    return page, 200 if taken.removed else 422
 
 
-@contextmanager
-def form_files(key: bytes | None, kept: list[resumable.PendingUpload]):
-    """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
-    and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
-    ones of this request for the corrected form."""
-    config, store = current_app.config, resumable_store()
-    with work_folder() as workdir:
-        ready = [store.open_clean(key, upload, workdir) for upload in kept]
-        files = request.files.getlist("attachments")
-        fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=ready)
-        cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
-        if problems or failed:
-            kept, not_kept = keep_files(key, cleaned)
-            raise Unsent(problems + failed + not_kept, kept)
-        yield ready + cleaned
-
-
-def keep_sent_files(
-    key: bytes | None, kept: list[resumable.PendingUpload]
-) -> tuple[list[resumable.PendingUpload], list[str]]:
-    """A form came back with an error: scrub the files it carried and keep them, encrypted, for this form session
-    (an hour), so that the person does not choose them again. Returns the kept ones and what was refused."""
-    files = [f for f in request.files.getlist("attachments") if f and f.filename]
-    if not files or key is None:
-        return [], []
-    config = current_app.config
-    with work_folder() as workdir:
-        before = [intake.Received("", u.clean["type"], "", u.clean["size"], u.clean["sha256"]) for u in kept]
-        fresh, problems = intake.check(files, intake.limits_from(config), workdir, already=before)
-        cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
-        more, not_kept = keep_files(key, cleaned)
-        return more, problems + failed + not_kept
-
-
-def keep_files(key: bytes | None, cleaned: list[intake.Received]) -> tuple[list[resumable.PendingUpload], list[str]]:
-    """Keep a refused form's clean files for its next try, each within the store's budget and the client's share,
-    as a file sent ahead would be: one that does not fit is not kept, and the form says so (choose it again)."""
-    store, kept, not_kept = resumable_store(), [], []
-    for received in cleaned if key else []:
-        try:
-            kept.append(store.keep(key, received, quota=tus.quota()))
-        except resumable.Full:
-            not_kept.append(intake.message("not_kept", name=received.name))
-    return kept, not_kept
-
-
-def kept_uploads(key: bytes | None) -> tuple[list[resumable.PendingUpload], list[str]]:
-    """The files received before that this form names (its `uploads` field) and that are this session's; and
-    what is wrong with each it names that it cannot send (gone, refused, not arrived whole)."""
-    store, found, missing = resumable_store(), [], []
-    for upload_id in dict.fromkeys(i.strip() for v in request.form.getlist("uploads") for i in v.split(",")):
-        upload = store.get(key, upload_id) if key and upload_id else None
-        if upload is not None and upload.state == "clean":
-            found.append(upload)
-        elif upload is not None and upload.state == "refused":
-            missing += [intake.Refusal(code, limit).message(upload.name(key)) for code, limit in upload.refusals]
-        elif upload is not None:
-            missing.append(intake.message("incomplete", name=upload.name(key)))
-        elif upload_id:
-            missing.append(intake.message("gone"))
-    return found[: intake.limits_from(current_app.config).files], list(dict.fromkeys(missing))
-
-
-def forget_upload(key: bytes, kept: list[resumable.PendingUpload], upload_id: str) -> list[resumable.PendingUpload]:
-    """The person removed a file received before: it is deleted at once."""
-    for upload in kept:
-        if upload.id == upload_id:
-            resumable_store().delete(upload)
-    return [u for u in kept if u.id != upload_id]
-
-
-def keep_an_hour(kept: list[resumable.PendingUpload]) -> None:
-    """The form comes back: what it carries is kept an hour from now, as the page says (never past its form's
-    four hours: resumable.Store.renew)."""
-    for upload in kept:
-        resumable_store().renew(upload)
-
-
-def described(key: bytes | None, kept: list[resumable.PendingUpload]) -> list[dict]:
-    return [{"id": u.id, "name": u.name(key), "size": u.clean["size"]} for u in kept]
-
-
-@contextmanager
-def work_folder():
-    """A private folder in RAM for one request's files, gone afterwards whatever happens."""
-    workdir = tempfile.mkdtemp(dir=current_app.config["UPLOAD_WORKDIR"])
-    try:
-        yield workdir
-    finally:
-        intake.discard(workdir)
+def sent(key: bytes | None) -> formfiles.Sent:
+    """What this request's form carried of its files."""
+    return formfiles.Sent(
+        key,
+        tus.quota,
+        files=request.files.getlist("attachments"),
+        named=request.form.getlist("uploads"),
+        remove=request.form.get("remove_upload") or "",
+    )
 
 
 @bp.context_processor
@@ -264,28 +159,18 @@ def reply():
     if not threads.can_answer(submission):
         return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
     key = form_key(create=True)
-    kept, missing = kept_uploads(key)
-    if (removed := request.form.get("remove_upload")) is not None:
-        kept = forget_upload(key, kept, removed)
-        return status_page(form, submission, reply_form=reply_form, kept=described(key, kept))
-    if reply_form.validate() and not missing:
-        try:
-            with form_files(key, kept) as uploads:
-                threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
-        except Unsent as unsent:
-            reply_form.attachments.errors = unsent.messages
-            kept += unsent.kept
-        else:
-            for upload in kept:
-                resumable_store().delete(upload)
-            notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
-            return status_page(form, submission, notice=notice)
-    else:
-        more, problems = keep_sent_files(key, kept)
-        kept += more
-        reply_form.attachments.errors = missing + problems
-    keep_an_hour(kept)
-    return status_page(form, submission, reply_form=reply_form, kept=described(key, kept)), 422
+
+    def save(uploads):
+        threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
+        return True
+
+    taken = formfiles.take(sent(key), valid=reply_form.validate, save=save)
+    if taken.saved:
+        notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
+        return status_page(form, submission, notice=notice)
+    reply_form.attachments.errors = taken.messages
+    page = status_page(form, submission, reply_form=reply_form, kept=taken.kept)
+    return page, 200 if taken.removed else 422
 
 
 @bp.post("/status/edit")
@@ -382,8 +267,7 @@ def rerender(notice: str):
     kind = (request.endpoint or "").removeprefix("submit.")
     if kind in FORMS:
         form = FORMS[kind](formdata=request.form)
-        key = form_key()
-        kept = described(key, kept_uploads(key)[0])
+        kept = formfiles.shown(sent(form_key()))
         return render_template(f"submit/{kind}.html", form=form, notice=notice, kept=kept)
     form = StatusForm(formdata=None, code=request.form.get("code", ""))
     return render_template("submit/status.html", form=form, notice=notice)

@@ -1,4 +1,5 @@
-"""Moderation: the staff queue (routes.py) and the one place where a status changes (service.py)."""
+"""Moderation: the staff queue (routes.py), an item and its decisions (items.py), cases and threads (casework.py),
+files (attachments.py). Status changes happen in the domain (app/submissions/decisions.py)."""
 
 from flask import Blueprint
 
@@ -9,4 +10,4 @@ bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 bp.before_request(guard("moderate"))
 bp.after_request(no_store)
 
-from app.moderation import routes  # noqa: E402,F401
+from app.moderation import attachments, casework, items, routes  # noqa: E402,F401

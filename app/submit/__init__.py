@@ -5,4 +5,4 @@ from app.security import no_store
 bp = Blueprint("submit", __name__)
 bp.after_request(no_store)
 
-from app.submit import routes, tus  # noqa: E402,F401
+from app.submit import owner_actions, routes, status, tus  # noqa: E402,F401

@@ -1,0 +1,90 @@
+"""What a receipt's holder does at /status: answer the staff (with files), change an ad, renew or close it."""
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+
+from app import limits
+from app.submissions import owner, threads
+from app.submit import bp
+from app.submit.forms import AdEditForm, AdOwnerForm, ReplyForm
+from app.submit.routes import sent
+from app.submit.status import not_found, opened, status_page
+from app.submit.tus import form_key
+from app.uploads import formfiles
+from app.uploads.stores import app_storage
+
+
+@bp.post("/status/reply")
+@limits.owner_writes
+def reply():
+    """The submitter answers a staff message, with files if they like (sent with the answer, or before it)."""
+    reply_form = ReplyForm()
+    submission, form = opened(reply_form.code.data)
+    if submission is None:
+        return not_found(reply_form.code.data)
+    if not threads.can_answer(submission):
+        return status_page(form, submission, notice=_("This conversation is closed: there is nothing to answer.")), 409
+    key = form_key(create=True)
+
+    def save(uploads):
+        threads.answer(submission, reply_form.reply.data, uploads=uploads, storage=app_storage())
+        return True
+
+    taken = formfiles.take(sent(key), valid=reply_form.validate, save=save)
+    if taken.saved:
+        notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
+        return status_page(form, submission, notice=notice)
+    reply_form.attachments.errors = taken.messages
+    page = status_page(form, submission, reply_form=reply_form, kept=taken.kept)
+    return page, 200 if taken.removed else 422
+
+
+@bp.post("/status/edit")
+@limits.owner_writes
+def edit():
+    """The ad's owner changes it: it leaves the site and waits for a moderator again."""
+    edit_form = AdEditForm()
+    submission, form = opened(edit_form.code.data)
+    if submission is None:
+        return not_found(edit_form.code.data)
+    if not submission.owner_may_edit:
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if not edit_form.validate():
+        return status_page(form, submission, edit_form=edit_form), 422
+    changed = owner.edit(submission, edit_form.text())
+    if changed is False:
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if changed is None:
+        return status_page(form, submission, notice=_("Nothing was changed."), edit_form=edit_form), 422
+    notice = _("Your changes are sent. A moderator will review the ad again; until then it is not shown on the site.")
+    return status_page(form, submission, notice=notice)
+
+
+@bp.post("/status/renew")
+@limits.receipt_limits
+def renew():
+    """The ad's owner keeps it up for another period."""
+    return owner_action(owner.renew)
+
+
+@bp.post("/status/close")
+@limits.receipt_limits
+def close():
+    """The ad's owner takes it off the site (it found a taker, say)."""
+    return owner_action(owner.close)
+
+
+def owner_action(action):
+    owner_form = AdOwnerForm()
+    submission, form = opened(owner_form.code.data)
+    if submission is None:
+        return not_found(owner_form.code.data)
+    if not owner_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
+        return status_page(form, submission), 422
+    if not action(submission):
+        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+    if submission.closed_at:
+        notice = _("Your ad is closed and no longer shown on the site.")
+    else:
+        notice = _("Your ad stays on the site until %(date)s.", date=format_date(submission.expires_at, "long"))
+    return status_page(form, submission, notice=notice)

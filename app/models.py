@@ -1,4 +1,9 @@
-"""Database models. Limits live here as constants, shared by forms, validation and templates."""
+"""Database models. Limits live here as constants, shared by forms, validation and templates.
+
+Why one module: the tables refer to each other (relationships by name, foreign keys, the hybrid rules that
+queries share), and Alembic compares all of them with the migrations at once: one file is where a column is
+looked for.
+"""
 
 from __future__ import annotations
 

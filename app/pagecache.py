@@ -16,6 +16,9 @@ A hit asks the database nothing. Whether the newest event may have moved is know
   The newest event is also looked up at most once a second, so that a bump that never came (Redis down at that
   moment, a write from a process without Redis) hides a change for a second at most.
 - Otherwise: the newest event on each hit, as one indexed query.
+
+Why one module: it is one mechanism (the kept pages, the three sources of the site's state above, the commit hooks
+that move it, and the decorator that serves a page), whose state sources are small classes used nowhere else.
 """
 
 from __future__ import annotations

@@ -164,3 +164,19 @@ def test_a_forms_files_go_through_one_domain_flow():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FILE_FLOW:
                 breaches.append(f"{path.relative_to(APP.parent)}:{node.lineno} calls .{node.func.attr}()")
     assert breaches == []
+
+
+LONGEST = 300  # lines (STYLE.md: split a module by resource once it passes about 300)
+REASON = "Why one module:"
+
+
+def test_a_long_module_says_why_it_is_one():
+    """A module over LONGEST lines is split by resource, or its docstring says why not, in a paragraph beginning
+    with REASON."""
+    unexplained = []
+    for path in sources():
+        text = path.read_text()
+        lines = text.count("\n")
+        if lines > LONGEST and REASON not in (ast.get_docstring(ast.parse(text)) or ""):
+            unexplained.append(f"{path.relative_to(APP.parent)}: {lines} lines")
+    assert unexplained == []

@@ -1,6 +1,10 @@
 """Checking uploads before they are kept: count, size, type from the content, names; then scrubbing in the sandbox.
 
 Knows nothing of requests: it is given the uploaded file objects and the limits.
+
+Why one module: a file's checks are one pipeline, read top to bottom (its type from the content, its name, the
+limits, the rebuild in the sandbox and how far the child's answer is believed), and the messages are the words for
+that pipeline's refusal codes.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ gets its own wall-clock budget, SCRUB_VIDEO_CPU_SECONDS from that moment, within
 SCRUB_VIDEO_CPU_SECONDS for the whole request (Deadline): one such video per submission is sure of its whole budget.
 
 Knows nothing of requests: settings come from settings_from(config).
+
+Why one module: the parent's half of the protocol with scrub.py (settings, slots, starting and reading children,
+their deadlines) is one mechanism whose parts share the same few structures; its parts are marked (slots,
+children).
 """
 
 from __future__ import annotations

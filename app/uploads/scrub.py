@@ -28,6 +28,11 @@ Protocol, one JSON object a line. stdin: first the settings (see confine() and J
 {"type", "src": fd, "dst": fd, "previews": [fd, ...]}. stdout: one result a line: {"ok": true, "type",
 "width", "height", "previews", "pages"} or {"ok": false, "error", "limit"}; before re-encoding a video, the line
 {"rebuilding": true}, which gives the job its own wall-clock budget (sandbox.Deadline).
+
+Why one module: it runs as a script of its own (``python -I scrub.py``), which puts no folder of the app on
+sys.path, and its Landlock domain denies every path it did not open before confine(): a sibling module would have to
+be found and loaded before confinement, by a path the parent passes, which is more to get wrong than a long file.
+Its parts are marked (confinement, images, PDFs, videos and recordings, the job loop).
 """
 
 import ctypes

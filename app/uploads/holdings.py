@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass
 
 from app.uploads import ledger
-from app.uploads.pending import PendingUpload, UploadRefused, minute_up
+from app.uploads.pending import PendingUpload, UploadRefused
 
 
 class Full(UploadRefused):
@@ -64,15 +64,6 @@ class Holdings:
             why = book.room(need, self.clock(), budget=quota.budget, client=quota.client, share=quota.share)
             if why:
                 raise Full(why)
-
-    def _resume(self, upload: PendingUpload, quota: Quota | None) -> None:
-        """A PATCH comes: the upload is active from now. If it was idle, it takes again what it still expects,
-        in one step with the check that there is room for that."""
-        with self._ledger() as book:
-            if self.idle(upload):
-                self._room(book, upload.length - upload.offset(), quota)
-            upload.active = minute_up(self.clock())
-            book.put(upload.id, upload.entry())
 
     def _record(self, upload: PendingUpload) -> None:
         with self._ledger() as book:

@@ -238,6 +238,15 @@ class Store(Holdings, Finishing):
             holder=holder_tag(client, upload_id),
         )
 
+    def _resume(self, upload: PendingUpload, quota: Quota | None) -> None:
+        """A PATCH comes: the upload is active from now. If it was idle, it takes again what it still expects,
+        in one step with the check that there is room for that."""
+        with self._ledger() as book:
+            if self.idle(upload):
+                self._room(book, upload.length - upload.offset(), quota)
+            upload.active = minute_up(self.clock())
+            book.put(upload.id, upload.entry())
+
     @contextlib.contextmanager
     def _locked(self, upload: PendingUpload):
         """The upload as it is on disk, read under its lock (a flock on its folder, held while a request appends

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from typing import ClassVar
 
 # The site's languages, each named in itself as a speaker looks for it: the one table that the switcher, the
 # browser's preference, the article form and the cookie read (as app.config["LANGUAGES"]).
@@ -15,7 +16,7 @@ class Defaults:
     STORAGE_URL = None  # default: instance/uploads; or s3://bucket/optional/prefix
     S3_ENDPOINT_URL = None  # an S3-compatible store of your own; default: boto3's (AWS, or AWS_ENDPOINT_URL)
     # hide_parameters: SQL errors in logs must not carry handles or texts.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "hide_parameters": True}
 
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
@@ -99,7 +100,7 @@ class Defaults:
 
     LOGIN_RATELIMIT = "10 per 15 minutes"  # failed sign-ins to one account from one address
     LOGIN_ADDRESS_RATELIMIT = "30 per hour"  # failed sign-ins from one address, all accounts together
-    PASSWORD_RATELIMIT = "10 per hour"  # wrong current passwords (password change, authenticator set-up) per account
+    PASSWORD_RATELIMIT = "10 per hour"  # noqa: S105  (a rate limit, not a password): wrong current passwords (password change, authenticator set-up) per account
     # (and per account from anywhere: a growing delay, app/auth/throttle.py)
 
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
@@ -192,6 +193,7 @@ def finish(app) -> None:
 
 def default_workdir(instance_path: str) -> str:
     """A folder in RAM (/dev/shm) where the system has one; the instance folder otherwise (see SECURITY.md)."""
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        return f"/dev/shm/prystan-{os.geteuid()}"
+    # S108: the folder is named for this user and made 0700 by private_folders() (app/__init__.py).
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):  # noqa: S108
+        return f"/dev/shm/prystan-{os.geteuid()}"  # noqa: S108
     return os.path.join(instance_path, "incoming")

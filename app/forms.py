@@ -9,6 +9,7 @@ what it is made for: text fields the text values, file fields the files.
 
 import re
 import unicodedata
+from typing import ClassVar
 
 from flask import request
 from flask_babel import gettext as _
@@ -75,7 +76,7 @@ class MaxChars:
 class OneOf:
     """A choice from a fixed list, with our own translated message."""
 
-    field_flags = {"required": True}
+    field_flags: ClassVar[dict] = {"required": True}
 
     def __init__(self, choices, message):
         self.choices = choices

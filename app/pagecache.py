@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
+from typing import ClassVar
 
 from flask import current_app, g, has_app_context, make_response, request, session
 from flask_babel import get_locale
@@ -130,7 +131,7 @@ class RedisState:
     audit event; with the newest event looked up at most once a second as a safety net (see the docstring)."""
 
     RECHECK_SECONDS = 1.0
-    TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    TIMEOUTS: ClassVar[dict] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
     def __init__(self, url: str, key: str, *, clock=time.monotonic):
         import redis

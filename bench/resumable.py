@@ -17,6 +17,7 @@ the rest from the server's offset.
 
 import argparse
 import base64
+import contextlib
 import datetime
 import http.client
 import os
@@ -151,10 +152,8 @@ def folder_bytes(path: str) -> int:
     total = 0
     for folder, _dirs, names in os.walk(path):
         for name in names:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(os.path.join(folder, name))
-            except OSError:
-                pass
     return total
 
 

@@ -177,7 +177,7 @@ def main() -> None:
         with create_engine(database).begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     flask = [PY, "-m", "flask", "--app", "wsgi"]
-    sh(flask + ["db", "upgrade"], env, capture_output=True)
+    sh([*flask, "db", "upgrade"], env, capture_output=True)
     started = time.time()
     sh([PY, "bench/generate.py", "--count", str(args.count)], env)
     print(f"generated in {time.time() - started:.1f} s")

@@ -15,9 +15,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from app.uploads import intake  # noqa: E402
+from app.uploads import intake
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = [(1000, 1000), (2000, 1500), (4000, 3000), (6000, 4000)]  # 1, 3, 12 and 24 megapixels

@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from app import create_app, pagecache  # noqa: E402
-from app.extensions import db  # noqa: E402
+from app import create_app, pagecache
+from app.extensions import db
 
 
 def per_call(function, n: int) -> float:

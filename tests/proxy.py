@@ -2,6 +2,7 @@
 loses an upload. A routed abort in the browser would drop whole requests and test nothing. Used by the browser test
 of resumable uploads and by bench/resumable.py."""
 
+import contextlib
 import socket
 import threading
 
@@ -49,10 +50,8 @@ class CuttingProxy:
             pass
         finally:
             for s in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.listener.close()

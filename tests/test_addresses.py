@@ -57,7 +57,7 @@ def test_feeds_link_to_the_configured_address(app, client, ad):
     ],
 )
 def test_a_poisoned_request_through_the_proxy_changes_nothing_a_later_reader_gets(app, client, ad, poison):
-    for url in FEEDS + ("/", "/ads"):
+    for url in (*FEEDS, "/", "/ads"):
         poisoned = client.get(url, base_url=PUBLIC, headers=poison)
         assert "evil.example" not in poisoned.get_data(as_text=True)  # first made, and cached, under poison
         assert "evil.example" not in read(client, url)

@@ -90,7 +90,7 @@ def test_pages_keep_the_filters(app, client, approver, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "few, stretches",
+    ("few", "stretches"),
     [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3))],
     ids=["ids looked up", "all the rest", "stretch by stretch"],
 )

@@ -297,8 +297,17 @@ class Site:
         nginx = tool("nginx", "/usr/sbin/nginx")
         with open(self.tmp / "logs" / "nginx.stderr", "ab") as stderr:
             self.nginx = subprocess.Popen(
-                [nginx, "-p", self.tmp, "-c", self.tmp / "nginx.conf", "-e", self.tmp / "logs" / "startup.log"]
-                + ["-g", "daemon off;"],
+                [
+                    nginx,
+                    "-p",
+                    self.tmp,
+                    "-c",
+                    self.tmp / "nginx.conf",
+                    "-e",
+                    self.tmp / "logs" / "startup.log",
+                    "-g",
+                    "daemon off;",
+                ],
                 stderr=stderr,
             )
         self.wait_until(lambda: self.visitor().get("/help/telegram").status_code == 200)
@@ -307,8 +316,16 @@ class Site:
         self.sock.unlink(missing_ok=True)
         with open(self.tmp / "logs" / "gunicorn.log", "ab") as stderr:
             self.gunicorn = subprocess.Popen(
-                [f"{BIN}/gunicorn", "--config", "gunicorn.conf.py", "--workers", "2", "--bind", f"unix:{self.sock}"]
-                + ["wsgi:app"],
+                [
+                    f"{BIN}/gunicorn",
+                    "--config",
+                    "gunicorn.conf.py",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"unix:{self.sock}",
+                    "wsgi:app",
+                ],
                 cwd=ROOT,
                 env=self.env,
                 stderr=stderr,

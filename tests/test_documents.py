@@ -25,8 +25,8 @@ pytestmark = pytest.mark.once  # heavy, and the same on any database: run in CI'
 # reach the rebuilt file.
 CARRIED = (b"/JavaScript", b"/OpenAction", b"/AA", b"/URI", b"/EmbeddedFile", b"/Annots", b"/AcroForm", b"/PieceInfo",
            b"/Thumb")  # fmt: skip
-PDF_KEYS = CARRIED + (b"/JS", b"/Metadata", b"/Font", b"/Author", b"/Producer", b"/Creator", b"/CreationDate",
-                      b"/ModDate", b"/Names", b"/Widget", b"/Launch")  # fmt: skip
+PDF_KEYS = (*CARRIED, b"/JS", b"/Metadata", b"/Font", b"/Author", b"/Producer", b"/Creator", b"/CreationDate",
+             b"/ModDate", b"/Names", b"/Widget", b"/Launch")  # fmt: skip
 
 
 def everything_exiftool_sees(path: str) -> dict:

@@ -6,6 +6,7 @@ a video through the plain form, with JavaScript off."""
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -68,7 +69,7 @@ def check_clean(app) -> list[Attachment]:
         if attachment.content_type.startswith("video/"):
             probed = media.probe(path)
             assert [s["codec_type"] for s in probed["streams"]] == ["video", "audio"]
-            assert media.SECRET.encode() not in open(path, "rb").read()
+            assert media.SECRET.encode() not in Path(path).read_bytes()
             assert not any("GPS" in k for k in media.exif(path))
         else:
             assert_clean(path)

@@ -27,7 +27,7 @@ value = st.one_of(
 )
 # A list of (name, value) pairs: fields may be missing, repeated or unknown.
 form_items = st.lists(
-    st.tuples(st.sampled_from(sorted({f for fs in FIELDS.values() for f in fs}) + ["csrf_token", "x\x00"]), value),
+    st.tuples(st.sampled_from([*sorted({f for fs in FIELDS.values() for f in fs}), "csrf_token", "x\x00"]), value),
     max_size=14,
 )
 

@@ -139,7 +139,7 @@ def test_errors_are_translated(client):
     client.get("/language/be?next=/")
     html = client.post("/submit/information", data={"telegram": "+375291234567", "body": ""}).get_data(as_text=True)
     assert translate("be", "Please write what you want to tell us.") in html
-    phone = [m for m in source_messages() if m.startswith("This looks like a phone number.")][0]
+    phone = next(m for m in source_messages() if m.startswith("This looks like a phone number."))
     assert translate("be", phone) in html
 
 

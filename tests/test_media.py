@@ -5,6 +5,7 @@ player; never public; refused, and not offered, where the server has no ffmpeg."
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -62,7 +63,7 @@ DATES = ("CreateDate", "ModifyDate", "TrackCreateDate", "TrackModifyDate", "Medi
 
 
 def assert_no_sender_data(path: str) -> None:
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     # (The samples' own encoders left their names inside the picture and sound data, "x264" and "Lavc": codec data
     # that a stream copy keeps, as it keeps the sender's phone's.)
     for word in (media.SECRET.encode(), b"53.9023", b"027.5619", b"iPhone", b"Apple", b"Anna"):
@@ -116,10 +117,10 @@ def test_telemetry_subtitles_and_chapters_are_dropped(app, tmp_path):
 
 def test_an_mp3_loses_its_id3_tags_and_cover_art(app, tmp_path):
     source = media.id3_mp3(str(tmp_path))
-    assert open(source, "rb").read().startswith(b"ID3")
+    assert Path(source).read_bytes().startswith(b"ID3")
     result = rebuilt(app, source, tmp_path / "work")
     assert result.type == "audio/mpeg" and result.previews == []
-    data = open(result.clean_path, "rb").read()
+    data = Path(result.clean_path).read_bytes()
     assert not data.startswith(b"ID3") and b"TAG" not in data[-128:]
     assert [s["codec_type"] for s in media.probe(result.clean_path)["streams"]] == ["audio"]
     assert_no_sender_data(result.clean_path)
@@ -127,7 +128,7 @@ def test_an_mp3_loses_its_id3_tags_and_cover_art(app, tmp_path):
 
 def test_an_m4a_whose_brand_says_isom_is_taken_as_a_recording_without_its_author(app, tmp_path):
     source = media.authored_m4a(str(tmp_path))
-    assert open(source, "rb").read()[8:12] == b"isom"
+    assert Path(source).read_bytes()[8:12] == b"isom"
     result = rebuilt(app, source, tmp_path / "work")
     assert (result.type, result.name) == ("audio/mp4", "New Recording 12.m4a")
     assert_no_sender_data(result.clean_path)
@@ -143,7 +144,7 @@ def test_an_m4a_whose_brand_says_isom_is_taken_as_a_recording_without_its_author
 )
 def test_webm_ogg_and_wav_lose_their_tags(app, tmp_path, name, codecs, type_):
     source = media.tagged(str(tmp_path), name, codecs)
-    assert media.SECRET.encode() in open(source, "rb").read()
+    assert media.SECRET.encode() in Path(source).read_bytes()
     result = rebuilt(app, source, tmp_path / "work")
     assert result.type == type_
     assert_no_sender_data(result.clean_path)
@@ -163,7 +164,7 @@ def test_what_cannot_be_rebuilt_is_refused_clearly(app, tmp_path):
         "safely. Try another file or another format."
     ]
     named_wrong = tmp_path / "memo.mp3"
-    named_wrong.write_bytes(open(media.authored_m4a(str(tmp_path)), "rb").read())
+    named_wrong.write_bytes(Path(media.authored_m4a(str(tmp_path))).read_bytes())
     assert refused(app, str(named_wrong), tmp_path / "work") == [
         "The name of memo.mp3 does not match what the file contains. Check that it is the file you meant."
     ]
@@ -277,7 +278,7 @@ def video_codec(data: bytes, tmp_path) -> str:
 def test_a_motion_jpeg_video_loses_the_exif_of_every_frame(app, client, tmp_path, name, type_):
     source = media.mjpeg_video(str(tmp_path), name)
     assert media.exif(tmp_path / "frame.jpg")["GPS:GPSLatitude"]  # each frame is this still, with its GPS position
-    original = open(source, "rb").read()
+    original = Path(source).read_bytes()
     assert all(original.count(marker) >= 10 for marker in media.FRAME_MARKERS)  # in each of its frames
     assert video_codec(original, tmp_path) == "mjpeg"
     stored_type, stored = stored_video(app, client, source)
@@ -291,7 +292,7 @@ def test_a_motion_jpeg_video_loses_the_exif_of_every_frame(app, client, tmp_path
 
 def test_a_video_of_png_frames_loses_their_text_chunks(app, client, tmp_path):
     source = media.png_video(str(tmp_path))
-    original = open(source, "rb").read()
+    original = Path(source).read_bytes()
     assert original.count(media.SECRET.encode()) >= 10 and b"tEXt" in original
     _type, stored = stored_video(app, client, source)
     assert media.SECRET.encode() not in stored and b"tEXt" not in stored
@@ -300,7 +301,7 @@ def test_a_video_of_png_frames_loses_their_text_chunks(app, client, tmp_path):
 
 def test_h264_sei_user_data_is_removed_and_the_video_is_copied_not_re_encoded(app, client, tmp_path):
     source = media.sei_h264(str(tmp_path))
-    original = open(source, "rb").read()
+    original = Path(source).read_bytes()
     assert media.SEI_MARKER in original and b"x264 - core" in original  # the encoder's own SEI too
     _type, stored = stored_video(app, client, source)
     assert media.SEI_MARKER not in stored and b"x264 - core" not in stored
@@ -332,7 +333,7 @@ def test_av1_is_copied_without_its_metadata_obus(app, client, tmp_path):
 
 def test_hevc_loses_the_sei_its_configuration_box_and_frames_carry(app, client, tmp_path):
     source = media.hevc_mp4(str(tmp_path))
-    assert open(source, "rb").read().count(b"x265 (build") >= 1
+    assert Path(source).read_bytes().count(b"x265 (build") >= 1
     _type, stored = stored_video(app, client, source)
     assert b"x265" not in stored
     assert video_codec(stored, tmp_path) == "h264"  # an hvcC with more than parameter sets is not copied
@@ -340,7 +341,7 @@ def test_hevc_loses_the_sei_its_configuration_box_and_frames_carry(app, client, 
 
 def test_an_mpeg4_part2_video_becomes_h264(app, client, tmp_path):
     source = media.mpeg4_video(str(tmp_path))
-    assert video_codec(open(source, "rb").read(), tmp_path) == "mpeg4"
+    assert video_codec(Path(source).read_bytes(), tmp_path) == "mpeg4"
     stored_type, stored = stored_video(app, client, source)
     assert stored_type == "video/3gpp" and video_codec(stored, tmp_path) == "h264"
     assert b"Lavc" not in stored.split(b"mdat", 1)[0]  # (the encoder's name sat in the MPEG-4 headers)
@@ -356,7 +357,7 @@ def test_a_re_encoded_video_keeps_a_poster_its_orientation_and_its_size_as_shown
     # The picture itself is turned upright: no rotation left to apply.
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 120, 160)
     assert not any(d.get("rotation") for d in stream.get("side_data_list", []))
-    assert len(result.previews) == 1 and open(result.previews[0], "rb").read().startswith(b"\xff\xd8")
+    assert len(result.previews) == 1 and Path(result.previews[0]).read_bytes().startswith(b"\xff\xd8")
     assert_no_sender_data(result.clean_path)
 
 
@@ -387,5 +388,5 @@ def test_a_large_video_is_re_encoded_at_most_1280_pixels_wide(app, tmp_path):
 def test_a_webm_whose_picture_would_have_to_be_re_encoded_is_refused(app, tmp_path):
     source = str(tmp_path / "clip.webm")  # Matroska with Motion-JPEG inside, named as WebM, which takes no H.264
     media.ffmpeg("-i", media.exif_jpeg(str(tmp_path)), "-c:v", "copy", "-f", "matroska", source)
-    assert b"SERIAL4471CAM" in open(source, "rb").read()
+    assert b"SERIAL4471CAM" in Path(source).read_bytes()
     assert refused(app, source, tmp_path / "work") == [intake.message("media_unreadable", name="clip.webm")]

@@ -110,7 +110,7 @@ def test_search_finds_the_same_whether_its_matches_are_few_or_many(app, moderato
 
 
 @pytest.mark.parametrize(
-    "few, windows",
+    ("few", "windows"),
     [(500, (250, 2000)), (1, (250, 2000)), (1, (2, 3)), (1, (1, 4))],
     ids=["ids looked up", "rest of the queue", "stretch by stretch", "stretches of one"],
 )

@@ -6,6 +6,7 @@ import io
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -56,7 +57,7 @@ def store_bytes(app) -> bytes:
     for folder, _dirs, names in os.walk(app.config["RESUMABLE_DIR"]):
         for name in names:
             path = os.path.join(folder, name)
-            found += path.encode() + open(path, "rb").read()
+            found += path.encode() + Path(path).read_bytes()
     return found
 
 
@@ -114,7 +115,7 @@ def test_the_bytes_at_rest_are_not_the_original_and_the_key_stays_with_the_visit
     assert photo[:600] not in at_rest and photo[100:200] not in at_rest
     assert b"protest-minsk" not in at_rest  # nor the file's name
     everything = at_rest + b"".join(
-        open(os.path.join(folder, name), "rb").read()
+        Path(os.path.join(folder, name)).read_bytes()
         for folder, _d, names in os.walk(app.instance_path)
         for name in names
     )
@@ -128,7 +129,7 @@ def test_the_bytes_at_rest_are_not_the_original_and_the_key_stays_with_the_visit
     assert restarted.head(created.headers["Location"], headers=TUS).status_code == 404
     # With the key, the bytes are the original's: encryption, not loss.
     upload = resumable.Store(app.config["RESUMABLE_DIR"]).get(key, created.headers["Location"].rsplit("/", 1)[1])
-    sealed = open(upload.data_path, "rb").read()
+    sealed = Path(upload.data_path).read_bytes()
     assert sealing.cipher_at(key, bytes.fromhex(upload.nonce), 0).update(sealed) == photo[:600]
 
 
@@ -343,7 +344,7 @@ def test_a_kept_file_can_be_removed_and_is_deleted_at_once(app, client):
     )
     assert removed.status_code == 200
     html = removed.get_data(as_text=True)
-    assert "first.jpg" not in html and errors_in(html) == [] and 'value="Text."' not in html or "Text." in html
+    assert ("first.jpg" not in html and errors_in(html) == [] and 'value="Text."' not in html) or "Text." in html
     assert store_bytes(app) == b""
 
 

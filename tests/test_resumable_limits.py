@@ -9,6 +9,7 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -37,7 +38,7 @@ def from_address(app, address: str):
 def infos(app) -> list[dict]:
     found = []
     for folder, _dirs, names in os.walk(app.config["RESUMABLE_DIR"]):
-        found += [json.load(open(os.path.join(folder, n))) for n in names if n == "info.json"]
+        found += [json.loads(Path(folder, n).read_text()) for n in names if n == "info.json"]
     return found
 
 
@@ -201,7 +202,7 @@ def test_what_rests_in_the_store_names_no_file_holds_no_hash_and_no_exact_time(a
     key = session_key(client)
     store = resumable.Store(app.config["RESUMABLE_DIR"])
     opened = store.open_clean(key, store.get(key, clean_id), str(tmp_path))
-    digest = hashlib.sha256(open(opened.path, "rb").read())
+    digest = hashlib.sha256(Path(opened.path).read_bytes())
     assert opened.sha256 == digest.hexdigest()  # the attachment's hash, made when the file is taken...
     assert digest.hexdigest().encode() not in at_rest and digest.digest() not in at_rest  # ...is not kept here
     times = [v for info in infos(app) for v in numbers(info) if v > 1e9]

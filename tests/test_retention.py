@@ -109,7 +109,7 @@ def test_purge_deletes_done_cases_after_their_period_with_files_messages_and_not
 
     olga_id = make_user(app, "olga")
     now = utcnow()
-    old_done, code = make_submission(app, "contact", status="approved")
+    old_done, _code = make_submission(app, "contact", status="approved")
     recent_done, _ = make_submission(app, status="approved")
     old_open, _ = make_submission(app, status="approved")
     with app.app_context():

@@ -141,7 +141,7 @@ def test_without_another_user_id_landlock_and_the_namespace_still_hold(app, tmp_
 def test_the_private_folders_are_the_app_users_alone(tmp_path):
     store = tmp_path / "uploads"
     store.mkdir()
-    os.chmod(store, 0o755)  # made by hand, readable by all: the app closes it at start-up
+    os.chmod(store, 0o755)  # noqa: S103  made by hand, readable by all: the app closes it at start-up
     app = make_app(tmp_path)
     for folder in (app.instance_path, app.config["STORAGE_URL"], app.config["UPLOAD_WORKDIR"]):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
@@ -384,6 +384,6 @@ def test_a_shared_folder_named_as_a_work_folder_is_left_shared(tmp_path):
     everyone else: PostgreSQL keeps its shared memory there. The app works in it, and leaves its mode alone."""
     shared = tmp_path / "shm"
     shared.mkdir()
-    os.chmod(shared, 0o1777)
+    os.chmod(shared, 0o1777)  # noqa: S103  (a shared folder, as /dev/shm is)
     make_app(tmp_path, UPLOAD_WORKDIR=str(shared))
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777

@@ -2,6 +2,7 @@
 case, every word required; the index follows edits and deletions, and forgets deleted texts for real."""
 
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -87,7 +88,7 @@ def test_withdrawn_text_leaves_no_word_in_the_database_file(app, client):
         db.session.execute(db.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.commit()
         path = db.engine.url.database
-    data = open(path, "rb").read() + (open(path + "-wal", "rb").read() if os.path.exists(path + "-wal") else b"")
+    data = Path(path).read_bytes() + (Path(path + "-wal").read_bytes() if os.path.exists(path + "-wal") else b"")
     assert UNIQUE.lower().encode() not in data.lower()
 
 

@@ -195,7 +195,7 @@ def test_csrf_token_from_the_page_lets_the_form_through(csrf_client):
 
 
 def test_htmx_header_token_is_accepted(csrf_client):
-    app, client = csrf_client
+    _app, client = csrf_client
     html = client.get("/submit/information").get_data(as_text=True)  # a page whose form starts a session
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
     response = client.post(

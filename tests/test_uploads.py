@@ -7,6 +7,7 @@ import re
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -226,7 +227,7 @@ def test_a_submission_with_files_stores_scrubbed_copies(app, client):
             ("letter.pdf", "application/pdf"),
         ]
         keys = [a.storage_key for a in attachments]
-    assert stored_files(app) == sorted(keys + [f"{keys[0]}-thumb", f"{keys[1]}-thumb"])  # the PDF's page too
+    assert stored_files(app) == sorted([*keys, f"{keys[0]}-thumb", f"{keys[1]}-thumb"])  # the PDF's page too
     for key in keys:
         assert_clean(os.path.join(app.config["STORAGE_URL"], key))
     assert work_leftovers(app) == []  # no copy of the originals is left
@@ -363,8 +364,8 @@ def test_the_media_types_are_written_once():
 
     from app.uploads import scrub
 
-    assert intake.MEDIA_TYPES == {type_: media.extensions for type_, media in scrub.MEDIA.items()}
-    tree = ast.parse(open(intake.__file__).read())
+    assert {type_: media.extensions for type_, media in scrub.MEDIA.items()} == intake.MEDIA_TYPES
+    tree = ast.parse(Path(intake.__file__).read_text())
     tables = [node for node in ast.walk(tree) if isinstance(node, ast.Dict)]
     keys = {k.value for table in tables for k in table.keys if isinstance(k, ast.Constant)}
     assert keys.isdisjoint(scrub.MEDIA)

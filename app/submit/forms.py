@@ -1,5 +1,7 @@
 """Public forms. Every field keeps what was typed; every error says what to change."""
 
+from typing import ClassVar
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
@@ -13,7 +15,7 @@ from app.models import Message, Submission
 class TelegramName:
     """Require a usable Telegram username; keep what was typed in the field, the bare name on the form."""
 
-    field_flags = {"required": True}
+    field_flags: ClassVar[dict] = {"required": True}
 
     def __call__(self, form, field):
         try:

@@ -72,9 +72,9 @@ def refuse(status: int, message: str = ""):
 @bp.before_request
 def tus_version():
     """Every tus request but OPTIONS names the protocol version it speaks."""
-    if (request.endpoint or "").startswith("submit.upload") and request.method in ("HEAD", "POST", "PATCH", "DELETE"):
-        if request.headers.get("Tus-Resumable") != VERSION:
-            return answer("", 412, Tus_Version=VERSION)
+    tus = (request.endpoint or "").startswith("submit.upload") and request.method in ("HEAD", "POST", "PATCH", "DELETE")
+    if tus and request.headers.get("Tus-Resumable") != VERSION:
+        return answer("", 412, Tus_Version=VERSION)
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -46,10 +47,8 @@ class LocalStorage:
         return open(self._path(key), "rb")
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
-        except FileNotFoundError:
-            pass
 
     def keys(self) -> Iterator[str]:
         for name in os.listdir(self.root):

@@ -77,7 +77,7 @@ class S3Storage:
         response = self._call("get_object", key)
         if response is None:
             raise FileNotFoundError(key)
-        copy = io.BytesIO() if response["ContentLength"] <= IN_MEMORY_BYTES else tempfile.TemporaryFile()
+        copy = io.BytesIO() if response["ContentLength"] <= IN_MEMORY_BYTES else tempfile.TemporaryFile()  # noqa: SIM115  (returned open: the caller closes it)
         try:
             with _failures("get_object"), response["Body"] as body:
                 shutil.copyfileobj(body, copy, 2**20)

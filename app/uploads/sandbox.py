@@ -22,6 +22,7 @@ children).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -125,7 +126,8 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
     prefix: tuple[str, ...] = ()
     for candidate in candidates:
         try:
-            done = subprocess.run([*candidate, "true"], env={}, capture_output=True, timeout=10, check=False)
+            # S603: a fixed argv (unshare or the like, then /bin/true), with an empty environment.
+            done = subprocess.run([*candidate, "true"], env={}, capture_output=True, timeout=10, check=False)  # noqa: S603
         except (OSError, subprocess.TimeoutExpired):
             continue
         if done.returncode == 0:
@@ -191,8 +193,9 @@ def readable_paths() -> list[str]:
 def slot_dir(settings: Settings) -> str:
     """The lock files of the slots: one folder for the whole machine where there is /dev/shm, per range of user ids,
     so that two sites (or two test runs) on one machine never run two children under one user id at once."""
-    if os.path.isdir("/dev/shm"):
-        path = f"/dev/shm/prystan-sandbox-{settings.uid_base}"
+    # S108: shared on purpose by every site on the machine that uses these user ids; made 0700.
+    if os.path.isdir("/dev/shm"):  # noqa: S108
+        path = f"/dev/shm/prystan-sandbox-{settings.uid_base}"  # noqa: S108
     else:
         path = os.path.join(settings.workdir, ".slots")
     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -258,7 +261,7 @@ class Child:
         }
         if any(scrub.is_media(t) for t in types):  # ffmpeg and ffprobe run in the child's confinement (scrub.py)
             child_settings |= media_rights(settings, media_fds or {})
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603  (our own interpreter and scrub.py; the file comes on a pipe)
             [*found.network_prefix, sys.executable, "-I", script],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -291,17 +294,13 @@ class Child:
         return json.loads(line)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def close(self) -> int | None:
         """End the child and return how it ended (a negative number: the signal that ended it)."""
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -359,7 +359,7 @@ def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int 
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
     before = children_cpu()
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603  (the configured ffmpeg or ffprobe; the file comes as an fd, not a name)
         [settings[name], "-hide_banner", *(["-nostdin"] if name == "ffmpeg" else []), "-v", "error", *args],
         env={},
         input=b"",  # (not /dev/null: the child may open no path)
@@ -466,7 +466,7 @@ def poster_args(video: dict, fd: int) -> list[str]:
     poster = f"/proc/self/fd/{fd}"
     scale = "scale='min(480,iw)':-2"
     args = ["-map", f"0:{video['index']}", "-frames:v", "1", "-vf", scale, "-map_metadata", "-1"]
-    return args + ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
+    return [*args, "-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
 
 
 def copyable(video: dict) -> bool:

@@ -20,6 +20,7 @@ from app.ratekeys import DailyKeys
 from app.security import HideAddress, set_headers
 from app.uploads import sandbox
 from app.uploads.resumable import Store
+from app.uploads.storage import own_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -126,7 +127,7 @@ def private_folders(app: Flask) -> None:
         # Made 0700 when created (LocalStorage makes the store on first use); an older folder is made so too, but
         # for a folder every program shares (sticky, as /dev/shm and /tmp are): closing that would break the others.
         if folder and os.path.isdir(folder):
-            found = os.stat(folder)
+            found = own_folder(folder)
             if found.st_uid == os.geteuid() and not found.st_mode & stat.S_ISVTX:
                 os.chmod(folder, 0o700)
 
@@ -134,6 +135,7 @@ def private_folders(app: Flask) -> None:
 def check_sandbox(app: Flask) -> None:
     """Find out once, at start-up, what the decoders' sandbox can use here, and say what is missing."""
     chosen = sandbox.settings_from(app.config)
+    sandbox.slot_dir(chosen)  # (refused now, not at the first upload, if another user made it)
     found = sandbox.isolation(chosen.uid_base, chosen.slots)
     weak = not (found.no_network and found.switches_user and found.landlock)
     app.logger.log(logging.WARNING if weak else logging.INFO, "decoder sandbox: %s", found.describe())

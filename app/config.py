@@ -193,7 +193,8 @@ def finish(app) -> None:
 
 def default_workdir(instance_path: str) -> str:
     """A folder in RAM (/dev/shm) where the system has one; the instance folder otherwise (see SECURITY.md)."""
-    # S108: the folder is named for this user and made 0700 by private_folders() (app/__init__.py).
+    # S108: the folder is named for this user; private_folders() (app/__init__.py) makes it 0700, and refuses to
+    # start if another user made it first.
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):  # noqa: S108
         return f"/dev/shm/prystan-{os.geteuid()}"  # noqa: S108
     return os.path.join(instance_path, "incoming")

@@ -147,6 +147,36 @@ def test_the_private_folders_are_the_app_users_alone(tmp_path):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o1777], ids=["open", "sticky"])
+def test_a_work_folder_another_user_made_first_is_refused_at_start_up(tmp_path, mode):
+    """/dev/shm/prystan-<uid> is a name anyone on the machine can take first: its owner could list, swap or delete
+    the originals the app puts there. Only the app user's own folders, or root's shared ones (as /dev/shm), do."""
+    if os.geteuid() != 0:  # (a folder of another user's can only be made by root)
+        pytest.fail("CI runs as root") if IN_CI else pytest.skip("not root: cannot make another user's folder")
+    taken = tmp_path / "prystan-taken"
+    taken.mkdir()
+    os.chown(taken, 65534, 65534)
+    os.chmod(taken, mode)
+    with pytest.raises(RuntimeError, match="belongs to another user"):
+        make_app(tmp_path, UPLOAD_WORKDIR=str(taken))
+    assert stat.S_IMODE(os.stat(taken).st_mode) == mode
+
+
+def test_a_slot_folder_another_user_made_first_is_refused(app):
+    """The same for the decoders' slot locks (/dev/shm/prystan-sandbox-<first uid>): whoever owns that folder can
+    delete a held lock's file, and two children would then run under one user id."""
+    if os.geteuid() != 0:
+        pytest.fail("CI runs as root") if IN_CI else pytest.skip("not root: cannot make another user's folder")
+    settings = sandbox.Settings(**(sandbox.settings_from(app.config).__dict__ | {"uid_base": 3_999_000 + os.getpid()}))
+    taken = sandbox.slot_dir(settings)
+    try:
+        os.chown(taken, 65534, 65534)
+        with pytest.raises(RuntimeError, match="belongs to another user"):
+            sandbox.slot_dir(settings)
+    finally:
+        os.rmdir(taken)
+
+
 def test_a_pdf_bomb_is_refused_within_the_cpu_limit(tmp_path):
     started = time.monotonic()
     (message,) = refusal(tmp_path, [(files.pdf_bomb(), "bomb.pdf")], config={"SCRUB_CPU_SECONDS": 2})

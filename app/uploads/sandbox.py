@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass
 
 from app.uploads import scrub
+from app.uploads.storage import own_folder
 
 SCRUBBER = scrub.__file__
 log = logging.getLogger(__name__)
@@ -193,12 +194,14 @@ def readable_paths() -> list[str]:
 def slot_dir(settings: Settings) -> str:
     """The lock files of the slots: one folder for the whole machine where there is /dev/shm, per range of user ids,
     so that two sites (or two test runs) on one machine never run two children under one user id at once."""
-    # S108: shared on purpose by every site on the machine that uses these user ids; made 0700.
+    # S108: shared on purpose by every site on the machine that uses these user ids; made 0700, and refused if
+    # another user made it first.
     if os.path.isdir("/dev/shm"):  # noqa: S108
         path = f"/dev/shm/prystan-sandbox-{settings.uid_base}"  # noqa: S108
     else:
         path = os.path.join(settings.workdir, ".slots")
     os.makedirs(path, mode=0o700, exist_ok=True)
+    own_folder(path)
     return path
 
 

@@ -6,6 +6,7 @@ owner-only; the S3 one (app/uploads/s3.py) in a private bucket. app/uploads/stor
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -17,6 +18,16 @@ _KEY = re.compile(rf"[0-9a-f]{{32}}(-thumb[1-{PREVIEWS_MAX - 1}]?)?")
 
 class StorageError(Exception):
     pass
+
+
+def own_folder(folder: str) -> os.stat_result:
+    """A folder's status, refused if another user made it. A name in a shared place (/dev/shm/prystan-<uid>) can be
+    taken first by anyone on the machine, who could then list, swap or delete what the app puts in it; root's own
+    shared folders (/dev/shm, /tmp) are allowed."""
+    found = os.stat(folder)
+    if found.st_uid not in (os.geteuid(), 0):
+        raise RuntimeError(f"{folder} belongs to another user (uid {found.st_uid}): remove it, or choose another.")
+    return found
 
 
 def new_key() -> str:

@@ -6,10 +6,12 @@ change) ends every older session on the server.
 """
 
 import time
+from collections.abc import Callable
 
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
 
 from app import seclog, staff
 from app.extensions import db, htmx
@@ -67,24 +69,25 @@ def enforce_timeouts() -> None:
         session["seen_at"] = now
 
 
-def redirect_to(target: str):
+def redirect_to(target: str) -> Response:
     """A redirect that also works for htmx requests (HX-Redirect makes htmx load the whole page)."""
     if htmx:
-        return HTMXResponseClientRedirect(target, status=401 if "login" in target else 200)
+        response: Response = HTMXResponseClientRedirect(target, status=401 if "login" in target else 200)
+        return response
     return redirect(target)
 
 
-def unauthorized():
+def unauthorized() -> Response:
     """Send anyone not signed in to the sign-in page, and back here afterwards."""
     seclog.event("sign_in_required", endpoint=request.endpoint, method=request.method)
     path = request.full_path.rstrip("?") if request.method == "GET" and not htmx else None
     return redirect_to(url_for("auth.login", next=path))
 
 
-def guard(permission: str):
+def guard(permission: str) -> Callable[[], Response | None]:
     """Build a before_request check: signed in, second factor set up if required, and allowed."""
 
-    def check():
+    def check() -> Response | None:
         if not current_user.is_authenticated:
             return unauthorized()
         if current_user.must_change_password:

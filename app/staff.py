@@ -10,7 +10,11 @@ code to hold every other module to it): the keys that seal data at rest will be 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql import Executable
 
 from app.audit import record
 from app.extensions import db
@@ -111,10 +115,7 @@ def use_recovery_code(user: User, digest: str) -> bool:
     """Spend the account's recovery code with this keyed hash, in place of the app's code: it is deleted as it is
     used (the caller commits with the sign-in). False if the account has no such code (or another request just
     spent it)."""
-    gone = db.session.execute(
-        delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.digest == digest)
-    )
-    return gone.rowcount == 1
+    return rows_changed(delete(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.digest == digest)) == 1
 
 
 def add_security_key(
@@ -185,8 +186,13 @@ def end_sessions(user: User | None, *, by: User | None = None) -> int:
     statement = update(User).values(session_version=User.session_version + 1)
     if user is not None:
         statement = statement.where(User.id == user.id)
-    ended = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    ended = rows_changed(statement.execution_options(synchronize_session=False))
     detail = f"user {user.id}" if user is not None else "all staff"
     record("sessions_ended", None, actor_id=by.id if by else None, detail=detail)
     db.session.commit()
     return ended
+
+
+def rows_changed(statement: Executable) -> int:
+    """How many rows an UPDATE or a DELETE changed."""
+    return cast("CursorResult[Any]", db.session.execute(statement)).rowcount

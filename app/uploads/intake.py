@@ -16,13 +16,18 @@ import re
 import secrets
 import shutil
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from app.uploads import sandbox
 from app.uploads.scrub import FORMATS, MEDIA
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import FileStorage
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +186,16 @@ class Refusal:
         return message(self.code, name=name, limit=self.limit, mb=self.limit, max=self.limit)
 
 
-def message(code: str, **values) -> str:
+def message(code: str, **values: Any) -> str:
     if code == "media_duration":
-        return ngettext(
-            "%(name)s is longer than %(num)d minute. Send a shorter part of it.",
-            "%(name)s is longer than %(num)d minutes. Send a shorter part of it.",
-            values["limit"],
-            name=values["name"],
+        return cast(
+            str,
+            ngettext(
+                "%(name)s is longer than %(num)d minute. Send a shorter part of it.",
+                "%(name)s is longer than %(num)d minutes. Send a shorter part of it.",
+                values["limit"],
+                name=values["name"],
+            ),
         )
     return str(MESSAGES[code]) % values
 
@@ -234,7 +242,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def receive(files, limits: Limits, workdir: str) -> list[Received]:
+def receive(files: Iterable[FileStorage | None], limits: Limits, workdir: str) -> list[Received]:
     """Copy the chosen files into ``workdir`` and check them; raise FilesRefused naming every bad file."""
     uploads, problems = check(files, limits, workdir)
     if problems:
@@ -242,19 +250,24 @@ def receive(files, limits: Limits, workdir: str) -> list[Received]:
     return uploads
 
 
-def check(files, limits: Limits, workdir: str, *, already: list[Received] = ()) -> tuple[list[Received], list[str]]:
+def check(
+    files: Iterable[FileStorage | None], limits: Limits, workdir: str, *, already: Sequence[Received] = ()
+) -> tuple[list[Received], list[str]]:
     """Copy the chosen files into ``workdir`` and check them, together with files ``already`` kept for the same
     form: the files that passed, and a message for each that did not (and for limits they break together)."""
-    files = [f for f in files if f and f.filename]
-    if len(files) + len(already) > limits.files:
+    chosen = [f for f in files if f and f.filename]
+    if len(chosen) + len(already) > limits.files:
         return [], [message("too_many", max=limits.files)]
-    uploads, problems, seen = [], [], {u.sha256 for u in already}
-    for index, storage in enumerate(files):
-        shown = _BIDI_AND_CONTROL.sub("", storage.filename)[:NAME_MAX] or "file"
+    uploads: list[Received] = []
+    problems: list[str] = []
+    seen = {u.sha256 for u in already}
+    for index, storage in enumerate(chosen):
+        shown = _BIDI_AND_CONTROL.sub("", cast(str, storage.filename))[:NAME_MAX] or "file"
         upload, problem = _receive_one(storage, shown, limits, os.path.join(workdir, f"in-{index}"))
         if problem:
             problems.append(problem)
             continue
+        upload = cast(Received, upload)  # no problem: _receive_one received it
         if upload.sha256 in seen:
             continue  # the same file chosen twice is kept once
         seen.add(upload.sha256)
@@ -281,7 +294,7 @@ def check_file(path: str, shown: str, limits: Limits) -> tuple[Received | None, 
     return upload, [refusal] if refusal else []
 
 
-def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Received | None, str | None]:
+def _receive_one(storage: FileStorage, shown: str, limits: Limits, path: str) -> tuple[Received | None, str | None]:
     digest, size = hashlib.sha256(), 0
     with open(path, "wb") as out:
         while chunk := storage.stream.read(1024 * 1024):
@@ -290,7 +303,7 @@ def _receive_one(storage, shown: str, limits: Limits, path: str) -> tuple[Receiv
                 return None, message("too_large", name=shown, mb=limits.for_name(shown) // 2**20)
             digest.update(chunk)
             out.write(chunk)
-    upload, refusal = _identify(path, shown, storage.filename, size, digest.hexdigest(), limits)
+    upload, refusal = _identify(path, shown, cast(str, storage.filename), size, digest.hexdigest(), limits)
     return upload, refusal.message(shown) if refusal else None
 
 
@@ -336,7 +349,8 @@ def rebuild_coded(
     uploads: list[Received], settings: sandbox.Settings, workdir: str
 ) -> tuple[list[Received], list[tuple[Received, Refusal]]]:
     """As rebuild(), with each refusal as a code (to be kept, and made into words when shown)."""
-    jobs, opened = [], []
+    jobs: list[sandbox.Job] = []
+    opened: list[int] = []
     try:
         for upload in uploads:
             stem = os.path.join(workdir, f"clean-{secrets.token_hex(6)}")
@@ -347,7 +361,7 @@ def rebuild_coded(
             shared = is_media(upload.type)
             if shared:
                 os.chmod(upload.path, 0o644)
-            job = {
+            job: sandbox.Job = {
                 "type": upload.type,
                 "src": os.open(upload.path, os.O_RDONLY),
                 "dst": _writable(upload.clean_path, shared),
@@ -360,9 +374,10 @@ def rebuild_coded(
     finally:
         for fd in opened:
             os.close(fd)
-    refused, cleaned = [], []
-    for upload, result in zip(uploads, results, strict=True):
-        result = trusted(result, upload)
+    refused: list[tuple[Received, Refusal]] = []
+    cleaned: list[Received] = []
+    for upload, answer in zip(uploads, results, strict=True):
+        result = trusted(answer, upload)
         if not result["ok"]:
             if result.get("internal"):
                 log.error("decoder sandbox failed on a %s file: %s", upload.type, result["internal"])
@@ -380,10 +395,10 @@ def rebuild_coded(
     return cleaned, refused
 
 
-def trusted(result, upload: Received) -> dict:
+def trusted(result: object, upload: Received) -> dict[str, Any]:
     """The child's answer, believed only as far as it can be: a child taken over by a hostile file could claim
     any type (text/html, say) or size. Anything but what this kind of file becomes is a refusal."""
-    refused = {"ok": False, "error": "limits", "limit": None}
+    refused: dict[str, Any] = {"ok": False, "error": "limits", "limit": None}
     if not isinstance(result, dict) or result.get("ok") not in (True, False):
         return refused
     if not result["ok"]:
@@ -408,7 +423,7 @@ def discard(workdir: str) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def limits_from(config) -> Limits:
+def limits_from(config: Mapping[str, Any]) -> Limits:
     media = bool(config.get("MEDIA_TOOLS"))
     return Limits(
         files=int(config["UPLOAD_MAX_FILES"]),

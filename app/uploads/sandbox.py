@@ -38,13 +38,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import IO, Any, TypedDict, cast
 
 from app.uploads import scrub
 from app.uploads.storage import own_folder
 
 SCRUBBER = scrub.__file__
 log = logging.getLogger(__name__)
+
+
+class Job(TypedDict):
+    """One file for a child: its sniffed type and the descriptors of the original, the clean copy and the previews."""
+
+    type: str
+    src: int
+    dst: int
+    previews: list[int]
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,10 @@ class Settings:
     memory: int  # bytes of address space per child
     file_size: int  # largest file a child may write, in bytes
     uid_base: int  # a child in slot i runs as user id uid_base + i where the app can switch user
-    child: dict  # what the scrubber needs to know: pixel limit, dpi, pages, media tools and duration
+    child: dict[str, Any]  # what the scrubber needs to know: pixel limit, dpi, pages, media tools and duration
 
 
-def settings_from(config) -> Settings:
+def settings_from(config: Mapping[str, Any]) -> Settings:
     tools = config.get("MEDIA_TOOLS") or {}
     output = int(config["SCRUB_OUTPUT_MB"]) * 2**20
     if tools:  # a rebuilt video is about as large as the one sent
@@ -119,7 +130,7 @@ def isolation(uid_base: int = 64000, slots: int = 64) -> Isolation:
     another user id (where this user namespace maps the sandbox's ids)?"""
     root = os.geteuid() == 0
     switches = can_switch_user() and mapped(uid_base, slots)
-    candidates = [("unshare", "--net", "--")] if root else []
+    candidates: list[tuple[str, ...]] = [("unshare", "--net", "--")] if root else []
     if not switches:
         # (Inside a new user namespace a service with CAP_SETUID could no longer take the slot's user id: where
         # it switches users, its network must be taken away by its unit instead, PrivateNetwork=yes.)
@@ -169,7 +180,7 @@ def mapped(first: int, count: int) -> bool:
     return any(inside <= first and first + count <= inside + length for inside, _outside, length in ranges)
 
 
-def media_rights(settings: Settings, media_fds: dict) -> dict:
+def media_rights(settings: Settings, media_fds: dict[str, list[int]]) -> dict[str, list[str] | list[int]]:
     """What a child running ffmpeg and ffprobe may reach besides Python: the two programs and the system's
     libraries (read and run), and the media jobs' own files through the descriptors it was given: it reopens them
     as /proc/self/fd/N, since both tools need to seek (read the source; write the results)."""
@@ -219,7 +230,7 @@ def try_slot(settings: Settings) -> tuple[int, int] | None:
     return None
 
 
-def wait_for_slot(settings: Settings, deadline: float, wanted) -> tuple[int, int] | None:
+def wait_for_slot(settings: Settings, deadline: float, wanted: Callable[[], bool]) -> tuple[int, int] | None:
     """Wait for a slot until the deadline, or until ``wanted()`` says none is needed any more."""
     pause = 0.01
     while wanted():
@@ -247,7 +258,7 @@ class Child:
         types: list[str],
         jobs: int,
         script: str = SCRUBBER,
-        media_fds: dict | None = None,
+        media_fds: dict[str, list[int]] | None = None,
     ):
         found = isolation(settings.uid_base, settings.slots)
         self.folder = tempfile.mkdtemp(dir=settings.workdir, prefix="child-")  # empty; the child's working folder
@@ -277,13 +288,15 @@ class Child:
         )
         self.send(child_settings)
 
-    def send(self, message: dict) -> None:
-        self.process.stdin.write((json.dumps(message) + "\n").encode())
-        self.process.stdin.flush()
+    def send(self, message: Mapping[str, object]) -> None:
+        stdin = cast(IO[bytes], self.process.stdin)  # Popen(stdin=PIPE)
+        stdin.write((json.dumps(message) + "\n").encode())
+        stdin.flush()
 
-    def receive(self, deadline: float) -> dict | None:
-        """The next line the child writes, or None if it died or the deadline passed (then it is killed)."""
-        fd = self.process.stdout.fileno()
+    def receive(self, deadline: float) -> object:
+        """The next line the child writes, or None if it died or the deadline passed (then it is killed). Any JSON
+        value: a child taken over by a hostile file may write anything (intake.trusted() checks it)."""
+        fd = cast(IO[bytes], self.process.stdout).fileno()  # Popen(stdout=PIPE)
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
@@ -303,18 +316,18 @@ class Child:
     def close(self) -> int | None:
         """End the child and return how it ended (a negative number: the signal that ended it)."""
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            cast(IO[bytes], self.process.stdin).close()
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.process.wait()
-        self.process.stdout.close()
+        cast(IO[bytes], self.process.stdout).close()
         shutil.rmtree(self.folder, ignore_errors=True)
         return code
 
 
-def died(code: int | None, rebuilding: bool = False) -> dict:
+def died(code: int | None, rebuilding: bool = False) -> dict[str, Any]:
     """Why a child stopped before it answered."""
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         return {"ok": False, "error": "video_too_slow" if rebuilding else "too_slow", "limit": None}
@@ -327,7 +340,7 @@ class Deadline:
     visitor waiting on the plain form (and the proxy in front) knows the longest wait: SCRUB_TIMEOUT +
     SCRUB_VIDEO_CPU_SECONDS."""
 
-    def __init__(self, timeout: float, video_seconds: float, clock=time.monotonic):
+    def __init__(self, timeout: float, video_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.at = clock() + timeout
         self.last = self.at + video_seconds
@@ -342,7 +355,7 @@ class Deadline:
         return self.clock() >= self.at
 
 
-def answer(child: Child, deadline: Deadline) -> tuple[dict | None, bool]:
+def answer(child: Child, deadline: Deadline) -> tuple[object, bool]:
     """The child's result for the job it was sent (None: it died or ran out of time), and whether it was re-encoding
     a video. Its note that it starts one is believed once per job: the most a hostile file gets is one budget."""
     result = child.receive(deadline.at)
@@ -352,7 +365,7 @@ def answer(child: Child, deadline: Deadline) -> tuple[dict | None, bool]:
     return child.receive(deadline.at), True
 
 
-def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) -> list[dict]:
+def run_jobs(settings: Settings, jobs: list[Job], *, script: str = SCRUBBER) -> list[object]:
     """Run every job in sandboxed children, as many at once as free slots allow; one result per job, in order.
 
     A job is {"type", "src": fd, "dst": fd, "previews": [fd, ...]}; each child receives every job's descriptors
@@ -361,10 +374,10 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
     if not jobs:
         return []
     deadline = Deadline(settings.timeout, settings.video_cpu_seconds)
-    waiting: queue.Queue = queue.Queue()
+    waiting: queue.Queue[int] = queue.Queue()
     for index in range(len(jobs)):
         waiting.put(index)
-    results: list[dict | None] = [None] * len(jobs)
+    results: list[object] = [None] * len(jobs)
     fds = sorted({fd for job in jobs for fd in (job["src"], job["dst"], *job["previews"])})
     types = sorted({job["type"] for job in jobs})
     media = [job for job in jobs if scrub.is_media(job["type"])]
@@ -404,5 +417,9 @@ def run_jobs(settings: Settings, jobs: list[dict], *, script: str = SCRUBBER) ->
         thread.start()
     for thread in threads:
         thread.join()
-    late = {"ok": False, "error": "busy" if all(r is None for r in results) else "too_slow", "limit": None}
+    late: dict[str, Any] = {
+        "ok": False,
+        "error": "busy" if all(r is None for r in results) else "too_slow",
+        "limit": None,
+    }
     return [result or late for result in results]

@@ -2,6 +2,7 @@
 its sender, published ads, articles."""
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -12,7 +13,7 @@ from app.submissions import cases, decisions, threads
 from app.submissions.create import create as create_submission
 
 # Written for the demo: plausible, invented, about no real person.
-SUBMISSIONS = [
+SUBMISSIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "information",
         {

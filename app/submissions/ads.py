@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from app import search
 from app.extensions import db
 from app.models import PUBLIC_ID_PATTERN, Attachment, Submission, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import InstrumentedAttribute
 
 PAGE_SIZE = 20
 _key = tuple_(Submission.published_at, Submission.id)  # the list's order, newest first
@@ -28,7 +32,7 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _contains(column, text: str):
+def _contains(column: InstrumentedAttribute[str | None], text: str) -> ColumnElement[bool]:
     return column.ilike(f"%{escape_like(text)}%", escape="\\")
 
 
@@ -48,7 +52,7 @@ def page(
     position = position_of(after)
     stretched = found if found and not found.few else None
     if found and not stretched:
-        query = query.where(found.condition)
+        query = query.where(cast("ColumnElement[bool]", found.condition))
     rows, more = search.keyset_page(query, _key, position, size, stretched=stretched, newest_first=True)
     ads = [row[0] for row in rows]
     return ads, (cursor_of(ads[-1]) if more else None)
@@ -56,7 +60,8 @@ def page(
 
 def cursor_of(ad: Submission) -> str:
     """The next page's cursor for readers: the time and the public id of the last ad shown, never its row id."""
-    return f"{ad.published_at.isoformat()}_{ad.public_id}"
+    published_at = cast("datetime", ad.published_at)  # a live ad is published
+    return f"{published_at.isoformat()}_{ad.public_id}"
 
 
 def position_of(cursor: str | None) -> tuple[datetime, int] | None:

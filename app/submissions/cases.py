@@ -7,6 +7,9 @@ that says who did what. Notes are added, never edited, and leave the version alo
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, cast
+
 from sqlalchemy import func, select
 
 from app import erasure
@@ -38,7 +41,7 @@ def done(submission_id: int, seen_version: int, user: User, *, forget_contact: b
     """Close a case. With ``forget_contact`` the Telegram username goes at once, with the duplicate check's digest
     (made from it), and the database files are cleared of it as after a withdrawal. The text stays until
     CASE_RETENTION_DAYS have passed (retention.py)."""
-    values = {"done_at": utcnow()}
+    values: dict[str, datetime | None] = {"done_at": utcnow()}
     if forget_contact:
         values |= {"telegram": None, "dedupe_digest": None}
     result = _case_change(submission_id, seen_version, user, "forgotten" if forget_contact else "done", values)
@@ -47,7 +50,9 @@ def done(submission_id: int, seen_version: int, user: User, *, forget_contact: b
     return result
 
 
-def _case_change(submission_id: int, seen_version: int, user: User, action: str, values: dict, **kwargs) -> Result:
+def _case_change(
+    submission_id: int, seen_version: int, user: User, action: str, values: dict[str, Any], **kwargs: Any
+) -> Result:
     try:
         return change(submission_id, seen_version, user, action, values, extra=Submission.is_open_case, **kwargs)
     except Conflict as conflict:
@@ -64,7 +69,7 @@ def add_note(submission_id: int, user: User, body: str) -> Note:
     if not body:
         raise NotAllowed("empty note")
     notes = select(func.count()).select_from(Note).where(Note.submission_id == submission_id)
-    if db.session.scalar(notes) >= Note.PER_ITEM:
+    if cast("int", db.session.scalar(notes)) >= Note.PER_ITEM:
         raise NotAllowed("too many notes")
     note = Note(submission_id=submission_id, author_id=user.id, body=body)
     db.session.add(note)

@@ -3,7 +3,9 @@
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -17,11 +19,11 @@ from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
 def create(
     kind: str,
-    fields: dict,
+    fields: dict[str, Any],
     *,
     locale: str,
     receipt_key: bytes,
-    uploads: list[Received] = (),
+    uploads: Sequence[Received] = (),
     storage: Storage | None = None,
 ) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
@@ -46,7 +48,7 @@ def create(
     return code
 
 
-def store_files(uploads: list[Received], storage: Storage | None, written: list[str]) -> list[Attachment]:
+def store_files(uploads: Sequence[Received], storage: Storage | None, written: list[str]) -> list[Attachment]:
     """Write scrubbed files and their previews to the store; return their rows (not yet added to the session).
 
     Every key written is appended to ``written``, so that the caller can remove them if its commit fails.
@@ -54,6 +56,7 @@ def store_files(uploads: list[Received], storage: Storage | None, written: list[
     rows = []
     for upload in uploads:
         key = new_key()
+        storage = cast("Storage", storage)  # files come with a store; only a form without files passes None
         storage.put_file(upload.clean_path, key)
         written.append(key)
         for index, path in enumerate(upload.previews):
@@ -78,6 +81,7 @@ def undo_files(storage: Storage | None, written: list[str]) -> None:
     """Roll back a failed store: the transaction, and the files it would have named."""
     db.session.rollback()
     for key in written:
+        storage = cast("Storage", storage)  # a key was written, so there is a store
         # A store failing again here must not hide the first error; `flask uploads gc` removes the rest.
         with contextlib.suppress(StorageError):
             storage.delete(key)

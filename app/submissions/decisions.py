@@ -11,13 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from app import labels
 from app.audit import latest_event, record
 from app.extensions import db
 from app.models import Attachment, Event, Submission, User, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from sqlalchemy import CursorResult
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -41,10 +48,10 @@ class NotAllowed(Exception):
 @dataclass
 class Result:
     submission: Submission
-    event: Event
+    event: Event | None  # None: an edit that changed nothing
 
 
-def _free_for(user: User, now: datetime):
+def _free_for(user: User, now: datetime) -> ColumnElement[bool]:
     """The item is not claimed by someone else right now."""
     return ~Submission.claimed_by_other(user.id, now)
 
@@ -54,18 +61,22 @@ def change(
     seen_version: int,
     user: User,
     action: str,
-    values: dict,
+    values: dict[str, Any],
     *,
     now: datetime | None = None,
-    extra=None,
+    extra: ColumnElement[bool] | SQLCoreOperations[bool] | None = None,
     detail: str = "",
-    then=None,
+    then: Callable[[], None] | None = None,
 ) -> Result:
     """Apply ``values`` if the item is still as the user saw it (and not claimed by another at ``now``); record the
     event; commit. ``then`` runs in the same transaction, after the item has changed.
     """
     now = now or utcnow()
-    conditions = [Submission.id == submission_id, Submission.version == seen_version, _free_for(user, now)]
+    conditions: list[ColumnElement[bool] | SQLCoreOperations[bool]] = [
+        Submission.id == submission_id,
+        Submission.version == seen_version,
+        _free_for(user, now),
+    ]
     if extra is not None:
         conditions.append(extra)
     statement = (
@@ -74,14 +85,15 @@ def change(
         .values(version=Submission.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(statement).rowcount != 1:
+    if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         raise _conflict(submission_id, user, now)
     if then is not None:
         then()
     event = record(action, submission_id, actor_id=user.id, detail=detail)
     db.session.commit()
-    submission = db.session.get(Submission, submission_id, populate_existing=True)
+    # the row was just changed in this transaction
+    submission = cast("Submission", db.session.get(Submission, submission_id, populate_existing=True))
     return Result(submission, event)
 
 
@@ -108,12 +120,12 @@ def claim(submission_id: int, user: User) -> Submission:
         .values(claimed_by_id=user.id, claimed_until=now + timedelta(minutes=CLAIM_MINUTES))
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(statement).rowcount != 1:
+    if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         raise _conflict(submission_id, user, now)
     record("claimed", submission_id, actor_id=user.id)
     db.session.commit()
-    return db.session.get(Submission, submission_id, populate_existing=True)
+    return cast("Submission", db.session.get(Submission, submission_id, populate_existing=True))  # just claimed
 
 
 def release(submission_id: int, user: User) -> None:
@@ -127,7 +139,7 @@ def release(submission_id: int, user: User) -> None:
     db.session.commit()
 
 
-def approve(submission_id: int, seen_version: int, user: User, public_images=()) -> Result:
+def approve(submission_id: int, seen_version: int, user: User, public_images: Iterable[int | str] = ()) -> Result:
     """Approve a pending item. An ad is published until it expires, with the images chosen here; information or a
     contact is taken on: it becomes a case, open and assigned to the one who took it on.
 
@@ -149,7 +161,7 @@ def approve(submission_id: int, seen_version: int, user: User, public_images=())
     else:
         values |= {"assigned_to_id": user.id, "done_at": None}
 
-    def show_images():
+    def show_images() -> None:
         db.session.execute(
             update(Attachment)
             .where(Attachment.submission_id == submission_id)
@@ -197,7 +209,7 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
         raise
 
 
-def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict) -> Result:
+def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict[str, Any]) -> Result:
     """Change an ad's text before it is approved; the event names the fields, never their content."""
     current = db.session.get(Submission, submission_id)
     if current is None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import update
 
@@ -17,15 +18,20 @@ from app.models import Submission, utcnow
 from app.submissions.decisions import EDITABLE
 from app.submissions.retention import erase
 
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
+    from app.uploads.storage import Storage
+
 EXPIRY_WARNING_DAYS = 3
 
 
-def withdraw(submission: Submission, storage) -> None:
+def withdraw(submission: Submission, storage: Storage) -> None:
     """Delete a submission, its files and its thread for good at its submitter's request; the audit keeps the id."""
     erase(submission, storage, "withdrawn", detail=submission.kind)
 
 
-def edit(submission: Submission, changes: dict) -> bool | None:
+def edit(submission: Submission, changes: dict[str, Any]) -> bool | None:
     """Change an ad's text for its owner and send it back to the queue, keeping what it said before for the
     moderator's comparison. None if nothing changed; False if the ad can no longer be edited."""
     changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(submission, k)}
@@ -52,7 +58,7 @@ def edit(submission: Submission, changes: dict) -> bool | None:
         )
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(statement).rowcount != 1:
+    if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         return False
     record("resubmitted", submission.id, detail="changed: " + ", ".join(sorted(changed)))
@@ -97,10 +103,13 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 def expires_soon(submission: Submission) -> bool:
     """A live ad with less than EXPIRY_WARNING_DAYS left: /status says so beside the renew button."""
     now = utcnow()
-    return submission.is_live_ad(now) and submission.expires_at - now < timedelta(days=EXPIRY_WARNING_DAYS)
+    # a live ad has an expiry
+    return submission.is_live_ad(now) and cast("datetime", submission.expires_at) - now < timedelta(
+        days=EXPIRY_WARNING_DAYS
+    )
 
 
-def _owner_change(submission: Submission, action: str, values: dict) -> bool:
+def _owner_change(submission: Submission, action: str, values: dict[str, Any]) -> bool:
     """Change a published ad for its owner if it is still approved and open; record it. False if not."""
     statement = (
         update(Submission)
@@ -113,7 +122,7 @@ def _owner_change(submission: Submission, action: str, values: dict) -> bool:
         .values(version=Submission.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(statement).rowcount != 1:
+    if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         return False
     record(action, submission.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
@@ -11,6 +12,11 @@ from sqlalchemy.orm import selectinload
 from app import cursors, search
 from app.extensions import db
 from app.models import Attachment, Submission
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import SQLCoreOperations
+
+    from app.models import Event
 
 PAGE_SIZE = 25
 COUNT_LIMIT = 2000
@@ -41,8 +47,8 @@ class Row:
     attachments: int
 
 
-def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = True) -> list:
-    status = Submission.status
+def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = True) -> list[SQLCoreOperations[bool]]:
+    status: SQLCoreOperations[str] = Submission.status
     if found and found.few:
         # `|| ''` keeps the database from walking the whole queue's index for a handful of known ids.
         status = Submission.status + ""
@@ -59,15 +65,15 @@ def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = Tr
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     if found:
-        conditions.append(found.condition)
+        conditions.append(cast("SQLCoreOperations[bool]", found.condition))
     return conditions
 
 
-def _view(filters: Filters, status) -> list:
+def _view(filters: Filters, status: SQLCoreOperations[str]) -> list[SQLCoreOperations[bool]]:
     if filters.view == "answers":
         return [Submission.new_answer.is_(True), status.in_(("pending", "approved"))]
     if filters.view in ("open", "mine"):
-        conditions = [Submission.is_open_case]
+        conditions: list[SQLCoreOperations[bool]] = [Submission.is_open_case]
         if filters.view == "mine":
             conditions.append(Submission.assigned_to_id == filters.user_id)
         return conditions
@@ -76,10 +82,10 @@ def _view(filters: Filters, status) -> list:
 
 def case_counts(user_id: int) -> dict[str, int]:
     """How many items each view holds (the "Cases" tabs)."""
-    counted = {}
+    counted: dict[str, int] = {}
     for view in VIEWS:
         conditions = _view(Filters(view=view, user_id=user_id), Submission.status)
-        counted[view] = db.session.scalar(select(func.count()).select_from(Submission).where(*conditions))
+        counted[view] = cast("int", db.session.scalar(select(func.count()).select_from(Submission).where(*conditions)))
     return counted
 
 
@@ -109,8 +115,10 @@ def counts(filters: Filters) -> tuple[dict[str, int], bool]:
     matching = select(Submission.kind).where(*_where(filters, _found(filters), with_kind=False))
     if filters.q:
         matching = matching.limit(COUNT_LIMIT + 1)
-    matching = matching.subquery()
-    found = dict(db.session.execute(select(matching.c.kind, func.count()).group_by(matching.c.kind)).all())
+    subquery = matching.subquery()
+    found: dict[str, int] = dict(
+        db.session.execute(select(subquery.c.kind, func.count()).group_by(subquery.c.kind)).all()
+    )
     result = {kind: found.get(kind, 0) for kind in Submission.KINDS}
     result["all"] = sum(found.values())
     if filters.q and result["all"] > COUNT_LIMIT:
@@ -127,10 +135,10 @@ def arrived_since(last_id: int, filters: Filters) -> int:
     """Items that arrived after the page was drawn and match its filters."""
     conditions = _where(filters, _found(filters))
     query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *conditions)
-    return db.session.scalar(query)
+    return cast("int", db.session.scalar(query))  # a count is never NULL
 
 
-def history(submission_id: int) -> list:
+def history(submission_id: int) -> list[Event]:
     from app.models import Event
 
     query = select(Event).where(Event.submission_id == submission_id).order_by(Event.id)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from sqlalchemy import func, select, update
 
 from app.audit import record
 from app.extensions import db
 from app.models import Report, Submission, utcnow
 from app.submissions.decisions import NotAllowed
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 
 def report(submission_id: int, reason: str, note: str, *, threshold: int) -> bool:
@@ -20,25 +25,28 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
     db.session.add(Report(submission_id=submission_id, reason=reason, note=(note or "")[: Report.NOTE_MAX]))
     record("reported", submission_id, detail=reason)
     db.session.flush()
-    count = db.session.scalar(
+    count = db.session.scalar(  # a count is never NULL
         select(func.count(Report.id)).where(
             Report.submission_id == submission_id, Report.created_at >= submission.published_at
         )
     )
     returned = False
-    if count >= threshold:
+    if cast("int", count) >= threshold:
         returned = (
-            db.session.execute(
-                update(Submission)
-                .where(Submission.id == submission_id, Submission.status == "approved")
-                .values(
-                    status="pending",
-                    published_at=None,
-                    decided_at=None,
-                    decided_by_id=None,
-                    version=Submission.version + 1,
-                )
-                .execution_options(synchronize_session=False)
+            cast(
+                "CursorResult[Any]",
+                db.session.execute(
+                    update(Submission)
+                    .where(Submission.id == submission_id, Submission.status == "approved")
+                    .values(
+                        status="pending",
+                        published_at=None,
+                        decided_at=None,
+                        decided_by_id=None,
+                        version=Submission.version + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
             == 1
         )

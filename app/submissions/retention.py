@@ -16,14 +16,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
 from app.uploads.storage import derived_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
+    from app.uploads.storage import Storage
 
 # The tables a submission's text, files' names, reports and thread live in: what erasing one changes.
 SUBMISSION_TABLES = ("submissions", "attachments", "reports", "messages", "notes")
@@ -36,7 +42,9 @@ class Purged:
     events: int = 0
 
 
-def erase(submission: Submission, storage, action: str, *, actor_id: int | None = None, detail: str = "") -> None:
+def erase(
+    submission: Submission, storage: Storage, action: str, *, actor_id: int | None = None, detail: str = ""
+) -> None:
     """Delete one submission now, with its files, reports, notes and thread; the audit keeps its id and ``action``."""
     keys = [k for a in submission.attachments for k in (a.storage_key, *derived_keys(a.storage_key))]
     record(action, submission.id, actor_id=actor_id, detail=detail)
@@ -48,7 +56,7 @@ def erase(submission: Submission, storage, action: str, *, actor_id: int | None 
     erasure.settle(SUBMISSION_TABLES)
 
 
-def delete_now(submission_id: int, user: User, storage) -> bool:
+def delete_now(submission_id: int, user: User, storage: Storage) -> bool:
     """An admin deletes an item at once, whatever its state (after a confirmation step in the web layer)."""
     submission = db.session.get(Submission, submission_id)
     if submission is None or not user.can("administer"):
@@ -57,7 +65,7 @@ def delete_now(submission_id: int, user: User, storage) -> bool:
     return True
 
 
-def due(now: datetime, *, retention_days: int, ad_retention_days: int, case_retention_days: int):
+def due(now: datetime, *, retention_days: int, ad_retention_days: int, case_retention_days: int) -> ColumnElement[bool]:
     """The submissions whose time is up."""
     decided_before = now - timedelta(days=retention_days)
     ad_gone_before = now - timedelta(days=ad_retention_days)
@@ -83,7 +91,7 @@ def due(now: datetime, *, retention_days: int, ad_retention_days: int, case_rete
 
 
 def purge(
-    storage,
+    storage: Storage,
     *,
     retention_days: int,
     ad_retention_days: int,
@@ -106,11 +114,15 @@ def purge(
     # the database applies.
     for child in (Attachment, Report, Message, Note):
         db.session.execute(delete(child).where(child.submission_id.in_(doomed)))
-    result.submissions = db.session.execute(
-        delete(Submission).where(Submission.id.in_(doomed)).execution_options(synchronize_session=False)
+    result.submissions = cast(
+        "CursorResult[Any]",
+        db.session.execute(
+            delete(Submission).where(Submission.id.in_(doomed)).execution_options(synchronize_session=False)
+        ),
     ).rowcount
-    result.events = db.session.execute(
-        delete(Event).where(Event.created_at < now - timedelta(days=event_retention_days))
+    result.events = cast(
+        "CursorResult[Any]",
+        db.session.execute(delete(Event).where(Event.created_at < now - timedelta(days=event_retention_days))),
     ).rowcount
     record("purged", None, detail=f"{result.submissions} items, {result.files} files, {result.events} events")
     db.session.commit()

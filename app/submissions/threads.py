@@ -8,6 +8,9 @@ day only, as the audit log does for what a submitter does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
 from sqlalchemy import func, select, update
 
 from app.audit import day_of, record
@@ -15,6 +18,12 @@ from app.extensions import db
 from app.models import Message, Submission, User, utcnow
 from app.submissions.create import store_files, undo_files
 from app.submissions.decisions import NotAllowed, gone
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
+
+    from app.uploads.intake import Received
+    from app.uploads.storage import Storage
 
 
 def is_open(submission: Submission) -> bool:
@@ -29,7 +38,7 @@ def can_answer(submission: Submission) -> bool:
 
 def full(submission: Submission) -> bool:
     count = select(func.count()).select_from(Message).where(Message.submission_id == submission.id)
-    return db.session.scalar(count) >= Message.PER_ITEM
+    return cast("int", db.session.scalar(count)) >= Message.PER_ITEM
 
 
 def write(submission_id: int, user: User, body: str) -> Message:
@@ -46,7 +55,9 @@ def write(submission_id: int, user: User, body: str) -> Message:
     return message
 
 
-def answer(submission: Submission, body: str, *, uploads=(), storage=None) -> Message:
+def answer(
+    submission: Submission, body: str, *, uploads: Sequence[Received] = (), storage: Storage | None = None
+) -> Message:
     """The submitter's answer, with files already checked and scrubbed by the intake; stored together."""
     if not can_answer(submission):
         raise NotAllowed("nothing to answer")
@@ -94,4 +105,4 @@ def _set_new_answer(submission_id: int, value: bool) -> bool:
         .values(new_answer=value)
         .execution_options(synchronize_session=False)
     )
-    return db.session.execute(statement).rowcount == 1
+    return cast("CursorResult[Any]", db.session.execute(statement)).rowcount == 1

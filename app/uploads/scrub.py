@@ -42,7 +42,7 @@ import os
 import resource
 import sys
 import warnings
-from typing import NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 # Formats the decoder may use for each sniffed type, and the type each is stored as.
 FORMATS = {
@@ -95,8 +95,15 @@ COPIED = {
 # A video that is not copied is re-encoded to this (MP4, MOV and 3GP take it; WebM does not: such a WebM is refused).
 REBUILT_LONG_SIDE = 1280
 REBUILD = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-threads", "2"]
-REBUILD += ["-fps_mode", "passthrough", "-bsf:v", COPIED["h264"]]  # (x264's own SEI names its settings: dropped too)
+REBUILD += [
+    "-fps_mode",
+    "passthrough",
+    "-bsf:v",
+    cast(str, COPIED["h264"]),
+]  # (x264's own SEI names its settings: dropped too)
 REBUILDING = {"rebuilding": True}
+# A PIL image (PIL.Image.Image), as Any: PIL is imported late, in the child (preload), not here for types alone.
+PILImage = Any
 
 
 def is_media(type_: str) -> bool:
@@ -115,7 +122,7 @@ class RefusedInChild(Exception):
 # --- confinement ------------------------------------------------------------------------------------------
 
 
-def confine(settings: dict) -> None:
+def confine(settings: dict[str, Any]) -> None:
     """Give up everything a decoder does not need, for good, before any hostile byte is read."""
     limit = resource.setrlimit
     limit(resource.RLIMIT_CORE, (0, 0))
@@ -150,14 +157,14 @@ def confine(settings: dict) -> None:
     )
 
 
-def cpu_ceiling(settings: dict) -> int:
+def cpu_ceiling(settings: dict[str, Any]) -> int:
     """CPU seconds this child may use in all: each of its jobs gets its own budget (see allow_cpu); a video
     re-encode, its own (rebuild_args), which ffmpeg may be given only under this ceiling."""
     video = settings.get("video_cpu_seconds", 0) + 5 if any(is_media(t) for t in settings.get("types", ())) else 0
-    return settings["cpu_seconds"] * settings["jobs"] + video + 1
+    return cast(int, settings["cpu_seconds"] * settings["jobs"] + video + 1)
 
 
-def allow_cpu(settings: dict) -> None:
+def allow_cpu(settings: dict[str, Any]) -> None:
     """One more job's CPU budget, counted from what the child has used so far; SIGXCPU ends it past that."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spent = int(usage.ru_utime + usage.ru_stime) + 1
@@ -182,7 +189,7 @@ class PathBeneath(ctypes.Structure):
     _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def landlock_abi(libc=None) -> int:
+def landlock_abi(libc: ctypes.CDLL | None = None) -> int:
     """The Landlock ABI version the kernel offers; 0 where there is none."""
     libc = libc or ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
@@ -190,7 +197,13 @@ def landlock_abi(libc=None) -> int:
     return max(int(version), 0)
 
 
-def landlock(libc, readable: list[str], executable=(), read_fds=(), write_fds=()) -> int:
+def landlock(
+    libc: ctypes.CDLL,
+    readable: list[str],
+    executable: list[str] | tuple[str, ...] = (),
+    read_fds: list[int] | tuple[int, ...] = (),
+    write_fds: list[int] | tuple[int, ...] = (),
+) -> int:
     """Deny every path but ``readable`` (read-only: the Python installation) and ``executable`` (read and run:
     ffmpeg, ffprobe and the libraries they load), every file but those of ``read_fds`` (read) and ``write_fds``
     (write), every TCP bind and connect (ABI 4), and signals and abstract sockets outside this process (ABI 6).
@@ -231,7 +244,7 @@ def landlock(libc, readable: list[str], executable=(), read_fds=(), write_fds=()
 # --- images ---------------------------------------------------------------------------------------------
 
 
-def pixels_only(image):
+def pixels_only(image: PILImage) -> PILImage:
     """A new image holding the pixels and nothing else (no info, no profile)."""
     from PIL import Image
 
@@ -246,7 +259,7 @@ def pixels_only(image):
     return clean
 
 
-def save_still(clean, out, fmt: str) -> None:
+def save_still(clean: PILImage, out: IO[bytes], fmt: str) -> None:
     extra = {"transparency": clean.info["transparency"]} if "transparency" in clean.info else {}
     if fmt == "JPEG":
         clean.convert("RGB").save(out, "JPEG", quality=90)
@@ -258,20 +271,26 @@ def save_still(clean, out, fmt: str) -> None:
         clean.save(out, "GIF", **extra)
 
 
-def save_animation(image, out, fmt: str):
-    frames, durations = [], []
+def save_animation(image: PILImage, out: IO[bytes], fmt: str) -> PILImage:
+    frames: list[PILImage] = []
+    durations: list[int] = []
     for index in range(image.n_frames):
         image.seek(index)
         frames.append(pixels_only(image.convert("RGBA")))
         durations.append(image.info.get("duration", 100))
-    options = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": image.info.get("loop", 0)}
+    options: dict[str, Any] = {
+        "save_all": True,
+        "append_images": frames[1:],
+        "duration": durations,
+        "loop": image.info.get("loop", 0),
+    }
     if fmt == "GIF":
         options["disposal"] = 2
     frames[0].save(out, fmt, **options)
     return frames[0]
 
 
-def thumbnail(image, out) -> None:
+def thumbnail(image: PILImage, out: IO[bytes]) -> None:
     """A small JPEG on white, from the cleaned pixels."""
     from PIL import Image
 
@@ -286,7 +305,7 @@ def thumbnail(image, out) -> None:
     flat.save(out, "JPEG", quality=80)
 
 
-def scrub_image(job: dict, files) -> dict:
+def scrub_image(job: dict[str, Any], files: "Files") -> dict[str, Any]:
     from PIL import Image, ImageOps
 
     fmt, stored = FORMATS[job["type"]]
@@ -309,7 +328,7 @@ def scrub_image(job: dict, files) -> dict:
 # --- PDFs -----------------------------------------------------------------------------------------------
 
 
-def scrub_pdf(job: dict, files, settings: dict) -> dict:
+def scrub_pdf(job: dict[str, Any], files: "Files", settings: dict[str, Any]) -> dict[str, Any]:
     """Render every page to pixels with PDFium and make a new PDF of the page images alone."""
     import img2pdf
     import pypdfium2 as pdfium
@@ -319,14 +338,15 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
         pdf = pdfium.PdfDocument(data)  # an owner password alone does not stop PDFium, only a user password does
     except pdfium.PdfiumError as error:
         # PDFium's codes: 4 a (user) password is needed; 0 no error, yet no document: it has no page.
-        code = getattr(error, "err_code", None)
+        code: Any = getattr(error, "err_code", None)
         raise RefusedInChild({4: "pdf_password", 0: "pdf_empty"}.get(code, "unreadable")) from None
     pages = len(pdf)
     if pages == 0:
         raise RefusedInChild("pdf_empty")
     if pages > settings["max_pages"]:
         raise RefusedInChild("pdf_pages", settings["max_pages"])
-    images, previews = [], 0
+    images: list[bytes] = []
+    previews = 0
     for index in range(pages):
         page = pdf[index]
         width, height = page.get_size()  # in points, 1/72 inch
@@ -349,7 +369,9 @@ def scrub_pdf(job: dict, files, settings: dict) -> dict:
 # --- videos and recordings -------------------------------------------------------------------------------
 
 
-def tool(settings: dict, name: str, args: list[str], fds: list[int], limit: int = 1 << 20, cpu: int = 0) -> bytes:
+def tool(
+    settings: dict[str, Any], name: str, args: list[str], fds: list[int], limit: int = 1 << 20, cpu: int = 0
+) -> bytes:
     """Run ffmpeg or ffprobe on the descriptors ``fds`` (named /proc/self/fd/N in ``args``); its output, or
     RefusedInChild if it fails. With ``cpu``, the program gets that many CPU seconds of its own (SIGXCPU past them), and
     a failure after using them is a RefusedInChild for time."""
@@ -381,7 +403,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def scrub_media(job: dict, settings: dict) -> dict:
+def scrub_media(job: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the first video and first audio stream into a new file of the same kind, and nothing else."""
     muxer = MEDIA[job["type"]].muxer
     src, dst = (f"/proc/self/fd/{job[k]}" for k in ("src", "dst"))
@@ -415,7 +437,9 @@ def scrub_media(job: dict, settings: dict) -> dict:
     return {"ok": True, "type": job["type"], "width": width, "height": height, "previews": previews, "pages": None}
 
 
-def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, float]:
+def media_streams(
+    job: dict[str, Any], settings: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, float]:
     """ffprobe's word on the file: its first video stream (not cover art), first audio stream and duration;
     RefusedInChild if it is not what its name and first bytes said, or too long."""
     src = f"/proc/self/fd/{job['src']}"
@@ -439,7 +463,7 @@ def media_streams(job: dict, settings: dict) -> tuple[dict | None, dict | None, 
     return video, audio, duration
 
 
-def shown_size(video: dict | None) -> tuple[int | None, int | None]:
+def shown_size(video: dict[str, Any] | None) -> tuple[int | None, int | None]:
     """The picture's width and height as it is shown (turned by its display orientation)."""
     if video is None:
         return None, None
@@ -454,14 +478,14 @@ def rebuilt_size(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def bitrate_cap(settings: dict, duration: float) -> list[str]:
+def bitrate_cap(settings: dict[str, Any], duration: float) -> list[str]:
     """A re-encode fits the largest file the child may write, however costly its picture (sensor noise costs bits):
     at most 8 Mbit/s, less for a long video; a quarter of the room is left to its sound."""
     rate = min(8_000_000, int(settings["file_size"] * 8 * 0.75 / max(duration, 1.0)))
     return ["-maxrate", str(rate), "-bufsize", str(2 * rate)]
 
 
-def poster_args(video: dict, fd: int) -> list[str]:
+def poster_args(video: dict[str, Any], fd: int) -> list[str]:
     """A second output: the first frame, upright, at most 480 px wide, as a plain JPEG."""
     poster = f"/proc/self/fd/{fd}"
     scale = "scale='min(480,iw)':-2"
@@ -469,7 +493,7 @@ def poster_args(video: dict, fd: int) -> list[str]:
     return [*args, "-fflags", "+bitexact", "-flags:v", "+bitexact", "-c:v", "mjpeg", "-f", "mjpeg", "-y", poster]
 
 
-def copyable(video: dict) -> bool:
+def copyable(video: dict[str, Any]) -> bool:
     """May this picture be copied: a codec in COPIED whose configuration record holds only what the codec defines
     there? (A muxer writes that record again byte for byte, and filter_units does not filter it.)"""
     codec = video.get("codec_name")
@@ -507,7 +531,7 @@ def avcc_clean(record: bytes) -> bool:
         return False
     sps, at = nal_units(record, 6, record[5] & 0x1F)
     pps, at = nal_units(record, at + 1, record[at])
-    extensions = []
+    extensions: list[bytes] = []
     if at < len(record):  # (written for the high profiles: chroma format, bit depths)
         extensions, at = nal_units(record, at + 4, record[at + 3])
     kinds = [u[0] & 0x1F for u in sps] + [u[0] & 0x1F for u in pps] + [u[0] & 0x1F for u in extensions]
@@ -558,7 +582,7 @@ def vpx_clean(record: bytes) -> bool:
 RECORDS = {"h264": avcc_clean, "hevc": hvcc_clean, "av1": av1c_clean, "vp8": vpx_clean, "vp9": vpx_clean}
 
 
-def tell_parent(message: dict) -> None:
+def tell_parent(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
@@ -569,7 +593,11 @@ def tell_parent(message: dict) -> None:
 class Files:
     """The descriptors of one job, opened on what the parent passed."""
 
-    def __init__(self, job: dict):
+    src: IO[bytes]
+    dst: IO[bytes]
+    previews: list[IO[bytes]]
+
+    def __init__(self, job: dict[str, Any]):
         self.src = os.fdopen(job["src"], "rb", closefd=True)
         self.dst = os.fdopen(job["dst"], "wb", closefd=True)
         self.previews = [os.fdopen(fd, "wb", closefd=True) for fd in job["previews"]]
@@ -579,7 +607,7 @@ class Files:
             f.close()
 
 
-def run(job: dict, settings: dict) -> dict:
+def run(job: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     from PIL import Image
 
     if is_media(job["type"]):

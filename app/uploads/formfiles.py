@@ -15,12 +15,23 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from flask import current_app
 
 from app.uploads import intake, resumable, sandbox
 from app.uploads.stores import resumable_store
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import FileStorage
+
+
+class Kept(TypedDict):
+    """A file kept for a form's next try, as the form shows it."""
+
+    id: str
+    name: str
+    size: int
 
 
 @dataclass
@@ -29,7 +40,7 @@ class Sent:
 
     key: bytes | None  # the form session's upload key (app/submit/tus.py:form_key)
     quota: Callable[[], resumable.Quota]  # what the client may keep (app/submit/tus.py:quota), asked when needed
-    files: list = field(default_factory=list)  # file objects sent with the form now
+    files: list[FileStorage] = field(default_factory=list)  # file objects sent with the form now
     named: list[str] = field(default_factory=list)  # its ``uploads`` field: ids of files received before
     remove: str = ""  # the id of a file received before that the person removed (and nothing else was asked)
 
@@ -41,7 +52,7 @@ class Taken:
 
     saved: Any = None
     messages: list[str] = field(default_factory=list)
-    kept: list[dict] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
     removed: bool = False  # the person removed a file: the form comes back as it was, with no error
     declined: bool = False  # save() took nothing (a duplicate, say): the files stay as they were
 
@@ -83,7 +94,7 @@ def take(sent: Sent, *, valid: Callable[[], bool], save: Callable[[list[intake.R
     return Taken(messages=messages, kept=described(sent.key, kept))
 
 
-def shown(sent: Sent) -> list[dict]:
+def shown(sent: Sent) -> list[Kept]:
     """The files received before that a form carries, as it shows them (a form drawn again after an error of the
     request rather than of the form: an expired token, a limit)."""
     return described(sent.key, named(resumable_store(), sent)[0])
@@ -92,21 +103,28 @@ def shown(sent: Sent) -> list[dict]:
 def named(store: resumable.Store, sent: Sent) -> tuple[list[resumable.PendingUpload], list[str]]:
     """The files received before that the form names and that are this session's; and what is wrong with each it
     names that it cannot send (gone, refused, not arrived whole)."""
-    key, found, missing = sent.key, [], []
+    key = sent.key
+    found: list[resumable.PendingUpload] = []
+    missing: list[str] = []
+    # an upload is found with a key only: where one is, so is the key
     for upload_id in dict.fromkeys(i.strip() for v in sent.named for i in v.split(",")):
         upload = store.get(key, upload_id) if key and upload_id else None
         if upload is not None and upload.state == "clean":
             found.append(upload)
         elif upload is not None and upload.state == "refused":
-            missing += [intake.Refusal(code, limit).message(upload.name(key)) for code, limit in upload.refusals]
+            missing += [
+                intake.Refusal(code, limit).message(upload.name(cast("bytes", key))) for code, limit in upload.refusals
+            ]
         elif upload is not None:
-            missing.append(intake.message("incomplete", name=upload.name(key)))
+            missing.append(intake.message("incomplete", name=upload.name(cast("bytes", key))))
         elif upload_id:
             missing.append(intake.message("gone"))
     return found[: intake.limits_from(current_app.config).files], list(dict.fromkeys(missing))
 
 
-def forget(store, kept: list[resumable.PendingUpload], upload_id: str) -> list[resumable.PendingUpload]:
+def forget(
+    store: resumable.Store, kept: list[resumable.PendingUpload], upload_id: str
+) -> list[resumable.PendingUpload]:
     """The person removed a file received before: it is deleted at once."""
     for upload in kept:
         if upload.id == upload_id:
@@ -115,13 +133,16 @@ def forget(store, kept: list[resumable.PendingUpload], upload_id: str) -> list[r
 
 
 @contextmanager
-def clean_files(store, sent: Sent, kept: list[resumable.PendingUpload]) -> Iterator[list[intake.Received]]:
+def clean_files(
+    store: resumable.Store, sent: Sent, kept: list[resumable.PendingUpload]
+) -> Iterator[list[intake.Received]]:
     """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
     and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
     ones of this request for the corrected form."""
     config = current_app.config
     with work_folder() as workdir:
-        ready = [store.open_clean(sent.key, upload, workdir) for upload in kept]
+        # a form session's files are kept under its key
+        ready = [store.open_clean(cast("bytes", sent.key), upload, workdir) for upload in kept]
         fresh, problems = intake.check(sent.files, intake.limits_from(config), workdir, already=ready)
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
         if problems or failed:
@@ -130,7 +151,9 @@ def clean_files(store, sent: Sent, kept: list[resumable.PendingUpload]) -> Itera
         yield ready + cleaned
 
 
-def keep_sent(store, sent: Sent, kept: list[resumable.PendingUpload]) -> tuple[list[resumable.PendingUpload], list]:
+def keep_sent(
+    store: resumable.Store, sent: Sent, kept: list[resumable.PendingUpload]
+) -> tuple[list[resumable.PendingUpload], list[str]]:
     """A form came back with an error: scrub the files it carried and keep them, encrypted, for this form session
     (an hour), so that the person does not choose them again. Returns the kept ones and what was refused."""
     files = [f for f in sent.files if f and f.filename]
@@ -145,20 +168,24 @@ def keep_sent(store, sent: Sent, kept: list[resumable.PendingUpload]) -> tuple[l
         return more, problems + failed + not_kept
 
 
-def keep(store, sent: Sent, cleaned: list[intake.Received]) -> tuple[list[resumable.PendingUpload], list[str]]:
+def keep(
+    store: resumable.Store, sent: Sent, cleaned: list[intake.Received]
+) -> tuple[list[resumable.PendingUpload], list[str]]:
     """Keep a refused form's clean files for its next try, each within the store's budget and the client's share,
     as a file sent ahead would be: one that does not fit is not kept, and the form says so (choose it again)."""
-    kept, not_kept = [], []
+    kept: list[resumable.PendingUpload] = []
+    not_kept: list[str] = []
     for received in cleaned if sent.key else []:
         try:
-            kept.append(store.keep(sent.key, received, quota=sent.quota()))
+            kept.append(store.keep(cast("bytes", sent.key), received, quota=sent.quota()))
         except resumable.Full:
             not_kept.append(intake.message("not_kept", name=received.name))
     return kept, not_kept
 
 
-def described(key: bytes | None, kept: list[resumable.PendingUpload]) -> list[dict]:
-    return [{"id": u.id, "name": u.name(key), "size": u.clean["size"]} for u in kept]
+def described(key: bytes | None, kept: list[resumable.PendingUpload]) -> list[Kept]:
+    # a file is kept for a form session that has a key
+    return [{"id": u.id, "name": u.name(cast("bytes", key)), "size": u.clean["size"]} for u in kept]
 
 
 @contextmanager

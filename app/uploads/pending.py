@@ -16,6 +16,7 @@ import math
 import os
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.uploads import intake, ledger
 from app.uploads.sealing import cipher_at, seal, unseal
@@ -63,8 +64,10 @@ class PendingUpload:
     holder: str = ""  # holder_tag() of the client that made it
     result: str = ""  # sealed: the length, and the clean file's description or the refusal codes
     # Known only with the key (unsealed from ``result``):
-    clean: dict = field(default_factory=dict)  # the clean file: type, size, sha256, width, height, previews, nonces
-    refusals: list = field(default_factory=list)  # why it was refused: [code, number] pairs (intake.Refusal)
+    clean: dict[str, Any] = field(
+        default_factory=dict
+    )  # the clean file: type, size, sha256, width, height, previews, nonces
+    refusals: list[list[Any]] = field(default_factory=list)  # why it was refused: [code, number] pairs (intake.Refusal)
     # Held by the request that brought it to "finishing", until it has finished it (append, finish):
     finishing_lock: object = field(default=None, repr=False, compare=False)
 
@@ -95,7 +98,7 @@ class PendingUpload:
             return 0
         return sum(e.stat().st_size for e in entries if e.name != "info.json" and e.is_file(follow_symlinks=False))
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         return {
             "length": self.length if self.state in ("receiving", "finishing") else 0,
             "created": self.created,

@@ -34,18 +34,20 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from app.uploads import intake
 from app.uploads.finishing import FINISHING_LOCK, Finishing  # noqa: F401
-from app.uploads.holdings import Full, Holdings, Quota  # noqa: F401  (Full: part of the store's answers)
+from app.uploads.holdings import Full as Full  # part of the store's answers
+from app.uploads.holdings import Holdings
+from app.uploads.holdings import Quota as Quota
 from app.uploads.ledger import IDLE_SECONDS, holder_tag
 from app.uploads.pending import (
     CHUNK,
     ID_LENGTH,
     NAME_MAX,
     ROUND_SECONDS,  # noqa: F401  (read here by tests and bench/)
-    PendingUpload,
-    UploadRefused,
     crypt,
     folders,
     load,
@@ -55,6 +57,12 @@ from app.uploads.pending import (
     seal_clean,
     valid_id,
 )
+from app.uploads.pending import (
+    PendingUpload as PendingUpload,
+)
+from app.uploads.pending import (
+    UploadRefused as UploadRefused,
+)
 from app.uploads.sealing import cipher_at, owner_of, seal
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,12 @@ log = logging.getLogger(__name__)
 EXPIRE_SECONDS = 4 * 3600  # as WTF_CSRF_TIME_LIMIT: the form that would send it expires then
 KEPT_SECONDS = 3600  # files kept after a refused form
 BROWSER_CHUNK = 2 * 2**20  # what the browser sends per PATCH (RESUMABLE_CHUNK_MB), for the PATCH limit
+
+
+class Readable(Protocol):
+    """What append() reads the bytes from: a request's stream (or app/submit/tus.py's Counted around it)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def now() -> float:
@@ -77,7 +91,7 @@ def patch_limit(length: int, chunk: int) -> int:
 class Store(Holdings, Finishing):
     """The files of every form session, under ``root`` (on disk: nothing in it is readable without a key)."""
 
-    def __init__(self, root: str, *, clock=None, chunk: int = BROWSER_CHUNK):
+    def __init__(self, root: str, *, clock: Callable[[], float] | None = None, chunk: int = BROWSER_CHUNK) -> None:
         self.root = root
         self.clock = clock or (lambda: now())
         self.chunk = chunk
@@ -120,7 +134,7 @@ class Store(Holdings, Finishing):
         *,
         seconds: int = EXPIRE_SECONDS,
         quota: Quota | None = None,
-        admit=None,
+        admit: Callable[[list[PendingUpload]], object] | None = None,
     ) -> PendingUpload:
         """A new, empty upload of ``length`` bytes for the key's owner, held for ``quota.client``. In one step
         under the store's lock: ``admit(owned)`` (the form session's own limits; it raises UploadRefused), whether the
@@ -135,7 +149,9 @@ class Store(Holdings, Finishing):
             book.put(upload.id, upload.entry())
         return upload
 
-    def append(self, key: bytes, upload: PendingUpload, offset: int, stream, *, quota: Quota | None = None):
+    def append(
+        self, key: bytes, upload: PendingUpload, offset: int, stream: Readable, *, quota: Quota | None = None
+    ) -> tuple[PendingUpload, bool]:
         """Add the bytes of ``stream`` at ``offset`` (which must be what the server has), encrypted as they come.
         Return the upload as it now is, and whether this request brought it to its end: then finishing it is this
         request's job, and no other's (the state is taken under the lock, with the finishing lock, which the
@@ -248,7 +264,7 @@ class Store(Holdings, Finishing):
             book.put(upload.id, upload.entry())
 
     @contextlib.contextmanager
-    def _locked(self, upload: PendingUpload):
+    def _locked(self, upload: PendingUpload) -> Iterator[PendingUpload | None]:
         """The upload as it is on disk, read under its lock (a flock on its folder, held while a request appends
         or takes its state): another request at it meanwhile is told 423, try again."""
         try:
@@ -265,7 +281,7 @@ class Store(Holdings, Finishing):
             os.close(fd)
 
     @staticmethod
-    def _write(key: bytes, upload: PendingUpload, offset: int, stream) -> tuple[int, bool]:
+    def _write(key: bytes, upload: PendingUpload, offset: int, stream: Readable) -> tuple[int, bool]:
         """Append the stream's bytes at ``offset``, up to the upload's length; return the new offset, and whether
         the stream had more than fitted."""
         with open(upload.data_path, "r+b") as data:

@@ -10,8 +10,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from typing import IO
 
-from app.uploads import intake
+from app.uploads import intake, sandbox
 from app.uploads.pending import PendingUpload
 
 log = logging.getLogger("app.uploads.resumable")
@@ -22,7 +24,15 @@ FINISHING_LOCK = "finishing"  # flock'd by the request finishing an upload: free
 class Finishing:
     """The Store's finishing of uploads (it reads and writes them with the Store's _load, _save and _record)."""
 
-    def finish(self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings, workdir: str) -> PendingUpload:
+    _decrypt: Callable[[bytes, str, str, str], None]
+    _seal_clean: Callable[[bytes, PendingUpload, intake.Received], None]
+    _save: Callable[[PendingUpload], None]
+    _load: Callable[[str], PendingUpload | None]
+    _record: Callable[[PendingUpload], None]
+
+    def finish(
+        self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings: sandbox.Settings, workdir: str
+    ) -> PendingUpload:
         """Check and scrub a complete upload in the sandbox, as the forms' files are; keep only the clean result,
         encrypted. A refusal is kept too, as codes, so that the page can show why; a failure of the server's own
         (a full disk, say) is a refusal that asks for the file again. Called once per upload, by the request
@@ -43,7 +53,9 @@ class Finishing:
             self._release(upload)
         return upload
 
-    def _scrub(self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings, folder: str) -> list:
+    def _scrub(
+        self, key: bytes, upload: PendingUpload, limits: intake.Limits, settings: sandbox.Settings, folder: str
+    ) -> list[intake.Refusal]:
         original = os.path.join(folder, "original")
         self._decrypt(key, upload.data_path, upload.nonce, original)
         received, refusals = intake.check_file(original, upload.name(key), limits)
@@ -62,7 +74,7 @@ class Finishing:
         self._save(upload)
         self._record(upload)
 
-    def _finishing_lock(self, upload: PendingUpload):
+    def _finishing_lock(self, upload: PendingUpload) -> IO[str]:
         """The finishing lock, taken (it is free: the upload's own lock is held, and it is receiving)."""
         lock = open(os.path.join(upload.folder, FINISHING_LOCK), "a")  # noqa: SIM115 (held past this function)
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)

@@ -1,10 +1,13 @@
 """Garbage collection of stored files: orphans after a crash, unfinished writes, missing files; and work folders
 a killed worker left in the RAM-backed work folder."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import select
@@ -13,16 +16,20 @@ from app.models import Attachment
 from app.uploads.storage import derived_keys
 from app.uploads.stores import app_storage
 
+if TYPE_CHECKING:
+    from flask_sqlalchemy.session import Session
+    from sqlalchemy.orm import scoped_session
+
 
 @dataclass
 class Collected:
     removed: int = 0
     leftovers: int = 0
     work_folders: int = 0
-    missing: list = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
 
 
-def collect(session, *, min_age: int) -> Collected:
+def collect(session: scoped_session[Session], *, min_age: int) -> Collected:
     store = app_storage()
     known = dict(session.execute(select(Attachment.storage_key, Attachment.id)).all())
     wanted = set(known) | {derived for k in known for derived in derived_keys(k)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from app.uploads import ledger
@@ -34,6 +35,11 @@ class Quota:
 class Holdings:
     """The Store's disk budget and its ledger (the Store gives ``root``, ``clock``, ``idle``, ``_load`` and
     ``_folders``)."""
+
+    root: str
+    clock: Callable[[], float]
+    _load: Callable[[str], PendingUpload | None]
+    _folders: Callable[[str], list[str]]
 
     def held_bytes(self) -> int:
         """What the store holds of the server's disk budget: for an upload receiving bytes, its whole length (what
@@ -73,13 +79,13 @@ class Holdings:
                 book.drop(upload.id)
 
     @contextlib.contextmanager
-    def _ledger(self, rebuild=None):
+    def _ledger(self, rebuild: Callable[[], dict[str, ledger.Entry]] | None = None) -> Iterator[ledger.Ledger]:
         with ledger.locked(self.root, rebuild or self._entries) as book:
             yield book
 
     def _entries(self) -> dict[str, ledger.Entry]:
         """The ledger's entries, from the folders (the truth)."""
-        entries = {}
+        entries: dict[str, ledger.Entry] = {}
         for owner in self._folders(self.root):
             for folder in self._folders(owner):
                 upload = self._load(folder)

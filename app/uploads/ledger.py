@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 NAME = "ledger.json"
@@ -31,7 +32,7 @@ def holder_tag(client: str, upload_id: str) -> str:
     return tagger(client)(upload_id) if client else ""
 
 
-def tagger(client: str):
+def tagger(client: str) -> Callable[[str], str]:
     """holder_tag() for one client, made once: keyed BLAKE2b, a MAC that costs a creation about 15 ms per 20,000
     uploads waiting (HMAC-SHA256 from Python, 40)."""
     mac_key = hashlib.sha256(b"prystan holder\0" + client.encode()).digest()
@@ -89,7 +90,7 @@ class Ledger:
 
 
 @contextlib.contextmanager
-def locked(root: str, rebuild):
+def locked(root: str, rebuild: Callable[[], dict[str, Entry]]) -> Iterator[Ledger]:
     """The ledger, read under the store's lock (held until the block ends) and written back if it changed; made
     again with ``rebuild()`` (a dict of entries from the folders) if it is missing or unreadable."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)

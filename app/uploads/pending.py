@@ -16,7 +16,7 @@ import math
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, Protocol
 
 from app.uploads import intake, ledger
 from app.uploads.sealing import cipher_at, seal, unseal
@@ -27,6 +27,12 @@ NAME_MAX = 255
 # Times are kept to the minute: the shortest clock the store runs is the ten minutes of IDLE_SECONDS, which a
 # minute keeps within a tenth, and nothing needs the second a person was here.
 ROUND_SECONDS = 60
+
+
+class Readable(Protocol):
+    """What an upload's bytes are read from: a request's stream (or app/submit/tus.py's Counted around it)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def minute_down(moment: float) -> int:
@@ -69,7 +75,7 @@ class PendingUpload:
     )  # the clean file: type, size, sha256, width, height, previews, nonces
     refusals: list[list[Any]] = field(default_factory=list)  # why it was refused: [code, number] pairs (intake.Refusal)
     # Held by the request that brought it to "finishing", until it has finished it (append, finish):
-    finishing_lock: object = field(default=None, repr=False, compare=False)
+    finishing_lock: IO[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def data_path(self) -> str:

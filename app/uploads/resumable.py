@@ -35,7 +35,6 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
 
 from app.uploads import intake
 from app.uploads.finishing import FINISHING_LOCK, Finishing  # noqa: F401
@@ -48,6 +47,7 @@ from app.uploads.pending import (
     ID_LENGTH,
     NAME_MAX,
     ROUND_SECONDS,  # noqa: F401  (read here by tests and bench/)
+    Readable,
     crypt,
     folders,
     load,
@@ -57,12 +57,8 @@ from app.uploads.pending import (
     seal_clean,
     valid_id,
 )
-from app.uploads.pending import (
-    PendingUpload as PendingUpload,
-)
-from app.uploads.pending import (
-    UploadRefused as UploadRefused,
-)
+from app.uploads.pending import PendingUpload as PendingUpload
+from app.uploads.pending import UploadRefused as UploadRefused
 from app.uploads.sealing import cipher_at, owner_of, seal
 
 log = logging.getLogger(__name__)
@@ -70,12 +66,6 @@ log = logging.getLogger(__name__)
 EXPIRE_SECONDS = 4 * 3600  # as WTF_CSRF_TIME_LIMIT: the form that would send it expires then
 KEPT_SECONDS = 3600  # files kept after a refused form
 BROWSER_CHUNK = 2 * 2**20  # what the browser sends per PATCH (RESUMABLE_CHUNK_MB), for the PATCH limit
-
-
-class Readable(Protocol):
-    """What append() reads the bytes from: a request's stream (or app/submit/tus.py's Counted around it)."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def now() -> float:

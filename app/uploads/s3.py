@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -27,11 +27,11 @@ IN_MEMORY_BYTES = 4 * 2**20
 
 
 def _code(error: ClientError) -> str | None:
-    return error.response.get("Error", {}).get("Code")
+    return cast("str | None", error.response.get("Error", {}).get("Code"))
 
 
 @contextmanager
-def _failures(action: str):
+def _failures(action: str) -> Iterator[None]:
     """Turn any failure of the store into StorageError (the 503 page). The message names no key or URL."""
     try:
         yield
@@ -91,7 +91,7 @@ class S3Storage:
         head = self._call("head_object", key)
         if head is None:
             raise FileNotFoundError(key)
-        return head["LastModified"].timestamp()
+        return cast("float", head["LastModified"].timestamp())  # a datetime's
 
     def delete(self, key: str) -> None:
         # S3 answers the delete of a missing object with success, as LocalStorage does.
@@ -112,12 +112,12 @@ class S3Storage:
     def remove_leftover(self, name: str) -> None:
         raise StorageError("an S3 store has no leftovers")
 
-    def _call(self, method: str, key: str) -> dict | None:
+    def _call(self, method: str, key: str) -> dict[str, Any] | None:
         """One request about one object; None if there is no such object."""
         name = self.prefix + checked(key)
         with _failures(method):
             try:
-                return getattr(self.client, method)(Bucket=self.bucket, Key=name)
+                return cast("dict[str, Any]", getattr(self.client, method)(Bucket=self.bucket, Key=name))
             except ClientError as error:
                 if _code(error) in ("404", "NoSuchKey", "NotFound"):
                     return None

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import secrets
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 KEY_BYTES = 32
 
@@ -24,7 +24,7 @@ def encode_key(key: bytes) -> str:
     return base64.urlsafe_b64encode(key).decode()
 
 
-def decode_key(text) -> bytes | None:
+def decode_key(text: str | bytes | None) -> bytes | None:
     try:
         key = base64.urlsafe_b64decode(text or "")
     except (binascii.Error, ValueError, TypeError):
@@ -37,7 +37,7 @@ def owner_of(key: bytes) -> str:
     return hashlib.sha256(b"prystan upload owner\0" + key).hexdigest()[:32]
 
 
-def cipher_at(key: bytes, nonce: bytes, offset: int):
+def cipher_at(key: bytes, nonce: bytes, offset: int) -> CipherContext:
     """An AES-CTR stream for the byte at ``offset`` of a file with this nonce (8 bytes, then the block counter)."""
     block, skip = divmod(offset, 16)
     stream = Cipher(algorithms.AES(key), modes.CTR(nonce + block.to_bytes(8, "big"))).encryptor()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, send_file
+from flask import Response, abort, send_file
 
 from app.uploads.stores import app_storage
 
 
-def send_stored(key: str, mimetype: str, *, download_name: str | None = None):
+def send_stored(key: str, mimetype: str, *, download_name: str | None = None) -> Response:
     """The file under ``key``: 404 if it is gone (purged meanwhile, or lost). Never sniffed (nosniff is on every
     response), and sandboxed if a browser opens it anyway; with ``download_name``, offered only as a download."""
     try:

@@ -35,7 +35,7 @@ def resumable_store() -> Store:
 
 
 @functools.lru_cache(maxsize=16)
-def _s3_storage(url: str, endpoint_url: str | None):
+def _s3_storage(url: str, endpoint_url: str | None) -> Storage:
     """One S3 backend (and so one boto3 client, ~50 ms to build) per URL and endpoint, for the process."""
     from app.uploads.s3 import S3Storage  # boto3 is loaded only where S3 is used
 

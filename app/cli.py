@@ -1,14 +1,16 @@
-"""Command line: flask --app wsgi users create NAME --role ROLE, demo, purge, uploads gc."""
+"""Command line: flask --app wsgi users create NAME --role ROLE, demo, purge, uploads gc, crypto …."""
 
 import contextlib
 import secrets
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from app import staff
+from app.crypto import recovery
 from app.extensions import db
 from app.models import User
 
@@ -52,8 +54,9 @@ def refusals():
 @users.command("disable")
 @click.argument("username")
 def disable_user(username: str) -> None:
-    """Disable a staff account; its sessions end at once."""
-    staff.set_active(find_user(username), False)
+    """Disable a staff account; its sessions end at once, and what is sent from then on is not sealed to it."""
+    with refusals():
+        staff.set_active(find_user(username), False)
     click.echo(f"Disabled {username!r}.")
 
 
@@ -87,8 +90,7 @@ def demo() -> None:
 
     password = secrets.token_urlsafe(12)
     editor_password = secrets.token_urlsafe(12)
-    added = load(moderator_password=password, editor_password=editor_password)
-    click.echo(f"Demo content: {added} items added." if added else "Demo content already present.")
+    click.echo(load(moderator_password=password, editor_password=editor_password).summary())
     click.echo("")
     click.echo("  Sign in as a moderator at http://127.0.0.1:5000/auth/login")
     click.echo("    username: moderator")
@@ -158,8 +160,104 @@ def uploads_gc(min_age: int) -> None:
         click.echo(f"Missing file for attachment {attachment_id}.")
 
 
+crypto = AppGroup("crypto", help="The keys that seal what is sent: the recovery key, and older items given.")
+
+
+@contextlib.contextmanager
+def recovery_refusals():
+    try:
+        yield
+    except recovery.RecoveryError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def counted(epochs: int) -> str:
+    return f"{epochs} epoch" if epochs == 1 else f"{epochs} epochs"
+
+
+@crypto.command("recovery-keygen", with_appcontext=False)
+def recovery_keygen() -> None:
+    """Make a recovery key pair (on an admin's own machine: no database is read)."""
+    key = recovery.keygen()
+    click.echo("Run this on an admin's own machine, never on the server.")
+    click.echo("Write the secret key on paper, or keep it on an encrypted USB stick: never on the server.")
+    click.echo("It is shown once. Whoever holds it, with a copy of the database, can open everything sealed to it.")
+    click.echo("")
+    click.echo(f"Public key (PRYSTAN_RECOVERY_PUBLIC_KEY): {key.public}")
+    click.echo(f"Fingerprint: {key.fingerprint}")
+    click.echo(f"Secret key: {key.secret}")
+
+
+@crypto.command("recover")
+@click.option("--to", "username", required=True, help="The moderator or admin the epochs are sealed to.")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False), help="The grants file to write.")
+@click.option("--secret-stdin", is_flag=True, help="Read the recovery secret key from the first line of stdin.")
+def recover(username: str, path: str, secret_stdin: bool) -> None:
+    """On a copy of the database, elsewhere: seal every epoch to one account with the recovery secret, as a file
+    for import-grants. Writes nothing to the database."""
+    text = sys.stdin.readline() if secret_stdin else click.prompt("Recovery secret key", hide_input=True)
+    with recovery_refusals():
+        found = recovery.recover(recovery.parse_secret(text), username)
+        recovery.write_grants(path, found)
+    click.echo(f"Wrote {path}: {counted(len(found.grants))} sealed to {username!r}. Load it on the server with")
+    click.echo(f"  flask crypto import-grants {path}")
+    if found.not_recoverable:
+        missing = ", ".join(str(epoch_id) for epoch_id in found.not_recoverable)
+        click.echo(f"Not sealed to the recovery key, so not recovered: epochs {missing}.")
+
+
+@crypto.command("import-grants")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_grants(path: str) -> None:
+    """On the server: give an account the epochs of a grants file that recover wrote."""
+    with recovery_refusals():
+        grants = recovery.read_grants(path)
+        added = recovery.import_grants(grants)
+    click.echo(f"Gave {grants.user!r} {counted(added)} ({len(grants.grants) - added} it held already).")
+
+
+@crypto.command("grant")
+@click.argument("username")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only epochs current on or after this day.")
+@click.option("--from", "holder_name", help="A moderator or admin who holds the epochs (asked if not given).")
+@click.option("--password-stdin", is_flag=True, help="Read the holder's password from the first line of stdin.")
+def grant(username: str, since: datetime | None, holder_name: str | None, password_stdin: bool) -> None:
+    """Give an account the older epochs (all, or since a day) that another one holds, with that one's password."""
+    receiver = find_user(username)
+    if not staff.may_read(receiver):
+        raise click.ClickException(
+            f"{username!r} is not an active moderator or admin with a key pair: it may not read."
+        )
+    holder = find_user(holder_name or click.prompt("Who holds the epochs (a moderator or admin)"))
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(f"Password of {holder.username!r}", hide_input=True)
+    with recovery_refusals():
+        secret = recovery.unlock_holder(holder, password)
+    with refusals():
+        given = staff.grant(receiver, since, by=holder, secret=secret)
+    click.echo(f"Gave {username!r} {counted(given)} that {holder.username!r} holds.")
+
+
+@crypto.command("use-recovery-key")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def use_recovery_key(yes: bool) -> None:
+    """Use the recovery key now configured (PRYSTAN_RECOVERY_PUBLIC_KEY) in place of the one kept here."""
+    with recovery_refusals():
+        shown = recovery.replacement()
+        if not yes:
+            click.confirm(
+                f"Use the recovery key {shown} from now on? What is sealed to the old one is deleted here.", abort=True
+            )
+        recovery.use_configured_key()
+    click.echo(f"The recovery key in use is now {shown}.")
+    click.echo("The older epochs are sealed to it at the next request of a signed-in admin.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
+    app.cli.add_command(crypto)
     app.cli.add_command(demo)
     app.cli.add_command(purge)
     app.cli.add_command(notify)

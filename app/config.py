@@ -106,6 +106,14 @@ class Defaults:
     IDLE_TIMEOUT = 30 * 60  # seconds without a request before a staff session ends
     SESSION_MAX_AGE = 12 * 3600  # seconds after sign-in before a staff session ends
 
+    # Sealed at rest (AT-REST.md). The cost of the key that opens a staff member's secret key, derived from the
+    # password with Argon2id: stronger than the password hash (64 MiB), about 0.5 s on two cores.
+    KEK_OPSLIMIT = 3
+    KEK_MEMLIMIT = 256 * 2**20
+    # The offline recovery key's public part (flask crypto recovery-keygen): each queue epoch is sealed to it too.
+    # Its fingerprint is kept at first use; a different key here is not used (a warning on /admin/users).
+    RECOVERY_PUBLIC_KEY = ""
+
     # Retention (flask purge): days after which things are deleted for good.
     RETENTION_DAYS = 30  # rejected and withdrawn submissions, after the decision
     AD_RETENTION_DAYS = 30  # ads, after they expired or were closed
@@ -162,8 +170,17 @@ def check(config) -> None:
     if secret and len(str(secret)) < 32 and not relaxed:
         raise RuntimeError("PRYSTAN_SECRET_KEY must be at least 32 characters long.")
     from app.addresses import check as check_addresses
+    from app.crypto.epochs import parse_public
 
     check_addresses(config)
+    if recovery := config.get("RECOVERY_PUBLIC_KEY"):
+        try:
+            parse_public(str(recovery))
+        except ValueError:
+            raise RuntimeError(
+                "PRYSTAN_RECOVERY_PUBLIC_KEY is not a public key: give the 44 characters of base64 that "
+                "`flask crypto recovery-keygen` printed as the public key."
+            ) from None
 
 
 def finish(app) -> None:

@@ -1,16 +1,30 @@
 """Demo content for a local run: staff accounts, submissions waiting in the queue, an open case with a message to
-its sender, published ads, articles."""
+its sender, published ads, articles.
 
+`flask demo` (and so `make run`) can run again and again. Each run gives the demo moderator a new password, and so
+a new key pair and a new queue epoch (app/staff.py): items made in an earlier epoch would be closed to it. So the
+demo's items are remade on every run (AT-REST.md, "The demo"): those of the last run are erased the way any
+submission is (retention.erase: its thread, notes and files with it) and made again, in the epoch the moderator
+holds now. A DemoItem row marks each one, so what someone sent through the forms is never touched. The articles
+are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, or_, select
 
 from app import articles, staff
 from app.extensions import db
-from app.models import Submission, User, utcnow
+from app.models import Article, DemoItem, Submission, User, utcnow
 from app.submissions import cases, decisions, threads
 from app.submissions.create import create as create_submission
+from app.submissions.create import find
+from app.submissions.retention import erase
+from app.uploads.stores import app_storage
 
 # Written for the demo: plausible, invented, about no real person.
 SUBMISSIONS: list[tuple[str, dict[str, Any]]] = [
@@ -170,41 +184,105 @@ ARTICLES = [
 ]
 
 
+# Demo items have receipts that no one is given, so none opens them at /status.
+RECEIPT_KEY = b"demo items have no usable receipt"
+
+
+@dataclass
+class Loaded:
+    """What a run did."""
+
+    items: int  # demo submissions made
+    erased: int  # demo submissions of an earlier run erased
+    articles: int  # articles added (none once they are there)
+
+    def summary(self) -> str:
+        erased = f" ({self.erased} of an earlier run erased)" if self.erased else ""
+        added = f"{self.articles} articles added" if self.articles else "articles already present"
+        return f"Demo content: {self.items} items (re)made{erased}; {added}."
+
+
 def staff_account(username: str, role: str, password: str) -> User:
-    """Create or reset a demo staff account (a reset ends its old sessions)."""
+    """Create or reset a demo staff account, in its role and active (a reset ends its old sessions and gives it a
+    new key pair)."""
     user = staff.find(username)
     if user is None:
         return staff.create(username, role, password)
     staff.set_password(user, password)
+    if user.role != role:
+        staff.set_role(user, role)
     if not user.active:
         staff.set_active(user, True)
     return user
 
 
-def load(*, moderator_password: str, editor_password: str | None = None) -> int:
-    """Create or reset the demo staff; add the demo content once. Return how many items were added."""
+def load(*, moderator_password: str, editor_password: str | None = None) -> Loaded:
+    """Create or reset the demo staff; erase the demo items of an earlier run and make them again, in the queue
+    epoch the moderator now holds; add the articles once."""
     moderator = staff_account("moderator", "moderator", moderator_password)
     editor = staff_account("editor", "editor", editor_password or moderator_password)
+    erased = erase_earlier()
+    made = make_items(moderator)
+    return Loaded(items=made, erased=erased, articles=add_articles(editor))
 
-    if db.session.scalar(select(func.count()).select_from(Submission)):
-        return 0
-    for kind, fields in SUBMISSIONS:
-        create_submission(kind, fields, locale="en", receipt_key=b"demo items have no usable receipt")
+
+def earlier_items() -> list[Submission]:
+    """The demo items of earlier runs: those marked as such, and those a run made before items were marked (or
+    that a run stopped before marking): a demo handle with the demo's own text. A form's submission is neither."""
+    marked = Submission.id.in_(select(DemoItem.submission_id))
+    texts = [fields for _kind, fields in SUBMISSIONS] + [fields for _locale, fields, _days in PUBLISHED_ADS]
+    made_before = [and_(Submission.telegram == f["telegram"], Submission.body == f["body"]) for f in texts]
+    return list(db.session.scalars(select(Submission).where(or_(marked, *made_before)).order_by(Submission.id)))
+
+
+def erase_earlier() -> int:
+    """Erase the demo items of earlier runs for good, as a withdrawal or an admin's delete would."""
+    storage = app_storage()
+    items = earlier_items()
+    for submission in items:
+        # Its mark goes in erase's commit, with the item.
+        db.session.execute(delete(DemoItem).where(DemoItem.submission_id == submission.id))
+        erase(submission, storage, "deleted", detail="demo")
+    return len(items)
+
+
+def make(kind: str, fields: dict[str, Any], locale: str) -> Submission:
+    """Send one demo item as the form would, and mark it as the demo's."""
+    submission = find(create_submission(kind, fields, locale=locale, receipt_key=RECEIPT_KEY), receipt_key=RECEIPT_KEY)
+    if submission is None:
+        raise RuntimeError("a demo item was not stored")
+    db.session.add(DemoItem(submission_id=submission.id))
+    db.session.commit()
+    return submission
+
+
+def make_items(moderator: User) -> int:
+    """The queue, one case taken on and written to, and ads published through the moderator's approval."""
+    made = {fields["telegram"]: make(kind, fields, "en") for kind, fields in SUBMISSIONS}
     # The neighbour's documents: taken on, asked about, noted.
-    case_id = db.session.scalar(select(Submission.id).where(Submission.telegram == "demo_relative"))
-    decisions.approve(case_id, 1, moderator)
-    threads.write(case_id, moderator, "Thank you. Does he have a copy of the release certificate?")
-    cases.add_note(case_id, moderator, "Ask the legal team which office issues passports after release.")
+    case = made["demo_relative"]
+    decisions.approve(case.id, case.version, moderator)
+    threads.write(case.id, moderator, "Thank you. Does he have a copy of the release certificate?")
+    cases.add_note(case.id, moderator, "Ask the legal team which office issues passports after release.")
     now = utcnow()
     for locale, fields, days_ago in PUBLISHED_ADS:
-        create_submission("ad", fields, locale=locale, receipt_key=b"demo items have no usable receipt")
-        ad = db.session.scalar(select(Submission).order_by(Submission.id.desc()).limit(1))
+        ad = make("ad", fields, locale)
+        published = decisions.approve(ad.id, ad.version, moderator).submission
+        # Approved now; shown as approved some days ago, so that the list of ads looks lived in.
         approved = now - timedelta(days=days_ago)
-        ad.status, ad.decided_by_id, ad.decided_at = "approved", moderator.id, approved
-        ad.published_at, ad.expires_at = approved, approved + timedelta(days=Submission.AD_DAYS)
+        published.decided_at = published.published_at = approved
+        published.expires_at = approved + timedelta(days=Submission.AD_DAYS)
         db.session.commit()
+    return len(SUBMISSIONS) + len(PUBLISHED_ADS)
+
+
+def add_articles(editor: User) -> int:
+    """Write the demo's articles, each once (one with the same title is left as it is). Returns how many."""
+    added = 0
     for locale, title, summary, body in ARTICLES:
-        articles.save(
-            None, title=title, slug="", summary=summary, body=body, locale=locale, publish=True, author=editor
-        )
-    return len(SUBMISSIONS) + len(PUBLISHED_ADS) + len(ARTICLES)
+        if db.session.scalar(select(Article.id).where(Article.title == title).limit(1)) is None:
+            articles.save(
+                None, title=title, slug="", summary=summary, body=body, locale=locale, publish=True, author=editor
+            )
+            added += 1
+    return added

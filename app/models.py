@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, and_, or_
@@ -16,6 +17,14 @@ from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+
+if TYPE_CHECKING:  # what db.Model is, for mypy (Flask-SQLAlchemy makes it at run time)
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        pass
+else:
+    Model = db.Model
 
 # The largest id in any table: PostgreSQL's INTEGER (SQLite's is larger). URL parts, cursors and form values
 # that name a row are checked against it before they reach a query, where a larger number would fail.
@@ -50,7 +59,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Submission(db.Model):
+class Submission(Model):
     __tablename__ = "submissions"
 
     KINDS = ("information", "contact", "ad")
@@ -223,7 +232,7 @@ class Submission(db.Model):
         return f"<Submission {self.id} {self.kind} {self.status}>"
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachments"
     __table_args__ = NEVER_REUSE_IDS
 
@@ -247,7 +256,7 @@ class Attachment(db.Model):
     message: Mapped[Message | None] = relationship(back_populates="attachments")
 
 
-class Message(db.Model):
+class Message(Model):
     """The private thread of an item, read and answered through the receipt alone: a staff member's message, or the
     submitter's answer. Added, never edited; it does not change the item's version."""
 
@@ -271,7 +280,7 @@ class Message(db.Model):
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message", order_by="Attachment.id")
 
 
-class Note(db.Model):
+class Note(Model):
     """A staff member's internal note on an item: never shown to the submitter; its audit event holds no text."""
 
     __tablename__ = "notes"
@@ -289,7 +298,7 @@ class Note(db.Model):
     author: Mapped[User | None] = relationship(lazy="joined")
 
 
-class Article(db.Model):
+class Article(Model):
     __tablename__ = "articles"
 
     STATUSES = ("draft", "published")
@@ -322,7 +331,7 @@ PERMISSIONS = {
 }
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = NEVER_REUSE_IDS
 
@@ -351,6 +360,10 @@ class User(UserMixin, db.Model):
     # Bumped on logout and password change: sessions carrying an older value are dead.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The account's key pair (X25519, app/crypto/staffkeys.py), made whenever its password is set: the queue key
+    # is sealed to the public key; the secret key rests under a key derived from the password (never the hash).
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    locked_key: Mapped[bytes | None] = mapped_column(LargeBinary(256))
 
     @property
     def is_active(self) -> bool:
@@ -363,7 +376,7 @@ class User(UserMixin, db.Model):
         return self.role in PERMISSIONS[permission]
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A one-time code that stands in for the authenticator app once (a lost phone): a keyed hash, never the code."""
 
     __tablename__ = "recovery_codes"
@@ -375,7 +388,7 @@ class RecoveryCode(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SecurityKey(db.Model):
+class SecurityKey(Model):
     """A passkey or security key (WebAuthn) of a staff member: a second factor the browser binds to the site's
     address, so a look-alike site cannot use it. Registered for one address (relying-party id): the public one or
     the onion, each separately."""
@@ -396,7 +409,7 @@ class SecurityKey(db.Model):
     last_used_at: Mapped[datetime | None]
 
 
-class Event(db.Model):
+class Event(Model):
     """Audit log. Never an IP address, handle, text or file name: only who did what to which item."""
 
     __tablename__ = "events"
@@ -422,7 +435,7 @@ class Event(db.Model):
         return self.action in self.PUBLIC_ACTIONS and self.actor_id is None
 
 
-class Report(db.Model):
+class Report(Model):
     __tablename__ = "reports"
     __table_args__ = NEVER_REUSE_IDS
 
@@ -436,3 +449,81 @@ class Report(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     submission: Mapped[Submission] = relationship(back_populates="reports")
+
+
+class QueueEpoch(Model):
+    """One period of the queue key (AT-REST.md): new submissions are sealed to the newest epoch's public key; its
+    secret key is sealed to each person who may read (EpochWrap). A new epoch begins whenever that set changes."""
+
+    __tablename__ = "queue_epochs"
+    __table_args__ = NEVER_REUSE_IDS
+
+    REASON_MAX = 32
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(REASON_MAX))
+
+
+class EpochWrap(Model):
+    """An epoch's secret key sealed for one holder: a staff member's public key ("staff"), the offline recovery
+    key ("recovery"), or, on a fresh install before any moderator or admin exists, a key derived from SECRET_KEY
+    ("install": deleted as soon as one exists)."""
+
+    __tablename__ = "epoch_wraps"
+    __table_args__ = (db.UniqueConstraint("epoch_id", "user_id", "holder"), NEVER_REUSE_IDS)
+
+    HOLDERS = ("staff", "recovery", "install")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    epoch_id: Mapped[int] = mapped_column(ForeignKey("queue_epochs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    holder: Mapped[str] = mapped_column(String(16))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingUnlock(Model):
+    """A sign-in whose password was right, waiting for its second factor: the staff secret key under a random key
+    that only the sign-in's cookie holds (the row is named by that key's digest). It unlocks nothing by itself."""
+
+    __tablename__ = "pending_unlocks"
+
+    id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class UnlockedSession(Model):
+    """A signed-in session that can open sealed data: the staff secret key under a random key that only the
+    session's cookie holds (the row is named by that key's digest). Deleted on sign-out, when the account's
+    sessions end, and at the idle timeout or the absolute limit (app/crypto/unlocking.py)."""
+
+    __tablename__ = "unlocked_sessions"
+
+    id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_version: Mapped[int]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    idle_until: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+
+
+class KeySetting(Model):
+    """What the keys remember in clear: the recovery key's fingerprint, first seen (app/crypto/epochs.py)."""
+
+    __tablename__ = "key_settings"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class DemoItem(Model):
+    """A submission `flask demo` made: remade on each run (app/demo.py), so that the demo moderator, whose key pair
+    is new each run, reads every demo item. Empty on a real site."""
+
+    __tablename__ = "demo_items"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)

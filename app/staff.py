@@ -4,12 +4,21 @@ every change, and every change that matters ends the account's sessions (its ses
 nothing of requests: the callers check what the person typed (a code, a key's answer), this module writes.
 
 Only this module sets an account's password, role, active flag, session version, must-change flag, authenticator
-secret, required factors, or makes or deletes its recovery codes and keys (tests/test_staff_door.py reads the
-code to hold every other module to it): the keys that seal data at rest will be rewrapped here.
+secret, required factors, key pair, or makes or deletes its recovery codes and keys (tests/test_staff_door.py
+reads the code to hold every other module to it).
+
+The keys that seal data at rest (AT-REST.md) follow the account here: a key pair whenever a password is set (a
+change of one's own password locks the same secret key under the new one; an admin's reset makes a new pair), a new
+queue epoch whenever the set of people who may read changes (added, promoted, demoted, disabled, enabled, reset by
+an admin), and every unlocked session revoked whenever the account's sessions end.
+
+Why one module: it is the one door to an account's fields, keys included, and a second module would be a second
+door for tests/test_staff_door.py to watch; what it calls to seal and open lives in app/crypto/.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import delete, select, update
@@ -17,6 +26,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
 from app.audit import record
+from app.crypto import epochs, staffkeys, unlocking
 from app.extensions import db
 from app.models import RecoveryCode, SecurityKey, User
 from app.passwords import MIN_LENGTH, hash_password, verify
@@ -24,6 +34,16 @@ from app.passwords import MIN_LENGTH, hash_password, verify
 
 class StaffError(ValueError):
     """A change that cannot be made; the message says why (for the command line; forms check first)."""
+
+
+class LastReader(StaffError):
+    """The change would leave no one who can read the queue, and no recovery key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is the last moderator or admin who can read what is sent: nothing sent from then on could be "
+            "read. Add another moderator or admin first, or configure a recovery key."
+        )
 
 
 def check_password(password: str) -> None:
@@ -46,49 +66,143 @@ def create(username: str, role: str, password: str, *, by: User | None = None) -
     user = User(
         username=username, role=role, password_hash=hash_password(password), must_change_password=by is not None
     )
+    user.public_key, user.locked_key = staffkeys.new_pair(password)
     db.session.add(user)
     db.session.flush()
+    if may_read(user):
+        epochs.rotate("added")
     record("user_created", None, actor_id=by.id if by else None, detail=f"user {user.id} as {role}")
     db.session.commit()
     return user
 
 
+def may_read(user: User) -> bool:
+    """Whether queue epochs are sealed to the account: an active moderator or admin with a key pair."""
+    return user.active and user.role in epochs.READER_ROLES and user.public_key is not None
+
+
+def refuse_last_reader(user: User) -> None:
+    """Raise LastReader if ``user`` is the last who may read and no recovery key is in use."""
+    if may_read(user) and not any(other.id != user.id for other in epochs.readers()) and not epochs.recovery_key():
+        raise LastReader()
+
+
 def change(user: User, detail: str, *, by: User | None = None) -> None:
     """Record a change made to ``user`` and end its sessions."""
     user.session_version += 1
+    unlocking.revoke(user.id)
     record("user_changed", None, actor_id=by.id if by else None, detail=f"user {user.id}: {detail}")
     db.session.commit()
 
 
 def set_password(user: User, password: str, *, by: User | None = None) -> None:
+    """A password set by an admin or on the command line: a new key pair (the old one is not known to this
+    password), so the account reads only what arrives from now on until it is granted older epochs."""
     check_password(password)
     user.password_hash = hash_password(password)
     user.must_change_password = by is not None
+    new_keys(user, password)
     change(user, "password reset", by=by)
+
+
+def new_keys(user: User, password: str) -> None:
+    """A new key pair for the account: what was sealed to the old one goes, and a new epoch begins if it reads."""
+    user.public_key, user.locked_key = staffkeys.new_pair(password)
+    epochs.drop_wraps(user)
+    db.session.flush()
+    if may_read(user):
+        epochs.rotate("new key pair")
 
 
 def change_own_password(user: User, current: str, new: str) -> bool:
     """The account's own new password, if ``current`` is its password now (False, and nothing changes, if not).
-    It need no longer change it; its other sessions end."""
+    It need no longer change it; its other sessions end.
+
+    The same secret key is locked under the new password; but a first password, which an admin chose and knows,
+    gives way to a new pair (its epochs sealed over to it, and a new epoch), so that what the admin knew opens
+    nothing that comes later."""
     if not verify(user.password_hash, current):
         return False
     check_password(new)
+    secret = open_key(user, current)
+    if secret is not None and not user.must_change_password:
+        user.locked_key = staffkeys.lock(secret, new)
+    elif secret is not None:
+        rekey(user, secret, new)
+    else:
+        new_keys(user, new)
     user.password_hash = hash_password(new)
     user.must_change_password = False
     own_change(user, "password_changed")
     return True
 
 
+def rekey(user: User, secret: bytes, password: str) -> None:
+    """A new pair for the account, holding every epoch the old one held; then a new epoch."""
+    opened = {epoch_id: epochs.open_epoch(user, secret, epoch_id) for epoch_id in epochs.held(user)}
+    epochs.drop_wraps(user)
+    user.public_key, user.locked_key = staffkeys.new_pair(password)
+    db.session.flush()
+    epochs.carry(user, {epoch_id: key for epoch_id, key in opened.items() if key is not None})
+    if may_read(user):
+        epochs.rotate("new key pair")
+
+
+def open_key(user: User, password: str) -> bytes | None:
+    """The account's secret key, opened with its password (checked by the caller): at sign-in and after a change.
+    An account made before keys existed gets its pair here, from the password it just typed."""
+    if user.locked_key is None:
+        new_keys(user, password)
+        db.session.commit()
+    try:
+        return staffkeys.unlock(cast("bytes", user.locked_key), password)
+    except staffkeys.Refused:
+        return None
+
+
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
+    """Disable an account (its wraps go, and a new epoch begins without it), or enable it again (a new epoch
+    sealed to it as well). Disabling the last who may read is refused without a recovery key."""
+    if not active:
+        refuse_last_reader(user)
+    was = may_read(user)
     user.active = active
+    readers_changed(user, was)
     change(user, "enabled" if active else "disabled", by=by)
 
 
 def set_role(user: User, role: str, *, by: User | None = None) -> None:
     if role not in User.ROLES:
         raise StaffError(f"Unknown role {role!r}.")
+    if role not in epochs.READER_ROLES:
+        refuse_last_reader(user)
+    was = may_read(user)
     user.role = role
+    readers_changed(user, was)
     change(user, f"role {role}", by=by)
+
+
+def readers_changed(user: User, was: bool) -> None:
+    """After a change of role or of the active flag: a new epoch if the account's right to read changed (without
+    its wraps if it lost it)."""
+    now = may_read(user)
+    if was and not now:
+        epochs.drop_wraps(user)
+    db.session.flush()
+    if was != now:
+        epochs.rotate("reader added" if now else "reader removed")
+
+
+def grant(receiver: User, since: datetime | None, *, by: User, secret: bytes) -> int:
+    """Seal to ``receiver`` the older epochs (all, or those current since ``since``) that ``by``, unlocked with
+    ``secret``, holds. An audit event; returns how many epochs."""
+    if not may_read(receiver):
+        raise StaffError("Only an active moderator or admin can be given older items.")
+    given = epochs.grant(by, secret, receiver, since)
+    detail = f"user {receiver.id}: {given} epochs" + (f" since {since:%Y-%m-%d %H:%M} UTC" if since else "")
+    record("epochs_granted", None, actor_id=by.id, detail=detail)
+    db.session.commit()
+    return given
 
 
 def reset_second_factor(user: User, *, by: User | None = None) -> None:
@@ -170,6 +284,7 @@ def set_totp_required(user: User, required: bool, *, by: User | None = None) -> 
 def own_change(user: User, action: str) -> None:
     """Record a change the account made to itself and end its sessions (the caller starts a new one)."""
     user.session_version += 1
+    unlocking.revoke(user.id)
     record(action, None, actor_id=user.id)
     db.session.commit()
 
@@ -177,6 +292,7 @@ def own_change(user: User, action: str) -> None:
 def signed_out(user: User) -> None:
     """The account signed out: the session it left ends on the server, with every other one of the account."""
     user.session_version += 1
+    unlocking.revoke(user.id)
     db.session.commit()
 
 
@@ -187,6 +303,7 @@ def end_sessions(user: User | None, *, by: User | None = None) -> int:
     if user is not None:
         statement = statement.where(User.id == user.id)
     ended = rows_changed(statement.execution_options(synchronize_session=False))
+    unlocking.revoke(user.id if user is not None else None)
     detail = f"user {user.id}" if user is not None else "all staff"
     record("sessions_ended", None, actor_id=by.id if by else None, detail=detail)
     db.session.commit()

@@ -45,6 +45,9 @@ def make_app(tmp_path, **overrides):
         "RESUMABLE_DIR": str(tmp_path / "resumable"),
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
+        # libsodium's floor (NOTES.md): a sign-in derives a key, and 1,300 tests would pay half a second each.
+        "KEK_OPSLIMIT": 1,
+        "KEK_MEMLIMIT": 8192,
     }
     config.update(overrides)
     return create_app(config)

@@ -175,6 +175,10 @@ def test_cli_disable_and_reset_password(app, runner, client):
     assert client.get("/moderation").status_code == 302  # the old session ended
     with app.app_context():
         assert verify(db.session.scalar(select(User.password_hash)), "another long one")
+    refused = runner.invoke(args=["users", "disable", "olga"])
+    assert refused.exit_code != 0 and "last moderator or admin" in refused.output  # nobody else could read
+    make_user(app, "pavel", "moderator")
+    assert login(client, "pavel").status_code == 303  # (his key pair is made at his first sign-in)
     assert runner.invoke(args=["users", "disable", "olga"]).exit_code == 0
     assert login(client, password="another long one").status_code == 422
     assert runner.invoke(args=["users", "disable", "nobody"]).exit_code != 0

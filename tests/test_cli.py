@@ -30,13 +30,13 @@ def test_users_create_refuses_short_passwords_duplicates_and_unknown_roles(app, 
     assert role.exit_code != 0
 
 
-def test_demo_loads_content_once_and_prints_a_working_sign_in(app, runner, client):
+def test_demo_remakes_its_content_and_prints_a_working_sign_in(app, runner, client):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     password = first.output.split("password: ")[1].split()[0]
     assert "username: moderator" in first.output and "/auth/login" in first.output
     second = runner.invoke(args=["demo"])
-    assert "already present" in second.output
+    assert "10 items (re)made (10 of an earlier run erased); articles already present" in second.output
     with app.app_context():
         statuses = [s.status for s in db.session.scalars(select(Submission))]
         assert statuses.count("pending") == 5 and statuses.count("approved") == 5
@@ -96,9 +96,10 @@ def test_the_command_line_changes_accounts_like_the_admin_page_and_records_it(ap
         == 0
     )
     assert client.get("/moderation").status_code == 302  # the reset ended the session
+    runner.invoke(args=["users", "create", "pavel", "--role", "admin", "--password-stdin"], input="a long enough one\n")
     assert runner.invoke(args=["users", "disable", "olga"]).exit_code == 0
     with app.app_context():
         details = db.session.scalars(
             select(Event.detail).where(Event.action.in_(["user_created", "user_changed"])).order_by(Event.id)
         ).all()
-    assert details == ["user 1 as moderator", "user 1: password reset", "user 1: disabled"]
+    assert details == ["user 1 as moderator", "user 1: password reset", "user 2 as admin", "user 1: disabled"]

@@ -32,6 +32,8 @@ GUARDED = {
     "totp_secret",
     "totp_required",
     "key_required",
+    "public_key",
+    "locked_key",
 }
 # Rows only app/staff.py makes or deletes; the columns of each that others may still update.
 ROWS = {"User": None, "RecoveryCode": set(), "SecurityKey": {"sign_count", "last_used_at"}}
@@ -40,6 +42,8 @@ ROWS = {"User": None, "RecoveryCode": set(), "SecurityKey": {"sign_count", "last
 NOT_AN_ACCOUNT = {
     ("app/uploads/resumable.py", "active"): "an upload's last active minute, in its own state file",
     ("app/submissions/retention.py", "session.delete"): "a submission past its retention, with its files",
+    ("app/crypto/epochs.py", "session.delete"): "a fresh install's wrap of an epoch, once a moderator holds it",
+    ("app/crypto/unlocking.py", "session.delete"): "a sign-in's pending unlock, taken once",
 }
 RAW_SQL = re.compile(
     r"\b(update\s+users|(insert\s+into|delete\s+from)\s+(users|recovery_codes|security_keys))\b", re.IGNORECASE

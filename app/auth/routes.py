@@ -71,8 +71,7 @@ def second_step(user: User, form: LoginForm):
             return refused_here(form)
         return None
     if user.key_required or not user.totp_secret or not (form.otp.data or "").strip():
-        session["key_step"] = {"user": user.id, "version": user.session_version, "at": time.time()}
-        session["key_next"] = form.next.data or ""
+        sessions.await_key(user, form.password.data, form.next.data or "")
         return redirect(url_for("auth.key"), code=303)
     return None
 

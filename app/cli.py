@@ -121,6 +121,15 @@ def purge() -> None:
         event_retention_days=int(config["EVENT_RETENTION_DAYS"]),
     )
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
+    click.echo(f"Removed {expired_unlocks()} timed-out unlocked sessions and sign-ins.")
+
+
+def expired_unlocks() -> int:
+    from app.crypto import unlocking
+
+    removed = unlocking.purge()
+    db.session.commit()
+    return removed
 
 
 @click.command("notify")
@@ -156,6 +165,7 @@ def uploads_gc(min_age: int) -> None:
     click.echo(f"Removed {report.removed} orphan files and {report.leftovers} unfinished writes.")
     click.echo(f"Removed {resumable_store().collect()} expired or unsent uploads.")
     click.echo(f"Removed {report.work_folders} work folders left by a stopped worker.")
+    click.echo(f"Removed {expired_unlocks()} timed-out unlocked sessions and sign-ins.")
     for attachment_id in report.missing:
         click.echo(f"Missing file for attachment {attachment_id}.")
 
@@ -218,7 +228,11 @@ def import_grants(path: str) -> None:
 
 @crypto.command("grant")
 @click.argument("username")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only epochs current on or after this day.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only epochs current on or after this day (where the site is).",
+)
 @click.option("--from", "holder_name", help="A moderator or admin who holds the epochs (asked if not given).")
 @click.option("--password-stdin", is_flag=True, help="Read the holder's password from the first line of stdin.")
 def grant(username: str, since: datetime | None, holder_name: str | None, password_stdin: bool) -> None:
@@ -235,6 +249,10 @@ def grant(username: str, since: datetime | None, holder_name: str | None, passwo
         password = click.prompt(f"Password of {holder.username!r}", hide_input=True)
     with recovery_refusals():
         secret = recovery.unlock_holder(holder, password)
+    if since is not None:  # the start of that day where the site is, as /admin/users takes it
+        from flask_babel import to_utc
+
+        since = to_utc(since)
     with refusals():
         given = staff.grant(receiver, since, by=holder, secret=secret)
     click.echo(f"Gave {username!r} {counted(given)} that {holder.username!r} holds.")

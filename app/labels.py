@@ -79,6 +79,12 @@ ACTIONS = {
     "user_created": _l("created an account"),
     "user_changed": _l("changed an account"),
     "sessions_ended": _l("ended sessions"),
+    "epochs_granted": _l("gave an account access to older items"),
+    "recovery_key_set": _l("began to seal to the recovery key"),
+    "recovery_key_differs": _l("found a different recovery key configured, and did not use it"),
+    "recovery_key_replaced": _l("switched to the configured recovery key"),
+    "recovery_sealed": _l("sealed older items to the recovery key"),
+    "grants_imported": _l("imported access to older items from a recovery"),
 }
 
 REPORT_REASONS = {

@@ -82,7 +82,9 @@ def may_read(user: User) -> bool:
 
 
 def refuse_last_reader(user: User) -> None:
-    """Raise LastReader if ``user`` is the last who may read and no recovery key is in use."""
+    """Raise LastReader if ``user`` is the last who may read and no recovery key is in use (checked under the
+    epochs' lock, so that two admins disabling each other at once cannot both pass)."""
+    epochs.lock()
     if may_read(user) and not any(other.id != user.id for other in epochs.readers()) and not epochs.recovery_key():
         raise LastReader()
 

@@ -13,6 +13,7 @@ DOMAIN = [
     "uploads",
     "audit.py",
     "staff.py",
+    "crypto",
     "articles.py",
     "telegram.py",
     "sanitize.py",

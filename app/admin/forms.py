@@ -1,8 +1,20 @@
+from datetime import UTC, datetime, time
+
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone, to_utc
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
@@ -46,6 +58,51 @@ class EndAllSessionsForm(Form):
 
 class RoleForm(Form):
     role = SelectField(_l("Role"), choices=role_choices)
+
+
+class GrantForm(Form):
+    """Give an account the older periods of the queue key: all of them, or those since a day (the site's days)."""
+
+    scope = RadioField(
+        _l("What to give"),
+        choices=[
+            SelectChoice("all", _l("Everything you can read")),
+            SelectChoice("since", _l("Only what was sent since the date below")),
+        ],
+        default="all",
+        validate_choice=False,
+    )
+    since = DateField(
+        _l("Date (that day included)"),
+        validators=[Optional()],
+        invalid_value_message=_l("Enter a date like 2024-03-01."),
+    )
+
+    def validate_scope(self, field):
+        if field.data not in ("all", "since"):
+            raise ValidationError(_("Choose everything, or since the date below."))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.scope.data == "since" and not self.since.errors and self.since.data is None:
+            self.since.errors.append(_("Choose the date, or choose everything."))
+            return False
+        typed = bool(self.since.raw_data and self.since.raw_data[0].strip())
+        if self.scope.data == "all" and typed and not self.since.errors:
+            self.since.errors.append(_("You chose everything: leave the date empty, or choose “since the date below”."))
+            return False
+        return valid
+
+    def validate_since(self, field):
+        if field.data is not None and field.data > to_user_timezone(datetime.now(UTC)).date():
+            raise ValidationError(_("Choose a day that is not in the future."))
+
+    def start(self) -> datetime | None:
+        """The first moment given (naive UTC, as stored): the start of the chosen day where the site is; None for
+        everything."""
+        if self.scope.data != "since" or self.since.data is None:
+            return None
+        return to_utc(datetime.combine(self.since.data, time.min))
 
 
 class AuditFilterForm(Form):

@@ -1,12 +1,14 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import audit as audit_log
-from app import staff
+from app import sessions, staff
 from app.admin import bp
-from app.admin.forms import AuditFilterForm, CreateUserForm, EndAllSessionsForm, RoleForm
+from app.admin.forms import AuditFilterForm, CreateUserForm, EndAllSessionsForm, GrantForm, RoleForm
+from app.crypto import epochs
 from app.extensions import db
 from app.forms import EmptyForm
 from app.models import SecurityKey, User, parse_id
@@ -28,7 +30,24 @@ def users_page(**forms) -> str:
     forms.setdefault("end_all_form", EndAllSessionsForm(formdata=None))
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
     key_counts = dict(db.session.execute(select(SecurityKey.user_id, func.count()).group_by(SecurityKey.user_id)).all())
-    return render_template("admin/users.html", accounts=accounts, key_counts=key_counts, role_form=RoleForm, **forms)
+    return render_template(
+        "admin/users.html",
+        accounts=accounts,
+        key_counts=key_counts,
+        role_form=RoleForm,
+        readers={reader.id for reader in epochs.readers()},
+        keys=keys_status(),
+        **forms,
+    )
+
+
+def keys_status() -> dict:
+    """What the page says of the keys: whether this session can open sealed items, and the recovery key's state
+    (recovery_key() records a configured key that differs from the one first used here, once for each key)."""
+    epochs.recovery_key()
+    db.session.commit()
+    state, fingerprint = epochs.recovery_state()
+    return {"unlocked": sessions.staff_key() is not None, "recovery": state, "fingerprint": fingerprint}
 
 
 @bp.post("/users/<id:user_id>/end-sessions")
@@ -63,7 +82,19 @@ def change_user(user_id: int, change, message: str):
     if user.id == current_user.id:  # admins cannot lock themselves out
         flash(_("You cannot change your own account here."))
         return redirect(url_for("admin.users"), code=303)
-    change(user)
+    try:
+        change(user)
+    except staff.LastReader:
+        db.session.rollback()
+        flash(
+            _(
+                "Nothing changed: %(name)s is the last moderator or admin who can read what is sent, and what is "
+                "sent afterwards could not be read. Add another moderator or admin first, or configure a recovery "
+                "key.",
+                name=user.username,
+            )
+        )
+        return redirect(url_for("admin.users"), code=303)
     flash(message % {"name": user.username})
     return redirect(url_for("admin.users"), code=303)
 
@@ -117,6 +148,33 @@ def totp_required(user_id: int):
         lambda user: staff.set_totp_required(user, not user.totp_required, by=current_user),
         _("Two-step sign-in setting of %(name)s changed."),
     )
+
+
+@bp.route("/users/<id:user_id>/grant", methods=["GET", "POST"])
+def grant(user_id: int):
+    """Give an account the older periods this admin can read (all, or since a day), after a confirmation."""
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        flash(_("You already hold what you can give."))
+        return redirect(url_for("admin.users"), code=303)
+    if not staff.may_read(user):
+        flash(_("%(name)s cannot be given older items: only an active moderator or admin can.", name=user.username))
+        return redirect(url_for("admin.users"), code=303)
+    form = GrantForm()
+    secret = sessions.staff_key()
+    if request.method == "GET" or secret is None or not form.validate_on_submit():
+        status = 200 if request.method == "GET" else 422
+        return render_template("admin/grant.html", user=user, form=form, unlocked=secret is not None), status
+    given = staff.grant(user, form.start(), by=current_user, secret=secret)
+    if given:
+        flash(
+            ngettext(
+                "%(name)s was given %(num)d period.", "%(name)s was given %(num)d periods.", given, name=user.username
+            )
+        )
+    else:
+        flash(_("Nothing to give: %(name)s already holds every period you hold in that time.", name=user.username))
+    return redirect(url_for("admin.users"), code=303)
 
 
 @bp.get("/audit")

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import delete, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit import record
 from app.crypto import sodium
@@ -48,7 +49,7 @@ def current() -> QueueEpoch:
 def rotate(reason: str) -> QueueEpoch:
     """Begin a new epoch, sealed to whoever may read now (the caller has flushed the change that made it needed,
     and commits)."""
-    _take_lock()
+    lock()
     db.session.flush()
     pair = sodium.new_pair()
     epoch = QueueEpoch(public_key=pair.public, reason=reason[: QueueEpoch.REASON_MAX])
@@ -68,12 +69,21 @@ def rotate(reason: str) -> QueueEpoch:
     return epoch
 
 
-def _take_lock() -> None:
-    """Serialise rotations: an UPDATE of one row takes SQLite's write lock and PostgreSQL's row lock at once."""
+def lock() -> None:
+    """Serialise changes of who may read, until the transaction ends: an UPDATE of one row takes SQLite's write
+    lock and PostgreSQL's row lock at once (a check of the readers made after it sees every change before it).
+
+    The first change makes the row. Of two first changes at once, the second's insert waits for the first to end
+    and then does nothing (a plain insert would fail on PostgreSQL), and its UPDATE takes the lock."""
+    if not _update_lock():
+        insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        db.session.execute(insert(KeySetting).values(name=_LOCK, value="1").on_conflict_do_nothing())
+        _update_lock()
+
+
+def _update_lock() -> int:
     taken = db.session.execute(update(KeySetting).where(KeySetting.name == _LOCK).values(value=KeySetting.value))
-    if not taken.rowcount:  # type: ignore[attr-defined]
-        db.session.add(KeySetting(name=_LOCK, value="1"))
-        db.session.flush()
+    return int(taken.rowcount)  # type: ignore[attr-defined]
 
 
 def _wrap(epoch_id: int, person: User, epoch_secret: bytes) -> None:

@@ -103,3 +103,24 @@ def test_the_command_line_changes_accounts_like_the_admin_page_and_records_it(ap
             select(Event.detail).where(Event.action.in_(["user_created", "user_changed"])).order_by(Event.id)
         ).all()
     assert details == ["user 1 as moderator", "user 1: password reset", "user 2 as admin", "user 1: disabled"]
+
+
+def test_gc_and_purge_delete_timed_out_unlocked_sessions(app, runner, client):
+    """A session nobody came back to: its unlocked key goes within the hour (flask uploads gc), not at the next
+    sign-in that may never come."""
+    from datetime import timedelta
+
+    import time_machine
+
+    from app.models import UnlockedSession, utcnow
+    from tests.helpers import login, make_user
+
+    make_user(app, "olga", "moderator")
+    assert login(client).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(UnlockedSession)) == 1
+    with time_machine.travel(utcnow() + timedelta(seconds=app.config["IDLE_TIMEOUT"] + 1), tick=False):
+        assert "Removed 1 timed-out unlocked sessions" in runner.invoke(args=["uploads", "gc"]).output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(UnlockedSession)) == 0
+    assert "Removed 0 timed-out unlocked sessions" in runner.invoke(args=["purge"]).output

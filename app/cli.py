@@ -90,7 +90,8 @@ def demo() -> None:
 
     password = secrets.token_urlsafe(12)
     editor_password = secrets.token_urlsafe(12)
-    click.echo(load(moderator_password=password, editor_password=editor_password).summary())
+    with refusals():
+        click.echo(load(moderator_password=password, editor_password=editor_password).summary())
     click.echo("")
     click.echo("  Sign in as a moderator at http://127.0.0.1:5000/auth/login")
     click.echo("    username: moderator")
@@ -238,9 +239,10 @@ def import_grants(path: str) -> None:
 def grant(username: str, since: datetime | None, holder_name: str | None, password_stdin: bool) -> None:
     """Give an account the older epochs (all, or since a day) that another one holds, with that one's password."""
     receiver = find_user(username)
-    if not staff.may_read(receiver):
+    if not staff.may_receive(receiver):
         raise click.ClickException(
-            f"{username!r} is not an active moderator or admin with a key pair: it may not read."
+            f"{username!r} is not an active moderator or admin with a key pair and a password of its own: "
+            "it may not be given epochs."
         )
     holder = find_user(holder_name or click.prompt("Who holds the epochs (a moderator or admin)"))
     if password_stdin:
@@ -252,7 +254,9 @@ def grant(username: str, since: datetime | None, holder_name: str | None, passwo
     if since is not None:  # the start of that day where the site is, as /admin/users takes it
         from flask_babel import to_utc
 
-        since = to_utc(since)
+        from app.crypto.epochs import EARLIEST_DAY
+
+        since = to_utc(max(since, datetime.combine(EARLIEST_DAY, datetime.min.time())))
     with refusals():
         given = staff.grant(receiver, since, by=holder, secret=secret)
     click.echo(f"Gave {username!r} {counted(given)} that {holder.username!r} holds.")

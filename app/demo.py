@@ -203,14 +203,16 @@ class Loaded:
 
 
 def staff_account(username: str, role: str, password: str) -> User:
-    """Create or reset a demo staff account, in its role and active (a reset ends its old sessions and gives it a
-    new key pair)."""
+    """Create or reset a demo staff account, active (a reset ends its old sessions and gives it a new key pair). An
+    account of that name in another role is not the demo's: refused, and nothing changes."""
     user = staff.find(username)
     if user is None:
         return staff.create(username, role, password)
-    staff.set_password(user, password)
     if user.role != role:
-        staff.set_role(user, role)
+        raise staff.StaffError(
+            f"An account named {username!r} exists as {user.role}: it is not the demo's, and the demo leaves it alone."
+        )
+    staff.set_password(user, password)
     if not user.active:
         staff.set_active(user, True)
     return user

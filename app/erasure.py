@@ -27,10 +27,12 @@ TRIES = 20  # each waits up to 2 × PAUSE: about 4 s of a reader holding an old 
 PAUSE = 0.1
 
 
-def settle(tables: Iterable[str]) -> int:
+def settle(tables: Iterable[str], *, texts: bool = True) -> int:
     """Make a deletion in ``tables`` as final as the database allows: on SQLite, checkpoint the log and return its
-    frames still left (0: nothing of it remains); on PostgreSQL, VACUUM those tables."""
-    search.forget()
+    frames still left (0: nothing of it remains); on PostgreSQL, VACUUM those tables. ``texts``: the deletion took
+    words out of the search index too (not so for keys)."""
+    if texts:
+        search.forget()
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         vacuum(tables)

@@ -19,7 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app import seclog, staff
-from app.crypto import unlocking
+from app.crypto import epochs, unlocking
 from app.extensions import db, htmx
 from app.models import User
 
@@ -105,12 +105,38 @@ def enforce_timeouts() -> None:
         session.clear()
         session["timed_out"] = True
         return
+    clear_dead_keys(now)
     if request.headers.get(BACKGROUND_HEADER) != "1":  # a poll of an unattended screen is no sign of life
         session["seen_at"] = now
         renew_every = min(unlocking.RENEW_EVERY, idle_for / 2)
         if "unlock" in session and now + idle_for - session.get("unlock_until", 0) > renew_every:
             unlocking.touch(session["unlock"])  # (from a moment later than now: the row never ends before the cookie)
             session["unlock_until"] = now + idle_for
+
+
+# When this worker last deleted the unlocked sessions that timed out (a staff request does it at most once a minute).
+_cleared_at = 0.0
+
+
+def clear_dead_keys(now: float) -> None:
+    """Unlocked sessions past their timeout go from the database within a minute of it, whoever's request comes;
+    not only at the next sign-in or the hourly flask uploads gc."""
+    global _cleared_at
+    if now - _cleared_at < unlocking.RENEW_EVERY:
+        return
+    _cleared_at = now
+    if unlocking.purge():
+        db.session.commit()
+        staff.settle_keys()
+    else:
+        db.session.commit()
+
+
+def keep_recovery_sealed() -> None:
+    """A recovery key configured after some epochs began: the next request of an unlocked reader who holds them
+    seals them to it (AT-REST.md). With no recovery key, this reads nothing from the database."""
+    if current_user.can("moderate") and epochs.missing_recovery() and (key := staff_key()) is not None:
+        epochs.seal_to_recovery(current_user, key)
 
 
 def redirect_to(target: str) -> Response:
@@ -149,6 +175,7 @@ def guard(permission: str) -> Callable[[], Response | None]:
                 method=request.method,
             )
             abort(403)
+        keep_recovery_sealed()
         return None
 
     return check

@@ -25,11 +25,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
+from app import erasure
 from app.audit import record
 from app.crypto import epochs, staffkeys, unlocking
 from app.extensions import db
 from app.models import RecoveryCode, SecurityKey, User
 from app.passwords import MIN_LENGTH, hash_password, verify
+
+# Where an account's keys rest: what settle_keys() makes final after a revocation or a new pair.
+KEY_TABLES = ("unlocked_sessions", "pending_unlocks", "epoch_wraps", "users")
 
 
 class StaffError(ValueError):
@@ -81,6 +85,12 @@ def may_read(user: User) -> bool:
     return user.active and user.role in epochs.READER_ROLES and user.public_key is not None
 
 
+def may_receive(user: User) -> bool:
+    """Whether older epochs may be given to the account: it may read, and its password is its own (an admin who
+    chose a first password could otherwise sign in before its owner and read what was given)."""
+    return may_read(user) and not user.must_change_password
+
+
 def refuse_last_reader(user: User) -> None:
     """Raise LastReader if ``user`` is the last who may read and no recovery key is in use (checked under the
     epochs' lock, so that two admins disabling each other at once cannot both pass)."""
@@ -95,6 +105,13 @@ def change(user: User, detail: str, *, by: User | None = None) -> None:
     unlocking.revoke(user.id)
     record("user_changed", None, actor_id=by.id if by else None, detail=f"user {user.id}: {detail}")
     db.session.commit()
+    settle_keys()
+
+
+def settle_keys() -> None:
+    """Revoked keys, dropped wraps and a replaced locked key leave no copy the database could still give (SQLite's
+    log checkpointed, PostgreSQL's tables vacuumed), as for a withdrawn submission."""
+    erasure.settle(KEY_TABLES, texts=False)
 
 
 def set_password(user: User, password: str, *, by: User | None = None) -> None:
@@ -109,6 +126,7 @@ def set_password(user: User, password: str, *, by: User | None = None) -> None:
 
 def new_keys(user: User, password: str) -> None:
     """A new key pair for the account: what was sealed to the old one goes, and a new epoch begins if it reads."""
+    epochs.lock()
     user.public_key, user.locked_key = staffkeys.new_pair(password)
     epochs.drop_wraps(user)
     db.session.flush()
@@ -141,6 +159,7 @@ def change_own_password(user: User, current: str, new: str) -> bool:
 
 def rekey(user: User, secret: bytes, password: str) -> None:
     """A new pair for the account, holding every epoch the old one held; then a new epoch."""
+    epochs.lock()
     opened = {epoch_id: epochs.open_epoch(user, secret, epoch_id) for epoch_id in epochs.held(user)}
     epochs.drop_wraps(user)
     user.public_key, user.locked_key = staffkeys.new_pair(password)
@@ -187,6 +206,7 @@ def set_role(user: User, role: str, *, by: User | None = None) -> None:
 def readers_changed(user: User, was: bool) -> None:
     """After a change of role or of the active flag: a new epoch if the account's right to read changed (without
     its wraps if it lost it)."""
+    epochs.lock()
     now = may_read(user)
     if was and not now:
         epochs.drop_wraps(user)
@@ -198,8 +218,8 @@ def readers_changed(user: User, was: bool) -> None:
 def grant(receiver: User, since: datetime | None, *, by: User, secret: bytes) -> int:
     """Seal to ``receiver`` the older epochs (all, or those current since ``since``) that ``by``, unlocked with
     ``secret``, holds. An audit event; returns how many epochs."""
-    if not may_read(receiver):
-        raise StaffError("Only an active moderator or admin can be given older items.")
+    if not may_receive(receiver):
+        raise StaffError("Only an active moderator or admin who chose their own password can be given older items.")
     given = epochs.grant(by, secret, receiver, since)
     detail = f"user {receiver.id}: {given} epochs" + (f" since {since:%Y-%m-%d %H:%M} UTC" if since else "")
     record("epochs_granted", None, actor_id=by.id, detail=detail)
@@ -289,6 +309,7 @@ def own_change(user: User, action: str) -> None:
     unlocking.revoke(user.id)
     record(action, None, actor_id=user.id)
     db.session.commit()
+    settle_keys()
 
 
 def signed_out(user: User) -> None:
@@ -296,6 +317,7 @@ def signed_out(user: User) -> None:
     user.session_version += 1
     unlocking.revoke(user.id)
     db.session.commit()
+    settle_keys()
 
 
 def end_sessions(user: User | None, *, by: User | None = None) -> int:
@@ -309,6 +331,7 @@ def end_sessions(user: User | None, *, by: User | None = None) -> int:
     detail = f"user {user.id}" if user is not None else "all staff"
     record("sessions_ended", None, actor_id=by.id if by else None, detail=detail)
     db.session.commit()
+    settle_keys()
     return ended
 
 

@@ -240,11 +240,15 @@ def test_the_first_reader_receives_what_a_fresh_install_sealed_before_any_accoun
 
 
 @pytest.mark.parametrize("app_config", [WITH_RECOVERY])
-def test_with_a_recovery_key_a_fresh_install_seals_to_it_and_not_under_the_secret_key(app):
+def test_with_a_recovery_key_a_fresh_install_seals_to_it_and_the_first_reader_receives_it_all_the_same(app):
+    """The first moderator reads what came before them without a recovery drill; the install's wrap lasts only
+    until then."""
     with app.app_context():
         first = epochs.current().id
         db.session.commit()
-    assert holders(app, first) == {"recovery"} and recovery_opens(app, first)
+    assert holders(app, first) == {"recovery", "install"} and recovery_opens(app, first)
+    made(app, ("olga", "moderator"))
+    assert holders(app, first) == {"recovery", "olga"} and opens(app, "olga", first)
 
 
 # Two instances

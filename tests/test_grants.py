@@ -312,12 +312,23 @@ def test_the_next_unlocked_admins_request_seals_older_periods_to_a_new_recovery_
     assert len(events(app, "recovery_sealed")) == 1  # nothing left to do
 
 
-def test_a_moderators_request_seals_nothing(app, client, team):
+def test_a_moderators_request_seals_what_they_hold_and_the_rest_waits_for_one_who_holds_it(app, client, team):
+    """Not only admins: an epoch only a moderator holds would otherwise never reach the recovery key, and could be
+    lost with that moderator."""
     app.config["RECOVERY_PUBLIC_KEY"] = key_text(RECOVERY)
     moderator = app.test_client()
     sign_in(moderator, app, team["ivan"])
     assert moderator.get("/moderation").status_code == 200
-    assert recovery_wraps(app) == {}
+    first, *held_by_ivan = all_epochs(app)
+    assert held(app, team["ivan"]) == held_by_ivan
+    assert sorted(recovery_wraps(app)) == held_by_ivan  # the first period is boss's alone
+    page_of(client)  # boss, unlocked, comes by
+    wraps = recovery_wraps(app)
+    assert sorted(wraps) == [first, *held_by_ivan]
+    with app.app_context():
+        for epoch_id, sealed in wraps.items():
+            public = db.session.get(QueueEpoch, epoch_id).public_key
+            assert sodium.public_of(sodium.unseal(RECOVERY.secret, sealed)) == public
 
 
 # In a browser

@@ -156,7 +156,7 @@ def test_recover_refuses_a_wrong_secret_and_writes_no_file(app, runner, tmp_path
 def test_recover_refuses_an_account_that_may_not_read(app, runner, tmp_path):
     staff_made(app, ("anna", "admin"), ("petr", "editor"))
     editor, path = recover(runner, tmp_path, to="petr")
-    assert editor.exit_code != 0 and "may not read" in editor.output and not path.exists()
+    assert editor.exit_code != 0 and "may not be given epochs" in editor.output and not path.exists()
     unknown, path = recover(runner, tmp_path, to="nobody")
     assert unknown.exit_code != 0 and "No user 'nobody'" in unknown.output and not path.exists()
 
@@ -259,7 +259,7 @@ def test_grant_refuses_a_wrong_password_unknown_names_and_a_receiver_that_may_no
     no_holder = grant(runner, "olga", holder="nobody")
     assert no_holder.exit_code != 0 and "No user 'nobody'" in no_holder.output
     editor = grant(runner, "petr")
-    assert editor.exit_code != 0 and "may not read" in editor.output
+    assert editor.exit_code != 0 and "may not be given epochs" in editor.output
     holds_nothing = grant(runner, "olga", holder="petr")
     assert holds_nothing.exit_code != 0 and "holds no epochs" in holds_nothing.output
     assert held(app, "olga") == before

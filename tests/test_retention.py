@@ -185,6 +185,15 @@ STORED = {
         "test_cases.py::test_notes_are_staff_only_hold_no_text_in_the_audit_and_leave_the_version",
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
     ],
+    "Queue key epochs and their wraps": [
+        "test_epochs.py::test_a_change_of_who_may_read_begins_a_new_epoch",
+        "test_key_revocation.py::test_disabling_leaves_no_copy_of_the_accounts_wraps_in_the_database_files",
+    ],
+    "Unlocked sessions, sign-ins waiting for a second factor": [
+        "test_key_revocation.py::test_sign_out_leaves_no_copy_of_the_unlocked_key_in_the_database_files",
+        "test_key_revocation.py::test_a_timed_out_row_goes_at_the_next_staff_request_of_anyone",
+        "test_cli.py::test_gc_and_purge_delete_timed_out_unlocked_sessions",
+    ],
     "Reports of ads": ["test_retention.py::test_purge_deletes_ads_long_expired_or_closed_and_their_reports"],
     "Audit events": [
         "test_retention.py::test_purge_deletes_old_audit_events_and_records_itself",

@@ -141,7 +141,7 @@ def test_a_passkey_sign_in_unlocks_at_the_key_step(app, client, keyed):
     assert rows(app) == (1, 0)  # the pending row was spent
 
 
-def test_an_expired_key_step_unlocks_nothing(app, client, keyed):
+def test_an_expired_key_step_unlocks_nothing(app, client, runner, keyed):
     user_id, key = keyed
     assert login(client).location.endswith("/auth/key")
     page = client.get("/auth/key").get_data(as_text=True)
@@ -153,6 +153,8 @@ def test_an_expired_key_step_unlocks_nothing(app, client, keyed):
         assert rows(app)[0] == 0 and key_in_request(app, cookie_of(client)) is None
         with app.app_context():  # the row itself refuses, whoever asks with the token
             assert unlocking.take_pending(db.session.get(User, user_id), token) is None
+        assert rows(app) == (0, 1) and runner.invoke(args=["uploads", "gc"]).exit_code == 0
+        assert rows(app) == (0, 0)  # and the hourly clean-up deletes it
 
 
 # A fresh session after a change is unlocked too
@@ -315,16 +317,21 @@ def test_a_session_is_never_signed_in_yet_locked(app, client):
     assert not signed_in
 
 
-def test_a_timed_out_row_goes_at_the_next_sign_in_of_anyone(app, client):
-    """Nobody need come back for a dead row to leave the database: the next row made purges it."""
+@pytest.mark.parametrize("by", ["another sign-in", "flask uploads gc", "flask purge"])
+def test_a_timed_out_row_leaves_the_database_without_its_owner_coming_back(app, client, runner, by):
     make_user(app)
     make_user(app, "ivan")
     login(client)
     with time_machine.travel(time.time() + app.config["IDLE_TIMEOUT"] + 5, tick=False):
         assert rows(app) == (1, 0)
-        login(app.test_client(), "ivan")
-        with app.app_context():
-            assert db.session.scalars(select(User.username).join(UnlockedSession)).all() == ["ivan"]
+        if by.startswith("flask"):  # (hourly, daily)
+            result = runner.invoke(args=by.split()[1:])
+            assert result.exit_code == 0 and "Removed 1 timed-out" in result.output
+            assert rows(app) == (0, 0)
+        else:  # every row made purges the dead ones
+            login(app.test_client(), "ivan")
+            with app.app_context():
+                assert db.session.scalars(select(User.username).join(UnlockedSession)).all() == ["ivan"]
 
 
 # Any instance, one read
@@ -370,6 +377,18 @@ def test_signed_in_on_one_instance_unlocked_on_another_with_one_indexed_read(app
             plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
             detail = " ".join(row[-1] for row in plan)
             assert "SEARCH unlocked_sessions USING INDEX" in detail and "(id=?)" in detail, detail
+
+
+def test_a_key_step_finished_on_another_instance_unlocks(app, client, app_b, keyed):
+    """The password on one server, the key on another (a load balancer): the pending row is in the database."""
+    user_id, key = keyed
+    assert login(client).location.endswith("/auth/key")
+    client_b = app_b.test_client()
+    client_b.set_cookie(COOKIE, cookie_of(client))
+    page = client_b.get("/auth/key").get_data(as_text=True)
+    answer = client_b.post("/auth/key", data={"assertion": key.get(options_in(page, "get"), ORIGIN)})
+    assert answer.status_code == 303 and answer.location.endswith("/moderation")
+    assert unlocked(app, client_b, user_id) and rows(app) == (1, 0)
 
 
 def test_signing_out_on_one_instance_closes_the_session_on_the_other(app, client, app_b):

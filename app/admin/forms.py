@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional, Regexp, ValidationError
 
 from app import audit, labels
+from app.crypto import epochs
 from app.extensions import db
 from app.forms import Form, MaxChars, NewPassword, clean_text
 from app.models import ID_MAX, Article, User
@@ -102,7 +103,8 @@ class GrantForm(Form):
         everything."""
         if self.scope.data != "since" or self.since.data is None:
             return None
-        return to_utc(datetime.combine(self.since.data, time.min))
+        # (a day before any epoch gives what everything gives: no earlier day is converted, which could overflow)
+        return to_utc(datetime.combine(max(self.since.data, epochs.EARLIEST_DAY), time.min))
 
 
 class AuditFilterForm(Form):

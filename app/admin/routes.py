@@ -35,7 +35,7 @@ def users_page(**forms) -> str:
         accounts=accounts,
         key_counts=key_counts,
         role_form=RoleForm,
-        readers={reader.id for reader in epochs.readers()},
+        readers={reader.id for reader in epochs.readers() if staff.may_receive(reader)},
         keys=keys_status(),
         **forms,
     )
@@ -159,6 +159,14 @@ def grant(user_id: int):
         return redirect(url_for("admin.users"), code=303)
     if not staff.may_read(user):
         flash(_("%(name)s cannot be given older items: only an active moderator or admin can.", name=user.username))
+        return redirect(url_for("admin.users"), code=303)
+    if not staff.may_receive(user):
+        flash(
+            _(
+                "%(name)s has not chosen their own password yet: give access after their first sign-in.",
+                name=user.username,
+            )
+        )
         return redirect(url_for("admin.users"), code=303)
     form = GrantForm()
     secret = sessions.staff_key()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import delete, exists, select, update
@@ -29,9 +29,13 @@ from app.models import PERMISSIONS, EpochWrap, KeySetting, QueueEpoch, User
 from app.security import derive_key
 
 READER_ROLES = PERMISSIONS["moderate"]
+# Before the first epoch of any site: a grant since an earlier day gives everything (and no earlier day is
+# converted between time zones, which could overflow).
+EARLIEST_DAY = date(2000, 1, 1)
 _LOCK = "epoch_lock"
 _RECOVERY = "recovery_fingerprint"
 _MISMATCH = "recovery_mismatch"
+_READ = "readers_seen"  # set once a moderator or admin has held an epoch: no longer a fresh install
 
 
 def readers() -> list[User]:
@@ -63,7 +67,7 @@ def rotate(reason: str) -> QueueEpoch:
         db.session.add(EpochWrap(epoch_id=epoch.id, holder="recovery", sealed=sodium.seal(recovery, pair.secret)))
     if people:
         _hand_over_install(people)
-    elif recovery is None:
+    elif recovery is None or _setting(_READ) is None:  # (a fresh install's first reader receives it, recovery or not)
         db.session.add(EpochWrap(epoch_id=epoch.id, holder="install", sealed=sodium.close(_install_key(), pair.secret)))
     db.session.flush()
     return epoch
@@ -103,8 +107,15 @@ def _install_key() -> bytes:
 def _hand_over_install(people: Sequence[User]) -> None:
     """The first moderator or admin exists: what a fresh install sealed under SECRET_KEY is sealed to them, and
     that wrap goes."""
+    if _setting(_READ) is None:
+        db.session.add(KeySetting(name=_READ, value="1"))
     for wrap in db.session.scalars(select(EpochWrap).where(EpochWrap.holder == "install")):
-        secret = sodium.open_(_install_key(), wrap.sealed)
+        try:
+            secret = sodium.open_(_install_key(), wrap.sealed)
+        except sodium.Refused:  # SECRET_KEY changed since: nobody can open it, and it must not stop a sign-in
+            record("install_epoch_lost", None, detail=f"epoch {wrap.epoch_id}")
+            db.session.delete(wrap)
+            continue
         for person in people:
             if not holds(person.id, wrap.epoch_id):
                 _wrap(wrap.epoch_id, person, secret)
@@ -112,15 +123,8 @@ def _hand_over_install(people: Sequence[User]) -> None:
 
 
 def holds(user_id: int, epoch_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    EpochWrap.epoch_id == epoch_id, EpochWrap.user_id == user_id, EpochWrap.holder == "staff"
-                )
-            )
-        )
-    )
+    mine = (EpochWrap.epoch_id == epoch_id, EpochWrap.user_id == user_id, EpochWrap.holder == "staff")
+    return bool(db.session.scalar(select(exists().where(*mine))))
 
 
 def drop_wraps(user: User) -> None:
@@ -141,7 +145,12 @@ def open_epoch(user: User, staff_secret: bytes, epoch_id: int) -> bytes | None:
             EpochWrap.epoch_id == epoch_id, EpochWrap.user_id == user.id, EpochWrap.holder == "staff"
         )
     )
-    return sodium.unseal(staff_secret, sealed) if sealed is not None else None
+    if sealed is None:
+        return None
+    try:
+        return sodium.unseal(staff_secret, sealed)
+    except sodium.Refused:  # a damaged wrap opens nothing: the others still do
+        return None
 
 
 def epochs_since(since: datetime | None) -> list[int]:
@@ -197,6 +206,10 @@ def parse_public(text: str) -> bytes:
         raise ValueError("not a base64 key") from error
     if len(key) != sodium.KEY_BYTES:
         raise ValueError("a key has 32 bytes")
+    try:
+        sodium.seal(key, b"")
+    except sodium.Refused as error:
+        raise ValueError("not a key one can seal to") from error
     return key
 
 
@@ -270,8 +283,8 @@ def missing_recovery() -> bool:
 
 
 def seal_to_recovery(user: User, staff_secret: bytes) -> int:
-    """Seal to the recovery key the epochs that ``user`` holds and it does not (an unlocked admin's request after a
-    recovery key was set). Returns how many."""
+    """Seal to the recovery key the epochs that ``user`` holds and it does not (an unlocked reader's request after
+    a recovery key was set). Returns how many."""
     key = recovery_key()
     if key is None:
         return 0

@@ -80,8 +80,11 @@ def _reader(username: str) -> User:
     user = staff.find(username)
     if user is None:
         raise RecoveryError(f"No user {username!r}.")
-    if not staff.may_read(user):
-        raise RecoveryError(f"{username!r} is not an active moderator or admin with a key pair: it may not read.")
+    if not staff.may_receive(user):
+        raise RecoveryError(
+            f"{username!r} is not an active moderator or admin with a key pair and a password of its own: "
+            "it may not be given epochs."
+        )
     return user
 
 

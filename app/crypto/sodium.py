@@ -59,8 +59,12 @@ def public_of(secret: bytes) -> bytes:
 
 
 def seal(public: bytes, data: bytes) -> bytes:
-    """Seal ``data`` to a public key: only its secret key opens it; nothing says who sealed it."""
-    return bytes(SealedBox(PublicKey(public)).encrypt(data))
+    """Seal ``data`` to a public key: only its secret key opens it; nothing says who sealed it. Refused for a
+    public key that is no key (libsodium refuses points of small order, such as 32 zero bytes)."""
+    try:
+        return bytes(SealedBox(PublicKey(public)).encrypt(data))
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.TypeError, nacl.exceptions.ValueError) as error:
+        raise Refused("not a public key one can seal to") from error
 
 
 def unseal(secret: bytes, sealed: bytes) -> bytes:

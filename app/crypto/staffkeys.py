@@ -16,9 +16,10 @@ from app.crypto import sodium
 
 _HEADER = struct.Struct(f">BIQ{sodium.SALT_BYTES}s")
 _VERSION = 1
-# Costs read from a stored key are trusted up to this much memory: whoever can write the database must not make a
-# sign-in ask libsodium for terabytes.
+# Costs read from a stored key are trusted up to this much memory and time (64 passes over 1 GiB: about a minute
+# here): whoever can write the database must not make a sign-in ask libsodium for terabytes or hours.
 MEMLIMIT_CAP = 2**30
+OPSLIMIT_CAP = 64
 Refused = sodium.Refused
 
 
@@ -43,7 +44,7 @@ def unlock(locked: bytes, password: str) -> bytes:
         raise sodium.Refused("unknown locked key version")
     (min_ops, min_mem), (max_ops, max_mem) = sodium.ARGON2_MIN, sodium.ARGON2_MAX
     if not (
-        min_ops <= ops <= max_ops and min_mem <= mem <= min(max_mem, MEMLIMIT_CAP)
+        min_ops <= ops <= min(max_ops, OPSLIMIT_CAP) and min_mem <= mem <= min(max_mem, MEMLIMIT_CAP)
     ):  # damaged: refused, as a wrong password is
         raise sodium.Refused("locked key costs out of range")
     return sodium.open_(_kek(password, salt, ops, mem), locked[_HEADER.size :])

@@ -148,10 +148,17 @@ def revoke(user_id: int | None) -> None:
 
 
 def purge() -> int:
-    """Delete the rows that timed out (called as rows are made, and by flask purge)."""
+    """Delete the rows that can no longer be used: timed out, or left by a sign-in that finished while its account's
+    sessions were ended or it was disabled (called as rows are made, by staff requests at most once a minute, and
+    by flask uploads gc and flask purge)."""
     now = utcnow()
+    live = select(User.id).where(
+        User.id == UnlockedSession.user_id, User.session_version == UnlockedSession.session_version, User.active
+    )
     gone = db.session.execute(
-        delete(UnlockedSession).where((UnlockedSession.idle_until <= now) | (UnlockedSession.ends_at <= now))
+        delete(UnlockedSession)
+        .where((UnlockedSession.idle_until <= now) | (UnlockedSession.ends_at <= now) | ~live.exists())
+        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     gone += db.session.execute(delete(PendingUnlock).where(PendingUnlock.expires_at <= now)).rowcount  # type: ignore[attr-defined]
     return int(gone)

@@ -374,3 +374,16 @@ def test_an_admin_gives_access_on_a_phone_and_on_a_desktop(browser, live_server)
     assert held(app, ids["olga"]) == all_epochs(app)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Event).where(Event.action == "epochs_granted")) == 2
+
+
+def test_the_page_names_accounts_without_keys_and_first_passwords_not_yet_replaced(app, client, team):
+    """After an upgrade, accounts made before keys are read to only once they sign in; a newcomer with an admin's
+    first password can be given nothing yet: the admin sees both."""
+    from tests.helpers import make_user
+
+    make_user(app, "old_hand", "moderator")  # (as before keys: no pair)
+    with app.app_context():
+        staff.create("newcomer", "moderator", PASSWORD, by=db.session.get(User, team["boss"]))
+    page = page_of(client)
+    assert "no key pair yet: made at the next sign-in" in page
+    assert "first password not yet changed" in page

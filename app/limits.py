@@ -13,8 +13,7 @@ from flask_login import current_user
 from app import pow, proof
 from app.addresses import on_onion
 from app.extensions import limiter
-from app.security import client_network, limiter_key, rate_key, receipt_key
-from app.submissions.create import find
+from app.security import client_network, limiter_key, rate_key
 
 
 def setting(name: str):
@@ -162,22 +161,15 @@ def receipt_missed(_response) -> bool:
     return g.get("receipt_missed", False)
 
 
-def receipt_found() -> bool:
-    """A right code is never refused for the wrong ones typed before it (a receipt has 16 digits: the limit is a
-    second line of defence, and must not lock out the person it protects)."""
-    if "receipt_found" not in g:
-        g.receipt_found = find(request.form.get("code") or "", receipt_key=receipt_key()) is not None
-    return g.receipt_found
-
-
 # Shared by every action that opens an item by its receipt code (/status and its five actions): one budget of
-# wrong codes per client, whichever action was asked (a limit of each route's own would give six).
+# wrong codes per client, whichever action was asked (a limit of each route's own would give six). Checked before
+# the view, for every code: a right one is not spared, since telling a right code from a wrong one costs a
+# derivation (app/crypto/receipts.py), and once the limit is spent no request may make the machine pay for one.
 receipt_limits = limiter.shared_limit(
     setting("STATUS_RATELIMIT"),
     scope="receipt",
     methods=["POST"],
     deduct_when=receipt_missed,
-    exempt_when=receipt_found,
 )
 # What a receipt holder sends, an answer or an ad's new text: one budget for both, per client.
 owner_sends = limiter.shared_limit(

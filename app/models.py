@@ -96,7 +96,8 @@ class Submission(Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     reject_note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
-    # HMAC of the receipt code; the code itself is never stored.
+    # The lookup digest of the receipt code (Argon2id, app/crypto/receipts.py), or, for a receipt issued before
+    # that and not used since, its HMAC; the code itself is never stored.
     receipt_digest: Mapped[str] = mapped_column(String(64), unique=True)
     # Keyed digest of kind, handle and text: the same thing sent twice within DUPLICATE_MINUTES is one item.
     dedupe_digest: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -512,7 +513,8 @@ class UnlockedSession(Model):
 
 
 class KeySetting(Model):
-    """What the keys remember in clear: the recovery key's fingerprint, first seen (app/crypto/epochs.py)."""
+    """What the keys remember in clear: the recovery key's fingerprint, first seen, and the epochs' lock row
+    (app/crypto/epochs.py); the receipts' salt (app/crypto/receipts.py)."""
 
     __tablename__ = "key_settings"
 

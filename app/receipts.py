@@ -1,4 +1,5 @@
-"""Receipt codes: 16 random digits shown once to the submitter; only a keyed digest is stored."""
+"""Receipt codes: 16 random digits shown once to the submitter; only a digest derived from them with Argon2id is
+stored (app/crypto/receipts.py)."""
 
 import hashlib
 import hmac
@@ -28,5 +29,7 @@ def parse(text: str) -> str | None:
     return None
 
 
-def digest(code: str, key: bytes) -> str:
+def legacy_digest(code: str, key: bytes) -> str:
+    """The digest a receipt had before Argon2id (an HMAC under security.legacy_receipt_key()): looked for only when
+    the new one finds nothing, and replaced at the receipt's first use."""
     return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()

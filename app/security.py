@@ -43,8 +43,9 @@ def derive_key(secret: str, purpose: str) -> bytes:
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
-def receipt_key() -> bytes:
-    """The key of receipt digests: a code opens its submission only with it."""
+def legacy_receipt_key() -> bytes:
+    """The key of the HMAC digests receipts had before they were derived with Argon2id (app/crypto/receipts.py):
+    such a receipt still opens its submission once, and its digest is then replaced (submissions.create.find)."""
     return derive_key(current_app.config["SECRET_KEY"], "receipt")
 
 

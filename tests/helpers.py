@@ -8,7 +8,6 @@ import re
 from app import create_app
 from app.extensions import db
 from app.models import Submission
-from app.security import derive_key
 from app.submissions import create as service
 
 TEST_DATABASE_URL = os.environ.get("PRYSTAN_TEST_DATABASE_URL")
@@ -30,9 +29,9 @@ def ram_folder(tmp_path) -> str:
 
 
 def work_leftovers(app) -> list[str]:
-    """What is left in the work folder (the sandbox's lock files aside, where they live there): nothing, once a
+    """What is left in the work folder (the lock files of the sandbox and of receipts aside): nothing, once a
     request has ended."""
-    return sorted(set(os.listdir(app.config["UPLOAD_WORKDIR"])) - {".slots"})
+    return sorted(set(os.listdir(app.config["UPLOAD_WORKDIR"])) - {".slots", ".receipt-slots"})
 
 
 def make_app(tmp_path, **overrides):
@@ -48,13 +47,12 @@ def make_app(tmp_path, **overrides):
         # libsodium's floor (NOTES.md): a sign-in derives a key, and 1,300 tests would pay half a second each.
         "KEK_OPSLIMIT": 1,
         "KEK_MEMLIMIT": 8192,
+        # ...and every receipt made or typed derives one too.
+        "RECEIPT_OPSLIMIT": 1,
+        "RECEIPT_MEMLIMIT": 8192,
     }
     config.update(overrides)
     return create_app(config)
-
-
-def receipt_key(app) -> bytes:
-    return derive_key(app.config["SECRET_KEY"], "receipt")
 
 
 def make_submission(app, kind="information", **overrides):
@@ -68,7 +66,7 @@ def make_submission(app, kind="information", **overrides):
     other = {k: overrides.pop(k) for k in list(overrides) if k in ("reject_reason", "reject_note")}
     fields |= overrides
     with app.app_context():
-        code = service.create(kind, fields, locale="en", receipt_key=receipt_key(app))
+        code = service.create(kind, fields, locale="en")
         submission = db.session.scalars(db.select(Submission).order_by(Submission.id.desc())).first()
         submission.status = status
         for name, value in other.items():

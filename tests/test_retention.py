@@ -169,7 +169,10 @@ STORED = {
         "test_ads.py::test_an_owner_edit_takes_a_live_ad_off_the_site_until_approved_again",
     ],
     "Any item, at an admin's decision": ["test_cases.py::test_only_an_admin_deletes_an_item_and_only_after_confirming"],
-    "Receipt code": ["test_secrets.py::test_secrets_stay_out_of_logs_and_stray_columns"],
+    "Receipt code": [
+        "test_secrets.py::test_secrets_stay_out_of_logs_and_stray_columns",
+        "test_receipts_argon.py::test_a_receipt_issued_before_opens_and_its_hmac_digest_is_replaced",
+    ],
     "Duplicate check": [
         "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file"
     ],
@@ -185,6 +188,7 @@ STORED = {
         "test_cases.py::test_notes_are_staff_only_hold_no_text_in_the_audit_and_leave_the_version",
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
     ],
+    "The receipt salt": ["test_receipts_argon.py::test_the_salt_is_made_once_and_a_kept_one_is_never_replaced"],
     "Queue key epochs and their wraps": [
         "test_epochs.py::test_a_change_of_who_may_read_begins_a_new_epoch",
         "test_key_revocation.py::test_disabling_leaves_no_copy_of_the_accounts_wraps_in_the_database_files",

@@ -3,16 +3,18 @@
 import contextlib
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import receipts
 from app.audit import record
+from app.crypto import receipts as receipt_keys
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
+from app.security import legacy_receipt_key
 from app.uploads.intake import Received
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
@@ -22,21 +24,20 @@ def create(
     fields: dict[str, Any],
     *,
     locale: str,
-    receipt_key: bytes,
     uploads: Sequence[Received] = (),
     storage: Storage | None = None,
 ) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
 
     Files are written first; if anything fails before the commit, they are removed again,
-    so no file outlives a submission that was never stored.
+    so no file outlives a submission that was never stored. receipt_keys.Busy (no turn to derive the receipt in
+    time) leaves nothing behind either.
     """
     code = receipts.new_code()
     written: list[str] = []
     try:
-        submission = Submission(
-            kind=kind, status="pending", locale=locale, receipt_digest=receipts.digest(code, receipt_key), **fields
-        )
+        lookup = receipt_keys.derive(code).lookup
+        submission = Submission(kind=kind, status="pending", locale=locale, receipt_digest=lookup, **fields)
         submission.attachments.extend(store_files(uploads, storage, written))
         db.session.add(submission)
         db.session.flush()
@@ -100,10 +101,26 @@ def is_duplicate(digest: str) -> bool:
     return db.session.scalar(query.limit(1)) is not None
 
 
-def find(code_text: str, *, receipt_key: bytes) -> Submission | None:
-    """Return the submission a typed receipt code belongs to, or None."""
+def find(code_text: str, *, derive: Callable[[str], receipt_keys.Derived] | None = None) -> Submission | None:
+    """Return the submission a typed receipt code belongs to, or None. A code that is no code costs nothing; any
+    other costs one derivation, by ``derive`` (default: receipt_keys.derive; a request passes one that derives at
+    most once). receipt_keys.Busy when no turn to derive comes in time.
+
+    A receipt issued before the digests were derived with Argon2id holds an HMAC digest: when the new digest finds
+    nothing, the HMAC one is looked for, and if found it is replaced by the new one (and so deleted) at once."""
     code = receipts.parse(code_text)
     if code is None:
         return None
-    digest = receipts.digest(code, receipt_key)
-    return db.session.scalar(select(Submission).where(Submission.receipt_digest == digest))
+    lookup = (derive or receipt_keys.derive)(code).lookup
+    found = db.session.scalar(select(Submission).where(Submission.receipt_digest == lookup))
+    if found is not None:
+        return found
+    legacy = receipts.legacy_digest(code, legacy_receipt_key())
+    found_id = db.session.scalar(select(Submission.id).where(Submission.receipt_digest == legacy))
+    if found_id is None:
+        return None
+    # Of two first uses at once, both write the same digest. The version is left alone: this changes no decision.
+    replace = update(Submission).where(Submission.id == found_id, Submission.receipt_digest == legacy)
+    db.session.execute(replace.values(receipt_digest=lookup).execution_options(synchronize_session=False))
+    db.session.commit()
+    return db.session.scalar(select(Submission).where(Submission.receipt_digest == lookup))

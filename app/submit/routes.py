@@ -10,8 +10,9 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from app import limits, proof, receipts
+from app.crypto.receipts import Busy
 from app.models import Submission
-from app.security import derive_key, receipt_key
+from app.security import derive_key
 from app.submissions.create import create, dedupe_digest, is_duplicate
 from app.submit import bp, tus
 from app.submit.forms import FORMS, StatusForm
@@ -42,9 +43,7 @@ def submit(kind: str, **defaults):
         )
         if is_duplicate(fields["dedupe_digest"]):
             return None
-        return create(
-            kind, fields, locale=str(get_locale()), receipt_key=receipt_key(), uploads=uploads, storage=app_storage()
-        )
+        return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage())
 
     taken = formfiles.take(sent(key), valid=valid, save=save)
     if taken.saved:
@@ -124,6 +123,13 @@ def rate_limited(_error):
     if (request.endpoint or "").startswith("submit.upload"):
         return tus.refuse(429, notice)
     return rerender(notice), 429
+
+
+@bp.errorhandler(Busy)
+def busy(_error):
+    """Too many receipts were being derived at once on this machine: nothing was done. Keep what was typed, and
+    ask to try again in a moment."""
+    return rerender(_("The site is busy. Wait a moment and try again.")), 503
 
 
 def rerender(notice: str):

@@ -1,11 +1,11 @@
 """The receipt's page, /status: what a receipt code opens (its status, the staff's messages, what its holder may
 do), the one answer for a code that opens nothing, and withdrawal."""
 
-from flask import render_template
+from flask import g, render_template
 from flask_babel import gettext as _
 
 from app import limits
-from app.security import receipt_key
+from app.crypto import receipts
 from app.submissions import owner, threads
 from app.submissions.create import find
 from app.submit import bp
@@ -21,7 +21,7 @@ def status():
     form = StatusForm()
     submission = None
     if form.validate_on_submit():
-        submission = find(form.code.data, receipt_key=receipt_key())
+        submission = find(form.code.data, derive=derive_once)
         if submission is None:
             limits.miss_receipt()
             form.code.errors.append(not_found_message())
@@ -49,7 +49,19 @@ def status_page(form, submission, notice=None, **forms):
 
 def opened(code: str | None):
     """What a receipt code opens, and the status form that shows it again (the item is None for a wrong code)."""
-    return find(code or "", receipt_key=receipt_key()), StatusForm(formdata=None, code=code or "")
+    return find(code or "", derive=derive_once), StatusForm(formdata=None, code=code or "")
+
+
+def derive_once(code: str) -> receipts.Derived:
+    """A request derives at most one receipt code, once (AT-REST.md): whatever asks for it again gets the same
+    result, so that one request never costs the machine two derivations. The routes call it only after the limit
+    of wrong codes was checked (limits.receipt_limits runs first)."""
+    kept = g.get("receipt_derived")
+    if kept is None:
+        kept = g.receipt_derived = (code, receipts.derive(code))
+    elif kept[0] != code:
+        raise ValueError("one receipt code per request")
+    return kept[1]
 
 
 def not_found(code_text: str, **forms):

@@ -50,12 +50,16 @@ def collect(session: scoped_session[Session], *, min_age: int) -> Collected:
     return report
 
 
+LOCK_FOLDERS = {".slots", ".receipt-slots"}
+
+
 def abandoned_work(workdir: str, cutoff: float) -> int:
     """Remove request work folders older than the cutoff: a request ends by removing its own, so these belong
-    to a worker that was killed mid-request. The sandbox's lock files (.slots) stay."""
+    to a worker that was killed mid-request. The lock files of the sandbox (.slots) and of receipts
+    (.receipt-slots, app/crypto/receipts.py) stay: a turn held on a removed file would not count."""
     removed = 0
     for entry in os.scandir(workdir) if os.path.isdir(workdir) else ():
-        if entry.name != ".slots" and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+        if entry.name not in LOCK_FOLDERS and entry.stat(follow_symlinks=False).st_mtime < cutoff:
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:

@@ -25,6 +25,21 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Passwords hashed at Argon2id's minimum costs in the suite: every account made and every sign-in would
+    otherwise pay 64 MiB and a fifth of a second (tests/test_crypto.py checks the production costs)."""
+    from argon2 import PasswordHasher
+
+    from app import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    saved = passwords._hasher, passwords._DUMMY
+    passwords._hasher, passwords._DUMMY = cheap, cheap.hash("not a real password")
+    yield
+    passwords._hasher, passwords._DUMMY = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def ram_root():
     os.makedirs(RAM_ROOT, mode=0o700, exist_ok=True)
     yield RAM_ROOT

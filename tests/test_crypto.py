@@ -362,7 +362,7 @@ def test_a_damaged_locked_key_is_refused_not_an_error(app):
 
 def test_the_kek_costs_more_than_the_password_hash_in_production():
     """Defaults: a stolen locked key is no cheaper to guess than the stored password hash, in memory and in time."""
-    hashed = extract_parameters(passwords.hash_password(PASSWORD))
+    hashed = extract_parameters(passwords.PRODUCTION_HASHER.hash(PASSWORD))
     assert hashed.type is Type.ID
     assert hashed.memory_cost * 1024 < Defaults.KEK_MEMLIMIT
     assert hashed.time_cost <= Defaults.KEK_OPSLIMIT

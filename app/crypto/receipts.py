@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from app import receipts
 from app.crypto import sodium
 from app.extensions import db
 from app.models import KeySetting
+from app.slots import take as take_turn
 
 _SALT = "receipt_salt"
 SLOT_FOLDER = ".receipt-slots"  # in UPLOAD_WORKDIR
@@ -97,15 +97,8 @@ def slots() -> int:
 
 def try_slot(folder: str, count: int) -> int | None:
     """Take a free turn (the open lock file, which holds it until closed), or None when all are taken."""
-    for index in range(count):
-        fd = os.open(os.path.join(folder, f"slot-{index}"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return fd
-    return None
+    taken = take_turn(folder, count)
+    return taken[1] if taken else None
 
 
 @contextlib.contextmanager

@@ -23,7 +23,6 @@ children).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import json
 import logging
@@ -42,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, TypedDict, cast
 
+from app.slots import take as take_turn
 from app.uploads import scrub
 from app.uploads.storage import own_folder
 
@@ -218,16 +218,7 @@ def slot_dir(settings: Settings) -> str:
 
 def try_slot(settings: Settings) -> tuple[int, int] | None:
     """Take a free slot (its index and the open lock file), or None when all are taken."""
-    folder = slot_dir(settings)
-    for index in range(settings.slots):
-        fd = os.open(os.path.join(folder, f"slot-{index}"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return index, fd
-    return None
+    return take_turn(slot_dir(settings), settings.slots)
 
 
 def wait_for_slot(settings: Settings, deadline: float, wanted: Callable[[], bool]) -> tuple[int, int] | None:

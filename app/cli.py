@@ -122,6 +122,7 @@ def purge() -> None:
         event_retention_days=int(config["EVENT_RETENTION_DAYS"]),
     )
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
+    click.echo(f"Erased {result.copies} public copies of ads no longer shown.")
     click.echo(f"Removed {expired_unlocks()} timed-out unlocked sessions and sign-ins.")
 
 
@@ -131,6 +132,17 @@ def expired_unlocks() -> int:
     removed = unlocking.purge()
     db.session.commit()
     return removed
+
+
+def expired_duplicate_checks() -> int:
+    from app import erasure
+    from app.submissions.create import forget_duplicates
+
+    erased = forget_duplicates()
+    db.session.commit()
+    if erased:
+        erasure.settle(["submissions"], texts=False)
+    return erased
 
 
 @click.command("notify")
@@ -167,6 +179,7 @@ def uploads_gc(min_age: int) -> None:
     click.echo(f"Removed {resumable_store().collect()} expired or unsent uploads.")
     click.echo(f"Removed {report.work_folders} work folders left by a stopped worker.")
     click.echo(f"Removed {expired_unlocks()} timed-out unlocked sessions and sign-ins.")
+    click.echo(f"Erased {expired_duplicate_checks()} duplicate checks older than an hour.")
     for attachment_id in report.missing:
         click.echo(f"Missing file for attachment {attachment_id}.")
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select
 from app import articles, staff
 from app.extensions import db
 from app.models import Article, DemoItem, Submission, User, utcnow
-from app.submissions import cases, decisions, threads
+from app.submissions import cases, decisions, sealed, threads
 from app.submissions.create import create as create_submission
 from app.submissions.create import find
 from app.submissions.retention import erase
@@ -266,7 +266,8 @@ def make_items(moderator: User) -> int:
     now = utcnow()
     for locale, fields, days_ago in PUBLISHED_ADS:
         ad = make("ad", fields, locale)
-        published = decisions.approve(ad.id, ad.version, moderator).submission
+        texts = sealed.Texts.of(fields)  # what the moderator would open: the demo wrote it
+        published = decisions.approve(ad.id, ad.version, moderator, texts=texts).submission
         # Approved now; shown as approved some days ago, so that the list of ads looks lived in.
         approved = now - timedelta(days=days_ago)
         published.decided_at = published.published_at = approved

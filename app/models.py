@@ -78,10 +78,12 @@ class Submission(Model):
     public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    # None once a case is marked done with "forget the contact" (cases.done).
+    # What the submitter wrote, in clear: only in rows stored before sealing (AT-REST.md), until `flask crypto
+    # migrate` seals them. A new row keeps them None and holds them in ``sealed`` (app/submissions/sealed.py).
+    # The username is None once a case is marked done with "forget the contact" (cases.done).
     telegram: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
     purpose: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(16))
     city: Mapped[str | None] = mapped_column(String(CITY_MAX))
@@ -111,6 +113,17 @@ class Submission(Model):
     new_answer: Mapped[bool] = mapped_column(default=False, server_default="0")
     # An owner's edit of an ad: the fields as they were before it, as JSON, until a moderator decides (owner.edit).
     before_edit: Mapped[str | None] = mapped_column(Text)
+    # The item's own key (app/crypto/items.py): its public key, and its secret key sealed to the queue epoch current
+    # when it arrived and closed under the receipt key. None in a row stored before sealing.
+    epoch_id: Mapped[int | None] = mapped_column(ForeignKey("queue_epochs.id"))
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    key_for_queue: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    key_for_receipt: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    # Sealed to the item's public key: the handle, title, body and city (one JSON object); the reject note; an
+    # owner's pending edit's text before it.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_reject_note: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_before_edit: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
@@ -125,14 +138,15 @@ class Submission(Model):
     reports: Mapped[list[Report]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
     )
+    public_copy: Mapped[PublicAd | None] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     __table_args__ = (
         Index("ix_submissions_queue", "status", "kind", "created_at", "id"),
         # The queue without a kind filter ("All"): oldest first straight from the index, no sort.
         Index("ix_submissions_queue_all", "status", "created_at", "id"),
         Index("ix_submissions_public", "kind", "status", "published_at", "id"),
-        # The cities of live ads (the /ads filter's suggestions) read from the index alone.
-        Index("ix_submissions_cities", "kind", "status", "city", "expires_at", "closed_at"),
         # The open cases, oldest first; one's own cases; the items with answers nobody has read.
         Index("ix_submissions_cases", "status", "done_at", "decided_at", "id"),
         Index("ix_submissions_assigned", "assigned_to_id", "done_at"),
@@ -243,15 +257,17 @@ class Attachment(Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), unique=True, default=new_public_id)
     storage_key: Mapped[str] = mapped_column(String(64), unique=True)
-    original_name: Mapped[str] = mapped_column(String(255))
+    # In clear only in rows stored before sealing; otherwise None, and both are in ``sealed`` (to the item's key).
+    original_name: Mapped[str | None] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))
     width: Mapped[int | None]
     height: Mapped[int | None]
     # Small JPEGs made from the clean pixels: an image's thumbnail, a PDF's first pages (storage.preview_key).
     previews: Mapped[int] = mapped_column(default=0, server_default="0")
     public: Mapped[bool] = mapped_column(default=False)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship(back_populates="attachments")
@@ -272,7 +288,9 @@ class Message(Model):
     # None for the submitter's answer.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     from_staff: Mapped[bool] = mapped_column(default=True)
-    body: Mapped[str] = mapped_column(Text)
+    # In clear only in rows stored before sealing; otherwise sealed to the item's key (its receipt holder reads it).
+    body: Mapped[str | None] = mapped_column(Text)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # An answer keeps the day only, as the audit log does for what a submitter does.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -293,7 +311,10 @@ class Note(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    body: Mapped[str] = mapped_column(Text)
+    # In clear only in rows stored before sealing; otherwise sealed to the queue epoch ``epoch_id`` alone.
+    body: Mapped[str | None] = mapped_column(Text)
+    epoch_id: Mapped[int | None] = mapped_column(ForeignKey("queue_epochs.id"))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author: Mapped[User | None] = relationship(lazy="joined")
@@ -446,10 +467,33 @@ class Report(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(32))
+    # In clear only in rows stored before sealing; otherwise "", and the reader's note is sealed to the queue epoch
+    # ``epoch_id`` alone.
     note: Mapped[str] = mapped_column(String(NOTE_MAX), default="")
+    epoch_id: Mapped[int | None] = mapped_column(ForeignKey("queue_epochs.id"))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     submission: Mapped[Submission] = relationship(back_populates="reports")
+
+
+class PublicAd(Model):
+    """A published ad's clear public copy (AT-REST.md): what readers see, written at approval from the sealed
+    fields (the handle only if its owner chose to show it), erased when the ad leaves the site. The readers' pages
+    and the full-text index read this table only (app/submissions/public_copy.py, app/search.py)."""
+
+    __tablename__ = "public_ads"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(Submission.TITLE_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(String(Submission.CITY_MAX))
+    telegram: Mapped[str | None] = mapped_column(String(32))
+
+    submission: Mapped[Submission] = relationship(back_populates="public_copy")
+
+    # The cities of live ads (the /ads filter's suggestions).
+    __table_args__ = (Index("ix_public_ads_city", "city"),)
 
 
 class QueueEpoch(Model):

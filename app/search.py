@@ -1,14 +1,17 @@
-"""Full-text search in titles and texts of submissions: one interface over SQLite FTS5 and PostgreSQL.
+"""Full-text search in published ads' public copies (public_ads): one interface over SQLite FTS5 and PostgreSQL.
+Only the clear public copies are indexed (AT-REST.md): a pending or rejected item's words are in no index. The
+moderation queue searches by opening what it walks (app/submissions/queue.py).
 
-``find(typed).condition`` is a condition on Submission for the words typed: every word must occur, as a word or
-the start of one ("bicy" finds "Bicycle"; a single letter only as a word), in any case and, on SQLite, with
-or without diacritics.
+``find(typed).condition`` is a condition on Submission for the words typed (its query joins PublicAd): every
+word must occur, as a word or the start of one ("bicy" finds "Bicycle"; a single letter only as a word), in any
+case and, on SQLite, with or without diacritics.
 
-- SQLite: an FTS5 index (``submissions_fts``) kept in step with the table by triggers. Deleted rows leave
-  the index at once, and ``forget()`` rewrites the index so that no word of a deleted text stays in the file.
-- PostgreSQL: a stored generated ``tsvector`` column (``search_vector``) with a GIN index, in the 'simple'
-  configuration (no stemming: the texts are in three languages). Stored, not only indexed: the index finds
-  candidates, and each candidate is checked against its vector, which would otherwise be computed again from
+- SQLite: an FTS5 index (``public_ads_fts``) kept in step with the table by triggers; its row ids are the
+  submissions' ids. Deleted rows leave the index at once, and ``forget()`` rewrites the index so that no word of
+  a deleted text stays in the file.
+- PostgreSQL: a stored generated ``tsvector`` column (``public_ads.search_vector``) with a GIN index, in the
+  'simple' configuration (no stemming: the texts are in three languages). Stored, not only indexed: the index
+  finds candidates, and each candidate is checked against its vector, which would otherwise be computed again from
   the text for every row.
 """
 
@@ -22,42 +25,42 @@ from sqlalchemy import event, false, literal_column, select, text
 
 from app import cursors
 from app.extensions import db
-from app.models import Submission
+from app.models import PublicAd, Submission
 
 MAX_WORDS = 8
 FEW = 500
 STRETCHES = (250, 2000)  # rows a common word's matches are looked for in, before all the rest
-VECTOR_SQL = "to_tsvector('simple', coalesce(title, '') || ' ' || body)"
+VECTOR_SQL = "to_tsvector('simple', title || ' ' || body)"
 
 SQLITE_DDL = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS submissions_fts USING fts5(title, body, content='submissions', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS submissions_fts_insert AFTER INSERT ON submissions BEGIN "
-    "INSERT INTO submissions_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
-    "CREATE TRIGGER IF NOT EXISTS submissions_fts_delete AFTER DELETE ON submissions BEGIN "
-    "INSERT INTO submissions_fts(submissions_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-    "END",
-    "CREATE TRIGGER IF NOT EXISTS submissions_fts_update AFTER UPDATE OF title, body ON submissions BEGIN "
-    "INSERT INTO submissions_fts(submissions_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-    "INSERT INTO submissions_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS public_ads_fts USING fts5(title, body, content='public_ads', "
+    "content_rowid='submission_id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS public_ads_fts_insert AFTER INSERT ON public_ads BEGIN "
+    "INSERT INTO public_ads_fts(rowid, title, body) VALUES (new.submission_id, new.title, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS public_ads_fts_delete AFTER DELETE ON public_ads BEGIN "
+    "INSERT INTO public_ads_fts(public_ads_fts, rowid, title, body) "
+    "VALUES ('delete', old.submission_id, old.title, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS public_ads_fts_update AFTER UPDATE OF title, body ON public_ads BEGIN "
+    "INSERT INTO public_ads_fts(public_ads_fts, rowid, title, body) "
+    "VALUES ('delete', old.submission_id, old.title, old.body); "
+    "INSERT INTO public_ads_fts(rowid, title, body) VALUES (new.submission_id, new.title, new.body); END",
 ]
 SQLITE_DROP = [
-    "DROP TRIGGER IF EXISTS submissions_fts_update",
-    "DROP TRIGGER IF EXISTS submissions_fts_delete",
-    "DROP TRIGGER IF EXISTS submissions_fts_insert",
-    "DROP TABLE IF EXISTS submissions_fts",
+    "DROP TRIGGER IF EXISTS public_ads_fts_update",
+    "DROP TRIGGER IF EXISTS public_ads_fts_delete",
+    "DROP TRIGGER IF EXISTS public_ads_fts_insert",
+    "DROP TABLE IF EXISTS public_ads_fts",
 ]
 POSTGRESQL_DDL = [
-    "ALTER TABLE submissions ADD COLUMN IF NOT EXISTS search_vector tsvector "
-    f"GENERATED ALWAYS AS ({VECTOR_SQL}) STORED",
-    "CREATE INDEX IF NOT EXISTS ix_submissions_search ON submissions USING gin (search_vector)",
+    f"ALTER TABLE public_ads ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ({VECTOR_SQL}) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_public_ads_search ON public_ads USING gin (search_vector)",
 ]
 POSTGRESQL_DROP = [
-    "DROP INDEX IF EXISTS ix_submissions_search",
-    "ALTER TABLE submissions DROP COLUMN IF EXISTS search_vector",
+    "DROP INDEX IF EXISTS ix_public_ads_search",
+    "ALTER TABLE public_ads DROP COLUMN IF EXISTS search_vector",
 ]
 # Names the models do not declare: the migration check leaves them out.
-EXTRA_NAMES = ("submissions_fts", "ix_submissions_search", "search_vector")
+EXTRA_NAMES = ("public_ads_fts", "ix_public_ads_search", "search_vector")
 
 
 def create(connection) -> None:
@@ -66,7 +69,7 @@ def create(connection) -> None:
     for statement in statements:
         connection.execute(text(statement))
     if connection.dialect.name == "sqlite":
-        connection.execute(text("INSERT INTO submissions_fts(submissions_fts) VALUES ('rebuild')"))
+        connection.execute(text("INSERT INTO public_ads_fts(public_ads_fts) VALUES ('rebuild')"))
 
 
 def drop(connection) -> None:
@@ -74,12 +77,12 @@ def drop(connection) -> None:
         connection.execute(text(statement))
 
 
-@event.listens_for(Submission.__table__, "after_create")
+@event.listens_for(PublicAd.__table__, "after_create")
 def _after_create(_table, connection, **_kw):
     create(connection)
 
 
-@event.listens_for(Submission.__table__, "before_drop")
+@event.listens_for(PublicAd.__table__, "before_drop")
 def _before_drop(_table, connection, **_kw):
     drop(connection)
 
@@ -122,8 +125,8 @@ def find(typed: str) -> Found:
         rowid = literal_column("rowid")
         found = (
             select(rowid)
-            .select_from(text("submissions_fts"))
-            .where(text("submissions_fts MATCH :fts_query").bindparams(fts_query=query))
+            .select_from(text("public_ads_fts"))
+            .where(text("public_ads_fts MATCH :fts_query").bindparams(fts_query=query))
         )
         condition = Submission.id.in_(found)
 
@@ -131,10 +134,10 @@ def find(typed: str) -> Found:
             return Submission.id.in_(found.where(rowid.between(lo, hi)))
     else:
         query = " & ".join(f"{term}:*" if starts(term) else term for term in terms)
-        condition = literal_column("submissions.search_vector").op("@@")(
+        condition = literal_column("public_ads.search_vector").op("@@")(
             text("to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
         )
-        found = select(Submission.id).where(condition)
+        found = select(PublicAd.submission_id).where(condition)
 
         # No stretches: the stored vectors give the planner statistics, and checking a row's vector is cheap,
         # so PostgreSQL walks the list's own index and stops at a page, whatever the number of matches.
@@ -175,7 +178,7 @@ def first_matches(found: Found, query, key, position: tuple | None, limit: int, 
 def forget() -> None:
     """Rewrite the SQLite index so that the words of deleted texts are gone from the file, not only hidden."""
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("INSERT INTO submissions_fts(submissions_fts) VALUES ('optimize')"))
+        db.session.execute(text("INSERT INTO public_ads_fts(public_ads_fts) VALUES ('optimize')"))
         db.session.commit()
 
 

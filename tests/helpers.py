@@ -9,6 +9,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Submission
 from app.submissions import create as service
+from app.submissions import public_copy, sealed
 
 TEST_DATABASE_URL = os.environ.get("PRYSTAN_TEST_DATABASE_URL")
 
@@ -66,11 +67,16 @@ def make_submission(app, kind="information", **overrides):
     other = {k: overrides.pop(k) for k in list(overrides) if k in ("reject_reason", "reject_note")}
     fields |= overrides
     with app.app_context():
-        code = service.create(kind, fields, locale="en")
+        code = service.create(kind, dict(fields), locale="en")
         submission = db.session.scalars(db.select(Submission).order_by(Submission.id.desc())).first()
         submission.status = status
         for name, value in other.items():
-            setattr(submission, name, value)
+            if name == "reject_note":  # sealed to the item, as decisions.reject seals it
+                submission.sealed_reject_note = sealed.seal_for_item(submission, value)
+            else:
+                setattr(submission, name, value)
+        if kind == "ad" and status == "approved":  # published: readers see its public copy, as approval writes it
+            public_copy.write(submission.id, sealed.Texts.of(fields), show_contact=fields.get("show_contact", False))
         db.session.commit()
         return submission.id, code
 
@@ -187,3 +193,32 @@ def redis_available() -> bool:
         if os.environ.get("CI"):
             pytest.fail("Redis is not answering on 127.0.0.1:6379")
         return False
+
+
+def staff_opener(username="olga", password=PASSWORD):
+    """(In an app context.) What this staff member's unlocked session opens: the key their password unlocks (an
+    account made by make_user gets its key pair here, as at its first sign-in)."""
+    from app import staff
+
+    user = staff.find(username)
+    return sealed.Opener.for_staff(user, staff.open_key(user, password))
+
+
+def texts(app, submission_id, username="olga"):
+    """An item's words as a moderator reads them (the account is made if the test has none)."""
+    from app import staff
+
+    with app.app_context():
+        if staff.find(username) is None:
+            make_user(app, username)
+        return staff_opener(username).texts(db.session.get(Submission, submission_id))
+
+
+def approve(submission_id, version, user, public_images=(), password=PASSWORD):
+    """(In an app context.) decisions.approve as the moderation page calls it: with the item's words, opened by
+    this staff member's key (an ad is published from them)."""
+    from app.submissions import decisions
+
+    submission = db.session.get(Submission, submission_id)
+    words = staff_opener(user.username, password).texts(submission) if submission else None
+    return decisions.approve(submission_id, version, user, public_images, words)

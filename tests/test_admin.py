@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event, User
 from app.submissions import decisions as service
-from tests.helpers import PASSWORD, login, make_submission, make_user, sign_in
+from tests.helpers import PASSWORD, approve, login, make_submission, make_user, sign_in
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_audit_log_lists_and_filters_events(app, admin):
     second, _ = make_submission(app)
     with app.app_context():
         olga = db.session.get(User, moderator_id)
-        service.approve(first, 1, olga)
+        approve(first, 1, olga)
         service.reject(second, 1, olga, "spam")
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert page.count("<tr><td>") == 5  # the admin's own sign-in, two items sent, one approved, one rejected

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Event, Report, Submission, utcnow
-from app.submissions import decisions as service
 from tests import files
-from tests.helpers import make_submission, make_user, public_id, sign_in
+from tests.helpers import approve, make_submission, make_user, public_id, sign_in
 
 
 def publish(app, approver, **fields):
@@ -20,7 +19,7 @@ def publish(app, approver, **fields):
     ad_id, code = make_submission(app, "ad", **fields)
     with app.app_context():
         user = db.session.get(db.Model.registry._class_registry["User"], approver)
-        service.approve(ad_id, 1, user)
+        approve(ad_id, 1, user)
     return ad_id, code
 
 
@@ -195,7 +194,7 @@ def test_only_images_a_moderator_chose_are_public_while_the_ad_is_live(app, clie
         shown, hidden, pdf = (a.id for a in ad.attachments)
         ad_id = ad.id
         user = db.session.get(db.Model.registry._class_registry["User"], approver)
-        service.approve(ad.id, ad.version, user, public_images=[shown, pdf])
+        approve(ad.id, ad.version, user, public_images=[shown, pdf])
     html = client.get(f"/ads/{public_id(app, ad_id)}-bike-for-sale").get_data(as_text=True)
     assert (
         f"/ads/images/{public_id(app, shown, Attachment)}/thumb" in html
@@ -226,7 +225,7 @@ def test_readers_images_are_kept_by_caches_no_longer_than_the_ad_page(app, clien
     with app.app_context():
         ad = db.session.scalars(select(Submission)).one()
         photo, ad_id = ad.attachments[0].id, ad.id
-        service.approve(
+        approve(
             ad.id,
             ad.version,
             db.session.get(db.Model.registry._class_registry["User"], approver),
@@ -316,7 +315,7 @@ def test_moderators_see_the_reports_and_reapproving_starts_the_count_again(app, 
     with app.app_context():
         user = db.session.get(db.Model.registry._class_registry["User"], approver)
         ad = db.session.get(Submission, ad_id)
-        service.approve(ad_id, ad.version, user)
+        approve(ad_id, ad.version, user)
         assert db.session.get(Submission, ad_id).is_live_ad(utcnow())
     from tests.helpers import sign_in
 
@@ -346,7 +345,7 @@ def test_readers_see_random_public_ids_never_row_ids(app, client, approver):
     with app.app_context():
         ad = db.session.scalars(select(Submission).where(Submission.kind == "ad")).one()
         photo = ad.attachments[0]
-        service.approve(
+        approve(
             ad.id,
             ad.version,
             db.session.get(db.Model.registry._class_registry["User"], approver),

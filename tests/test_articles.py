@@ -10,8 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Article, Submission, User, utcnow
 from app.slugs import slugify
-from app.submissions import decisions as service
-from tests.helpers import HX, login, make_submission, make_user, public_id
+from tests.helpers import HX, approve, login, make_submission, make_user, public_id
 from tests.test_sanitize import policy_violations
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -150,8 +149,8 @@ def test_ads_feed_lists_live_ads_only(app):
     make_submission(app, "ad", title="Pending")
     with app.app_context():
         user = db.session.get(User, approver)
-        service.approve(live, 1, user)
-        service.approve(gone, 1, user)
+        approve(live, 1, user)
+        approve(gone, 1, user)
         db.session.get(Submission, gone).expires_at = utcnow() - timedelta(hours=1)
         db.session.commit()
     response = app.test_client().get("/ads/feed.atom")

@@ -12,8 +12,7 @@ from flask import url_for
 from app.assets import IMMUTABLE
 from app.extensions import db
 from app.models import Submission, User
-from app.submissions import decisions
-from tests.helpers import make_submission, make_user, public_id
+from tests.helpers import approve, make_submission, make_user, public_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -95,7 +94,7 @@ def test_every_static_address_on_the_main_pages_carries_its_fingerprint(app, cli
     mod = make_user(app, "mira", "moderator")
     ad, _ = make_submission(app, "ad", title="Some bike")
     with app.app_context():
-        decisions.approve(ad, db.session.get(Submission, ad).version, db.session.get(User, mod))
+        approve(ad, db.session.get(Submission, ad).version, db.session.get(User, mod))
     pages = ["/", "/ads", f"/ads/{public_id(app, ad)}-some-bike", "/articles", "/submit/information", "/submit/ad"]
     for page in pages:
         for _ in range(2):  # made, then from the page cache

@@ -11,10 +11,9 @@ from app import articles
 from app.extensions import db
 from app.models import Attachment, Submission, User
 from app.submissions import cases, threads
-from app.submissions import decisions as service
 from tests import files
 from tests.browser import html_errors
-from tests.helpers import PASSWORD, make_user, receipt_from, sign_in
+from tests.helpers import PASSWORD, approve, make_user, receipt_from, sign_in
 from tests.routes import url_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
@@ -46,12 +45,12 @@ def seed(app, client):
         user = db.session.get(User, admin)
         # A case with a note and a thread, and a question on the ad, so that their pages show them all.
         contact = db.session.scalars(db.select(Submission).where(Submission.kind == "contact")).one()
-        service.approve(contact.id, contact.version, user)
+        approve(contact.id, contact.version, user)
         threads.write(contact.id, user, "Which city?")
         cases.add_note(contact.id, user, "Call on Monday.")
         ad = db.session.scalars(db.select(Submission).where(Submission.kind == "ad")).one()
         photo = db.session.scalars(db.select(Attachment)).one()
-        service.approve(ad.id, ad.version, user, public_images=[photo.id])
+        approve(ad.id, ad.version, user, public_images=[photo.id])
         threads.write(ad.id, user, "Is the bike still there?")
         article = articles.save(
             None,

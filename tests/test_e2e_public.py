@@ -11,10 +11,9 @@ from playwright.sync_api import expect
 from app import ROOT, articles
 from app.extensions import db
 from app.models import Submission, User
-from app.submissions import decisions as service
 from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.helpers import make_submission, make_user, public_id
+from tests.helpers import approve, make_submission, make_user, public_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
@@ -91,7 +90,7 @@ def demo_content(app):
     with app.app_context():
         user = db.session.get(User, moderator)
         for submission in db.session.scalars(db.select(Submission)):
-            service.approve(submission.id, submission.version, user)
+            approve(submission.id, submission.version, user)
         article = articles.save(
             None,
             title="The first week after release",

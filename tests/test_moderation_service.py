@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event, Submission, User
 from app.submissions import decisions as service
-from tests.helpers import make_submission, make_user
+from tests.helpers import approve, make_submission, make_user
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def actions(submission_id):
 def test_approve_publishes_an_ad_for_thirty_days(app, staff):
     olga, _ = staff
     item_id, _code = make_submission(app, "ad")
-    result = service.approve(item_id, 1, olga)
+    result = approve(item_id, 1, olga)
     item = load(item_id)
     assert (item.status, item.decided_by_id, item.version) == ("approved", olga.id, 2)
     assert item.expires_at - item.published_at == timedelta(days=Submission.AD_DAYS)
@@ -40,7 +40,7 @@ def test_approve_publishes_an_ad_for_thirty_days(app, staff):
 
 def test_information_taken_on_is_an_open_case_never_published(app, staff):
     item_id, _ = make_submission(app, "information")
-    result = service.approve(item_id, 1, staff[0])
+    result = approve(item_id, 1, staff[0])
     item = load(item_id)
     assert item.published_at is None and item.expires_at is None
     assert item.is_open_case and item.assigned_to_id == staff[0].id
@@ -59,7 +59,7 @@ def test_reject_keeps_the_reason_and_note(app, staff):
 def test_a_stale_version_is_a_conflict_naming_who_did_what(app, staff):
     olga, ivan = staff
     item_id, _ = make_submission(app)
-    service.approve(item_id, 1, olga)
+    approve(item_id, 1, olga)
     with pytest.raises(service.Conflict) as caught:
         service.reject(item_id, 1, ivan, "spam")
     assert caught.value.event.action == "taken_on"
@@ -74,7 +74,7 @@ def test_a_claim_keeps_others_away_for_ten_minutes(app, staff):
     assert claimed.claimed_by_id == olga.id
     assert claimed.claimed_until - claimed.created_at >= timedelta(minutes=service.CLAIM_MINUTES - 1)
     with pytest.raises(service.Conflict) as caught:
-        service.approve(item_id, 1, ivan)
+        approve(item_id, 1, ivan)
     assert caught.value.claimed and caught.value.submission.claimed_by.username == "olga"
     with pytest.raises(service.Conflict):
         service.claim(item_id, ivan)
@@ -82,14 +82,14 @@ def test_a_claim_keeps_others_away_for_ten_minutes(app, staff):
     item = load(item_id)
     item.claimed_until = item.created_at - timedelta(seconds=1)
     db.session.commit()
-    service.approve(item_id, 1, ivan)
+    approve(item_id, 1, ivan)
     assert load(item_id).decided_by_id == ivan.id
 
 
 def test_undo_within_ten_seconds_returns_the_item_to_the_queue(app, staff):
     olga, ivan = staff
     item_id, _ = make_submission(app, "ad")
-    service.approve(item_id, 1, olga)
+    approve(item_id, 1, olga)
     with pytest.raises(service.NotAllowed):
         service.undo(item_id, 2, ivan)  # only the one who decided can undo
     service.undo(item_id, 2, olga)
@@ -145,7 +145,7 @@ def test_two_conflicting_actions_at_once_exactly_one_wins(app, staff, actions_pa
         with app.app_context():
             user = db.session.get(User, user_id)
             calls = {
-                "approve": lambda: service.approve(item_id, 1, user),
+                "approve": lambda: approve(item_id, 1, user),
                 "reject": lambda: service.reject(item_id, 1, user, "spam"),
                 "edit": lambda: service.edit_ad(item_id, 1, user, {"title": f"by {name}"}),
             }

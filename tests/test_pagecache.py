@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import articles, pagecache
 from app.extensions import db
-from app.models import Article, Event, Submission, User, utcnow
-from app.submissions import decisions as service
+from app.models import Article, Event, PublicAd, Submission, User, utcnow
 from tests.helpers import (
     REDIS_URL,
     SECRET,
@@ -34,6 +33,9 @@ from tests.helpers import (
     public_id,
     ram_folder,
     redis_available,
+)
+from tests.helpers import (
+    approve as approve_as,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +58,7 @@ def mod(app):
 def approve(app, moderator_id, submission_id):
     with app.app_context():
         submission = db.session.get(Submission, submission_id)
-        service.approve(submission_id, submission.version, db.session.get(User, moderator_id))
+        approve_as(submission_id, submission.version, db.session.get(User, moderator_id))
 
 
 def queries_for(app, client, url) -> int:
@@ -463,6 +465,7 @@ def test_a_change_that_bumped_nothing_shows_within_the_recheck(app, client, mod,
             .where(Submission.id == ad)
             .values(status="approved", published_at=now, expires_at=now + timedelta(days=30))
         )
+        connection.execute(insert(PublicAd).values(submission_id=ad, title="Quiet change", body="A room."))
         connection.execute(insert(Event).values(action="approved", submission_id=ad, created_at=now, detail=""))
     redis_state.clock.now += redis_state.RECHECK_SECONDS / 2
     assert "Quiet change" not in client.get("/ads").get_data(as_text=True)  # the kept page, until the recheck

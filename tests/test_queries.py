@@ -10,9 +10,8 @@ from app import articles
 from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Submission, User
-from app.submissions import decisions as service
 from tests import files
-from tests.helpers import login, make_user
+from tests.helpers import approve, login, make_user
 
 
 @contextmanager
@@ -53,7 +52,7 @@ def fill(app, client, n: int) -> None:
         pending_ads = db.select(Submission).where(Submission.kind == "ad", Submission.status == "pending")
         for ad in db.session.scalars(pending_ads).all():
             photo = db.session.scalars(db.select(Attachment.id).where(Attachment.submission_id == ad.id)).first()
-            service.approve(ad.id, ad.version, user, public_images=[photo])
+            approve(ad.id, ad.version, user, public_images=[photo])
         for i in range(n):
             articles.save(
                 None, title=f"Article {i}", slug="", summary="s", body="b", locale="en", publish=True, author=user

@@ -16,12 +16,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Submission, User, utcnow
-from app.submissions import decisions as service
 from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, new_key
 from app.uploads.stores import app_storage
 from tests import files
-from tests.helpers import count, make_user, public_id, receipt_from, sign_in, work_leftovers
+from tests.helpers import approve, count, make_user, public_id, receipt_from, sign_in, work_leftovers
 
 BUCKET = "prystan-test"
 
@@ -189,7 +188,7 @@ def test_a_submission_is_stored_in_s3_and_served_back_to_staff_and_readers(app, 
     )  # not public until approved and chosen
     with app.app_context():
         user = db.session.scalars(select(User)).one()
-        service.approve(ad_id, version, user, public_images=[image_id])
+        approve(ad_id, version, user, public_images=[image_id])
     public = client.get(f"/ads/images/{public_id(app, image_id, Attachment)}")
     assert public.status_code == 200 and public.data == photo and public.mimetype == "image/jpeg"
     assert public.content_length == len(photo)

@@ -16,7 +16,8 @@ from app.moderation.forms import (
     MessageForm,
     NoteForm,
 )
-from app.moderation.items import conflict_response, form_errors, item_context
+from app.moderation.items import conflict_response, form_errors, item_context, locked_message
+from app.moderation.reading import texts_of
 from app.submissions import cases, decisions, threads
 
 
@@ -45,7 +46,9 @@ def done(submission_id: int):
     notice = _("The case is done and the Telegram username is forgotten.") if forget else _("The case is done.")
     return follow_up(
         submission_id,
-        lambda: cases.done(submission_id, form.version.data, current_user, forget_contact=forget),
+        lambda: cases.done(
+            submission_id, form.version.data, current_user, forget_contact=forget, texts=texts_of(submission_id)
+        ),
         notice,
         done_form=form,
     )
@@ -93,6 +96,8 @@ def follow_up(submission_id: int, action, notice: str, **forms):
         action()
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
+    except decisions.Locked:
+        return form_errors(submission_id, notice=locked_message(), **forms)
     except decisions.NotAllowed:
         return form_errors(submission_id, notice=_("This can no longer be done on this item."), **forms)
     if wanted():

@@ -21,6 +21,7 @@ from app.moderation.forms import (
     NoteForm,
     RejectForm,
 )
+from app.moderation.reading import opened, texts_of
 from app.moderation.routes import query_args
 from app.submissions import cases, decisions, owner, retention, threads
 from app.submissions import queue as staff_queue
@@ -39,7 +40,8 @@ def item(submission_id: int):
 
 def item_context(submission: Submission, notice: str | None = None, **forms) -> dict:
     version = {"version": submission.version}
-    edit = forms.get("edit_form") or EditAdForm(formdata=None, obj=submission, **version)
+    item = opened(submission)
+    edit = forms.get("edit_form") or EditAdForm(formdata=None, data=item.values(decisions.EDITABLE), **version)
     reject = forms.get("reject_form") or RejectForm(formdata=None, **version)
     if submission.kind != "ad":
         reject.reason.choices = [c for c in reject.reason.choices if c.value not in labels.AD_ONLY_REASONS]
@@ -47,6 +49,7 @@ def item_context(submission: Submission, notice: str | None = None, **forms) -> 
     assign.set_choices(cases.assignees())
     return {
         "submission": submission,
+        "opened": item,
         "notice": notice,
         "history": staff_queue.history(submission.id),
         "action_form": ActionForm(formdata=None, **version),
@@ -57,7 +60,7 @@ def item_context(submission: Submission, notice: str | None = None, **forms) -> 
         "note_form": forms.get("note_form") or NoteForm(formdata=None),
         "message_form": forms.get("message_form") or MessageForm(formdata=None),
         "thread_open": threads.is_open(submission),
-        "owner_changes": owner.changes_by_owner(submission),
+        "owner_changes": owner.changes_by_owner(item),
         "claim_minutes": decisions.CLAIM_MINUTES,
     }
 
@@ -91,7 +94,10 @@ def approve(submission_id: int):
     if not form.validate():
         return redirect(url_for("moderation.item", submission_id=submission_id), code=303)
     shown = request.form.getlist("public_image", type=parse_id)
-    return act(submission_id, lambda: decisions.approve(submission_id, form.version.data, current_user, shown))
+    return act(
+        submission_id,
+        lambda: decisions.approve(submission_id, form.version.data, current_user, shown, texts_of(submission_id)),
+    )
 
 
 @bp.post("/<id:submission_id>/reject")
@@ -113,9 +119,11 @@ def edit(submission_id: int):
     if not form.validate():
         return form_errors(submission_id, edit_form=form)
     try:
-        result = decisions.edit_ad(submission_id, form.version.data, current_user, form.text())
+        result = decisions.edit_ad(submission_id, form.version.data, current_user, form.text(), texts_of(submission_id))
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
+    except decisions.Locked:
+        return form_errors(submission_id, notice=locked_message(), edit_form=form)
     except decisions.NotAllowed:
         return form_errors(submission_id, edit_form=form)
     flash(_("The ad is saved. Review it once more and approve it when it is ready."))
@@ -139,7 +147,7 @@ def undo(submission_id: int):
         return conflict_response(conflict, submission_id)
     session.pop("undo", None)
     if wanted():
-        row = staff_queue.Row(result.submission, len(result.submission.attachments))
+        row = staff_queue.Row(result.submission, len(result.submission.attachments), texts_of(submission_id))
         response = render_template("moderation/partials/_row.html", row=row)
         return make_response(response, trigger="queue-changed")
     flash(_("Undone: the item is back in the queue."))
@@ -169,6 +177,8 @@ def act(submission_id: int, action):
         result = action()
     except decisions.Conflict as conflict:
         return conflict_response(conflict, submission_id)
+    except decisions.Locked:
+        return form_errors(submission_id, notice=locked_message())
     except decisions.NotAllowed:
         return form_errors(submission_id)
     undo = {"id": submission_id, "version": result.submission.version, "action": result.event.action}
@@ -176,6 +186,7 @@ def act(submission_id: int, action):
         html = render_template(
             "moderation/partials/_done.html",
             submission=result.submission,
+            opened=opened(result.submission),
             undo=undo,
             undo_seconds=decisions.UNDO_SECONDS,
         )
@@ -196,7 +207,17 @@ def delete(submission_id: int):
         flash(_("Item #%(id)d is deleted for good.", id=submission_id))
         return redirect(url_for("moderation.queue"), code=303)
     status = 422 if form.is_submitted() else 200
-    return render_template("moderation/delete.html", submission=submission, form=form), status
+    return render_template(
+        "moderation/delete.html", submission=submission, opened=opened(submission), form=form
+    ), status
+
+
+def locked_message() -> str:
+    return _(
+        "This item is locked to you: your key does not open it yet, so you cannot do what needs its text. "
+        "An admin can give you the older items on the Staff page; meanwhile you can still take it on, reject it, "
+        "write notes and messages."
+    )
 
 
 def form_errors(submission_id: int, **forms):
@@ -224,7 +245,9 @@ def conflict_response(conflict: decisions.Conflict, submission_id: int):
 def too_late(submission_id: int):
     submission = db.get_or_404(Submission, submission_id)
     if wanted():
-        html = render_template("moderation/partials/_done.html", submission=submission, undo=None, too_late=True)
+        html = render_template(
+            "moderation/partials/_done.html", submission=submission, opened=opened(submission), undo=None, too_late=True
+        )
         return html, 409
     flash(_("It is too late to undo this decision."))
     return redirect(url_for("moderation.item", submission_id=submission_id), code=303)

@@ -16,6 +16,7 @@ from app.moderation import bp
 from app.moderation.forms import (
     FilterForm,
 )
+from app.moderation.reading import opener
 from app.submissions import queue as staff_queue
 
 SEARCH_ARGS = ("kind", "view", "status", "category", "files", "since", "until", "q")
@@ -65,6 +66,7 @@ def row_shared() -> dict:
         "new_answer": _("new answer"),
         "just_now": _("just now"),
         "with_you": _("with you"),
+        "locked": _("locked"),
         "kinds": {code: str(word) for code, word in labels.KINDS.items()},
         "purposes": {code: str(word) for code, word in labels.PURPOSES.items()},
         "categories": {code: str(word) for code, word in labels.CATEGORIES.items()},
@@ -75,8 +77,15 @@ def row_shared() -> dict:
 def queue():
     """List the items waiting for review, oldest first, with tabs, filters and "load more"."""
     form, filters = read_filters()
-    rows, cursor = staff_queue.page(filters, request.args.get("after"))
-    context = {"form": form, "filters": filters, "rows": rows, "cursor": cursor, "query_args": query_args}
+    found = staff_queue.page(filters, opener(), request.args.get("after"))
+    context = {
+        "form": form,
+        "filters": filters,
+        "rows": found.rows,
+        "cursor": found.cursor,
+        "found": found,
+        "query_args": query_args,
+    }
     if wanted("more"):
         return render_template("moderation/partials/_rows.html", **context)
     # The tabs fetch their counts once shown: counting a 100k backlog takes longer than finding one page.
@@ -88,11 +97,12 @@ def queue():
 def counts():
     """The tabs with their live counts (refreshed after every action)."""
     _form, filters = read_filters()
-    numbers, at_least = staff_queue.counts(dataclasses.replace(filters, view=None))  # the kinds' tabs: no view
+    # The kinds' tabs: no view. A search is not counted (it would open every item): its tabs show no numbers.
+    numbers = None if filters.q else staff_queue.counts(dataclasses.replace(filters, view=None))
     return render_template(
         "moderation/partials/_tabs.html",
         counts=numbers,
-        at_least=at_least,
+        searching=bool(filters.q),
         case_counts=staff_queue.case_counts(current_user.id),
         filters=filters,
         query_args=query_args,

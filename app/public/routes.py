@@ -84,7 +84,7 @@ def find_ad(public_id: str) -> Submission:
     ad = db.session.scalar(select(Submission).where(Submission.public_id == public_id))
     if ad is None or ad.kind != "ad" or ad.status != "approved":
         abort(404)
-    if not ad.is_live_ad(utcnow()):
+    if not ad.is_live_ad(utcnow()) or ad.public_copy is None:
         abort(410)
     return ad
 
@@ -95,7 +95,7 @@ def find_ad(public_id: str) -> Submission:
 def ad(ad_id: str, slug: str | None = None):
     """One ad, its public images and a way to contact its author."""
     item = find_ad(ad_id)
-    canonical = slugify(item.title, fallback="ad")
+    canonical = slugify(item.public_copy.title, fallback="ad")
     if slug != canonical:
         return redirect(url_for("public.ad", ad_id=ad_id, slug=canonical), code=301)
     return render_template("public/ad.html", ad=item)
@@ -171,11 +171,11 @@ def ads_feed():
     entries = [
         {
             "id": external_url("public.ad", ad_id=a.public_id),
-            "title": a.title,
-            "url": external_url("public.ad", ad_id=a.public_id, slug=slugify(a.title, fallback="ad")),
+            "title": a.public_copy.title,
+            "url": external_url("public.ad", ad_id=a.public_id, slug=slugify(a.public_copy.title, fallback="ad")),
             "published": a.published_at,
             "updated": a.published_at,
-            "summary": a.body,
+            "summary": a.public_copy.body,
             "lang": a.locale,
         }
         for a in items

@@ -1,4 +1,5 @@
-"""Reading published ads: what is live, filters, search, keyset pages. No writes here."""
+"""Reading published ads: what is live, filters, search, keyset pages. No writes here, and no cryptography: readers
+see the ads' clear public copies (public_copy.py), loaded with each ad as ``ad.public_copy``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import ColumnElement, func, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app import search
 from app.extensions import db
-from app.models import PUBLIC_ID_PATTERN, Attachment, Submission, utcnow
+from app.models import PUBLIC_ID_PATTERN, Attachment, PublicAd, Submission, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -42,12 +43,15 @@ def page(
     """One page of live ads, newest first, and the cursor of the next page (None at the end)."""
     size = size or PAGE_SIZE
     query = (
-        select(Submission).where(Submission.is_live_ad(now or utcnow())).options(selectinload(Submission.attachments))
+        select(Submission)
+        .join(Submission.public_copy)
+        .where(Submission.is_live_ad(now or utcnow()))
+        .options(contains_eager(Submission.public_copy), selectinload(Submission.attachments))
     )
     if filters.category:
         query = query.where(Submission.category == filters.category)
     if filters.city:
-        query = query.where(_contains(Submission.city, filters.city))
+        query = query.where(_contains(PublicAd.city, filters.city))
     found = search.find(filters.q) if filters.q else None
     position = position_of(after)
     stretched = found if found and not found.few else None
@@ -85,13 +89,25 @@ def latest(size: int) -> list[Submission]:
 def cities(limit: int = 50) -> list[str]:
     """The cities of live ads, most common first: suggestions for the city filter."""
     query = (
-        select(Submission.city)
-        .where(Submission.is_live_ad(utcnow()), Submission.city.is_not(None))
-        .group_by(Submission.city)
-        .order_by(func.count().desc(), Submission.city)
+        select(PublicAd.city)
+        .join(PublicAd.submission)
+        .where(Submission.is_live_ad(utcnow()), PublicAd.city.is_not(None))
+        .group_by(PublicAd.city)
+        .order_by(func.count().desc(), PublicAd.city)
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def live(public_id: str) -> Submission | None:
+    """A live ad, with its public copy."""
+    query = (
+        select(Submission)
+        .join(Submission.public_copy)
+        .where(Submission.public_id == public_id, Submission.is_live_ad(utcnow()))
+        .options(contains_eager(Submission.public_copy))
+    )
+    return db.session.scalar(query)
 
 
 def public_image(public_id: str) -> Attachment | None:

@@ -7,8 +7,7 @@ that says who did what. Notes are added, never edited, and leave the version alo
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select
 
@@ -16,7 +15,11 @@ from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Note, Submission, User, utcnow
-from app.submissions.decisions import Conflict, NotAllowed, Result, change, gone
+from app.submissions import sealed
+from app.submissions.decisions import Conflict, Locked, NotAllowed, Result, change, gone
+
+if TYPE_CHECKING:
+    from app.submissions.sealed import Texts
 
 # The item is an open case: information or a contact taken on and not yet done.
 
@@ -37,13 +40,24 @@ def assign(submission_id: int, seen_version: int, user: User, assignee_id: int) 
     )
 
 
-def done(submission_id: int, seen_version: int, user: User, *, forget_contact: bool = False) -> Result:
+def done(
+    submission_id: int, seen_version: int, user: User, *, forget_contact: bool = False, texts: Texts | None = None
+) -> Result:
     """Close a case. With ``forget_contact`` the Telegram username goes at once, with the duplicate check's digest
-    (made from it), and the database files are cleared of it as after a withdrawal. The text stays until
+    (made from it), and the database files are cleared of it as after a withdrawal: the sealed fields are sealed
+    again without it, from ``texts`` (as the staff member opened them: Locked without them). The text stays until
     CASE_RETENTION_DAYS have passed (retention.py)."""
-    values: dict[str, datetime | None] = {"done_at": utcnow()}
+    values: dict[str, Any] = {"done_at": utcnow()}
     if forget_contact:
+        current = db.session.get(Submission, submission_id)
+        if current is None:
+            raise gone(submission_id)
+        if sealed.is_sealed(current) and texts is None:
+            raise Locked("the username is sealed with the text")
+        kept = texts.changed(telegram=None) if texts is not None else None
         values |= {"telegram": None, "dedupe_digest": None}
+        if kept is not None and sealed.is_sealed(current):
+            values |= sealed.fields_columns(current, kept)
     result = _case_change(submission_id, seen_version, user, "forgotten" if forget_contact else "done", values)
     if forget_contact:
         erasure.settle(["submissions"])  # (the row's old version, with the username, is a dead row there)
@@ -71,7 +85,8 @@ def add_note(submission_id: int, user: User, body: str) -> Note:
     notes = select(func.count()).select_from(Note).where(Note.submission_id == submission_id)
     if cast("int", db.session.scalar(notes)) >= Note.PER_ITEM:
         raise NotAllowed("too many notes")
-    note = Note(submission_id=submission_id, author_id=user.id, body=body)
+    epoch_id, sealed_body = sealed.seal_for_queue(body)  # staff only: a receipt opens no note
+    note = Note(submission_id=submission_id, author_id=user.id, epoch_id=epoch_id, sealed=sealed_body)
     db.session.add(note)
     record("noted", submission_id, actor_id=user.id)
     db.session.commit()

@@ -1,4 +1,9 @@
-"""Creating submissions and finding them by receipt. Knows nothing of requests."""
+"""Creating submissions and finding them by receipt. Knows nothing of requests.
+
+What the sender wrote is sealed on arrival (sealed.py): the handle, title, body and city to the item's own key,
+which is sealed to the current queue epoch and closed under the receipt key; the files' names and hashes too. This
+code holds public keys only, and the receipt key of the item it makes.
+"""
 
 import contextlib
 import hashlib
@@ -15,6 +20,7 @@ from app.crypto import receipts as receipt_keys
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 from app.security import legacy_receipt_key
+from app.submissions import sealed
 from app.uploads.intake import Received
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
@@ -35,10 +41,20 @@ def create(
     """
     code = receipts.new_code()
     written: list[str] = []
+    texts = sealed.Texts.of(fields) or sealed.Texts()
+    fields = {name: value for name, value in fields.items() if name not in sealed.FIELDS}
     try:
-        lookup = receipt_keys.derive(code).lookup
-        submission = Submission(kind=kind, status="pending", locale=locale, receipt_digest=lookup, **fields)
-        submission.attachments.extend(store_files(uploads, storage, written))
+        derived = receipt_keys.derive(code)
+        forget_duplicates()
+        submission = Submission(
+            kind=kind,
+            status="pending",
+            locale=locale,
+            receipt_digest=derived.lookup,
+            **sealed.new_item_columns(texts, derived.key),
+            **fields,
+        )
+        submission.attachments.extend(store_files(uploads, storage, written, public_key=submission.public_key))
         db.session.add(submission)
         db.session.flush()
         record("submitted", submission.id, detail=kind)
@@ -49,8 +65,11 @@ def create(
     return code
 
 
-def store_files(uploads: Sequence[Received], storage: Storage | None, written: list[str]) -> list[Attachment]:
-    """Write scrubbed files and their previews to the store; return their rows (not yet added to the session).
+def store_files(
+    uploads: Sequence[Received], storage: Storage | None, written: list[str], *, public_key: bytes | None
+) -> list[Attachment]:
+    """Write scrubbed files and their previews to the store; return their rows (not yet added to the session), each
+    file's name and hash sealed to the item's ``public_key`` (in clear for an item stored before sealing).
 
     Every key written is appended to ``written``, so that the caller can remove them if its commit fails.
     """
@@ -63,16 +82,19 @@ def store_files(uploads: Sequence[Received], storage: Storage | None, written: l
         for index, path in enumerate(upload.previews):
             storage.put_file(path, preview_key(key, index))
             written.append(preview_key(key, index))
+        if public_key is None:
+            named: dict[str, Any] = {"original_name": upload.name, "sha256": upload.sha256}
+        else:
+            named = {"sealed": sealed.attachment_seal(public_key, upload.name, upload.sha256)}
         rows.append(
             Attachment(
                 storage_key=key,
-                original_name=upload.name,
                 content_type=upload.type,
                 size=upload.size,
-                sha256=upload.sha256,
                 width=upload.width,
                 height=upload.height,
                 previews=len(upload.previews),
+                **named,
             )
         )
     return rows
@@ -96,9 +118,20 @@ def dedupe_digest(kind: str, telegram: str, body: str, *, key: bytes) -> str:
 
 def is_duplicate(digest: str) -> bool:
     """Was the same thing sent within the last DUPLICATE_MINUTES?"""
-    since = utcnow() - timedelta(minutes=Submission.DUPLICATE_MINUTES)
-    query = select(Submission.id).where(Submission.dedupe_digest == digest, Submission.created_at >= since)
+    query = select(Submission.id).where(Submission.dedupe_digest == digest, Submission.created_at >= _window())
     return db.session.scalar(query.limit(1)) is not None
+
+
+def forget_duplicates() -> int:
+    """Erase the duplicate check's digests older than DUPLICATE_MINUTES (each new submission and `flask uploads gc`
+    do): "did this handle send this text?" can be tested for an hour, not forever. The caller commits."""
+    statement = update(Submission).where(Submission.dedupe_digest.is_not(None), Submission.created_at < _window())
+    result = db.session.execute(statement.values(dedupe_digest=None).execution_options(synchronize_session=False))
+    return int(cast("Any", result).rowcount)
+
+
+def _window():
+    return utcnow() - timedelta(minutes=Submission.DUPLICATE_MINUTES)
 
 
 def find(code_text: str, *, derive: Callable[[str], receipt_keys.Derived] | None = None) -> Submission | None:

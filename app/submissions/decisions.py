@@ -13,18 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from app import labels
 from app.audit import latest_event, record
 from app.extensions import db
 from app.models import Attachment, Event, Submission, User, utcnow
+from app.submissions import public_copy, sealed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from sqlalchemy import CursorResult
+
+    from app.submissions.sealed import Texts
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -43,6 +46,11 @@ class Conflict(Exception):
 
 class NotAllowed(Exception):
     """The action does not apply to the item as it is (e.g. undo after the undo window)."""
+
+
+class Locked(NotAllowed):
+    """The action needs the item's words, and this staff member's key does not open them (an epoch not granted,
+    or a session that is not unlocked)."""
 
 
 @dataclass
@@ -139,14 +147,26 @@ def release(submission_id: int, user: User) -> None:
     db.session.commit()
 
 
-def approve(submission_id: int, seen_version: int, user: User, public_images: Iterable[int | str] = ()) -> Result:
-    """Approve a pending item. An ad is published until it expires, with the images chosen here; information or a
-    contact is taken on: it becomes a case, open and assigned to the one who took it on.
+def approve(
+    submission_id: int,
+    seen_version: int,
+    user: User,
+    public_images: Iterable[int | str] = (),
+    texts: Texts | None = None,
+) -> Result:
+    """Approve a pending item. An ad is published until it expires, with the images chosen here and a public copy
+    of ``texts`` (its words as the moderator opened them: Locked without them); information or a contact is taken
+    on: it becomes a case, open and assigned to the one who took it on.
 
     Only images named in ``public_images`` are shown to readers; every other file stays staff-only.
     """
     now = utcnow()
-    kind = db.session.scalar(select(Submission.kind).where(Submission.id == submission_id))
+    current = db.session.get(Submission, submission_id)
+    if current is None:
+        raise gone(submission_id)
+    kind = current.kind
+    if kind == "ad" and texts is None:
+        raise Locked("an ad is published from its words")
     values = {
         "status": "approved",
         "decided_at": now,
@@ -161,13 +181,15 @@ def approve(submission_id: int, seen_version: int, user: User, public_images: It
     else:
         values |= {"assigned_to_id": user.id, "done_at": None}
 
-    def show_images() -> None:
+    def publish() -> None:
         db.session.execute(
             update(Attachment)
             .where(Attachment.submission_id == submission_id)
             .values(public=Attachment.id.in_(chosen) & Attachment.content_type.startswith("image/"))
             .execution_options(synchronize_session=False)
         )
+        if kind == "ad" and texts is not None:
+            public_copy.write(submission_id, texts, show_contact=current.show_contact)
 
     return change(
         submission_id,
@@ -177,7 +199,7 @@ def approve(submission_id: int, seen_version: int, user: User, public_images: It
         values,
         now=now,
         extra=Submission.status == "pending",
-        then=show_images,
+        then=publish,
         detail=f"{len(chosen)} images public" if chosen else "",
     )
 
@@ -191,12 +213,18 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
     if reason in labels.AD_ONLY_REASONS:
         extra = and_(extra, Submission.kind == "ad")
     now = utcnow()
+    current = db.session.get(Submission, submission_id)
+    if current is None:
+        raise gone(submission_id)
+    note = (note or "").strip()[: Submission.NOTE_MAX]
+    sealed_note = sealed.seal_for_item(current, note) if note else None
     values = {
         "status": "rejected",
         "decided_at": now,
         "decided_by_id": user.id,
         "reject_reason": reason,
-        "reject_note": (note or "")[: Submission.NOTE_MAX] or None,
+        "reject_note": None if sealed_note is not None else (note or None),  # (in clear in a row from before)
+        "sealed_reject_note": sealed_note,
         "claimed_by_id": None,
         "claimed_until": None,
         "before_edit": None,
@@ -209,14 +237,18 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
         raise
 
 
-def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict[str, Any]) -> Result:
-    """Change an ad's text before it is approved; the event names the fields, never their content."""
+def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict[str, Any], texts: Texts | None) -> Result:
+    """Change an ad's text before it is approved, from ``texts`` (its words as the moderator opened them: Locked
+    without them); the event names the fields, never their content."""
     current = db.session.get(Submission, submission_id)
     if current is None:
         raise gone(submission_id)
     if current.kind != "ad":
         raise NotAllowed("only ads are edited")
-    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(current, k)}
+    if texts is None:
+        raise Locked("an ad is edited from its words")
+    before = sealed.values(current, texts, EDITABLE)
+    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != before[k]}
     if not changed:
         return Result(current, None)
     return change(
@@ -224,7 +256,7 @@ def edit_ad(submission_id: int, seen_version: int, user: User, changes: dict[str
         seen_version,
         user,
         "edited",
-        dict(changed),
+        sealed.changed_columns(current, texts, changed),
         extra=Submission.status == "pending",
         detail="changed: " + ", ".join(sorted(changed)),
     )
@@ -245,12 +277,22 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
         "decided_by_id": None,
         "reject_reason": None,
         "reject_note": None,
+        "sealed_reject_note": None,
         "published_at": None,
         "expires_at": None,
         "assigned_to_id": None,
     }
     try:
-        return change(submission_id, seen_version, user, "undone", values, now=now, extra=window)
+        return change(
+            submission_id,
+            seen_version,
+            user,
+            "undone",
+            values,
+            now=now,
+            extra=window,
+            then=lambda: public_copy.erase(submission_id),
+        )
     except Conflict as conflict:
         if conflict.submission is not None and conflict.submission.version == seen_version:
             raise NotAllowed("the undo window has passed") from None

@@ -15,12 +15,16 @@ from sqlalchemy import update
 from app.audit import record
 from app.extensions import db
 from app.models import Submission, utcnow
+from app.submissions import public_copy, sealed
 from app.submissions.decisions import EDITABLE
 from app.submissions.retention import erase
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import CursorResult
 
+    from app.submissions.sealed import Opened, Texts
     from app.uploads.storage import Storage
 
 EXPIRY_WARNING_DAYS = 3
@@ -31,13 +35,18 @@ def withdraw(submission: Submission, storage: Storage) -> None:
     erase(submission, storage, "withdrawn", detail=submission.kind)
 
 
-def edit(submission: Submission, changes: dict[str, Any]) -> bool | None:
-    """Change an ad's text for its owner and send it back to the queue, keeping what it said before for the
-    moderator's comparison. None if nothing changed; False if the ad can no longer be edited."""
-    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != getattr(submission, k)}
+def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool | None:
+    """Change an ad's text (``texts``, as its owner's receipt opened them) and send it back to the queue, keeping
+    what it said before for the moderator's comparison, sealed like the text. None if nothing changed; False if the
+    ad can no longer be edited."""
+    before = sealed.values(submission, texts, EDITABLE)
+    changed = {k: v for k, v in changes.items() if k in EDITABLE and v != before[k]}
     if not changed:
         return None
-    before = json.dumps({k: getattr(submission, k) for k in EDITABLE}, ensure_ascii=False)
+    if sealed.is_sealed(submission):
+        kept = {"before_edit": None, "sealed_before_edit": sealed.seal_for_item(submission, before)}
+    else:
+        kept = {"before_edit": json.dumps(before, ensure_ascii=False)}
     statement = (
         update(Submission)
         .where(
@@ -47,20 +56,22 @@ def edit(submission: Submission, changes: dict[str, Any]) -> bool | None:
         .values(
             version=Submission.version + 1,
             status="pending",
-            before_edit=before,
             decided_at=None,
             decided_by_id=None,
             reject_reason=None,
             reject_note=None,
+            sealed_reject_note=None,
             published_at=None,
             expires_at=None,
-            **changed,
+            **kept,
+            **sealed.changed_columns(submission, texts, changed),
         )
         .execution_options(synchronize_session=False)
     )
     if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         return False
+    public_copy.erase(submission.id)
     record("resubmitted", submission.id, detail="changed: " + ", ".join(sorted(changed)))
     db.session.commit()
     db.session.refresh(submission)
@@ -73,14 +84,16 @@ class Change:
     parts: list[tuple[str, str]]  # ("same" | "removed" | "added", text)
 
 
-def changes_by_owner(submission: Submission) -> list[Change]:
-    """What the owner's edit changed, field by field, word by word: for the moderator who reviews it."""
-    if not submission.before_edit:
+def changes_by_owner(opened: Opened) -> list[Change]:
+    """What the owner's edit changed, field by field, word by word: for the moderator who reviews it (nothing when
+    the item is locked to them)."""
+    before = opened.opener.before_edit(opened.submission)
+    if not before or opened.texts is None:
         return []
-    before = json.loads(submission.before_edit)
     result = []
+    now = sealed.values(opened.submission, opened.texts, EDITABLE)
     for name in EDITABLE:
-        old, new = before.get(name) or "", getattr(submission, name) or ""
+        old, new = before.get(name) or "", now[name] or ""
         if old != new:
             result.append(Change(name, word_diff(old, new)))
     return result
@@ -109,8 +122,11 @@ def expires_soon(submission: Submission) -> bool:
     )
 
 
-def _owner_change(submission: Submission, action: str, values: dict[str, Any]) -> bool:
-    """Change a published ad for its owner if it is still approved and open; record it. False if not."""
+def _owner_change(
+    submission: Submission, action: str, values: dict[str, Any], then: Callable[[], None] | None = None
+) -> bool:
+    """Change a published ad for its owner if it is still approved and open; record it. False if not. ``then`` runs
+    in the same transaction, after the change."""
     statement = (
         update(Submission)
         .where(
@@ -125,17 +141,29 @@ def _owner_change(submission: Submission, action: str, values: dict[str, Any]) -
     if cast("CursorResult[Any]", db.session.execute(statement)).rowcount != 1:
         db.session.rollback()
         return False
+    if then is not None:
+        then()
     record(action, submission.id)
     db.session.commit()
     db.session.refresh(submission)
     return True
 
 
-def renew(submission: Submission) -> bool:
-    """Keep an approved ad up for another AD_DAYS from today (also after it has expired)."""
-    return _owner_change(submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)})
+def renew(submission: Submission, texts: Texts | None) -> bool:
+    """Keep an approved ad up for another AD_DAYS from today (also after it has expired). An ad whose public copy
+    was erased once it expired gets it again, from ``texts`` (as the owner's receipt opened them)."""
+    missing = submission.public_copy is None
+
+    def rewrite() -> None:
+        if missing and texts is not None:
+            public_copy.write(submission.id, texts, show_contact=submission.show_contact)
+
+    return _owner_change(
+        submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)}, then=rewrite
+    )
 
 
 def close(submission: Submission) -> bool:
-    """Take an ad off the site for good at its owner's request; it stays until purged or withdrawn."""
-    return _owner_change(submission, "closed", {"closed_at": utcnow()})
+    """Take an ad off the site for good at its owner's request; it stays until purged or withdrawn. Its public copy
+    goes at once."""
+    return _owner_change(submission, "closed", {"closed_at": utcnow()}, then=lambda: public_copy.erase(submission.id))

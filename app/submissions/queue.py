@@ -1,8 +1,18 @@
-"""Reading the moderation queue: filters, keyset pages, counts. No writes here."""
+"""Reading the moderation queue: filters, keyset pages, counts, and search. No writes here.
+
+What the sender wrote is sealed (sealed.py), so no index holds it: a search opens the rows it walks, in the queue's
+keyset order, and keeps those whose title, text or city hold every word typed (never the Telegram username). It
+stops at a page's worth of matches, or after SEARCH_ROWS rows or SEARCH_SECONDS of CPU, whichever comes first, and
+then says how far it searched, with a cursor to search further (GlobaLeaks searches the same way). Kind, category,
+status and dates stay SQL conditions, applied before anything is opened.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import time as clock
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, cast
 
@@ -17,9 +27,12 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.elements import SQLCoreOperations
 
     from app.models import Event
+    from app.submissions.sealed import Opener, Texts
 
 PAGE_SIZE = 25
-COUNT_LIMIT = 2000
+SEARCH_ROWS = 2000  # rows a search opens per request, at most
+SEARCH_SECONDS = 0.25  # CPU a search spends per request, at most
+SEARCH_BATCH = 100  # rows read from the database at a time
 
 _key = tuple_(Submission.created_at, Submission.id)  # the queue's order
 
@@ -45,14 +58,21 @@ class Filters:
 class Row:
     submission: Submission
     attachments: int
+    texts: Texts | None  # None: locked to this reader
 
 
-def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = True) -> list[SQLCoreOperations[bool]]:
-    status: SQLCoreOperations[str] = Submission.status
-    if found and found.few:
-        # `|| ''` keeps the database from walking the whole queue's index for a handful of known ids.
-        status = Submission.status + ""
-    conditions = _view(filters, status)
+@dataclass
+class Page:
+    rows: list[Row]
+    cursor: str | None  # where the next page (or the search's next stretch) begins; None at the end
+    searched_to: datetime | None = None  # a search that stopped before the end: the last item it looked at was sent
+    searched: int = 0  # rows a search opened
+    locked: int = 0  # rows a search could not open (not searched)
+    words: list[str] = field(default_factory=list)
+
+
+def _where(filters: Filters, *, with_kind: bool = True) -> list[SQLCoreOperations[bool]]:
+    conditions = _view(filters, Submission.status)
     if with_kind and filters.kind:
         conditions.append(Submission.kind == filters.kind)
     if filters.category:
@@ -64,8 +84,6 @@ def _where(filters: Filters, found: search.Found | None, *, with_kind: bool = Tr
         conditions.append(Submission.created_at >= datetime.combine(filters.since, time.min))
     if filters.until:
         conditions.append(Submission.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
-    if found:
-        conditions.append(cast("SQLCoreOperations[bool]", found.condition))
     return conditions
 
 
@@ -89,42 +107,72 @@ def case_counts(user_id: int) -> dict[str, int]:
     return counted
 
 
-def _found(filters: Filters) -> search.Found | None:
-    return search.find(filters.q) if filters.q else None
-
-
-def page(filters: Filters, after: str | None = None, size: int = PAGE_SIZE) -> tuple[list[Row], str | None]:
-    """One page of the queue, oldest first, and the cursor of the next page (None at the end)."""
-    found = _found(filters)
+def page(filters: Filters, opener: Opener, after: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """One page of the queue, oldest first, each row opened by ``opener``; a search (filters.q) walks from the
+    cursor as the module says."""
     position = cursors.decode(after)
     attachments = select(func.count(Attachment.id)).where(Attachment.submission_id == Submission.id).scalar_subquery()
-    stretched = found if found and not found.few else None
-    query = select(Submission, attachments).where(*_where(filters, None if stretched else found))
-    query = query.options(selectinload(Submission.assigned_to))
-    found_rows, more = search.keyset_page(query, _key, position, size, stretched=stretched)
-    rows = [Row(s, n) for s, n in found_rows]
-    last = rows[-1].submission if more and rows else None
-    return rows, (cursors.encode(last.created_at, last.id) if last else None)
-
-
-def counts(filters: Filters) -> tuple[dict[str, int], bool]:
-    """How many items each tab holds, with the other filters applied, and whether that is only a lower bound.
-
-    A search that matches thousands of items is counted up to COUNT_LIMIT matches: its tabs say "2000+".
-    """
-    matching = select(Submission.kind).where(*_where(filters, _found(filters), with_kind=False))
+    query = select(Submission, attachments).where(*_where(filters)).options(selectinload(Submission.assigned_to))
+    terms = [_plain(word) for word in search.words(filters.q)]
+    if filters.q and terms:
+        return _search(query, opener, terms, position, size)
     if filters.q:
-        matching = matching.limit(COUNT_LIMIT + 1)
-    subquery = matching.subquery()
+        return Page([], None)  # nothing searchable was typed: nothing matches
+    found, more = search.keyset_page(query, _key, position, size)
+    rows = [Row(s, n, opener.texts(s)) for s, n in found]
+    last = rows[-1].submission if more and rows else None
+    return Page(rows, cursors.encode(last.created_at, last.id) if last else None)
+
+
+def _search(query, opener: Opener, terms: list[str], position, size: int) -> Page:
+    rows: list[Row] = []
+    searched = locked = 0
+    started = clock.process_time()
+    last: Submission | None = None
+    while True:
+        batch = db.session.execute(cursors.onward(query, _key, position, False).limit(SEARCH_BATCH)).all()
+        for submission, attachments in batch:
+            if len(rows) == size:  # one more match than a page: the page ends at the last one shown
+                shown = rows[-1].submission
+                return Page(rows, cursors.encode(shown.created_at, shown.id), searched=searched, locked=locked)
+            last = submission
+            texts = opener.texts(submission)
+            searched += 1
+            if texts is None:
+                locked += 1
+            elif matches(texts, terms):
+                rows.append(Row(submission, attachments, texts))
+            if searched >= SEARCH_ROWS or clock.process_time() - started >= SEARCH_SECONDS:
+                cursor = cursors.encode(submission.created_at, submission.id)
+                return Page(rows, cursor, submission.created_at, searched, locked, terms)
+        if len(batch) < SEARCH_BATCH:
+            return Page(rows, None, searched=searched, locked=locked, words=terms)
+        position = (last.created_at, last.id) if last else position
+
+
+def _plain(text: str) -> str:
+    """Lower case without diacritics, as the readers' search compares ("Минск" finds "минск", "café" "cafe")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def matches(texts: Texts, terms: list[str]) -> bool:
+    """Every term occurs in the title, text or city, as a word or the start of one (a single letter only as a
+    word). The Telegram username is never searched."""
+    words = set(re.findall(r"\w+", _plain(" ".join(filter(None, (texts.title, texts.body, texts.city))))))
+    return all(term in words or (search.starts(term) and any(w.startswith(term) for w in words)) for term in terms)
+
+
+def counts(filters: Filters) -> dict[str, int]:
+    """How many items each tab holds, with the other filters applied (a search is not counted: it would mean
+    opening every item)."""
+    matching = select(Submission.kind).where(*_where(filters, with_kind=False)).subquery()
     found: dict[str, int] = dict(
-        db.session.execute(select(subquery.c.kind, func.count()).group_by(subquery.c.kind)).all()
+        db.session.execute(select(matching.c.kind, func.count()).group_by(matching.c.kind)).all()
     )
     result = {kind: found.get(kind, 0) for kind in Submission.KINDS}
     result["all"] = sum(found.values())
-    if filters.q and result["all"] > COUNT_LIMIT:
-        result["all"] = COUNT_LIMIT
-        return result, True
-    return result, False
+    return result
 
 
 def newest_id() -> int:
@@ -132,8 +180,8 @@ def newest_id() -> int:
 
 
 def arrived_since(last_id: int, filters: Filters) -> int:
-    """Items that arrived after the page was drawn and match its filters."""
-    conditions = _where(filters, _found(filters))
+    """Items that arrived after the page was drawn and match its filters (not its search: see counts)."""
+    conditions = _where(filters)
     query = select(func.count()).select_from(Submission).where(Submission.id > last_id, *conditions)
     return cast("int", db.session.scalar(query))  # a count is never NULL
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from app.audit import record
 from app.extensions import db
 from app.models import Report, Submission, utcnow
+from app.submissions import public_copy, sealed
 from app.submissions.decisions import NotAllowed
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
     submission = db.session.get(Submission, submission_id)
     if submission is None or not submission.is_live_ad(now) or reason not in Report.REASONS:
         raise NotAllowed("not a published ad")
-    db.session.add(Report(submission_id=submission_id, reason=reason, note=(note or "")[: Report.NOTE_MAX]))
+    note = (note or "").strip()[: Report.NOTE_MAX]
+    epoch_id, sealed_note = sealed.seal_for_queue(note) if note else (None, None)  # staff only, like a note
+    db.session.add(Report(submission_id=submission_id, reason=reason, epoch_id=epoch_id, sealed=sealed_note))
     record("reported", submission_id, detail=reason)
     db.session.flush()
     count = db.session.scalar(  # a count is never NULL
@@ -51,6 +54,7 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
             == 1
         )
         if returned:
+            public_copy.erase(submission_id)
             record("returned", submission_id, detail=f"{count} reports")
     db.session.commit()
     return returned

@@ -3,7 +3,8 @@
 - rejected (and any withdrawn) submissions, RETENTION_DAYS after the decision;
 - ads that expired or were closed more than AD_RETENTION_DAYS ago;
 - cases (information and contacts taken on) CASE_RETENTION_DAYS after they were marked done;
-- audit events older than EVENT_RETENTION_DAYS.
+- audit events older than EVENT_RETENTION_DAYS;
+- the public copies of ads no longer live (expired or closed: public_copy.py).
 
 Each goes with its files, reports, notes and messages. An admin can also delete any item at once (delete_now), and
 a submitter can withdraw theirs (owner.withdraw); both go through erase().
@@ -23,7 +24,8 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from app import erasure
 from app.audit import record
 from app.extensions import db
-from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
+from app.models import Attachment, Event, Message, Note, PublicAd, Report, Submission, User, utcnow
+from app.submissions import public_copy
 from app.uploads.storage import derived_keys
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from app.uploads.storage import Storage
 
 # The tables a submission's text, files' names, reports and thread live in: what erasing one changes.
-SUBMISSION_TABLES = ("submissions", "attachments", "reports", "messages", "notes")
+SUBMISSION_TABLES = ("submissions", "attachments", "reports", "messages", "notes", "public_ads")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Purged:
     submissions: int = 0
     files: int = 0
     events: int = 0
+    copies: int = 0  # public copies of ads that expired
 
 
 def erase(
@@ -112,7 +115,7 @@ def purge(
     result = Purged(files=len(keys))
     # Children first (an answer's files before the answer): the same on PostgreSQL and SQLite, whatever ON DELETE
     # the database applies.
-    for child in (Attachment, Report, Message, Note):
+    for child in (Attachment, Report, Message, Note, PublicAd):
         db.session.execute(delete(child).where(child.submission_id.in_(doomed)))
     result.submissions = cast(
         "CursorResult[Any]",
@@ -124,6 +127,7 @@ def purge(
         "CursorResult[Any]",
         db.session.execute(delete(Event).where(Event.created_at < now - timedelta(days=event_retention_days))),
     ).rowcount
+    result.copies = public_copy.erase_expired(now)
     record("purged", None, detail=f"{result.submissions} items, {result.files} files, {result.events} events")
     db.session.commit()
     for key in keys:

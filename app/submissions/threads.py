@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from app.audit import day_of, record
 from app.extensions import db
 from app.models import Message, Submission, User, utcnow
+from app.submissions import sealed
 from app.submissions.create import store_files, undo_files
 from app.submissions.decisions import NotAllowed, gone
 
@@ -47,7 +48,7 @@ def write(submission_id: int, user: User, body: str) -> Message:
     if submission is None:
         raise gone(submission_id)
     _check(submission, body)
-    message = Message(submission_id=submission_id, author_id=user.id, from_staff=True, body=body.strip())
+    message = Message(submission_id=submission_id, author_id=user.id, from_staff=True, **_body(submission, body))
     db.session.add(message)
     _set_new_answer(submission_id, False)
     record("messaged", submission_id, actor_id=user.id)
@@ -64,8 +65,10 @@ def answer(
     _check(submission, body)
     written: list[str] = []
     try:
-        message = Message(submission_id=submission.id, from_staff=False, body=body.strip(), created_at=day_of(utcnow()))
-        for attachment in store_files(uploads, storage, written):
+        message = Message(
+            submission_id=submission.id, from_staff=False, created_at=day_of(utcnow()), **_body(submission, body)
+        )
+        for attachment in store_files(uploads, storage, written, public_key=submission.public_key):
             attachment.submission_id = submission.id
             message.attachments.append(attachment)
         db.session.add(message)
@@ -86,6 +89,13 @@ def mark_read(submission_id: int, user: User) -> None:
     if _set_new_answer(submission_id, False):
         record("answers_read", submission_id, actor_id=user.id)
     db.session.commit()
+
+
+def _body(submission: Submission, body: str) -> dict[str, Any]:
+    """A message's text: sealed to the item's key (its receipt holder reads it), in clear for an item from before."""
+    text = body.strip()
+    sealed_text = sealed.seal_for_item(submission, text)
+    return {"body": text} if sealed_text is None else {"sealed": sealed_text}
 
 
 def _check(submission: Submission, body: str) -> None:

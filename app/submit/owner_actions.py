@@ -8,7 +8,7 @@ from app.submissions import owner, threads
 from app.submit import bp
 from app.submit.forms import AdEditForm, AdOwnerForm, ReplyForm
 from app.submit.routes import sent
-from app.submit.status import not_found, opened, status_page
+from app.submit.status import not_found, opened, receipt_opened, status_page
 from app.submit.tus import form_key
 from app.uploads import formfiles
 from app.uploads.stores import app_storage
@@ -47,11 +47,12 @@ def edit():
     submission, form = opened(edit_form.code.data)
     if submission is None:
         return not_found(edit_form.code.data)
-    if not submission.owner_may_edit:
+    texts = receipt_opened(submission).texts
+    if not submission.owner_may_edit or texts is None:
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if not edit_form.validate():
         return status_page(form, submission, edit_form=edit_form), 422
-    changed = owner.edit(submission, edit_form.text())
+    changed = owner.edit(submission, edit_form.text(), texts)
     if changed is False:
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if changed is None:
@@ -64,7 +65,7 @@ def edit():
 @limits.receipt_limits
 def renew():
     """The ad's owner keeps it up for another period."""
-    return owner_action(owner.renew)
+    return owner_action(lambda submission: owner.renew(submission, receipt_opened(submission).texts))
 
 
 @bp.post("/status/close")

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 
 from app import limits
 from app.crypto import receipts
-from app.submissions import owner, threads
+from app.submissions import owner, sealed, threads
 from app.submissions.create import find
+from app.submissions.decisions import EDITABLE
 from app.submit import bp
 from app.submit.forms import AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
 from app.submit.tus import form_key
@@ -33,13 +34,15 @@ def status_page(form, submission, notice=None, **forms):
     forms.setdefault("withdraw_form", WithdrawForm(**code))
     forms.setdefault("owner_form", AdOwnerForm(**code))
     forms.setdefault("reply_form", ReplyForm(**code))
-    if submission is not None and submission.owner_may_edit and "edit_form" not in forms:
-        forms["edit_form"] = AdEditForm(obj=submission, **code)
     context = {}
     if submission is not None:
+        opened = receipt_opened(submission)
+        if submission.owner_may_edit and not opened.locked and "edit_form" not in forms:
+            forms["edit_form"] = AdEditForm(data=opened.values(EDITABLE), **code)
         context = {
+            "opened": opened,
             "can_answer": threads.can_answer(submission),
-            "can_edit": submission.owner_may_edit,
+            "can_edit": submission.owner_may_edit and not opened.locked,
             "expires_soon": owner.expires_soon(submission),
         }
         if context["can_answer"]:
@@ -50,6 +53,11 @@ def status_page(form, submission, notice=None, **forms):
 def opened(code: str | None):
     """What a receipt code opens, and the status form that shows it again (the item is None for a wrong code)."""
     return find(code or "", derive=derive_once), StatusForm(formdata=None, code=code or "")
+
+
+def receipt_opened(submission) -> sealed.Opened:
+    """The item as its receipt opens it (this request derived the receipt's key when it found the item)."""
+    return sealed.Opened(sealed.Opener.for_receipt(g.receipt_derived[1].key), submission)
 
 
 def derive_once(code: str) -> receipts.Derived:

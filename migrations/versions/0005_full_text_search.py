@@ -7,7 +7,7 @@ Create Date: 2026-11-25 15:50:00
 """
 from alembic import op
 
-from app import search
+from app import legacy_search as search
 
 
 revision = '0005'

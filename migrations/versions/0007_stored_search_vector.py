@@ -10,7 +10,7 @@ Create Date: 2026-11-25 21:10:00
 """
 from alembic import op
 
-from app import search
+from app import legacy_search as search
 
 
 revision = '0007'

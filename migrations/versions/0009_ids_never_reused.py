@@ -13,7 +13,7 @@ Create Date: 2026-12-02 03:20:00
 """
 from alembic import op
 
-from app import search
+from app import legacy_search as search
 
 revision = '0009'
 down_revision = '0008'

@@ -35,7 +35,7 @@ def upgrade():
             batch_op.alter_column('public_id', existing_type=sa.String(length=12), nullable=False)
             batch_op.create_unique_constraint(f'uq_{table}_public_id', ['public_id'])
     if bind.dialect.name == "sqlite":  # the batch rebuild of submissions dropped the full-text triggers
-        from app import search
+        from app import legacy_search as search
 
         search.create(bind)
 
@@ -47,6 +47,6 @@ def downgrade():
             batch_op.drop_constraint(f'uq_{table}_public_id', type_='unique')
             batch_op.drop_column('public_id')
     if bind.dialect.name == "sqlite":
-        from app import search
+        from app import legacy_search as search
 
         search.create(bind)

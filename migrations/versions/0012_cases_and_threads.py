@@ -73,7 +73,7 @@ def upgrade():
         "UPDATE submissions SET assigned_to_id = decided_by_id WHERE status = 'approved' AND kind != 'ad'"
     ))
     if bind.dialect.name == "sqlite":  # the batch rebuild of submissions dropped the full-text triggers
-        from app import search
+        from app import legacy_search as search
 
         search.create(bind)
 
@@ -101,6 +101,6 @@ def downgrade():
     op.drop_index(op.f('ix_messages_submission_id'), table_name='messages')
     op.drop_table('messages')
     if bind.dialect.name == "sqlite":
-        from app import search
+        from app import legacy_search as search
 
         search.create(bind)

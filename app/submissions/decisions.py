@@ -5,6 +5,9 @@ version-checked change.
 Every action names the version of the item it saw. The change is one conditional UPDATE
 (``WHERE id = :id AND version = :seen``), so of two moderators acting at once exactly one wins and
 the other gets a Conflict that says who did what, and when. Every action is an audit event.
+
+Why one module: every decision goes through the same version-checked change() and answers with the same Conflict,
+NotAllowed and Locked; split up, each part would import the others' rules.
 """
 
 from __future__ import annotations

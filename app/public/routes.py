@@ -1,3 +1,5 @@
+from typing import cast
+
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
@@ -7,7 +9,7 @@ from app import articles, limits, proof
 from app.addresses import base_url, external_url
 from app.extensions import db
 from app.fragments import wanted
-from app.models import Submission, utcnow
+from app.models import PublicAd, Submission, utcnow
 from app.pagecache import cached, memo
 from app.public import bp
 from app.public.forms import AdFilterForm, ReportForm
@@ -95,7 +97,7 @@ def find_ad(public_id: str) -> Submission:
 def ad(ad_id: str, slug: str | None = None):
     """One ad, its public images and a way to contact its author."""
     item = find_ad(ad_id)
-    canonical = slugify(item.public_copy.title, fallback="ad")
+    canonical = slugify(cast("PublicAd", item.public_copy).title, fallback="ad")  # find_ad: a live ad has one
     if slug != canonical:
         return redirect(url_for("public.ad", ad_id=ad_id, slug=canonical), code=301)
     return render_template("public/ad.html", ad=item)

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select, update
@@ -130,7 +130,7 @@ def forget_duplicates() -> int:
     return int(cast("Any", result).rowcount)
 
 
-def _window():
+def _window() -> datetime:
     return utcnow() - timedelta(minutes=Submission.DUPLICATE_MINUTES)
 
 

@@ -43,6 +43,7 @@ def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool 
     changed = {k: v for k, v in changes.items() if k in EDITABLE and v != before[k]}
     if not changed:
         return None
+    kept: dict[str, str | bytes | None]
     if sealed.is_sealed(submission):
         kept = {"before_edit": None, "sealed_before_edit": sealed.seal_for_item(submission, before)}
     else:

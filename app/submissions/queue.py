@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import Attachment, Submission
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.sql.elements import SQLCoreOperations
 
     from app.models import Event
@@ -124,7 +125,13 @@ def page(filters: Filters, opener: Opener, after: str | None = None, size: int =
     return Page(rows, cursors.encode(last.created_at, last.id) if last else None)
 
 
-def _search(query, opener: Opener, terms: list[str], position, size: int) -> Page:
+def _search(
+    query: Select[tuple[Submission, int]],
+    opener: Opener,
+    terms: list[str],
+    position: tuple[datetime, int] | None,
+    size: int,
+) -> Page:
     rows: list[Row] = []
     searched = locked = 0
     started = clock.process_time()

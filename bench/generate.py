@@ -2,8 +2,11 @@
 languages, approved ads live for readers, and a few articles.
 
     .venv/bin/python bench/generate.py --count 100000          # into $PRYSTAN_DATABASE_URL (or the default)
+    .venv/bin/python bench/generate.py --count 100000 --clear  # rows as stored before sealing (issue 25)
 
-Rows go in with bulk inserts in one transaction per 5,000: 100k rows take about half a minute on SQLite.
+Rows are sealed as create() seals them (each with its key pair, sealed to the current queue period, which the
+"bench" admin holds: password bench-password-123), and live ads get their public copy as approval writes it.
+They go in with bulk inserts in one transaction per 5,000: 100k sealed rows take about a minute on SQLite.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sqlalchemy import insert
 
-from app import articles, create_app
+from app import articles, create_app, staff
+from app.crypto import epochs, items, sodium
 from app.extensions import db
-from app.models import Submission, User, utcnow
+from app.models import PublicAd, Submission, User, utcnow
+from app.submissions import sealed
+
+PASSWORD = "bench-password-123"
 
 WORDS = {
     "en": (  # noqa: SIM905  (words read better as a sentence)
@@ -90,31 +97,62 @@ def rows(n: int, rng: random.Random, moderator_id: int):
         yield row
 
 
+def seal(row: dict, epoch_id: int, epoch_public: bytes) -> dict:
+    """The row as create() stores it: its words sealed to a key pair of its own, sealed to the queue period."""
+    words = sealed.Texts(**{name: row.pop(name) for name in sealed.FIELDS})
+    keys = items.new_item(epoch_public, sodium.random_bytes())
+    return row | {
+        "epoch_id": epoch_id,
+        "public_key": keys.public,
+        "key_for_queue": keys.for_queue,
+        "key_for_receipt": keys.for_receipt,
+        "sealed": items.seal(keys.public, words.to_json()),
+    }
+
+
+def store(batch: list[dict], clear: bool, epoch) -> None:
+    copies = []
+    for row in batch:
+        if row["published_at"] is not None and row["expires_at"] > utcnow():
+            shown = row["telegram"] if row["show_contact"] else None
+            copies.append({"title": row["title"] or "", "body": row["body"], "city": row["city"], "telegram": shown})
+    live = [row["published_at"] is not None and row["expires_at"] > utcnow() for row in batch]
+    if not clear:
+        batch = [seal(row, epoch.id, epoch.public_key) for row in batch]
+    ids = db.session.scalars(insert(Submission).returning(Submission.id, sort_by_parameter_order=True), batch).all()
+    shown_ids = [row_id for row_id, is_live in zip(ids, live, strict=True) if is_live]
+    if copies:
+        db.session.execute(insert(PublicAd), [c | {"submission_id": i} for c, i in zip(copies, shown_ids, strict=True)])
+    db.session.commit()
+
+
+def fill(count: int, seed: int = 7, clear: bool = False) -> User:
+    """Add ``count`` submissions (in an app context); return the bench admin."""
+    rng = random.Random(seed)
+    moderator = staff.find("bench") or staff.create("bench", "admin", PASSWORD)
+    db.session.commit()
+    epoch = epochs.current()
+    batch = []
+    for row in rows(count, rng, moderator.id):
+        batch.append(row)
+        if len(batch) == 5000:
+            store(batch, clear, epoch)
+            batch = []
+    if batch:
+        store(batch, clear, epoch)
+    return moderator
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clear", action="store_true", help="rows as stored before sealing")
     args = parser.parse_args()
     app = create_app({"DEBUG": True} if not os.environ.get("PRYSTAN_SECRET_KEY") else None)
     rng = random.Random(args.seed)
     with app.app_context():
-        moderator = db.session.scalar(db.select(User).where(User.username == "bench"))
-        if moderator is None:
-            from app.passwords import hash_password
-
-            moderator = User(username="bench", role="admin", password_hash=hash_password("bench-password-123"))
-            db.session.add(moderator)
-            db.session.commit()
-        batch = []
-        for row in rows(args.count, rng, moderator.id):
-            batch.append(row)
-            if len(batch) == 5000:
-                db.session.execute(insert(Submission), batch)
-                db.session.commit()
-                batch = []
-        if batch:
-            db.session.execute(insert(Submission), batch)
-            db.session.commit()
+        moderator = fill(args.count, args.seed, args.clear)
         for i in range(5):
             locale = ("en", "ru", "be")[i % 3]
             articles.save(

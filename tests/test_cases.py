@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, Note, Submission, utcnow
-from tests.helpers import count, errors_in, hx, make_submission, make_user, sign_in
+from tests.helpers import count, errors_in, hx, make_submission, make_user, sign_in, texts
 from tests.test_retention import database_bytes, sqlite_only
 
 
@@ -147,8 +147,7 @@ def test_marking_done_keeps_the_contact_unless_asked_to_forget_it(app, two):
     kept, _ = make_submission(app, telegram="keep_this_one")
     take_on(olga, kept)
     assert olga.post(f"/moderation/{kept}/done", data={"version": 2}).status_code == 303
-    item = load(app, kept)
-    assert item.done_at is not None and item.telegram == "keep_this_one"
+    assert load(app, kept).done_at is not None and texts(app, kept).telegram == "keep_this_one"
     assert ("done", "") in events(app, kept)
     assert kept not in row_ids(olga.get("/moderation?view=open").get_data(as_text=True))
     # Done is done: a second "done" or an assignment is refused, not applied again.
@@ -156,21 +155,37 @@ def test_marking_done_keeps_the_contact_unless_asked_to_forget_it(app, two):
     assert again.status_code == 422 and "can no longer be done" in again.get_data(as_text=True)
 
 
+def sealed_fields(app, item_id) -> bytes:
+    with app.app_context():
+        return db.session.get(Submission, item_id).sealed
+
+
 def test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file(app, moderator, client):
+    """The username is sealed with the text (never in clear at rest): forgetting it seals the text again without
+    it, and the old sealed fields, which held it, leave every database file."""
     response = client.post("/submit/information", data={"telegram": "forget_me_now", "body": "A tip to follow up."})
     assert response.status_code == 200
     with app.app_context():
         item_id = db.session.scalar(select(Submission.id))
         assert db.session.get(Submission, item_id).dedupe_digest is not None
+    assert texts(app, item_id).telegram == "forget_me_now"
+    old = sealed_fields(app, item_id)
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if sqlite:
+        data = database_bytes(app)
+        assert b"forget_me_now" not in data and old in data
     take_on(moderator, item_id)
     response = moderator.post(f"/moderation/{item_id}/done", data={"version": 2, "forget": "y"})
     assert response.status_code == 303
     item = load(app, item_id)
-    assert item.telegram is None and item.dedupe_digest is None and item.body == "A tip to follow up."
+    assert item.telegram is None and item.dedupe_digest is None and item.sealed != old
+    words = texts(app, item_id)
+    assert words.telegram is None and words.body == "A tip to follow up."
     assert ("forgotten", "") in events(app, item_id)
     assert "forgotten" in moderator.get(f"/moderation/{item_id}").get_data(as_text=True)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        assert b"forget_me_now" not in database_bytes(app)
+    if sqlite:
+        data = database_bytes(app)
+        assert b"forget_me_now" not in data and old not in data
 
 
 def test_forgetting_leaves_no_copy_in_the_wal_while_another_connection_reads(app, moderator, client):
@@ -181,10 +196,13 @@ def test_forgetting_leaves_no_copy_in_the_wal_while_another_connection_reads(app
     with app.app_context():
         item_id = db.session.scalar(select(Submission.id))
     take_on(moderator, item_id)
-    assert b"read_while_forgotten" in database_bytes(app)
+    old = sealed_fields(app, item_id)
+    data = database_bytes(app)
+    assert old in data and b"read_while_forgotten" not in data
     with Reader(app, 0.5):
         assert moderator.post(f"/moderation/{item_id}/done", data={"version": 2, "forget": "y"}).status_code == 303
-    assert b"read_while_forgotten" not in database_bytes(app)
+    assert old not in database_bytes(app)
+    assert texts(app, item_id).telegram is None
 
 
 def test_a_stale_done_is_a_409_naming_who_did_what(app, two):
@@ -195,7 +213,7 @@ def test_a_stale_done_is_a_409_naming_who_did_what(app, two):
     response = ivan.post(f"/moderation/{item_id}/done", data={"version": 2, "forget": "y"}, headers=hx("panel"))
     assert response.status_code == 409
     assert "olga assigned the case" in response.get_data(as_text=True)
-    assert load(app, item_id).telegram == "anna_k1"
+    assert texts(app, item_id).telegram == "anna_k1"
 
 
 def test_case_actions_in_the_panel_answer_with_the_item_again(app, moderator):

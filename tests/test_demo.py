@@ -10,7 +10,7 @@ from app.crypto import epochs
 from app.demo import ARTICLES, PUBLISHED_ADS, SUBMISSIONS
 from app.extensions import db
 from app.models import Article, DemoItem, Event, Message, Note, Submission, User
-from tests.helpers import receipt_from
+from tests.helpers import receipt_from, staff_opener
 
 PENDING = [f["telegram"] for kind, f in SUBMISSIONS if f["telegram"] != "demo_relative"]  # the case is taken on
 APPROVED = ["demo_relative"] + [f["telegram"] for _, f, _ in PUBLISHED_ADS]
@@ -23,10 +23,18 @@ def run_demo(runner) -> tuple[str, str]:
     return result.output, result.output.split("password: ")[1].split()[0]
 
 
-def demo_handles(app) -> list[str]:
+def opened(app, password) -> dict[int, object]:
+    """Every item's words (id -> Texts) as the demo moderator reads them, unlocked with the password printed."""
     with app.app_context():
-        query = select(Submission.telegram).where(Submission.id.in_(select(DemoItem.submission_id)))
-        return sorted(db.session.scalars(query))
+        opener = staff_opener("moderator", password)
+        return {item.id: opener.texts(item) for item in db.session.scalars(select(Submission))}
+
+
+def demo_handles(app, password) -> list[str]:
+    words = opened(app, password)
+    with app.app_context():
+        demo = db.session.scalars(select(DemoItem.submission_id))
+        return sorted(words[item_id].telegram for item_id in demo)
 
 
 def assert_moderator_reads_the_demo(app, password):
@@ -79,10 +87,11 @@ def test_run_twice_the_moderator_signs_in_to_demo_items_they_read_and_a_form_sub
     assert "items (re)made (10 of an earlier run erased); articles already present." in second
     assert new_password != password
     assert_moderator_reads_the_demo(app, new_password)
+    sent = [item_id for item_id, words in opened(app, new_password).items() if words.telegram == "anna_k1"]
+    assert len(sent) == 1
+    assert opened(app, new_password)[sent[0]].body == "Sent through the form between two runs of the demo."
     with app.app_context():
-        sent = db.session.scalar(select(Submission).where(Submission.telegram == "anna_k1"))
-        assert sent is not None and sent.body == "Sent through the form between two runs of the demo."
-        assert db.session.get(DemoItem, sent.id) is None
+        assert db.session.get(DemoItem, sent[0]) is None
     queue = app.test_client()
     queue.post("/auth/login", data={"username": "moderator", "password": new_password})
     assert queue.get("/moderation").get_data(as_text=True).count("@anna_k1<") == 1
@@ -92,11 +101,12 @@ def test_the_last_runs_items_go_for_good_with_their_thread_and_notes(app, runner
     run_demo(runner)
     with app.app_context():
         before = set(db.session.scalars(select(DemoItem.submission_id)))
-    run_demo(runner)
+    _, password = run_demo(runner)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission).where(Submission.id.in_(before))) == 0
         # One case was written to and noted: this run's, and none is left of the last run's.
-        assert [m.body for m in db.session.scalars(select(Message))] == [
+        opener = staff_opener("moderator", password)
+        assert [opener.message(m) for m in db.session.scalars(select(Message))] == [
             "Thank you. Does he have a copy of the release certificate?"
         ]
         assert db.session.scalar(select(func.count()).select_from(Note)) == 1
@@ -106,22 +116,33 @@ def test_the_last_runs_items_go_for_good_with_their_thread_and_notes(app, runner
         assert db.session.scalar(approvals.where(Event.submission_id.notin_(before))) == len(PUBLISHED_ADS)
         erased = select(func.count()).select_from(Event).where(Event.action == "deleted", Event.detail == "demo")
         assert db.session.scalar(erased) == len(before)
-    assert sorted(demo_handles(app)) == sorted(PENDING + APPROVED)
+    assert sorted(demo_handles(app, password)) == sorted(PENDING + APPROVED)
+
+
+def as_made_before_marking(app, password):
+    """Turn the demo's items into what an older `flask demo` made, before items were marked and before words were
+    sealed: no DemoItem rows, no item key, the words in clear."""
+    with app.app_context():
+        opener = staff_opener("moderator", password)
+        for item in db.session.scalars(select(Submission).where(Submission.id.in_(select(DemoItem.submission_id)))):
+            words = opener.texts(item)
+            item.telegram, item.title, item.body, item.city = words.telegram, words.title, words.body, words.city
+            item.public_key = item.key_for_queue = item.key_for_receipt = item.sealed = item.epoch_id = None
+        db.session.execute(DemoItem.__table__.delete())
+        db.session.commit()
 
 
 def test_demo_content_made_before_items_were_marked_is_replaced_not_doubled(app, runner):
-    """A site whose demo content an older `flask demo` made (no DemoItem rows): the next run erases it by its
-    handles and texts, and a visitor's submission that uses a demo handle with words of its own stays."""
-    run_demo(runner)
-    with app.app_context():
-        db.session.execute(DemoItem.__table__.delete())
-        db.session.commit()
+    """A site whose demo content an older `flask demo` made (no DemoItem rows, words in clear): the next run erases
+    it by its handles and texts, and a visitor's submission that uses a demo handle with words of its own stays."""
+    _, password = run_demo(runner)
+    as_made_before_marking(app, password)
     send_form(app, "demo_witness", "My own words, under a handle the demo also uses.")
 
-    run_demo(runner)
+    _, password = run_demo(runner)
+    words = opened(app, password)
+    assert sorted(w.telegram for w in words.values()) == sorted([*PENDING, *APPROVED, "demo_witness"])
     with app.app_context():
-        handles = list(db.session.scalars(select(Submission.telegram)))
-        assert sorted(handles) == sorted([*PENDING, *APPROVED, "demo_witness"])
-        kept = db.session.scalar(select(Submission).where(Submission.id.notin_(select(DemoItem.submission_id))))
-        assert kept.body == "My own words, under a handle the demo also uses."
-    assert demo_handles(app) == sorted(PENDING + APPROVED)
+        kept = db.session.scalar(select(Submission.id).where(Submission.id.notin_(select(DemoItem.submission_id))))
+        assert words[kept].body == "My own words, under a handle the demo also uses."
+    assert demo_handles(app, password) == sorted(PENDING + APPROVED)

@@ -271,6 +271,16 @@ def sqlite_only(app):
         pytest.skip("SQLite's files; PostgreSQL is checked by the row tests above and VACUUM by the tests below")
 
 
+def sealed_fragments(app, submission_id) -> list[bytes]:
+    """A piece of each sealed value an item's rows hold (its fields, its files' names): ciphertext, but still what
+    a deletion must leave nowhere."""
+    with app.app_context():
+        submission = db.session.get(Submission, submission_id)
+        values = [submission.sealed, *(a.sealed for a in submission.attachments)]
+    assert all(values)
+    return [value[-24:] for value in values]
+
+
 def test_sqlite_overwrites_deleted_text(app, client, runner):
     sqlite_only(app)
     submit_with_photo(client)
@@ -278,24 +288,53 @@ def test_sqlite_overwrites_deleted_text(app, client, runner):
         submission_id = db.session.scalar(select(Submission.id))
         assert db.session.execute(db.text("PRAGMA secure_delete")).scalar() == 1
     age(app, submission_id, status="rejected", decided_at=utcnow() - timedelta(days=31))
-    assert SECRET_BODY.encode() in database_bytes(app)
+    fragments = sealed_fragments(app, submission_id)
+    # The only words in clear: the public copies of published ads. One expired long ago (its row goes), one
+    # yesterday (its row stays, its copy goes).
+    now = utcnow()
+    old_ad, _ = make_submission(
+        app,
+        "ad",
+        status="approved",
+        body=SECRET_BODY,
+        published_at=now - timedelta(days=61),
+        expires_at=now - timedelta(days=31),
+    )
+    recent_ad, _ = make_submission(
+        app,
+        "ad",
+        status="approved",
+        body="expired-yesterday-5521",
+        published_at=now - timedelta(days=31),
+        expires_at=now - timedelta(days=1),
+    )
+    data = database_bytes(app)
+    assert SECRET_BODY.encode() in data and b"expired-yesterday-5521" in data
+    assert all(fragment in data for fragment in fragments)
     with Reader(app, 0.5):
         assert runner.invoke(args=["purge"]).exit_code == 0
     data = database_bytes(app)
-    assert SECRET_BODY.encode() not in data and b"purge_me" not in data
+    assert SECRET_BODY.encode() not in data and b"expired-yesterday-5521" not in data
+    assert not any(fragment in data for fragment in fragments)
+    with app.app_context():
+        assert db.session.get(Submission, old_ad) is None and db.session.get(Submission, submission_id) is None
+        assert db.session.get(Submission, recent_ad).public_copy is None
 
 
 def test_a_withdrawal_leaves_no_copy_in_any_database_file(app, client):
     sqlite_only(app)
-    response = client.post("/submit/information", data={"telegram": "withdraw_me", "body": SECRET_BODY})
-    code = re.search(r'id="receipt-code">([\d ]+)<', response.get_data(as_text=True)).group(1)
-    assert b"withdraw_me" in database_bytes(app)
+    # A published ad: its words rest in clear in its public copy (the handle too, shown with consent), and sealed.
+    ad_id, code = make_submission(app, "ad", status="approved", telegram="withdraw_me", body=SECRET_BODY)
+    fragments = sealed_fragments(app, ad_id)
+    data = database_bytes(app)
+    assert b"withdraw_me" in data and SECRET_BODY.encode() in data and all(f in data for f in fragments)
     with Reader(app, 0.5):  # the checkpoint is busy while it reads, and is tried again
         started = time.monotonic()
         assert client.post("/status/withdraw", data={"code": code, "confirm": "y"}).status_code == 200
         assert time.monotonic() - started >= 0.4
     data = database_bytes(app)
     assert SECRET_BODY.encode() not in data and b"withdraw_me" not in data
+    assert not any(fragment in data for fragment in fragments)
 
 
 def test_a_checkpoint_that_stays_busy_reports_what_remains(app, client, caplog, monkeypatch):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time as clock
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, cast
 
@@ -69,7 +69,6 @@ class Page:
     searched_to: datetime | None = None  # a search that stopped before the end: the last item it looked at was sent
     searched: int = 0  # rows a search opened
     locked: int = 0  # rows a search could not open (not searched)
-    words: list[str] = field(default_factory=list)
 
 
 def _where(filters: Filters, *, with_kind: bool = True) -> list[SQLCoreOperations[bool]]:
@@ -125,6 +124,23 @@ def page(filters: Filters, opener: Opener, after: str | None = None, size: int =
     return Page(rows, cursors.encode(last.created_at, last.id) if last else None)
 
 
+# What a search reads of each row it walks: enough to open its words, not the whole row. The rows that match are
+# then loaded whole, with their attachments' count, in one query.
+_SEARCHED = (
+    Submission.id,
+    Submission.created_at,
+    Submission.epoch_id,
+    Submission.public_key,
+    Submission.key_for_queue,
+    Submission.key_for_receipt,
+    Submission.sealed,
+    Submission.telegram,
+    Submission.title,
+    Submission.body,
+    Submission.city,
+)
+
+
 def _search(
     query: Select[tuple[Submission, int]],
     opener: Opener,
@@ -132,29 +148,36 @@ def _search(
     position: tuple[datetime, int] | None,
     size: int,
 ) -> Page:
-    rows: list[Row] = []
+    walked = query.with_only_columns(*_SEARCHED)
+    matched: dict[int, Texts] = {}
     searched = locked = 0
     started = clock.process_time()
-    last: Submission | None = None
     while True:
-        batch = db.session.execute(cursors.onward(query, _key, position, False).limit(SEARCH_BATCH)).all()
-        for submission, attachments in batch:
-            if len(rows) == size:  # one more match than a page: the page ends at the last one shown
-                shown = rows[-1].submission
-                return Page(rows, cursors.encode(shown.created_at, shown.id), searched=searched, locked=locked)
-            last = submission
-            texts = opener.texts(submission)
+        batch = db.session.execute(cursors.onward(walked, _key, position, False).limit(SEARCH_BATCH)).all()
+        for row in batch:
+            if len(matched) == size:  # one more row after a full page: the page ends at its last match
+                return _found(query, matched, cursor=True, searched=searched, locked=locked)
+            texts = opener.texts(row)
             searched += 1
             if texts is None:
                 locked += 1
             elif matches(texts, terms):
-                rows.append(Row(submission, attachments, texts))
+                matched[row.id] = texts
             if searched >= SEARCH_ROWS or clock.process_time() - started >= SEARCH_SECONDS:
-                cursor = cursors.encode(submission.created_at, submission.id)
-                return Page(rows, cursor, submission.created_at, searched, locked, terms)
+                page = _found(query, matched, cursor=False, searched=searched, locked=locked)
+                page.cursor, page.searched_to = cursors.encode(row.created_at, row.id), row.created_at
+                return page
         if len(batch) < SEARCH_BATCH:
-            return Page(rows, None, searched=searched, locked=locked, words=terms)
-        position = (last.created_at, last.id) if last else position
+            return _found(query, matched, cursor=False, searched=searched, locked=locked)
+        position = (batch[-1].created_at, batch[-1].id)
+
+
+def _found(query: Select[tuple[Submission, int]], matched: dict[int, Texts], *, cursor: bool, **counts: int) -> Page:
+    """The matching rows, whole and in the queue's order; with the cursor after the last one if ``cursor``."""
+    loaded = db.session.execute(query.where(Submission.id.in_(matched)).order_by(*_key.clauses)).all()
+    rows = [Row(submission, attachments, matched[submission.id]) for submission, attachments in loaded]
+    last = rows[-1].submission if cursor and rows else None
+    return Page(rows, cursors.encode(last.created_at, last.id) if last else None, **counts)
 
 
 def _plain(text: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.crypto import epochs, items
 
@@ -24,6 +24,21 @@ if TYPE_CHECKING:
     from app.models import Attachment, Message, Note, Report, Submission, User
 
 FIELDS = ("telegram", "title", "body", "city")
+
+
+class Item(Protocol):
+    """What opening an item reads: a Submission, or a row of only these columns (the queue's search)."""
+
+    id: int
+    epoch_id: int | None
+    public_key: bytes | None
+    key_for_queue: bytes | None
+    key_for_receipt: bytes | None
+    sealed: bytes | None
+    telegram: str | None
+    title: str | None
+    body: str | None
+    city: str | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ def new_item_columns(texts: Texts, receipt_key: bytes) -> dict[str, Any]:
     }
 
 
-def is_sealed(submission: Submission) -> bool:
+def is_sealed(submission: Item) -> bool:
     return submission.public_key is not None
 
 
@@ -149,12 +164,12 @@ class Opener:
             self._epochs[epoch_id] = epochs.open_epoch(self._user, self._staff_secret, epoch_id)
         return self._epochs[epoch_id]
 
-    def item_secret(self, submission: Submission) -> bytes | None:
+    def item_secret(self, submission: Item) -> bytes | None:
         if submission.id not in self._items:
             self._items[submission.id] = self._item_secret(submission)
         return self._items[submission.id]
 
-    def _item_secret(self, submission: Submission) -> bytes | None:
+    def _item_secret(self, submission: Item) -> bytes | None:
         if self._receipt_key is not None:
             if submission.key_for_receipt is None:
                 return None
@@ -164,17 +179,17 @@ class Opener:
             return None
         return items.from_queue(epoch_secret, submission.key_for_queue)
 
-    def locked(self, submission: Submission) -> bool:
+    def locked(self, submission: Item) -> bool:
         """The item is sealed and this reader cannot reach its key."""
         return is_sealed(submission) and self.item_secret(submission) is None
 
-    def _open(self, submission: Submission, sealed: bytes | None) -> Any:
+    def _open(self, submission: Item, sealed: bytes | None) -> Any:
         secret = self.item_secret(submission)
         if secret is None or sealed is None:
             return None
         return items.open_(secret, sealed)
 
-    def texts(self, submission: Submission) -> Texts | None:
+    def texts(self, submission: Item) -> Texts | None:
         """The item's words, or None when it is locked to this reader."""
         if not is_sealed(submission):
             return Texts(submission.telegram, submission.title, submission.body or "", submission.city)

@@ -174,7 +174,8 @@ STORED = {
         "test_receipts_argon.py::test_a_receipt_issued_before_opens_and_its_hmac_digest_is_replaced",
     ],
     "Duplicate check": [
-        "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file"
+        "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file",
+        "test_sealed.py::test_a_duplicate_is_refused_within_the_window_and_its_digest_erased_after_it",
     ],
     "Attachments": [
         "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
@@ -198,7 +199,14 @@ STORED = {
         "test_key_revocation.py::test_a_timed_out_row_goes_at_the_next_staff_request_of_anyone",
         "test_cli.py::test_gc_and_purge_delete_timed_out_unlocked_sessions",
     ],
-    "Reports of ads": ["test_retention.py::test_purge_deletes_ads_long_expired_or_closed_and_their_reports"],
+    "Reports of ads": [
+        "test_retention.py::test_purge_deletes_ads_long_expired_or_closed_and_their_reports",
+        "test_sealed.py::test_notes_and_readers_report_notes_are_for_staff_only_a_receipt_opens_neither",
+    ],
+    "Published ad's public copy": [
+        "test_sealed.py::test_closing_undo_and_a_return_to_the_queue_erase_the_copy_and_its_words_from_the_index",
+        "test_sealed.py::test_a_withdrawn_or_purged_ad_takes_its_copy_and_purge_erases_expired_copies",
+    ],
     "Audit events": [
         "test_retention.py::test_purge_deletes_old_audit_events_and_records_itself",
         "test_audit.py::test_a_submitters_own_events_keep_the_day_alone",

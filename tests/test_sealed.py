@@ -295,3 +295,19 @@ def test_a_duplicate_is_refused_within_the_window_and_its_digest_erased_after_it
     with app.app_context():
         assert db.session.get(Submission, old).dedupe_digest is None
         assert forget_duplicates() == 0
+
+
+def test_files_keep_their_name_for_a_reader_and_are_403_to_a_moderator_they_are_locked_to(app, client, readers):
+    data = dict(FORMS["information"], attachments=[(io.BytesIO(jpeg()), "kitchen-window.jpg")])
+    assert receipt_from(
+        client.post("/submit/information", data=data, content_type="multipart/form-data").get_data(True)
+    )
+    with app.app_context():
+        attachment = db.session.scalars(select(Attachment)).one().id
+    sign_in(client, app, readers)
+    download = client.get(f"/moderation/attachments/{attachment}")
+    assert download.status_code == 200 and "kitchen-window.jpg" in download.headers["Content-Disposition"]
+    client.post("/auth/logout")
+    newcomer(app, client)
+    assert client.get(f"/moderation/attachments/{attachment}").status_code == 403
+    assert client.get(f"/moderation/attachments/{attachment}/preview").status_code == 403

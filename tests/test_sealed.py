@@ -311,3 +311,16 @@ def test_files_keep_their_name_for_a_reader_and_are_403_to_a_moderator_they_are_
     newcomer(app, client)
     assert client.get(f"/moderation/attachments/{attachment}").status_code == 403
     assert client.get(f"/moderation/attachments/{attachment}/preview").status_code == 403
+
+
+def test_the_public_forms_open_nothing_they_seal_with_public_keys_only(app, client, readers, monkeypatch):
+    from app.crypto import sodium
+
+    def refused(*_args):
+        raise AssertionError("a public form opened something")
+
+    monkeypatch.setattr(sodium, "unseal", refused)
+    monkeypatch.setattr(sodium, "open_", refused)
+    for kind, fields in FORMS.items():
+        response = client.post(f"/submit/{kind}", data=fields)
+        assert receipt_from(response.get_data(as_text=True)), kind

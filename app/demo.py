@@ -225,8 +225,9 @@ def load(*, moderator_password: str, editor_password: str | None = None) -> Load
 
 
 def earlier_items() -> list[Submission]:
-    """The demo items of earlier runs: those marked as such, and those a run made before items were marked (or
-    that a run stopped before marking): a demo handle with the demo's own text. A form's submission is neither."""
+    """The demo items of earlier runs: those marked as such, and those a run made before items were marked: a demo
+    handle with the demo's own text, in clear (items were not sealed then). A form's submission is neither. (A
+    sealed item that a run stopped before marking is not recognised: it stays, like a form's.)"""
     marked = Submission.id.in_(select(DemoItem.submission_id))
     texts = [fields for _kind, fields in SUBMISSIONS] + [fields for _locale, fields, _days in PUBLISHED_ADS]
     made_before = [and_(Submission.telegram == f["telegram"], Submission.body == f["body"]) for f in texts]

@@ -197,9 +197,14 @@ def redis_available() -> bool:
 
 def staff_opener(username="olga", password=PASSWORD):
     """(In an app context.) What this staff member's unlocked session opens: the key their password unlocks (an
-    account made by make_user gets its key pair here, as at its first sign-in)."""
+    account made by make_user gets its key pair here, as at its first sign-in; a moderator is made if the test has
+    none of that name)."""
+    from flask import current_app
+
     from app import staff
 
+    if staff.find(username) is None:
+        make_user(current_app, username, password=password)
     user = staff.find(username)
     return sealed.Opener.for_staff(user, staff.open_key(user, password))
 
@@ -222,3 +227,13 @@ def approve(submission_id, version, user, public_images=(), password=PASSWORD):
     submission = db.session.get(Submission, submission_id)
     words = staff_opener(user.username, password).texts(submission) if submission else None
     return decisions.approve(submission_id, version, user, public_images, words)
+
+
+def make_reader(app, username="olga", role="moderator", password=PASSWORD) -> int:
+    """A staff account made as the site makes one (flask users create): with its key pair, so it reads what
+    arrives from now on. (make_user's accounts get theirs at their first sign-in, as accounts made before keys
+    did: then only the first of them to sign in receives what arrived before.)"""
+    from app import staff
+
+    with app.app_context():
+        return staff.create(username, role, password).id

@@ -448,6 +448,8 @@ def test_an_owner_edit_takes_a_live_ad_off_the_site_until_approved_again(app, cl
     seen = int(re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1))
     assert moderator_client.post(f"/moderation/{ad_id}/approve", data={"version": seen}).status_code == 303
     assert "A cheaper room." in client.get(url, follow_redirects=True).get_data(as_text=True)
+    # Approved, the edit is settled: the text from before it is kept no longer, in clear or sealed.
+    assert "The owner changed the ad" not in moderator_client.get(f"/moderation/{ad_id}").get_data(as_text=True)
     with app.app_context():
         ad = db.session.get(Submission, ad_id)
         assert ad.before_edit is None and ad.sealed_before_edit is None

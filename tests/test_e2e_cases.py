@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Submission, utcnow
 from tests import files
 from tests.browser import DESKTOP, PHONE, screenshot
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, make_reader
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
@@ -79,8 +79,8 @@ def check_status(page, code: str):
 )
 def test_question_answer_case_done_and_purged(browser, live_server, tmp_path, js, locales):
     app = live_server.app
-    make_user(app, "olga")
-    make_user(app, "ivan")
+    make_reader(app, "olga")
+    make_reader(app, "ivan")
     suffix = "js" if js else "nojs"
     submitter = person(browser, live_server, locales["submitter"], js)
     olga = person(browser, live_server, locales["olga"], js)

@@ -6,15 +6,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import DESKTOP, PHONE, screenshot, sign_in
-from tests.helpers import make_submission, make_user
+from tests.helpers import make_reader, make_submission, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.once]
 
 
 def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_server):
     app = live_server.app
-    make_user(app, "olga")
-    make_user(app, "ivan")
+    make_reader(app, "olga")
+    make_reader(app, "ivan")
     first, _ = make_submission(app, "ad", title="Electrician looking for work", category="job_wanted")
     second, code = make_submission(app, "information", title="A tip with a stranger's address")
     third, _ = make_submission(app, "contact", body="I can offer a room in Warsaw for a month.")

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Attachment
 from tests import files, media
 from tests.browser import DESKTOP, PHONE, screenshot
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, staff_opener
 from tests.proxy import CuttingProxy
 from tests.test_uploads import assert_clean
 
@@ -42,8 +42,8 @@ def person(browser, base_url: str, js: bool = True, viewport=DESKTOP):
 
 
 def review(browser, live_server, names: list[str]):
-    """A moderator opens the item: every file is there, photos and the video with a preview, none played."""
-    make_user(live_server.app, "olga")
+    """A moderator opens the item (olga, made when the test read the files' names): every file is there, photos and
+    the video with a preview, none played."""
     staff = person(browser, live_server.url)
     staff.goto("/auth/login")
     staff.get_by_label("Username").fill("olga")
@@ -74,6 +74,13 @@ def check_clean(app) -> list[Attachment]:
         else:
             assert_clean(path)
     return stored
+
+
+def names_of(app, stored: list[Attachment]) -> list[str]:
+    """The files' original names, sealed to their item: as the moderator opens them."""
+    with app.app_context():
+        opener = staff_opener()
+        return [opener.attachment(db.session.merge(a, load=False))[0] for a in stored]
 
 
 def test_three_files_one_cut_resumed_a_mistake_corrected_and_all_clean_in_the_queue(browser, live_server, tmp_path):
@@ -117,9 +124,9 @@ def test_three_files_one_cut_resumed_a_mistake_corrected_and_all_clean_in_the_qu
     proxy.close()
 
     stored = check_clean(app)
-    assert sorted(a.original_name for a in stored) == ["evidence.mp4", "letter.pdf", "street.jpg"]
+    assert sorted(names_of(app, stored)) == ["evidence.mp4", "letter.pdf", "street.jpg"]
     assert {a.content_type for a in stored} == {"image/jpeg", "application/pdf", "video/mp4"}
-    review(browser, live_server, [a.original_name for a in stored])
+    review(browser, live_server, names_of(app, stored))
     assert os.listdir(app.config["RESUMABLE_DIR"]) == [] or all(
         not os.listdir(os.path.join(app.config["RESUMABLE_DIR"], d)) for d in os.listdir(app.config["RESUMABLE_DIR"])
     )  # nothing left waiting
@@ -145,7 +152,7 @@ def test_a_video_through_the_plain_form_without_javascript(browser, live_server,
     expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
     screenshot(page, "resumable-nojs-receipt-desktop")
     (stored,) = check_clean(app)
-    assert (stored.original_name, stored.content_type, stored.previews) == ("IMG_0001.mov", "video/quicktime", 1)
+    assert (names_of(app, [stored])[0], stored.content_type, stored.previews) == ("IMG_0001.mov", "video/quicktime", 1)
     assert json.loads(json.dumps(page.problems)) == []
     page.context.close()
 
@@ -185,7 +192,7 @@ def test_a_file_the_server_will_not_take_ahead_goes_with_the_form_and_the_page_s
     assert page.problems == []
     page.context.close()
     stored = check_clean(app)
-    assert sorted(a.original_name for a in stored) == ["crowd.jpg", "street.jpg"]
+    assert sorted(names_of(app, stored)) == ["crowd.jpg", "street.jpg"]
 
 
 STATE_URL = re.compile(r".*/uploads/[0-9a-f]{32}$")
@@ -205,7 +212,7 @@ def sent_with_receipt(page, app, names: list[str]):
     expect(page.locator("#receipt-code")).to_have_text(re.compile(r"\d{4} \d{4} \d{4} \d{4}"))
     assert page.problems == []
     page.context.close()
-    assert sorted(a.original_name for a in check_clean(app)) == names
+    assert sorted(names_of(app, check_clean(app))) == names
 
 
 def test_a_lost_answer_about_a_files_state_is_asked_again(browser, live_server, tmp_path):

@@ -1,5 +1,7 @@
 """The schema is made by Alembic: the head matches the models, and every migration runs up and down."""
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -8,7 +10,7 @@ from sqlalchemy import func, inspect, select, text
 
 from app import search
 from app.extensions import db
-from app.models import Attachment, Event, Submission
+from app.models import Attachment, Event, PublicAd, Submission, utcnow
 from tests.helpers import make_app
 
 
@@ -55,41 +57,92 @@ def test_head_matches_the_models_and_migrations_run_up_down_up(empty_app):
         assert differences() == []
 
 
+def found(typed) -> set[int]:
+    """(In an app context.) The ads whose public copies hold the words typed."""
+    query = select(PublicAd.submission_id).join(Submission, Submission.id == PublicAd.submission_id)
+    return set(db.session.scalars(query.where(search.find(typed).condition)))
+
+
+def published(app, body: str) -> int:
+    from tests.helpers import make_submission
+
+    now = utcnow()
+    return make_submission(
+        app, "ad", status="approved", body=body, published_at=now, expires_at=now + timedelta(days=30)
+    )[0]
+
+
 def test_search_works_on_a_migrated_database(empty_app):
-    """The index the migrations make (on PostgreSQL, 0007's stored column) finds new and edited texts."""
+    """The index the migrations make (0015: over published ads' public copies; on PostgreSQL a stored column)
+    finds new and edited texts, and nothing of an item still in the queue."""
     from tests.helpers import make_submission
 
     with empty_app.app_context():
         upgrade()
-    first, _ = make_submission(empty_app, body="Winter clothes for a family in Vilnius.")
-    make_submission(empty_app, body="A lawyer for the appeal.")
+    first = published(empty_app, "Winter clothes for a family in Vilnius.")
+    published(empty_app, "A lawyer for the appeal.")
+    make_submission(empty_app, "ad", body="Winter boots for a family.")  # pending: sealed, in no index
     with empty_app.app_context():
-
-        def found(typed):
-            return set(db.session.scalars(select(Submission.id).where(search.find(typed).condition)))
-
         assert found("famil vilnius") == {first}
-        db.session.get(Submission, first).body = "Shoes."
+        assert found("family") == {first}
+        db.session.get(PublicAd, first).body = "Shoes."
         db.session.commit()
         assert found("family") == set()
         assert found("shoes") == {first}
 
 
 def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_app):
-    """0009 rebuilds each table for AUTOINCREMENT: rows and their children survive (no cascade), the full-text
-    triggers come back, and a withdrawn item's id is not given to the next one."""
-    from tests.helpers import make_submission, receipt_from
+    """0009 rebuilds each table for AUTOINCREMENT: rows and their children survive (no cascade), and a withdrawn
+    item's id is not given to the next one. Rows stored before 0015 keep their words in clear, read as before
+    (the opener's legacy path), and a live ad gets its public copy, which the search finds."""
+    from tests.helpers import receipt_from, staff_opener, texts
 
     with empty_app.app_context():
         upgrade(revision="0008")
         with db.engine.begin() as connection:
-            old = connection.execute(
-                text(
-                    "INSERT INTO submissions (kind, status, telegram, body, locale, created_at, receipt_digest, "
-                    "show_contact, version) VALUES ('information', 'pending', 'old_one', 'Boots for the winter', "
-                    "'en', '2026-11-20 10:00:00', 'digest-1', false, 1) RETURNING id"
+
+            def insert(**values) -> int:
+                row = {"title": None, "city": None, "category": None, "published_at": None, "expires_at": None}
+                row |= values | {"locale": "en", "show_contact": values["kind"] == "ad"}
+                statement = (
+                    "INSERT INTO submissions (kind, status, telegram, title, body, city, category, locale, created_at, "
+                    "published_at, expires_at, receipt_digest, show_contact, version) VALUES (:kind, :status, "
+                    ":telegram, :title, :body, :city, :category, :locale, :created_at, :published_at, :expires_at, "
+                    ":receipt_digest, :show_contact, :version) RETURNING id"
                 )
-            ).scalar()
+                return connection.execute(text(statement), row).scalar()
+
+            old = insert(
+                kind="information",
+                status="pending",
+                telegram="old_one",
+                body="Boots for the winter",
+                created_at="2026-11-20 10:00:00",
+                receipt_digest="digest-1",
+                version=1,
+            )
+            ad = {"kind": "ad", "status": "approved", "category": "goods", "version": 2}
+            live = insert(
+                **ad,
+                telegram="sled_seller",
+                title="Sledge",
+                body="A wooden sledge for children",
+                city="Minsk",
+                created_at="2026-11-20 10:00:00",
+                published_at="2026-11-21 10:00:00",
+                expires_at="2099-01-01 00:00:00",
+                receipt_digest="digest-2",
+            )
+            expired = insert(
+                **ad,
+                telegram="old_seller",
+                title="Skates",
+                body="Old sledge and skates",
+                created_at="2026-01-01 10:00:00",
+                published_at="2026-01-02 10:00:00",
+                expires_at="2026-02-01 10:00:00",
+                receipt_digest="digest-3",
+            )
             connection.execute(
                 text(
                     "INSERT INTO attachments (submission_id, storage_key, original_name, content_type, size, sha256, "
@@ -100,18 +153,30 @@ def test_upgrading_keeps_every_row_and_the_search_and_never_reuses_an_id(empty_a
         upgrade()
         assert differences() == []
         assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1  # no cascade on rebuild
-        assert set(db.session.scalars(select(Submission.id).where(search.find("boots").condition))) == {old}
+        copy = db.session.get(PublicAd, live)
+        assert (copy.title, copy.body, copy.city, copy.telegram) == (
+            "Sledge",
+            "A wooden sledge for children",
+            "Minsk",
+            "sled_seller",
+        )
+        assert db.session.get(PublicAd, expired) is None and db.session.get(PublicAd, old) is None
+        assert found("sledge") == {live}  # the index was made from the copies
+    words = texts(empty_app, old)  # a clear row reads as before, until `flask crypto migrate` seals it
+    assert (words.telegram, words.body) == ("old_one", "Boots for the winter")
+    with empty_app.app_context():
+        assert staff_opener().attachment(db.session.scalars(select(Attachment)).one()) == ("a.jpg", "x")
     client = empty_app.test_client()
     page = client.post("/submit/information", data={"telegram": "newest_one", "body": "The newest text."})
     code = receipt_from(page.get_data(as_text=True))
     with empty_app.app_context():
         withdrawn = db.session.scalar(select(func.max(Submission.id)))
     client.post("/status/withdraw", data={"code": code, "confirm": "y"})
-    newest, _ = make_submission(empty_app, body="Sent after the withdrawal.")
-    assert newest > withdrawn > old  # never the withdrawn item's id again
+    newest = published(empty_app, "Sent after the withdrawal.")
+    assert newest > withdrawn > expired > old  # never the withdrawn item's id again
     with empty_app.app_context():
         assert db.session.scalars(select(Event.action).where(Event.submission_id == newest)).all() == ["submitted"]
-        assert set(db.session.scalars(select(Submission.id).where(search.find("withdrawal").condition))) == {newest}
+        assert found("withdrawal") == {newest}  # the index's triggers follow new copies
 
 
 def test_the_cases_migration_makes_approved_information_and_contacts_open_cases(empty_app):

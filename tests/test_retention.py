@@ -2,7 +2,6 @@
 
 import io
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Attachment, Event, Message, Note, Report, Submission, User, utcnow
 from tests import files
-from tests.helpers import make_submission, make_user
+from tests.helpers import make_submission, make_user, staff_opener
 
 SECRET_BODY = "retention-secret-text-4471"
 
@@ -405,6 +404,7 @@ def test_each_erasure_vacuums_the_tables_it_changed_on_postgresql(app, client, e
         if erasure_by == "admin's delete":
             assert retention.delete_now(item_id, admin, app_storage())
         if erasure_by.startswith("done"):
-            cases.done(item_id, item.version, admin, forget_contact=True)
+            words = staff_opener().texts(item)  # (sealed again without the username, from its words)
+            cases.done(item_id, item.version, admin, forget_contact=True, texts=words)
     expected = {"submissions"} if erasure_by.startswith("done") else A_SUBMISSIONS_TABLES
     assert expected <= vacuumed(app)

@@ -329,6 +329,7 @@ def test_staff_download_is_an_attachment_sandboxed_and_never_sniffed(app, client
     assert response.status_code == 200
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment;") and "\u202e" not in disposition and ".." not in disposition
+    assert "filename=cod.jpg;" in disposition  # the sender's name for it, opened from its seal (made safe)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert response.headers["Content-Type"] == "image/jpeg"

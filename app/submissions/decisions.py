@@ -177,6 +177,7 @@ def approve(
         "claimed_by_id": None,
         "claimed_until": None,
         "before_edit": None,
+        "sealed_before_edit": None,
     }
     chosen = {int(i) for i in public_images} if kind == "ad" else set()
     if kind == "ad":
@@ -231,6 +232,7 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
         "claimed_by_id": None,
         "claimed_until": None,
         "before_edit": None,
+        "sealed_before_edit": None,
     }
     try:
         return change(submission_id, seen_version, user, "rejected", values, now=now, extra=extra, detail=reason)

@@ -324,3 +324,21 @@ def test_the_public_forms_open_nothing_they_seal_with_public_keys_only(app, clie
     for kind, fields in FORMS.items():
         response = client.post(f"/submit/{kind}", data=fields)
         assert receipt_from(response.get_data(as_text=True)), kind
+
+
+def test_readers_pages_do_no_cryptography(app, client, readers, monkeypatch):
+    from app.crypto import sodium
+
+    live_ad(app, client, readers, title="Citrine stool")
+
+    def refused(*_args, **_kwargs):
+        raise AssertionError("a reader's page used a key")
+
+    for name in ("unseal", "open_", "seal", "close", "argon2", "new_pair"):
+        monkeypatch.setattr(sodium, name, refused)
+    with app.app_context():
+        public_id = db.session.scalar(select(Submission.public_id))
+    for url in ("/", "/ads", "/ads?q=citrine", f"/ads/{public_id}", "/ads/feed.atom"):
+        response = client.get(url, follow_redirects=True)
+        assert response.status_code == 200, url
+        assert "Citrine stool" in response.get_data(as_text=True), url

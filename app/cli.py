@@ -179,7 +179,7 @@ def uploads_gc(min_age: int) -> None:
     click.echo(f"Removed {resumable_store().collect()} expired or unsent uploads.")
     click.echo(f"Removed {report.work_folders} work folders left by a stopped worker.")
     click.echo(f"Removed {expired_unlocks()} timed-out unlocked sessions and sign-ins.")
-    click.echo(f"Erased {expired_duplicate_checks()} duplicate checks older than an hour.")
+    click.echo(f"Erased {expired_duplicate_checks()} expired duplicate checks.")
     for attachment_id in report.missing:
         click.echo(f"Missing file for attachment {attachment_id}.")
 

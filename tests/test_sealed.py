@@ -103,6 +103,7 @@ def newcomer(app, client, role="moderator") -> int:
 
 def test_a_moderator_without_the_items_period_sees_locked_and_still_takes_it_on_and_notes(app, client, readers):
     info_id, _ = make_submission(app, "information", body="Tourmaline secret words.", telegram="hidden_handle")
+    other, _ = make_submission(app, "contact", body="Spinel words.")
     newcomer(app, client)
     page = client.get(f"/moderation/{info_id}").get_data(as_text=True)
     assert "Tourmaline" not in page and "hidden_handle" not in page
@@ -117,6 +118,19 @@ def test_a_moderator_without_the_items_period_sees_locked_and_still_takes_it_on_
     assert client.post(f"/moderation/{info_id}/approve", data={"version": version}).status_code == 303
     with app.app_context():
         assert db.session.get(Submission, info_id).status == "approved"
+        version = db.session.get(Submission, info_id).version
+    assert (
+        client.post(f"/moderation/{info_id}/assign", data={"version": version, "assignee": readers}).status_code == 303
+    )
+    with app.app_context():
+        other_version = db.session.get(Submission, other).version
+    rejected = client.post(
+        f"/moderation/{other}/reject", data={"version": other_version, "reason": "other", "note": "No."}
+    )
+    assert rejected.status_code == 303
+    with app.app_context():
+        assert db.session.get(Submission, info_id).assigned_to_id == readers
+        assert staff_opener("olga").reject_note(db.session.get(Submission, other)) == "No."
         # olga, who holds the period, reads what ivan wrote.
         note = db.session.scalars(select(Note)).one()
         assert staff_opener("olga").note(note) == "Seen."
@@ -295,6 +309,20 @@ def test_a_duplicate_is_refused_within_the_window_and_its_digest_erased_after_it
     with app.app_context():
         assert db.session.get(Submission, old).dedupe_digest is None
         assert forget_duplicates() == 0
+
+
+def test_the_hourly_gc_erases_duplicate_digests_past_their_window(app, runner):
+    from app.submissions.create import dedupe_digest
+
+    kept, _ = make_submission(app, dedupe_digest=dedupe_digest("contact", "a", "Recent.", key=b"k" * 32))
+    old, _ = make_submission(app, dedupe_digest=dedupe_digest("contact", "b", "Old.", key=b"k" * 32))
+    with app.app_context():
+        db.session.get(Submission, old).created_at = utcnow() - timedelta(minutes=Submission.DUPLICATE_MINUTES + 1)
+        db.session.commit()
+    assert "Erased 1 expired duplicate checks." in runner.invoke(args=["uploads", "gc"]).output
+    with app.app_context():
+        assert db.session.get(Submission, old).dedupe_digest is None
+        assert db.session.get(Submission, kept).dedupe_digest is not None
 
 
 def test_files_keep_their_name_for_a_reader_and_are_403_to_a_moderator_they_are_locked_to(app, client, readers):

@@ -220,7 +220,7 @@ def load(*, moderator_password: str, editor_password: str | None = None) -> Load
     moderator = staff_account("moderator", "moderator", moderator_password)
     editor = staff_account("editor", "editor", editor_password or moderator_password)
     erased = erase_earlier()
-    made = make_items(moderator)
+    made = make_items(moderator, moderator_password)
     return Loaded(items=made, erased=erased, articles=add_articles(editor))
 
 
@@ -256,7 +256,7 @@ def make(kind: str, fields: dict[str, Any], locale: str) -> Submission:
     return submission
 
 
-def make_items(moderator: User) -> int:
+def make_items(moderator: User, moderator_password: str) -> int:
     """The queue, one case taken on and written to, and ads published through the moderator's approval."""
     made = {fields["telegram"]: make(kind, fields, "en") for kind, fields in SUBMISSIONS}
     # The neighbour's documents: taken on, asked about, noted.
@@ -265,10 +265,10 @@ def make_items(moderator: User) -> int:
     threads.write(case.id, moderator, "Thank you. Does he have a copy of the release certificate?")
     cases.add_note(case.id, moderator, "Ask the legal team which office issues passports after release.")
     now = utcnow()
+    opener = sealed.Opener.for_staff(moderator, staff.open_key(moderator, moderator_password))
     for locale, fields, days_ago in PUBLISHED_ADS:
         ad = make("ad", fields, locale)
-        texts = sealed.Texts.of(fields)  # what the moderator would open: the demo wrote it
-        published = decisions.approve(ad.id, ad.version, moderator, texts=texts).submission
+        published = decisions.approve(ad.id, ad.version, moderator, opener=opener).submission
         # Approved now; shown as approved some days ago, so that the list of ads looks lived in.
         approved = now - timedelta(days=days_ago)
         published.decided_at = published.published_at = approved

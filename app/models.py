@@ -268,6 +268,9 @@ class Attachment(Model):
     previews: Mapped[int] = mapped_column(default=0, server_default="0")
     public: Mapped[bool] = mapped_column(default=False)
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The stored file's own key (app/crypto/files.py), sealed to the item's public key: the file and its previews
+    # are stored encrypted under it. None: stored in clear, before sealing.
+    file_key: Mapped[bytes | None] = mapped_column(LargeBinary(128))
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
     message: Mapped[Message | None] = relationship(back_populates="attachments")

@@ -220,13 +220,11 @@ def texts(app, submission_id, username="olga"):
 
 
 def approve(submission_id, version, user, public_images=(), password=PASSWORD):
-    """(In an app context.) decisions.approve as the moderation page calls it: with the item's words, opened by
-    this staff member's key (an ad is published from them)."""
+    """(In an app context.) decisions.approve as the moderation page calls it: with this staff member's key, which
+    opens the item's words and photos (an ad is published from them)."""
     from app.submissions import decisions
 
-    submission = db.session.get(Submission, submission_id)
-    words = staff_opener(user.username, password).texts(submission) if submission else None
-    return decisions.approve(submission_id, version, user, public_images, words)
+    return decisions.approve(submission_id, version, user, public_images, staff_opener(user.username, password))
 
 
 def make_reader(app, username="olga", role="moderator", password=PASSWORD) -> int:
@@ -237,3 +235,25 @@ def make_reader(app, username="olga", role="moderator", password=PASSWORD) -> in
 
     with app.app_context():
         return staff.create(username, role, password).id
+
+
+def stored_plain(app, key: str) -> str:
+    """The plain bytes of a stored file (its storage key, or a preview's), decrypted as a moderator's download is,
+    written to a temporary file whose path is returned: what the checks of a file's cleanliness read. A file stored
+    in clear (before sealing) is copied as it is."""
+    import tempfile
+
+    from app.crypto import files
+    from app.models import Attachment
+    from app.uploads.stores import app_storage
+
+    base, _, suffix = key.partition("-thumb")
+    part = f"preview{suffix or 0}" if _ else "file"
+    with app.app_context():
+        attachment = db.session.scalar(db.select(Attachment).where(Attachment.storage_key == base))
+        file_key = staff_opener().file_key(attachment, part) if attachment and attachment.file_key else None
+        stored = app_storage().open(key)
+        reader = files.decrypting(file_key, stored) if file_key else stored
+        with reader, tempfile.NamedTemporaryFile(delete=False, suffix="-plain") as out:
+            out.write(reader.read())
+            return out.name

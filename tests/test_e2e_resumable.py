@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Attachment
 from tests import files, media
 from tests.browser import DESKTOP, PHONE, screenshot
-from tests.helpers import PASSWORD, staff_opener
+from tests.helpers import PASSWORD, staff_opener, stored_plain
 from tests.proxy import CuttingProxy
 from tests.test_uploads import assert_clean
 
@@ -65,7 +65,7 @@ def check_clean(app) -> list[Attachment]:
         stored = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
         db.session.expunge_all()
     for attachment in stored:
-        path = os.path.join(app.config["STORAGE_URL"], attachment.storage_key)
+        path = stored_plain(app, attachment.storage_key)
         if attachment.content_type.startswith("video/"):
             probed = media.probe(path)
             assert [s["codec_type"] for s in probed["streams"]] == ["video", "audio"]

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Attachment, Submission
 from app.uploads import resumable, sealing
 from tests import files
-from tests.helpers import count, errors_in, make_user, receipt_from, staff_opener
+from tests.helpers import count, errors_in, make_user, receipt_from, staff_opener, stored_plain
 from tests.test_uploads import assert_clean
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -115,7 +115,7 @@ def test_an_upload_is_created_resumed_from_its_offset_scrubbed_and_sent_with_the
         attachment = db.session.scalars(select(Attachment)).one()
         assert attachment.content_type == "image/jpeg"
         key = attachment.storage_key
-    assert_clean(os.path.join(app.config["STORAGE_URL"], key))  # scrubbed like any form's file: no GPS, no camera
+    assert_clean(stored_plain(app, key))  # scrubbed like any form's file: no GPS, no camera
     assert client.head(location, headers=TUS).status_code == 404  # taken with the form, gone from the store
     assert store_bytes(app) == b""
 
@@ -343,7 +343,7 @@ def test_the_plain_form_keeps_its_files_scrubbed_when_it_comes_back_with_an_erro
     assert sorted(file_names(app)) == ["first.jpg", "second.png"]
     with app.app_context():
         for attachment in db.session.scalars(select(Attachment)):
-            assert_clean(os.path.join(app.config["STORAGE_URL"], attachment.storage_key))
+            assert_clean(stored_plain(app, attachment.storage_key))
     assert store_bytes(app) == b""
 
 

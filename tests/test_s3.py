@@ -172,16 +172,19 @@ def test_a_submission_is_stored_in_s3_and_served_back_to_staff_and_readers(app, 
         key, ad_id, image_id, version = image.storage_key, ad.id, image.id, ad.version
     assert objects(bucket, prefix) == [key, f"{key}-thumb"]
     assert not os.path.exists(os.path.join(app.instance_path, "uploads"))
-    photo, thumb = body_of(bucket, prefix, key), body_of(bucket, prefix, f"{key}-thumb")
-    assert photo[:3] == b"\xff\xd8\xff" and files.SECRET_TEXT.encode() not in photo
+    stored, stored_thumb = body_of(bucket, prefix, key), body_of(bucket, prefix, f"{key}-thumb")
+    # Encrypted in the bucket: no JPEG marker, no piece of the scrubbed photo.
+    assert stored[:3] != b"\xff\xd8\xff" and files.SECRET_TEXT.encode() not in stored
 
     staff = app.test_client()
     sign_in(staff, app, make_user(app, "mira", "moderator"))
     download = staff.get(f"/moderation/attachments/{image_id}")
-    assert download.status_code == 200 and download.data == photo
+    photo = download.data
+    assert download.status_code == 200 and photo[:3] == b"\xff\xd8\xff" and photo[100:400] not in stored
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert download.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
-    assert staff.get(f"/moderation/attachments/{image_id}/preview").data == thumb
+    thumb = staff.get(f"/moderation/attachments/{image_id}/preview").data
+    assert thumb[:3] == b"\xff\xd8\xff" and thumb != stored_thumb
 
     assert (
         client.get(f"/ads/images/{public_id(app, image_id, Attachment)}").status_code == 404
@@ -189,6 +192,8 @@ def test_a_submission_is_stored_in_s3_and_served_back_to_staff_and_readers(app, 
     with app.app_context():
         user = db.session.scalars(select(User)).one()
         approve(ad_id, version, user, public_images=[image_id])
+    # Its clear copy, made at approval, is what readers get.
+    assert objects(bucket, prefix) == [key, f"{key}-public", f"{key}-public-thumb", f"{key}-thumb"]
     public = client.get(f"/ads/images/{public_id(app, image_id, Attachment)}")
     assert public.status_code == 200 and public.data == photo and public.mimetype == "image/jpeg"
     assert public.content_length == len(photo)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Event, Message, Submission
 from tests import files
-from tests.helpers import count, errors_in, hx, make_submission, make_user, receipt_from, sign_in
+from tests.helpers import count, errors_in, hx, make_submission, make_user, receipt_from, sign_in, stored_plain
 from tests.test_cases import events, load, row_ids, take_on
 from tests.test_status import NOT_FOUND
 from tests.test_uploads import assert_clean
@@ -60,7 +60,7 @@ def test_staff_write_and_the_submitter_reads_and_answers_with_a_photo(app, moder
         assert attachment.submission_id == item_id and attachment.content_type == "image/jpeg"
         key = attachment.storage_key
         assert db.session.get(Submission, item_id).new_answer
-    assert_clean(f"{app.config['STORAGE_URL']}/{key}")  # scrubbed like a form's file: no GPS, no camera
+    assert_clean(stored_plain(app, key))  # scrubbed like a form's file: no GPS, no camera
     item = moderator.get(f"/moderation/{item_id}").get_data(as_text=True)
     assert "Colony number 3" in item and "where.jpg" in item and "new answer" in item
     assert ("answered", "") in events(app, item_id)

@@ -20,7 +20,7 @@ from app.uploads import intake, sandbox
 from app.uploads.local import LocalStorage
 from app.uploads.storage import StorageError, new_key
 from tests import files
-from tests.helpers import count, hx, make_user, receipt_from, sign_in, staff_opener, work_leftovers
+from tests.helpers import count, hx, make_user, receipt_from, sign_in, staff_opener, stored_plain, work_leftovers
 
 EXIFTOOL = shutil.which("exiftool")
 FORBIDDEN_GROUPS = ("EXIF", "IFD", "GPS", "XMP", "ICC", "Photoshop", "IPTC", "MakerNotes", "JFIF-JFXX")
@@ -233,7 +233,7 @@ def test_a_submission_with_files_stores_scrubbed_copies(app, client):
         keys = [a.storage_key for a in attachments]
     assert stored_files(app) == sorted([*keys, f"{keys[0]}-thumb", f"{keys[1]}-thumb"])  # the PDF's page too
     for key in keys:
-        assert_clean(os.path.join(app.config["STORAGE_URL"], key))
+        assert_clean(stored_plain(app, key))
     assert work_leftovers(app) == []  # no copy of the originals is left
 
 

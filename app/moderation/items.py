@@ -21,7 +21,7 @@ from app.moderation.forms import (
     NoteForm,
     RejectForm,
 )
-from app.moderation.reading import opened, texts_of
+from app.moderation.reading import opened, opener, texts_of
 from app.moderation.routes import query_args
 from app.submissions import cases, decisions, owner, retention, threads
 from app.submissions import queue as staff_queue
@@ -96,7 +96,7 @@ def approve(submission_id: int):
     shown = request.form.getlist("public_image", type=parse_id)
     return act(
         submission_id,
-        lambda: decisions.approve(submission_id, form.version.data, current_user, shown, texts_of(submission_id)),
+        lambda: decisions.approve(submission_id, form.version.data, current_user, shown, opener()),
     )
 
 

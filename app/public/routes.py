@@ -18,7 +18,7 @@ from app.security import no_store
 from app.slugs import slugify
 from app.submissions import ads, reports
 from app.uploads.serve import send_stored
-from app.uploads.storage import preview_key
+from app.uploads.storage import preview_key, public_key_name
 
 ONE_YEAR = 365 * 24 * 3600
 # Readers' pages and the images on them: a browser may keep them but asks again before each use, and no shared
@@ -158,10 +158,11 @@ def send_public(image_id: str, *, thumb: bool):
     image = ads.public_image(image_id)
     if image is None:
         abort(404)
-    if thumb:
-        response = send_stored(preview_key(image.storage_key), "image/jpeg")
+    mimetype = "image/jpeg" if thumb else image.content_type
+    if image.file_key is not None:  # stored encrypted: readers get the clear copy made at approval (public_copy)
+        response = send_stored(public_key_name(image.storage_key, thumb=thumb), mimetype)
     else:
-        response = send_stored(image.storage_key, image.content_type)
+        response = send_stored(preview_key(image.storage_key) if thumb else image.storage_key, mimetype)
     response.headers["Cache-Control"] = READERS_CACHE  # the ad page's rule (readers_cache)
     return response
 

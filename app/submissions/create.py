@@ -8,6 +8,7 @@ code holds public keys only, and the receipt key of the item it makes.
 import contextlib
 import hashlib
 import hmac
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 
 from app import receipts
 from app.audit import record
+from app.crypto import files
 from app.crypto import receipts as receipt_keys
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
@@ -68,24 +70,29 @@ def create(
 def store_files(
     uploads: Sequence[Received], storage: Storage | None, written: list[str], *, public_key: bytes | None
 ) -> list[Attachment]:
-    """Write scrubbed files and their previews to the store; return their rows (not yet added to the session), each
-    file's name and hash sealed to the item's ``public_key`` (in clear for an item stored before sealing).
+    """Write scrubbed files and their previews to the store; return their rows (not yet added to the session).
 
-    Every key written is appended to ``written``, so that the caller can remove them if its commit fails.
+    For an item sealed to ``public_key``, each file gets a key of its own, sealed to it: the file and its previews
+    are stored encrypted, and its name and hash sealed (in clear for an item stored before sealing). Every key
+    written is appended to ``written``, so that the caller can remove them if its commit fails.
     """
     rows = []
     for upload in uploads:
         key = new_key()
         storage = cast("Storage", storage)  # files come with a store; only a form without files passes None
-        storage.put_file(upload.clean_path, key)
+        file_key = files.new_key() if public_key is not None else None
+        put(storage, upload.clean_path, key, file_key, "file")
         written.append(key)
         for index, path in enumerate(upload.previews):
-            storage.put_file(path, preview_key(key, index))
+            put(storage, path, preview_key(key, index), file_key, f"preview{index}")
             written.append(preview_key(key, index))
         if public_key is None:
             named: dict[str, Any] = {"original_name": upload.name, "sha256": upload.sha256}
         else:
-            named = {"sealed": sealed.attachment_seal(public_key, upload.name, upload.sha256)}
+            named = {
+                "sealed": sealed.attachment_seal(public_key, upload.name, upload.sha256),
+                "file_key": files.seal_key(public_key, cast("bytes", file_key)),
+            }
         rows.append(
             Attachment(
                 storage_key=key,
@@ -98,6 +105,21 @@ def store_files(
             )
         )
     return rows
+
+
+def put(storage: Storage, path: str, key: str, file_key: bytes | None, part: str) -> None:
+    """Store one file (encrypted under its part of ``file_key``; in clear without one). The encrypted copy is made
+    beside the clean file, in the work folder, and removed once stored."""
+    if file_key is None:
+        storage.put_file(path, key)
+        return
+    encrypted = f"{path}.stored"
+    try:
+        files.encrypt(files.part_key(file_key, part), path, encrypted)
+        storage.put_file(encrypted, key)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(encrypted)
 
 
 def undo_files(storage: Storage | None, written: list[str]) -> None:

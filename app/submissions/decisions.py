@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import CursorResult
 
-    from app.submissions.sealed import Texts
+    from app.submissions.sealed import Opener, Texts
 
 CLAIM_MINUTES = 10
 UNDO_SECONDS = 10
@@ -155,11 +155,11 @@ def approve(
     seen_version: int,
     user: User,
     public_images: Iterable[int | str] = (),
-    texts: Texts | None = None,
+    opener: Opener | None = None,
 ) -> Result:
-    """Approve a pending item. An ad is published until it expires, with the images chosen here and a public copy
-    of ``texts`` (its words as the moderator opened them: Locked without them); information or a contact is taken
-    on: it becomes a case, open and assigned to the one who took it on.
+    """Approve a pending item. An ad is published until it expires, with a public copy of its words and of the
+    images chosen here, opened by ``opener`` (the moderator's key: Locked if it does not open them); information
+    or a contact is taken on: it becomes a case, open and assigned to the one who took it on.
 
     Only images named in ``public_images`` are shown to readers; every other file stays staff-only.
     """
@@ -168,7 +168,8 @@ def approve(
     if current is None:
         raise gone(submission_id)
     kind = current.kind
-    if kind == "ad" and texts is None:
+    texts = opener.texts(current) if opener is not None else None
+    if kind == "ad" and (texts is None or opener is None):
         raise Locked("an ad is published from its words")
     values = {
         "status": "approved",
@@ -192,8 +193,9 @@ def approve(
             .values(public=Attachment.id.in_(chosen) & Attachment.content_type.startswith("image/"))
             .execution_options(synchronize_session=False)
         )
-        if kind == "ad" and texts is not None:
+        if kind == "ad" and texts is not None and opener is not None:
             public_copy.write(submission_id, texts, show_contact=current.show_contact)
+            public_copy.write_photos(submission_id, chosen, opener)
 
     return change(
         submission_id,

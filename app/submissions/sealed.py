@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.crypto import epochs, items
+from app.crypto import epochs, files, items
 
 if TYPE_CHECKING:
     from app.models import Attachment, Message, Note, Report, Submission, User
@@ -220,6 +220,15 @@ class Opener:
         if not isinstance(value, dict):
             return None, None
         return _text(value.get("name")), _text(value.get("sha256"))
+
+    def file_key(self, attachment: Attachment, part: str = "file") -> bytes | None:
+        """The key a stored file (``part``: "file", "preview0"…) is encrypted under; None when it is locked. (A
+        file stored before sealing has none: ask ``attachment.file_key`` first.)"""
+        secret = self.item_secret(attachment.submission)
+        if secret is None or attachment.file_key is None:
+            return None
+        opened = files.open_key(secret, attachment.file_key)
+        return None if opened is None else files.part_key(opened, part)
 
     def staff_only(self, epoch_id: int | None, sealed: bytes | None, clear: str | None) -> str | None:
         """A note or a report's note: sealed to an epoch alone (a receipt never opens one)."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
 PREVIEWS_MAX = 3  # previews a stored file can have: an image's thumbnail, a PDF's first pages, a video's poster
-_KEY = re.compile(rf"[0-9a-f]{{32}}(-thumb[1-{PREVIEWS_MAX - 1}]?)?")
+_KEY = re.compile(rf"[0-9a-f]{{32}}(-thumb[1-{PREVIEWS_MAX - 1}]?|-public|-public-thumb)?")
 
 
 class StorageError(Exception):
@@ -41,9 +41,19 @@ def preview_key(key: str, index: int = 0) -> str:
     return f"{key}-thumb{index or ''}"
 
 
+def public_key_name(key: str, *, thumb: bool = False) -> str:
+    """The key of a published photo's clear copy (or of its thumbnail's), which readers are sent: the stored file
+    itself is encrypted (app/submissions/public_copy.py)."""
+    return f"{key}-public-thumb" if thumb else f"{key}-public"
+
+
 def derived_keys(key: str) -> list[str]:
     """Every key that can belong to a stored file besides its own: storing, deleting and gc all ask here."""
-    return [preview_key(key, index) for index in range(PREVIEWS_MAX)]
+    return [*(preview_key(key, index) for index in range(PREVIEWS_MAX)), *public_names(key)]
+
+
+def public_names(key: str) -> list[str]:
+    return [public_key_name(key), public_key_name(key, thumb=True)]
 
 
 def is_key(name: str) -> bool:

@@ -1,0 +1,118 @@
+"""Files sealed at rest (issue 26, items 1, 3, 4): what a seized disk or bucket holds of a photo, a video and their
+previews is ciphertext; a moderator's download is the scrubbed file itself, byte for byte; readers get a clear
+copy of a photo only while its ad is live."""
+
+import io
+import os
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from app import staff
+from app.extensions import db
+from app.models import Attachment, Submission
+from app.submissions import create as creating
+from tests import media
+from tests.helpers import PASSWORD, approve, public_id, receipt_from, sign_in, work_leftovers
+
+PIECE = 1024
+
+
+def noise_png() -> bytes:
+    """A photo of random pixels: no two 1 KB pieces of it, or of its re-encoding, are alike."""
+    image = Image.frombytes("RGB", (160, 120), os.urandom(160 * 120 * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def scrubbed(monkeypatch):
+    """Every file store_files() is given to store (the scrubbed file and its previews), as it was: what must not
+    rest anywhere in clear."""
+    plain: dict[str, bytes] = {}
+    put = creating.put
+
+    def keeping(storage, path, key, file_key, part):
+        with open(path, "rb") as f:
+            plain[key] = f.read()
+        put(storage, path, key, file_key, part)
+
+    monkeypatch.setattr(creating, "put", keeping)
+    return plain
+
+
+def pieces(data: bytes) -> list[bytes]:
+    return [data[i : i + PIECE] for i in range(0, len(data) - PIECE + 1, PIECE)]
+
+
+def everything_in(*folders: str) -> bytes:
+    found = []
+    for folder in folders:
+        for root, _dirs, names in os.walk(folder):
+            for name in names:
+                with open(os.path.join(root, name), "rb") as f:
+                    found.append(f.read())
+    return b"\0".join(found)
+
+
+def test_a_photo_and_a_video_rest_encrypted_and_come_back_byte_for_byte(app, client, scrubbed, tmp_path):
+    media.need_tools()
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    video = media.sized_video(str(tmp_path), 1.5)
+    with open(video, "rb") as f:
+        attachments = [(io.BytesIO(noise_png()), "noise.png"), (io.BytesIO(f.read()), "evidence.mp4")]
+    data = {"telegram": "files_owner", "body": "Two files.", "attachments": attachments}
+    sent = client.post("/submit/information", data=data, content_type="multipart/form-data")
+    assert receipt_from(sent.get_data(as_text=True))
+    assert len(scrubbed) >= 4  # the photo, its thumbnail, the video, its poster
+    at_rest = everything_in(app.config["STORAGE_URL"], app.config["RESUMABLE_DIR"], app.config["UPLOAD_WORKDIR"])
+    for key, plain in scrubbed.items():
+        assert len(plain) > 2 * PIECE, key
+        left = [i for i, piece in enumerate(pieces(plain)) if piece in at_rest]
+        assert left == [], f"{key}: pieces {left[:5]} of {len(plain) // PIECE} rest in clear"
+    assert work_leftovers(app) == []
+    sign_in(client, app, olga)
+    with app.app_context():
+        stored = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+        ids = {a.storage_key: a.id for a in stored}
+        previews = {a.storage_key: a.previews for a in stored}
+    for key, attachment_id in ids.items():
+        download = client.get(f"/moderation/attachments/{attachment_id}")
+        assert download.status_code == 200 and download.data == scrubbed[key]
+        for index in range(previews[key]):
+            shown = client.get(f"/moderation/attachments/{attachment_id}/preview/{index}")
+            assert shown.data == scrubbed[f"{key}-thumb{index or ''}"]
+
+
+def test_a_published_photo_is_clear_only_while_its_ad_is_live(app, client, scrubbed):
+    from app.submissions import owner
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD)
+        olga_id = olga.id
+    data = {
+        "telegram": "seller",
+        "title": "Chair",
+        "category": "goods",
+        "body": "A chair.",
+        "attachments": [(io.BytesIO(noise_png()), "chair.png")],
+    }
+    code = receipt_from(client.post("/submit/ad", data=data, content_type="multipart/form-data").get_data(True))
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        photo = ad.attachments[0]
+        approve(ad.id, ad.version, db.session.get(type(olga), olga_id), public_images=[photo.id])
+        key, photo_id = photo.storage_key, photo.id
+    folder = app.config["STORAGE_URL"]
+    assert sorted(os.listdir(folder)) == sorted([key, f"{key}-thumb", f"{key}-public", f"{key}-public-thumb"])
+    shown = client.get(f"/ads/images/{public_id(app, photo_id, Attachment)}")
+    assert shown.status_code == 200 and shown.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shown.data == scrubbed[key]
+    with app.app_context():
+        assert owner.close(db.session.get(Submission, ad.id))
+    assert sorted(os.listdir(folder)) == sorted([key, f"{key}-thumb"])  # the clear copies went with the ad
+    assert client.get(f"/ads/images/{public_id(app, photo_id, Attachment)}").status_code == 404
+    assert code

@@ -177,6 +177,8 @@ STORED = {
         "test_sealed.py::test_a_duplicate_is_refused_within_the_window_and_its_digest_erased_after_it",
     ],
     "Attachments": [
+        "test_sealed_files.py::test_a_photo_and_a_video_rest_encrypted_and_come_back_byte_for_byte",
+        "test_sealed_files.py::test_a_file_sent_ahead_is_kept_encrypted_and_stored_without_being_decrypted",
         "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
     ],
@@ -203,6 +205,7 @@ STORED = {
         "test_sealed.py::test_notes_and_readers_report_notes_are_for_staff_only_a_receipt_opens_neither",
     ],
     "Published ad's public copy": [
+        "test_sealed_files.py::test_a_published_photo_is_clear_only_while_its_ad_is_live",
         "test_sealed.py::test_closing_undo_and_a_return_to_the_queue_erase_the_copy_and_its_words_from_the_index",
         "test_sealed.py::test_a_withdrawn_or_purged_ad_takes_its_copy_and_purge_erases_expired_copies",
     ],

@@ -34,10 +34,10 @@ def scrubbed(monkeypatch):
     plain: dict[str, bytes] = {}
     put = creating.put
 
-    def keeping(storage, path, key, file_key, part):
+    def keeping(storage, path, name, **keys):
         with open(path, "rb") as f:
-            plain[key] = f.read()
-        put(storage, path, key, file_key, part)
+            plain[name] = f.read()
+        put(storage, path, name, **keys)
 
     monkeypatch.setattr(creating, "put", keeping)
     return plain
@@ -116,3 +116,39 @@ def test_a_published_photo_is_clear_only_while_its_ad_is_live(app, client, scrub
     assert sorted(os.listdir(folder)) == sorted([key, f"{key}-thumb"])  # the clear copies went with the ad
     assert client.get(f"/ads/images/{public_id(app, photo_id, Attachment)}").status_code == 404
     assert code
+
+
+def test_a_file_sent_ahead_is_kept_encrypted_and_stored_without_being_decrypted(app, client, monkeypatch):
+    """Issue 26, item 2: scrubbed at /uploads, the file is encrypted under a key of its own at once (kept under the
+    visitor's key); at submission that key is sealed to the item and the ciphertext moves to storage as it is."""
+    from tests.test_resumable import FORM, upload
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    decrypted = []
+    real = creating.files.decrypting
+    monkeypatch.setattr(creating.files, "decrypting", lambda *a: decrypted.append(a) or real(*a))
+    photo = noise_png()
+    upload_id = upload(client, photo, name="ahead.png", chunk=len(photo))
+    kept = {}
+    for root, _dirs, names in os.walk(app.config["RESUMABLE_DIR"]):
+        for name in names:
+            if name in ("clean", "preview-0"):
+                with open(os.path.join(root, name), "rb") as f:
+                    kept[name] = f.read()
+    assert set(kept) == {"clean", "preview-0"}
+    sent = client.post("/submit/information", data=FORM | {"uploads": upload_id})
+    assert receipt_from(sent.get_data(as_text=True))
+    assert decrypted == []  # stored as kept
+    with app.app_context():
+        attachment = db.session.scalars(select(Attachment)).one()
+        key, attachment_id = attachment.storage_key, attachment.id
+    folder = app.config["STORAGE_URL"]
+    with open(os.path.join(folder, key), "rb") as f:
+        assert f.read() == kept["clean"]
+    with open(os.path.join(folder, f"{key}-thumb"), "rb") as f:
+        assert f.read() == kept["preview-0"]
+    sign_in(client, app, olga)
+    download = client.get(f"/moderation/attachments/{attachment_id}")
+    assert download.status_code == 200 and download.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not any(piece in kept["clean"] for piece in pieces(download.data))

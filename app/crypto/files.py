@@ -76,4 +76,4 @@ class Decrypting(io.RawIOBase):
 
 
 def decrypting(key: bytes, stored: BinaryIO) -> BinaryIO:
-    return io.BufferedReader(Decrypting(key, stored), READ)  # type: ignore[return-value]
+    return io.BufferedReader(Decrypting(key, stored), READ)

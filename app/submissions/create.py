@@ -9,10 +9,13 @@ import contextlib
 import hashlib
 import hmac
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from app import receipts
@@ -80,12 +83,17 @@ def store_files(
     for upload in uploads:
         key = new_key()
         storage = cast("Storage", storage)  # files come with a store; only a form without files passes None
-        file_key = files.new_key() if public_key is not None else None
-        put(storage, upload.clean_path, key, file_key, "file")
-        written.append(key)
-        for index, path in enumerate(upload.previews):
-            put(storage, path, preview_key(key, index), file_key, f"preview{index}")
-            written.append(preview_key(key, index))
+        paths = upload.encrypted or [upload.clean_path, *upload.previews]
+        names = [key, *(preview_key(key, index) for index in range(len(paths) - 1))]
+        ready = bool(upload.encrypted)  # finished through /uploads: encrypted under the file's own key already
+        file_key = upload.file_key if ready else (files.new_key() if public_key is not None else None)
+        for index, (path, name) in enumerate(zip(paths, names, strict=True)):
+            part = files.part_key(file_key, "file" if index == 0 else f"preview{index - 1}") if file_key else None
+            if public_key is not None:
+                put(storage, path, name, encrypt_with=None if ready else part)
+            else:  # an item stored before sealing keeps its files in clear
+                put(storage, path, name, decrypt_with=part if ready else None)
+            written.append(name)
         if public_key is None:
             named: dict[str, Any] = {"original_name": upload.name, "sha256": upload.sha256}
         else:
@@ -100,26 +108,34 @@ def store_files(
                 size=upload.size,
                 width=upload.width,
                 height=upload.height,
-                previews=len(upload.previews),
+                previews=len(paths) - 1,
                 **named,
             )
         )
     return rows
 
 
-def put(storage: Storage, path: str, key: str, file_key: bytes | None, part: str) -> None:
-    """Store one file (encrypted under its part of ``file_key``; in clear without one). The encrypted copy is made
-    beside the clean file, in the work folder, and removed once stored."""
-    if file_key is None:
-        storage.put_file(path, key)
+def put(
+    storage: Storage, path: str, name: str, *, encrypt_with: bytes | None = None, decrypt_with: bytes | None = None
+) -> None:
+    """Store the file at ``path`` under ``name``: as it is, or encrypted under ``encrypt_with``, or decrypted with
+    ``decrypt_with``; the copy is made in the work folder (RAM) and removed once stored."""
+    if encrypt_with is None and decrypt_with is None:
+        storage.put_file(path, name)
         return
-    encrypted = f"{path}.stored"
+    fd, copy = tempfile.mkstemp(dir=current_app.config["UPLOAD_WORKDIR"], prefix="store-")
+    os.close(fd)
     try:
-        files.encrypt(files.part_key(file_key, part), path, encrypted)
-        storage.put_file(encrypted, key)
+        if encrypt_with is not None:
+            os.unlink(copy)
+            files.encrypt(encrypt_with, path, copy)
+        else:
+            with open(copy, "wb") as out, files.decrypting(cast("bytes", decrypt_with), open(path, "rb")) as plain:
+                shutil.copyfileobj(plain, out, files.READ)
+        storage.put_file(copy, name)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(encrypted)
+            os.unlink(copy)
 
 
 def undo_files(storage: Storage | None, written: list[str]) -> None:

@@ -142,7 +142,7 @@ _SEARCHED = (
 
 
 def _search(
-    query: Select[tuple[Submission, int]],
+    query: Select[Submission, int],
     opener: Opener,
     terms: list[str],
     position: tuple[datetime, int] | None,
@@ -172,12 +172,14 @@ def _search(
         position = (batch[-1].created_at, batch[-1].id)
 
 
-def _found(query: Select[tuple[Submission, int]], matched: dict[int, Texts], *, cursor: bool, **counts: int) -> Page:
+def _found(
+    query: Select[Submission, int], matched: dict[int, Texts], *, cursor: bool, searched: int, locked: int
+) -> Page:
     """The matching rows, whole and in the queue's order; with the cursor after the last one if ``cursor``."""
     loaded = db.session.execute(query.where(Submission.id.in_(matched)).order_by(*_key.clauses)).all()
     rows = [Row(submission, attachments, matched[submission.id]) for submission, attachments in loaded]
     last = rows[-1].submission if cursor and rows else None
-    return Page(rows, cursors.encode(last.created_at, last.id) if last else None, **counts)
+    return Page(rows, cursors.encode(last.created_at, last.id) if last else None, searched=searched, locked=locked)
 
 
 def _plain(text: str) -> str:

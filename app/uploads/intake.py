@@ -160,6 +160,10 @@ class Received:
     previews: list[str] = field(default_factory=list)  # paths of the previews made, in order
     width: int | None = None
     height: int | None = None
+    # A file finished through /uploads comes encrypted already (app/uploads/pending.py): under the parts of its own
+    # key, the clean file and then its previews, ready to be stored as they are (clean_path and previews empty).
+    file_key: bytes | None = None
+    encrypted: list[str] = field(default_factory=list)
 
 
 class FilesRefused(Exception):

@@ -5,7 +5,9 @@ One folder per file, under the owner's folder (``<root>/<owner>/<id>/``):
   key: the name, and once finished the original's length and the clean file's description (type, size, sha256) or
   the codes of why it was refused. Nothing in it names the file, hashes it or dates it to the second;
 - ``data``: the original, encrypted, while it is being received (deleted once it is scrubbed);
-- ``clean`` and ``preview-<n>``: the scrubbed file and its previews, encrypted;
+- ``clean`` and ``preview-<n>``: the scrubbed file and its previews, encrypted (libsodium secretstream) under the
+  parts of a key of the file's own (app/crypto/files.py), which ``info.json`` keeps sealed with the session's key:
+  at submission that key is sealed to the submission and these files are stored as they are, never decrypted;
 - ``finishing``: an empty file, flock'd by the request that is finishing the upload.
 """
 
@@ -14,10 +16,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from app.crypto import files
 from app.uploads import intake, ledger
 from app.uploads.sealing import cipher_at, seal, unseal
 
@@ -138,21 +140,22 @@ class PendingUpload:
 
 
 def seal_clean(key: bytes, upload: PendingUpload, received: intake.Received) -> None:
-    nonce = secrets.token_hex(8)
-    crypt(key, received.clean_path, nonce, os.path.join(upload.folder, "clean"))
-    previews = []
+    """Keep a scrubbed file and its previews, encrypted under a key of the file's own, itself sealed (in
+    ``result``) under the session's ``key``."""
+    file_key = files.new_key()
+    files.encrypt(files.part_key(file_key, "file"), received.clean_path, os.path.join(upload.folder, "clean"))
     for index, path in enumerate(received.previews):
-        preview_nonce = secrets.token_hex(8)
-        crypt(key, path, preview_nonce, os.path.join(upload.folder, f"preview-{index}"))
-        previews.append(preview_nonce)
+        files.encrypt(
+            files.part_key(file_key, f"preview{index}"), path, os.path.join(upload.folder, f"preview-{index}")
+        )
     upload.clean = {
         "type": received.type,
         "size": received.size,
         "sha256": received.sha256,
         "width": received.width,
         "height": received.height,
-        "nonce": nonce,
-        "previews": previews,
+        "file_key": file_key.hex(),
+        "previews": len(received.previews),
     }
     upload.name_sealed = seal(key, received.name.encode())
 

@@ -1,9 +1,8 @@
 """Files on their way into a form: resumable uploads (tus) and the files kept after a form came back with an error.
 
-Each belongs to one visitor's form session, identified by that session's upload key. The key is made when a form
-is drawn and lives only in the visitor's session cookie: the server never writes it down. Every byte at rest here
-is encrypted with it (AES-CTR, each file with a nonce of its own, each chunk at its offset), so a seized disk, or
-the server restarted without the cookie, holds nothing readable: not the content, not the file's name.
+Each belongs to one visitor's form session, whose key lives only in the visitor's session cookie. Every byte at
+rest here is encrypted: the original with that key (AES-CTR at its offset), the clean file under a key of its own
+that only the session's key opens (stored with the submission as it is): a seized disk holds nothing readable.
 
 A file is scrubbed the moment its last byte arrives (finish), once: the request that brings the last byte takes the
 state "finishing" under the upload's lock, with the finishing lock, and a complete upload takes no more bytes. If
@@ -35,6 +34,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from app.uploads import intake
 from app.uploads.finishing import FINISHING_LOCK, Finishing  # noqa: F401
@@ -188,26 +188,22 @@ class Store(Holdings, Finishing):
         return upload
 
     def open_clean(self, key: bytes, upload: PendingUpload, workdir: str) -> intake.Received:
-        """The clean file and its previews, decrypted into ``workdir`` (RAM) for storing with a submission."""
+        """The clean file and its previews, as they are kept: encrypted under the file's own key, which the
+        session's ``key`` opens; stored with a submission as they are. (An upload kept before files had keys of
+        their own is decrypted into ``workdir``, RAM, instead.)"""
         clean = upload.clean
+        described: dict[str, Any] = {name: clean.get(name) for name in ("type", "size", "sha256", "width", "height")}
+        described["name"] = upload.name(key)
+        if "file_key" in clean:
+            parts = [os.path.join(upload.folder, "clean")]
+            parts += [os.path.join(upload.folder, f"preview-{index}") for index in range(clean["previews"])]
+            return intake.Received(path="", file_key=bytes.fromhex(clean["file_key"]), encrypted=parts, **described)
         path = os.path.join(workdir, f"kept-{upload.id}")
-        self._decrypt(key, os.path.join(upload.folder, "clean"), clean["nonce"], path)
-        previews = []
-        for index, nonce in enumerate(clean["previews"]):
-            preview = f"{path}-preview-{index}"
-            self._decrypt(key, os.path.join(upload.folder, f"preview-{index}"), nonce, preview)
-            previews.append(preview)
-        return intake.Received(
-            name=upload.name(key),
-            type=clean["type"],
-            path=path,
-            size=clean["size"],
-            sha256=clean["sha256"],
-            clean_path=path,
-            previews=previews,
-            width=clean.get("width"),
-            height=clean.get("height"),
-        )
+        kept = [("clean", clean["nonce"], path)]
+        kept += [(f"preview-{n}", nonce, f"{path}-preview-{n}") for n, nonce in enumerate(clean["previews"])]
+        for name, nonce, target in kept:
+            self._decrypt(key, os.path.join(upload.folder, name), nonce, target)
+        return intake.Received(path=path, clean_path=path, previews=[p for _n, _c, p in kept[1:]], **described)
 
     def renew(self, upload: PendingUpload, seconds: int = KEPT_SECONDS) -> None:
         """A form came back with an error: what it carries is kept for ``seconds`` from now, but never past the

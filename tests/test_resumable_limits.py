@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.crypto import files as crypto_files
 from app.uploads import resumable, sandbox, sealing
 from tests import files
 from tests.helpers import count, receipt_from
@@ -202,7 +203,9 @@ def test_what_rests_in_the_store_names_no_file_holds_no_hash_and_no_exact_time(a
     key = session_key(client)
     store = resumable.Store(app.config["RESUMABLE_DIR"])
     opened = store.open_clean(key, store.get(key, clean_id), str(tmp_path))
-    digest = hashlib.sha256(Path(opened.path).read_bytes())
+    # Kept encrypted under the file's own key (stored as it is with the form); its plain bytes:
+    with crypto_files.decrypting(crypto_files.part_key(opened.file_key, "file"), open(opened.encrypted[0], "rb")) as f:
+        digest = hashlib.sha256(f.read())
     assert opened.sha256 == digest.hexdigest()  # the attachment's hash, made when the file is taken...
     assert digest.hexdigest().encode() not in at_rest and digest.digest() not in at_rest  # ...is not kept here
     times = [v for info in infos(app) for v in numbers(info) if v > 1e9]

@@ -152,3 +152,19 @@ def test_a_file_sent_ahead_is_kept_encrypted_and_stored_without_being_decrypted(
     download = client.get(f"/moderation/attachments/{attachment_id}")
     assert download.status_code == 200 and download.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert not any(piece in kept["clean"] for piece in pieces(download.data))
+
+
+def test_the_item_shows_each_files_sha256_which_its_download_matches(app, client):
+    import hashlib
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    data = {"telegram": "sender", "body": "A photo.", "attachments": [(io.BytesIO(noise_png()), "a.png")]}
+    assert receipt_from(
+        client.post("/submit/information", data=data, content_type="multipart/form-data").get_data(True)
+    )
+    sign_in(client, app, olga)
+    with app.app_context():
+        item_id, attachment_id = db.session.execute(select(Attachment.submission_id, Attachment.id)).one()
+    digest = hashlib.sha256(client.get(f"/moderation/attachments/{attachment_id}").data).hexdigest()
+    assert f'title="SHA-256 {digest}"' in client.get(f"/moderation/{item_id}").get_data(as_text=True)

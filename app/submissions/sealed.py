@@ -143,6 +143,7 @@ class Opener:
         self._receipt_key = receipt_key
         self._epochs: dict[int, bytes | None] = {}
         self._items: dict[int, bytes | None] = {}
+        self._files: dict[int, tuple[str | None, str | None]] = {}
 
     @classmethod
     def for_staff(cls, user: User, staff_secret: bytes | None) -> Opener:
@@ -216,10 +217,11 @@ class Opener:
         """A file's original name and sha256 (None, None when locked)."""
         if attachment.sealed is None:
             return attachment.original_name, attachment.sha256
-        value = self._open(attachment.submission, attachment.sealed)
-        if not isinstance(value, dict):
-            return None, None
-        return _text(value.get("name")), _text(value.get("sha256"))
+        if attachment.id not in self._files:
+            value = self._open(attachment.submission, attachment.sealed)
+            found = (_text(value.get("name")), _text(value.get("sha256"))) if isinstance(value, dict) else (None, None)
+            self._files[attachment.id] = found
+        return self._files[attachment.id]
 
     def file_key(self, attachment: Attachment, part: str = "file") -> bytes | None:
         """The key a stored file (``part``: "file", "preview0"…) is encrypted under; None when it is locked. (A

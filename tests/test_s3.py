@@ -249,3 +249,30 @@ def test_an_unreachable_store_gives_the_503_page_and_saves_nothing(app, client, 
     assert len(objects(bucket, prefix)) == 2
     assert staff.get("/moderation/attachments/1").status_code == 503
     assert work_leftovers(app) == []
+
+
+def test_no_piece_of_a_scrubbed_photo_or_its_preview_rests_in_the_bucket(app, client, bucket, prefix, monkeypatch):
+    """Issue 26, item 4, on S3: the objects hold ciphertext only; the moderator's download is the scrubbed file."""
+    from app.submissions import create as creating
+    from tests.test_sealed_files import noise_png, pieces
+
+    scrubbed: dict[str, bytes] = {}
+    put = creating.put
+
+    def keeping(storage, path, name, **keys):
+        with open(path, "rb") as f:
+            scrubbed[name] = f.read()
+        put(storage, path, name, **keys)
+
+    monkeypatch.setattr(creating, "put", keeping)
+    data = {"telegram": "s3_sender", "body": "Noise.", "attachments": [(io.BytesIO(noise_png()), "noise.png")]}
+    assert receipt_from(client.post("/submit/information", data=data, content_type="multipart/form-data").text)
+    stored = b"\0".join(body_of(bucket, prefix, key) for key in objects(bucket, prefix))
+    assert len(scrubbed) == 2  # the photo and its thumbnail
+    for key, plain in scrubbed.items():
+        assert [p for p in pieces(plain) if p in stored] == [], key
+    staff = app.test_client()
+    sign_in(staff, app, make_user(app, "mira", "moderator"))
+    with app.app_context():
+        attachment = db.session.scalars(select(Attachment)).one()
+    assert staff.get(f"/moderation/attachments/{attachment.id}").data == scrubbed[attachment.storage_key]

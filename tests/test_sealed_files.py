@@ -168,3 +168,31 @@ def test_the_item_shows_each_files_sha256_which_its_download_matches(app, client
         item_id, attachment_id = db.session.execute(select(Attachment.submission_id, Attachment.id)).one()
     digest = hashlib.sha256(client.get(f"/moderation/attachments/{attachment_id}").data).hexdigest()
     assert f'title="SHA-256 {digest}"' in client.get(f"/moderation/{item_id}").get_data(as_text=True)
+
+
+def test_purge_erases_the_clear_photos_of_an_expired_ad(app, client, runner):
+    from datetime import timedelta
+
+    from app.models import User, utcnow
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    data = {
+        "telegram": "seller",
+        "title": "Lamp",
+        "category": "goods",
+        "body": "A lamp.",
+        "attachments": [(io.BytesIO(noise_png()), "lamp.png")],
+    }
+    assert receipt_from(client.post("/submit/ad", data=data, content_type="multipart/form-data").text)
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        approve(ad.id, ad.version, db.session.get(User, olga), public_images=[ad.attachments[0].id])
+        key = ad.attachments[0].storage_key
+    folder = app.config["STORAGE_URL"]
+    assert f"{key}-public" in os.listdir(folder)
+    with app.app_context():
+        db.session.get(Submission, ad.id).expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    assert "Erased 1 public copies" in runner.invoke(args=["purge"]).output
+    assert sorted(os.listdir(folder)) == sorted([key, f"{key}-thumb"])

@@ -76,7 +76,7 @@ def make_submission(app, kind="information", **overrides):
             else:
                 setattr(submission, name, value)
         if kind == "ad" and status == "approved":  # published: readers see its public copy, as approval writes it
-            public_copy.write(submission.id, sealed.Texts.of(fields), show_contact=fields.get("show_contact", False))
+            public_copy.publish(submission, sealed.Texts.of(fields), None, photos=())  # (no photo: no key needed)
         db.session.commit()
         return submission.id, code
 

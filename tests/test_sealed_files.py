@@ -196,3 +196,70 @@ def test_purge_erases_the_clear_photos_of_an_expired_ad(app, client, runner):
         db.session.commit()
     assert "Erased 1 public copies" in runner.invoke(args=["purge"]).output
     assert sorted(os.listdir(folder)) == sorted([key, f"{key}-thumb"])
+
+
+def publish_with_photo(app, client, olga_id) -> tuple[int, str, str]:
+    """An ad with a photo, approved with it shown: (its id, the photo's storage key, the receipt code)."""
+    from app.models import User
+
+    data = {
+        "telegram": "seller",
+        "title": "Table",
+        "category": "goods",
+        "body": "A table.",
+        "attachments": [(io.BytesIO(noise_png()), "table.png")],
+    }
+    code = receipt_from(client.post("/submit/ad", data=data, content_type="multipart/form-data").text)
+    with app.app_context():
+        ad = db.session.scalars(select(Submission).order_by(Submission.id.desc())).first()
+        approve(ad.id, ad.version, db.session.get(User, olga_id), public_images=[ad.attachments[0].id])
+        return ad.id, ad.attachments[0].storage_key, code
+
+
+def test_a_renewal_after_expiry_brings_back_the_words_and_the_photos(app, client, runner):
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    ad_id, key, code = publish_with_photo(app, client, olga)
+    with app.app_context():
+        db.session.get(Submission, ad_id).expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    runner.invoke(args=["purge"])
+    folder = app.config["STORAGE_URL"]
+    assert f"{key}-public" not in os.listdir(folder)
+    assert client.post("/status/renew", data={"code": code}).status_code == 200
+    assert {f"{key}-public", f"{key}-public-thumb"} <= set(os.listdir(folder))
+    with app.app_context():
+        photo = db.session.scalars(select(Attachment)).one()
+    assert client.get(f"/ads/images/{public_id(app, photo.id, Attachment)}/thumb").status_code == 200
+
+
+def test_an_approval_whose_photo_does_not_open_publishes_nothing_and_leaves_no_copy(app, client):
+    from app.models import User
+
+    with app.app_context():
+        olga = staff.create("olga", "moderator", PASSWORD).id
+    data = {
+        "telegram": "seller",
+        "title": "Bed",
+        "category": "goods",
+        "body": "A bed.",
+        "attachments": [(io.BytesIO(noise_png()), "bed.png"), (io.BytesIO(noise_png()), "bed2.png")],
+    }
+    assert receipt_from(client.post("/submit/ad", data=data, content_type="multipart/form-data").text)
+    folder = app.config["STORAGE_URL"]
+    with app.app_context():
+        ad = db.session.scalars(select(Submission)).one()
+        first, second = ad.attachments
+        os.unlink(os.path.join(folder, second.storage_key))  # lost: the second photo cannot be copied
+        ad_id, version, shown = ad.id, ad.version, [first.id, second.id]
+    sign_in(client, app, olga)
+    response = client.post(f"/moderation/{ad_id}/approve", data={"version": version, "public_image": shown})
+    assert response.status_code == 422
+    assert not [name for name in os.listdir(folder) if "-public" in name]
+    with app.app_context():
+        assert db.session.get(Submission, ad_id).status == "pending"
+        assert db.session.get(User, olga) is not None

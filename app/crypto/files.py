@@ -7,6 +7,7 @@ ciphertext; it is decrypted as a stream when staff download it, never whole in m
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -42,7 +43,8 @@ def _pieces(source: BinaryIO) -> Iterator[bytes]:
 
 def encrypt(key: bytes, source_path: str, target_path: str) -> None:
     """Write ``source_path`` encrypted under ``key`` to ``target_path`` (created owner-only)."""
-    with open(source_path, "rb") as source, open(target_path, "xb") as target:
+    descriptor = os.open(target_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(source_path, "rb") as source, os.fdopen(descriptor, "wb") as target:
         for piece in sodium.encrypt_stream(key, _pieces(source)):
             target.write(piece)
 

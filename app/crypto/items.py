@@ -33,10 +33,6 @@ def new_item(epoch_public: bytes, receipt_key: bytes) -> ItemKeys:
     return ItemKeys(pair.public, sodium.seal(epoch_public, pair.secret), sodium.close(receipt_key, pair.secret))
 
 
-def wrap_for_receipt(item_secret: bytes, receipt_key: bytes) -> bytes:
-    return sodium.close(receipt_key, item_secret)
-
-
 def seal(public: bytes, value: Any) -> bytes:
     """Seal a value (JSON: a dict of fields or a string) to an item's or an epoch's public key."""
     return sodium.seal(public, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())

@@ -100,7 +100,11 @@ def change(
         db.session.rollback()
         raise _conflict(submission_id, user, now)
     if then is not None:
-        then()
+        try:
+            then()
+        except BaseException:
+            db.session.rollback()  # (and what it wrote outside the database goes with it: public_copy)
+            raise
     event = record(action, submission_id, actor_id=user.id, detail=detail)
     db.session.commit()
     # the row was just changed in this transaction
@@ -194,20 +198,22 @@ def approve(
             .execution_options(synchronize_session=False)
         )
         if kind == "ad" and texts is not None and opener is not None:
-            public_copy.write(submission_id, texts, show_contact=current.show_contact)
-            public_copy.write_photos(submission_id, chosen, opener)
+            public_copy.publish(current, texts, opener, chosen)
 
-    return change(
-        submission_id,
-        seen_version,
-        user,
-        "approved" if kind == "ad" else "taken_on",
-        values,
-        now=now,
-        extra=Submission.status == "pending",
-        then=publish,
-        detail=f"{len(chosen)} images public" if chosen else "",
-    )
+    try:
+        return change(
+            submission_id,
+            seen_version,
+            user,
+            "approved" if kind == "ad" else "taken_on",
+            values,
+            now=now,
+            extra=Submission.status == "pending",
+            then=publish,
+            detail=f"{len(chosen)} images public" if chosen else "",
+        )
+    except public_copy.Unopened:
+        raise NotAllowed("a photo of this ad does not open") from None
 
 
 def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import CursorResult
 
-    from app.submissions.sealed import Opened, Texts
+    from app.submissions.sealed import Opened, Opener, Texts
     from app.uploads.storage import Storage
 
 EXPIRY_WARNING_DAYS = 3
@@ -143,25 +143,37 @@ def _owner_change(
         db.session.rollback()
         return False
     if then is not None:
-        then()
+        try:
+            then()
+        except BaseException:
+            db.session.rollback()
+            raise
     record(action, submission.id)
     db.session.commit()
     db.session.refresh(submission)
     return True
 
 
-def renew(submission: Submission, texts: Texts | None) -> bool:
+def renew(submission: Submission, opener: Opener) -> bool:
     """Keep an approved ad up for another AD_DAYS from today (also after it has expired). An ad whose public copy
-    was erased once it expired gets it again, from ``texts`` (as the owner's receipt opened them)."""
+    was erased once it expired gets it again, its words and shown photos opened with ``opener`` (the owner's
+    receipt); False, and nothing changes, if they do not open."""
     missing = submission.public_copy is None
+    texts = opener.texts(submission)
+    if missing and texts is None:
+        return False
+    shown = [photo.id for photo in submission.public_images]
 
     def rewrite() -> None:
         if missing and texts is not None:
-            public_copy.write(submission.id, texts, show_contact=submission.show_contact)
+            public_copy.publish(submission, texts, opener, shown)
 
-    return _owner_change(
-        submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)}, then=rewrite
-    )
+    try:
+        return _owner_change(
+            submission, "renewed", {"expires_at": utcnow() + timedelta(days=Submission.AD_DAYS)}, then=rewrite
+        )
+    except public_copy.Unopened:
+        return False
 
 
 def close(submission: Submission) -> bool:

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
-from sqlalchemy import delete, event, select
+from sqlalchemy import Select, delete, event, select
 
-from app.crypto import files
+from app.crypto import files, sodium
 from app.extensions import db
-from app.models import Attachment, PublicAd, Submission
+from app.models import Attachment, PublicAd, Submission, utcnow
 from app.uploads.storage import StorageError, preview_key, public_key_name, public_names
 from app.uploads.stores import app_storage
 
@@ -31,29 +31,31 @@ if TYPE_CHECKING:
     from app.submissions.sealed import Opener, Texts
 
 _GONE = "public_copy.gone"  # session.info: the photos' clear copies to delete once the erasure is committed
+_WRITTEN = "public_copy.written"  # session.info: the copies written in this transaction (deleted if it rolls back)
 
 
-def write(submission_id: int, texts: Texts, *, show_contact: bool) -> None:
-    """Make (or make again) an ad's public copy: its title, text and city, and the handle only if its owner chose
-    to show it."""
-    db.session.execute(delete(PublicAd).where(PublicAd.submission_id == submission_id))
+class Unopened(Exception):
+    """A photo to be shown does not open (its file missing or damaged): nothing is published."""
+
+
+def publish(submission: Submission, texts: Texts, opener: Opener, photos: Iterable[int]) -> None:
+    """Make (or make again) an ad's public copy: its title, text and city, the handle only if its owner chose to
+    show it, and a clear copy of each photo in ``photos`` (ids) and of its thumbnail, opened with ``opener``. A
+    photo stored before sealing is in clear already: readers are sent the stored file itself. Unopened (and the
+    copies made so far deleted, with the transaction's rollback) if a photo does not open."""
+    db.session.execute(delete(PublicAd).where(PublicAd.submission_id == submission.id))
     db.session.add(
         PublicAd(
-            submission_id=submission_id,
+            submission_id=submission.id,
             title=texts.title or "",
             body=texts.body,
             city=texts.city or None,
-            telegram=texts.telegram if show_contact else None,
+            telegram=texts.telegram if submission.show_contact else None,
         )
     )
-
-
-def write_photos(submission_id: int, chosen: Iterable[int], opener: Opener) -> None:
-    """Clear copies of the photos chosen to be shown (and of their thumbnails), decrypted with ``opener``. A photo
-    stored before sealing is in clear already: readers are sent the stored file itself."""
-    query = select(Attachment).where(Attachment.submission_id == submission_id, Attachment.id.in_(list(chosen)))
+    chosen = select(Attachment).where(Attachment.submission_id == submission.id, Attachment.id.in_(list(photos)))
     storage = app_storage()
-    for photo in db.session.scalars(query):
+    for photo in db.session.scalars(chosen):
         if photo.file_key is None or not photo.content_type.startswith("image/"):
             continue
         parts = [("file", photo.storage_key, public_key_name(photo.storage_key))]
@@ -62,8 +64,12 @@ def write_photos(submission_id: int, chosen: Iterable[int], opener: Opener) -> N
         for part, stored, public in parts:
             key = opener.file_key(photo, part)
             if key is None:
-                continue  # (the approval was refused before this if the item is locked)
-            _copy_plain(storage, stored, public, key)
+                raise Unopened(photo.id)
+            db.session.info.setdefault(_WRITTEN, []).append(public)
+            try:
+                _copy_plain(storage, stored, public, key)
+            except (FileNotFoundError, StorageError, sodium.Refused) as error:
+                raise Unopened(photo.id) from error
 
 
 def _copy_plain(storage: Any, stored: str, public: str, key: bytes) -> None:
@@ -79,6 +85,11 @@ def _copy_plain(storage: Any, stored: str, public: str, key: bytes) -> None:
         os.unlink(path)
 
 
+def shown_photos() -> Select[str]:
+    """The storage keys of the photos readers may see now, whose clear copies must be there."""
+    return select(Attachment.storage_key).join(Submission).where(Attachment.public, Submission.is_live_ad(utcnow()))
+
+
 def erase(submission_id: int) -> None:
     db.session.execute(delete(PublicAd).where(PublicAd.submission_id == submission_id))
     _photos_gone(select(Attachment.storage_key).where(Attachment.submission_id == submission_id, Attachment.public))
@@ -87,7 +98,8 @@ def erase(submission_id: int) -> None:
 def erase_expired(now: datetime) -> int:
     """The copies of ads no longer live (expired or closed): `flask purge` runs it."""
     live = select(Submission.id).where(Submission.is_live_ad(now))
-    _photos_gone(select(Attachment.storage_key).where(Attachment.submission_id.not_in(live), Attachment.public))
+    copied = select(PublicAd.submission_id).where(PublicAd.submission_id.not_in(live))
+    _photos_gone(select(Attachment.storage_key).where(Attachment.submission_id.in_(copied), Attachment.public))
     result = db.session.execute(delete(PublicAd).where(PublicAd.submission_id.not_in(live)))
     return int(cast("Any", result).rowcount)
 
@@ -99,15 +111,25 @@ def _photos_gone(keys) -> None:  # type: ignore[no-untyped-def]  # (a select of 
 
 @event.listens_for(db.session, "after_commit")
 def _delete_photos(session) -> None:  # type: ignore[no-untyped-def]
+    session.info.pop(_WRITTEN, None)
     names = session.info.pop(_GONE, [])
+    if names:
+        # A copy that a live ad shows again by now (re-approved meanwhile) stays.
+        with db.engine.connect() as connection:  # (the session emits no SQL while it commits)
+            shown = {name for key in connection.scalars(shown_photos()) for name in public_names(key)}
+        _delete([name for name in names if name not in shown])
+
+
+@event.listens_for(db.session, "after_rollback")
+def _undo_photos(session) -> None:  # type: ignore[no-untyped-def]
+    session.info.pop(_GONE, None)
+    _delete(session.info.pop(_WRITTEN, []))  # copies of a publication that did not happen
+
+
+def _delete(names: list[str]) -> None:
     if not names:
         return
     storage = app_storage()
     for name in names:
         with contextlib.suppress(StorageError):  # what stays is removed by `flask uploads gc`
             storage.delete(name)
-
-
-@event.listens_for(db.session, "after_rollback")
-def _keep_photos(session) -> None:  # type: ignore[no-untyped-def]
-    session.info.pop(_GONE, None)

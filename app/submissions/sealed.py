@@ -153,10 +153,6 @@ class Opener:
     def for_receipt(cls, receipt_key: bytes) -> Opener:
         return cls(receipt_key=receipt_key)
 
-    @property
-    def unlocked(self) -> bool:
-        return self._staff_secret is not None or self._receipt_key is not None
-
     def epoch_secret(self, epoch_id: int | None) -> bytes | None:
         """An epoch's secret key, if this staff member holds it (a receipt holds none)."""
         if epoch_id is None or self._user is None or self._staff_secret is None:

@@ -65,7 +65,7 @@ def edit():
 @limits.receipt_limits
 def renew():
     """The ad's owner keeps it up for another period."""
-    return owner_action(lambda submission: owner.renew(submission, receipt_opened(submission).texts))
+    return owner_action(lambda submission: owner.renew(submission, receipt_opened(submission).opener))
 
 
 @bp.post("/status/close")

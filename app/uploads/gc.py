@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from sqlalchemy import select
 
-from app.models import Attachment, Submission, utcnow
+from app.models import Attachment
+from app.submissions.public_copy import shown_photos
 from app.uploads.storage import derived_keys, public_names
 from app.uploads.stores import app_storage
 
@@ -33,10 +34,9 @@ class Collected:
 def collect(session: scoped_session[Session], *, min_age: int) -> Collected:
     store = app_storage()
     known = dict(session.execute(select(Attachment.storage_key, Attachment.id)).all())
-    shown = select(Attachment.storage_key).join(Submission).where(Attachment.public, Submission.is_live_ad(utcnow()))
     wanted = set(known) | {derived for k in known for derived in derived_keys(k)}
     wanted -= {name for k in known for name in public_names(k)}
-    wanted |= {name for k in session.scalars(shown) for name in public_names(k)}
+    wanted |= {name for k in session.scalars(shown_photos()) for name in public_names(k)}
     cutoff = time.time() - min_age
     report = Collected()
     # One listing, not a lookup per attachment: with S3 each lookup is a request.

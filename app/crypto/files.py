@@ -14,6 +14,7 @@ from typing import BinaryIO
 from app.crypto import sodium
 
 READ = 256 * 1024  # bytes read from a file at a time, either way
+Refused = sodium.Refused  # what a changed or cut stored file raises while it is read
 
 
 def new_key() -> bytes:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import current_app
 from sqlalchemy import Select, delete, event, select
 
-from app.crypto import files, sodium
+from app.crypto import files
 from app.extensions import db
 from app.models import Attachment, PublicAd, Submission, utcnow
 from app.uploads.storage import StorageError, preview_key, public_key_name, public_names
@@ -68,7 +68,7 @@ def publish(submission: Submission, texts: Texts, opener: Opener, photos: Iterab
             db.session.info.setdefault(_WRITTEN, []).append(public)
             try:
                 _copy_plain(storage, stored, public, key)
-            except (FileNotFoundError, StorageError, sodium.Refused) as error:
+            except (FileNotFoundError, StorageError, files.Refused) as error:
                 raise Unopened(photo.id) from error
 
 

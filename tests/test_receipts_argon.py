@@ -5,6 +5,7 @@ before still open, once, and lose their HMAC digest then."""
 
 import base64
 import hashlib
+import io
 import os
 import re
 import threading
@@ -24,7 +25,7 @@ from app.crypto import sodium
 from app.extensions import db
 from app.models import KeySetting, Submission
 from app.security import legacy_receipt_key
-from tests.helpers import count, errors_in, make_submission
+from tests.helpers import count, errors_in, make_submission, receipt_from
 from tests.test_i18n import translate
 from tests.test_status import NOT_FOUND
 from tests.test_threads import write
@@ -168,6 +169,40 @@ def test_derive_once_refuses_a_second_code_in_one_request(app, derivations):
         with pytest.raises(ValueError, match="one receipt code per request"):
             derive_once("8765432187654321")
     assert derivations == ["1234567812345678"]
+
+
+def test_a_form_derives_its_receipt_in_another_thread_while_its_files_are_scrubbed(app, client, monkeypatch):
+    """AT-REST.md, "Costs to keep in view": the receipt's Argon2id runs while the sandbox scrubs the files, not
+    after them."""
+    from app.uploads import formfiles, intake
+    from tests.test_sealed_files import noise_png
+
+    events, deriving = [], threading.Event()
+    real_argon2, real_rebuild = sodium.argon2, intake.rebuild
+
+    def argon2(*args, **kwargs):
+        events.append(("derive", threading.current_thread()))
+        deriving.set()
+        return real_argon2(*args, **kwargs)
+
+    def rebuild(*args, **kwargs):
+        result = real_rebuild(*args, **kwargs)
+        deriving.wait(5)  # (a slow machine's thread may start late; derived after the scrub, it never comes)
+        events.append(("scrubbed", threading.current_thread()))
+        return result
+
+    monkeypatch.setattr(sodium, "argon2", argon2)
+    monkeypatch.setattr(formfiles.intake, "rebuild", rebuild)
+    data = {"telegram": "anna_k1", "body": "A photo.", "attachments": [(io.BytesIO(noise_png()), "a.png")]}
+    html = client.post("/submit/information", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    code = receipt_from(html)
+    assert code
+    assert [name for name, _ in events] == ["derive", "scrubbed"]  # started first, and only once
+    assert events[0][1] is not events[1][1]  # in a thread of its own
+    with app.app_context():
+        stored = db.session.scalars(select(Submission)).one()
+        assert stored.receipt_digest == receipt_keys.derive(receipts.parse(code)).lookup
+        assert len(stored.attachments) == 1
 
 
 # --- what a code opens ----------------------------------------------------------------------------------------

@@ -18,11 +18,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -58,6 +59,41 @@ def derive(code: str) -> Derived:
         )
     lookup, key = sodium.split(master, b"lookup", b"receipt key")
     return Derived(lookup.hex(), key)
+
+
+class Ahead:
+    """A new receipt's derivation, which may start before it is needed: a form's Argon2id runs in a thread of its
+    own while the sandbox scrubs the form's files (a child process), so that the receipt costs the visitor no wait
+    of its own (AT-REST.md, "Costs to keep in view"). ``result()`` waits for it, raising what it raised (Busy);
+    not started, it derives there and then. A derivation that is never asked for (the form came back with an
+    error) ends by itself: it stores nothing but the site's salt, at its first use."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self._thread: threading.Thread | None = None
+        self._outcome: Derived | BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            self._thread = threading.Thread(target=self._derive, args=(app,), name="receipt", daemon=True)
+            self._thread.start()
+
+    def _derive(self, app: Flask) -> None:
+        with app.app_context():  # (a session of its own, removed with the context)
+            try:
+                self._outcome = derive(self.code)
+                db.session.commit()  # the salt, made now if this is its first use, is kept for the digest made
+            except BaseException as error:  # handed to result(), in the request's thread
+                self._outcome = error
+
+    def result(self) -> Derived:
+        if self._thread is None:
+            return derive(self.code)
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return cast("Derived", self._outcome)
 
 
 # --- the site's salt ---------------------------------------------------------------------------------------------

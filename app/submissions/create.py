@@ -37,19 +37,22 @@ def create(
     locale: str,
     uploads: Sequence[Received] = (),
     storage: Storage | None = None,
+    receipt: receipt_keys.Ahead | None = None,
 ) -> str:
     """Store a pending submission, its files and its audit event together; return the receipt code.
 
     Files are written first; if anything fails before the commit, they are removed again,
     so no file outlives a submission that was never stored. receipt_keys.Busy (no turn to derive the receipt in
-    time) leaves nothing behind either.
+    time) leaves nothing behind either. ``receipt``: the new receipt, its derivation perhaps started already (by a
+    form, while its files were scrubbed); by default one is made here.
     """
-    code = receipts.new_code()
+    receipt = receipt or receipt_keys.Ahead(receipts.new_code())
+    code = receipt.code
     written: list[str] = []
     texts = sealed.Texts.of(fields) or sealed.Texts()
     fields = {name: value for name, value in fields.items() if name not in sealed.FIELDS}
     try:
-        derived = receipt_keys.derive(code)
+        derived = receipt.result()
         forget_duplicates()
         submission = Submission(
             kind=kind,

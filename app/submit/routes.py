@@ -10,7 +10,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from app import limits, proof, receipts
-from app.crypto.receipts import Busy
+from app.crypto.receipts import Ahead, Busy
 from app.models import Submission
 from app.security import derive_key
 from app.submissions.create import create, dedupe_digest, is_duplicate
@@ -28,12 +28,15 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if not form.is_submitted():
         return render_template(f"submit/{kind}.html", form=form, kept=[])
+    receipt = Ahead(receipts.new_code())
 
     def valid() -> bool:
         ok = form.validate_on_submit()
         if unproved := proof.missing():
             form.form_errors.append(unproved)
             ok = False
+        if ok:
+            receipt.start()  # derived while the files are scrubbed
         return ok
 
     def save(uploads):
@@ -43,7 +46,7 @@ def submit(kind: str, **defaults):
         )
         if is_duplicate(fields["dedupe_digest"]):
             return None
-        return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage())
+        return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage(), receipt=receipt)
 
     taken = formfiles.take(sent(key), valid=valid, save=save)
     if taken.saved:

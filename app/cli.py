@@ -290,6 +290,72 @@ def use_recovery_key(yes: bool) -> None:
     click.echo("The older epochs are sealed to it at the next request of a signed-in admin.")
 
 
+SEALED_TABLES = ("submissions", "messages", "attachments", "notes", "reports")
+
+
+@crypto.command("migrate")
+@click.option("--batch", default=100, show_default=True, help="Rows read at a time.")
+@click.option(
+    "--pause", default=0.0, show_default=True, help="Seconds to leave the database to the site between batches."
+)
+@click.option(
+    "--vacuum-full/--no-vacuum-full",
+    default=None,
+    help="PostgreSQL: rewrite the sealed tables afterwards, locking each while it runs (asked if not given).",
+)
+def migrate_sealed(batch: int, pause: float, vacuum_full: bool | None) -> None:
+    """Seal what was stored before sealing (items, messages, files, notes), with the site up; safe to stop and run
+    again. Then remove the clear words from the database files."""
+    from app import erasure
+    from app.submissions import migrate
+    from app.uploads.gc import collect
+    from app.uploads.stores import app_storage
+
+    def listed(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "nothing"
+
+    click.echo(f"In clear: {listed(migrate.in_clear())}.")
+    done = migrate.run(app_storage(), batch=batch, pause=pause, progress=click.echo)
+    click.echo(
+        f"Sealed {done.items} items, {done.messages} messages, {done.attachments} files' names "
+        f"({done.stored} stored files and previews encrypted, their clear copies deleted), "
+        f"{done.notes} notes and {done.reports} report notes."
+    )
+    if done.missing:
+        click.echo(f"{done.missing} stored files or previews were missing already (see flask uploads gc).")
+    left = migrate.in_clear()
+    click.echo(
+        f"Left in clear: {listed(left)}." + (" (Changed while this ran: run it again.)" if any(left.values()) else "")
+    )
+    click.echo(f"Removed {collect(db.session, min_age=3600).removed} stored files that no row names.")
+    click.echo(
+        f"Old receipts not used since sealing began: {migrate.old_receipts()}. Each keeps its old digest, as weak as "
+        "before, until its holder uses it (SECURITY.md)."
+    )
+    if db.session.get_bind().dialect.name == "sqlite":
+        click.echo("Rebuilding the database file (VACUUM); the site waits for it meanwhile.")
+        frames = erasure.compact(SEALED_TABLES, full=True)
+        click.echo(
+            "Done: no clear words left in the database file or its log."
+            if not frames
+            else (f"{frames} pages of the log could not be written back while the site was reading: run it again.")
+        )
+        return
+    if vacuum_full is None:
+        click.echo(
+            "PostgreSQL keeps the clear rows' old versions in its table files until VACUUM FULL rewrites them. "
+            f"It locks {', '.join(SEALED_TABLES)} one after the other while it runs: forms, /status and the queue "
+            "wait (about a minute per 100,000 items: bench/RESULTS.md). Run it in a maintenance window."
+        )
+        vacuum_full = sys.stdin.isatty() and click.confirm("Run VACUUM FULL now?", default=False)
+    if vacuum_full:
+        erasure.compact(SEALED_TABLES, full=True)
+        click.echo("VACUUM FULL done: the tables were rewritten.")
+    else:
+        erasure.compact(SEALED_TABLES, full=False)
+        click.echo("Not rewritten yet: run `flask crypto migrate --vacuum-full` in a maintenance window.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(crypto)

@@ -60,10 +60,30 @@ def settle(tables: Iterable[str], *, texts: bool = True) -> int:
     return max(remaining, 1)
 
 
-def vacuum(tables: Iterable[str]) -> None:
-    """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now).
+def vacuum(tables: Iterable[str], *, full: bool = False) -> None:
+    """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now);
+    ``full``: rewrite each table and its indexes into new files instead (locking it meanwhile).
     VACUUM cannot run inside a transaction: on a connection of its own, in autocommit."""
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in tables:
-            connection.exec_driver_sql(f'VACUUM "{table}"')
+            connection.exec_driver_sql(f'VACUUM {"FULL " if full else ""}"{table}"')
+
+
+def compact(tables: Iterable[str], *, full: bool) -> int:
+    """After the words of many rows were sealed in place (`flask crypto migrate`): leave none of them in clear in
+    the database files. SQLite: the search index rewritten, the whole file rebuilt (VACUUM writes every page anew)
+    and the log checkpointed; returns the log's frames still left (0: none). PostgreSQL: VACUUM FULL of ``tables``
+    (each rewritten into new files, the old ones removed; it locks each table while it runs) when ``full``, else a
+    plain VACUUM (the old row versions' space marked free, written over later)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        vacuum(tables, full=full)
+        return 0
+    if dialect != "sqlite":
+        return 0
+    search.forget()
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM")
+    return settle(tables, texts=False)

@@ -141,6 +141,7 @@ class Submission(Model):
     public_copy: Mapped[PublicAd | None] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True
     )
+    rekey: Mapped[ReceiptRekey | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
         Index("ix_submissions_queue", "status", "kind", "created_at", "id"),
@@ -497,6 +498,19 @@ class PublicAd(Model):
 
     # The cities of live ads (the /ads filter's suggestions).
     __table_args__ = (Index("ix_public_ads_city", "city"),)
+
+
+class ReceiptRekey(Model):
+    """A receipt issued before sealing, used since (AT-REST.md, "Receipt"): the receipt key its holder typed, sealed
+    to the queue epoch current then, until an unlocked reader's request closes the item's secret key under it
+    (Submission.key_for_receipt) and deletes this row (app/submissions/rekeys.py)."""
+
+    __tablename__ = "receipt_rekeys"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    epoch_id: Mapped[int] = mapped_column(ForeignKey("queue_epochs.id"))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class QueueEpoch(Model):

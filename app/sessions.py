@@ -22,6 +22,7 @@ from app import seclog, staff
 from app.crypto import epochs, unlocking
 from app.extensions import db, htmx
 from app.models import User
+from app.submissions import rekeys
 
 # Sent by requests the page makes on its own (the queue's poll for new items): they never extend a session.
 BACKGROUND_HEADER = "X-Prystan-Background"
@@ -139,6 +140,13 @@ def keep_recovery_sealed() -> None:
         epochs.seal_to_recovery(current_user, key)
 
 
+def settle_receipts() -> None:
+    """Receipts issued before sealing and used since wait for an unlocked reader to make their wraps
+    (app/submissions/rekeys.py): any such reader's request makes those it can. One indexed read when none wait."""
+    if current_user.can("moderate") and rekeys.waiting() and (key := staff_key()) is not None:
+        rekeys.settle(current_user, key)
+
+
 def redirect_to(target: str) -> Response:
     """A redirect that also works for htmx requests (HX-Redirect makes htmx load the whole page)."""
     if htmx:
@@ -176,6 +184,7 @@ def guard(permission: str) -> Callable[[], Response | None]:
             )
             abort(403)
         keep_recovery_sealed()
+        settle_receipts()
         return None
 
     return check

@@ -60,3 +60,28 @@ def from_receipt(receipt_key: bytes, for_receipt: bytes) -> bytes | None:
         return sodium.open_(receipt_key, for_receipt)
     except sodium.Refused:
         return None
+
+
+# --- items stored before sealing (`flask crypto migrate`) and their receipts --------------------------------------
+
+
+def migrated_item(epoch_public: bytes) -> tuple[bytes, bytes]:
+    """The key pair of an item stored before sealing: (its public key, its secret key sealed to the epoch). Its
+    receipt key is known only when its holder next types the code (seal_receipt_key, receipt_wrap)."""
+    pair = sodium.new_pair()
+    return pair.public, sodium.seal(epoch_public, pair.secret)
+
+
+def seal_receipt_key(epoch_public: bytes, receipt_key: bytes) -> bytes:
+    """A receipt key typed for an item without a receipt wrap, sealed to the epoch until a reader makes the wrap."""
+    return sodium.seal(epoch_public, receipt_key)
+
+
+def receipt_wrap(epoch_secret: bytes, sealed_receipt_key: bytes, item_secret: bytes) -> bytes | None:
+    """The item's secret key closed under the receipt key that ``sealed_receipt_key`` holds (None if it does not
+    open): what new_item() makes at once for a new item."""
+    try:
+        receipt_key = sodium.unseal(epoch_secret, sealed_receipt_key)
+    except sodium.Refused:
+        return None
+    return sodium.close(receipt_key, item_secret)

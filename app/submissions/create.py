@@ -25,7 +25,7 @@ from app.crypto import receipts as receipt_keys
 from app.extensions import db
 from app.models import Attachment, Submission, utcnow
 from app.security import legacy_receipt_key
-from app.submissions import sealed
+from app.submissions import rekeys, sealed
 from app.uploads.intake import Received
 from app.uploads.storage import Storage, StorageError, new_key, preview_key
 
@@ -181,14 +181,21 @@ def find(code_text: str, *, derive: Callable[[str], receipt_keys.Derived] | None
     most once). receipt_keys.Busy when no turn to derive comes in time.
 
     A receipt issued before the digests were derived with Argon2id holds an HMAC digest: when the new digest finds
-    nothing, the HMAC one is looked for, and if found it is replaced by the new one (and so deleted) at once."""
+    nothing, the HMAC one is looked for, and if found it is replaced by the new one (and so deleted) at once. Such an
+    item has no receipt wrap: its receipt key waits, sealed to the queue, for a reader to make one (rekeys.note)."""
     code = receipts.parse(code_text)
     if code is None:
         return None
-    lookup = (derive or receipt_keys.derive)(code).lookup
-    found = db.session.scalar(select(Submission).where(Submission.receipt_digest == lookup))
-    if found is not None:
-        return found
+    derived = (derive or receipt_keys.derive)(code)
+    found = db.session.scalar(select(Submission).where(Submission.receipt_digest == derived.lookup)) or _legacy(
+        code, derived.lookup
+    )
+    if found is not None and found.key_for_receipt is None:  # stored before sealing: see app/submissions/rekeys.py
+        rekeys.note(found, derived.key)
+    return found
+
+
+def _legacy(code: str, lookup: str) -> Submission | None:
     legacy = receipts.legacy_digest(code, legacy_receipt_key())
     found_id = db.session.scalar(select(Submission.id).where(Submission.receipt_digest == legacy))
     if found_id is None:

@@ -1,0 +1,213 @@
+"""`flask crypto migrate` (issue 27): what a site stored before sealing is sealed with public keys only, with the
+site up; a run killed half-way and run again loses nothing and seals nothing twice; staff read everything as
+before; old receipts open their item again once a reader has made their wrap, and show the status only until
+then; nothing of the clear words or files is left in the database files or the storage folder."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from app import staff
+from app.crypto import files
+from app.extensions import db
+from app.models import Attachment, Note, ReceiptRekey, Report, Submission
+from app.submissions import migrate
+from app.uploads.storage import preview_key
+from app.uploads.stores import app_storage
+from tests.helpers import PASSWORD, make_reader, sign_in, staff_opener
+from tests.legacy import PIECE, seed_in_clear
+from tests.test_sealed_markers import database_copy, found
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def stored(opener, attachment, index: int) -> bytes:
+    name = attachment.storage_key if index == 0 else preview_key(attachment.storage_key, index - 1)
+    with app_storage().open(name) as raw:
+        if attachment.file_key is None:
+            return raw.read()
+        key = opener.file_key(attachment, "file" if index == 0 else f"preview{index - 1}")
+        with files.decrypting(key, raw) as plain:
+            return plain.read()
+
+
+def snapshot(app) -> dict:
+    """Everything a moderator reads of every item, files byte by byte."""
+    with app.app_context():
+        opener = staff_opener("olga")
+        seen = {}
+        for item in db.session.scalars(select(Submission).order_by(Submission.id)):
+            seen[item.id] = {
+                "texts": opener.texts(item),
+                "reject note": opener.reject_note(item),
+                "before edit": opener.before_edit(item),
+                "messages": [(m.from_staff, opener.message(m)) for m in item.messages],
+                "notes": [opener.note(n) for n in item.notes],
+                "reports": [(r.reason, opener.report_note(r)) for r in item.reports],
+                "files": sorted(
+                    (*opener.attachment(a), a.public, [stored(opener, a, i) for i in range(1 + a.previews)])
+                    for a in item.attachments
+                ),
+            }
+        return seen
+
+
+def sealed_values(app) -> dict:
+    """What sealing wrote, row by row: a row sealed twice would change here."""
+    with app.app_context():
+        rows = {("item", s.id): (s.key_for_queue, s.sealed) for s in db.session.scalars(select(Submission))}
+        rows |= {("file", a.id): (a.file_key, a.sealed) for a in db.session.scalars(select(Attachment))}
+        rows |= {("note", n.id): n.sealed for n in db.session.scalars(select(Note))}
+        rows |= {("report", r.id): r.sealed for r in db.session.scalars(select(Report))}
+        return {key: value for key, value in rows.items() if value not in (None, (None, None))}
+
+
+def clear_pieces(folder: str, seeded) -> list[str]:
+    """Stored objects holding any 1 KB piece of a file stored in clear before."""
+    pieces = {data[i : i + PIECE] for data in seeded.files.values() for i in range(0, len(data) - PIECE + 1, PIECE)}
+    holding = []
+    for name in sorted(os.listdir(folder)):
+        data = open(os.path.join(folder, name), "rb").read()  # noqa: SIM115 (read whole, closed by gc)
+        if any(piece in data for piece in pieces):
+            holding.append(name)
+    return holding
+
+
+def public_copies(folder: str) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.endswith(("-public", "-public-thumb")))
+
+
+@pytest.fixture
+def seeded(app):
+    make_reader(app, "olga")  # a moderator with keys: the queue epoch that migrate seals to
+    return seed_in_clear(app)
+
+
+def test_migrate_seals_every_row_and_file_and_moderators_read_all_of_it_as_before(app, client, runner, seeded):
+    before = snapshot(app)
+    with app.app_context():
+        assert migrate.in_clear() == {"items": 4, "messages": 2, "files": 4, "notes": 1, "report notes": 1}
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert "Sealed 4 items, 2 messages, 4 files' names (10 stored files and previews encrypted" in result.output
+    assert "Left in clear: nothing." in result.output
+    assert "Old receipts not used since sealing began: 4." in result.output
+    assert snapshot(app) == before
+    with app.app_context():
+        assert not any(migrate.in_clear().values())
+        for item in db.session.scalars(select(Submission)):
+            assert item.public_key and item.key_for_queue and item.key_for_receipt is None
+            assert (item.telegram, item.title, item.body, item.city, item.reject_note, item.before_edit) == (None,) * 6
+        keys = {a.storage_key for a in db.session.scalars(select(Attachment))}
+    folder = app.config["STORAGE_URL"]
+    assert not keys & set(seeded.files)  # new names; the clear objects are gone
+    assert clear_pieces(folder, seeded) == public_copies(folder)  # the shown photo of the live ad, by design
+    data = database_copy(app)
+    assert [marker for marker in seeded.markers if found(data, marker)] == []
+    again = runner.invoke(args=["crypto", "migrate"])
+    assert "In clear: nothing." in again.output and "Sealed 0 items" in again.output
+
+
+def test_the_live_ads_shown_photo_is_served_from_its_clear_copy_and_the_hidden_one_is_not(app, client, runner, seeded):
+    with app.app_context():
+        live = db.session.get(Submission, seeded.ids["live"])
+        shown, hidden = sorted(live.attachments, key=lambda a: not a.public)
+        images = {"shown": (shown.public_id, shown.storage_key), "hidden": (hidden.public_id, hidden.storage_key)}
+    assert runner.invoke(args=["crypto", "migrate"]).exit_code == 0
+    photo = client.get(f"/ads/images/{images['shown'][0]}")
+    assert photo.status_code == 200 and photo.data == seeded.files[images["shown"][1]]
+    thumb = client.get(f"/ads/images/{images['shown'][0]}/thumb")
+    assert thumb.data == seeded.files[preview_key(images["shown"][1])]
+    assert client.get(f"/ads/images/{images['hidden'][0]}").status_code == 404
+    assert "Saffronlivetitle" in client.get("/ads").get_data(as_text=True)
+
+
+def cli_env(app) -> dict:
+    config = app.config
+    return os.environ | {
+        "PRYSTAN_SECRET_KEY": config["SECRET_KEY"],
+        "PRYSTAN_DATABASE_URL": config["DATABASE_URL"],
+        "PRYSTAN_STORAGE_URL": config["STORAGE_URL"],
+        "PRYSTAN_UPLOAD_WORKDIR": config["UPLOAD_WORKDIR"],
+        "PRYSTAN_RESUMABLE_DIR": config["RESUMABLE_DIR"],
+        "PRYSTAN_RATELIMIT_ENABLED": "false",
+    }
+
+
+def sealed_count(app, model) -> int:
+    with app.app_context():
+        column = model.public_key if model is Submission else model.file_key
+        return len(db.session.scalars(select(model.id).where(column.is_not(None))).all())
+
+
+@pytest.mark.parametrize("stage", [Submission, Attachment])
+def test_a_run_killed_half_way_and_run_again_loses_nothing_and_seals_nothing_twice(app, runner, seeded, stage):
+    """Killed (SIGKILL: no clean-up runs) once it has sealed its first item, or its first file."""
+    before = snapshot(app)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "crypto", "migrate", "--batch", "1", "--pause", "0.3"],
+        cwd=ROOT,
+        env=cli_env(app),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sealed_count(app, stage) == 0 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    with app.app_context():
+        left = migrate.in_clear()
+    assert any(left.values()), "the run had finished before it was killed: nothing was tried"
+    assert sealed_count(app, stage) >= 1
+    half = sealed_values(app)
+    assert snapshot(app) == before  # half sealed, every word and byte still reads the same
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert "Left in clear: nothing." in result.output
+    assert snapshot(app) == before
+    after = sealed_values(app)
+    assert {key: after[key] for key in half} == half  # what was sealed before the kill was not sealed again
+    assert clear_pieces(app.config["STORAGE_URL"], seeded) == public_copies(app.config["STORAGE_URL"])
+
+
+# --- old receipts ------------------------------------------------------------------------------------------------
+
+
+def test_an_old_receipt_shows_the_status_only_until_a_moderator_has_signed_in_then_everything(
+    app, client, runner, seeded
+):
+    code = seeded.codes["tip"]
+    # Used before the migration: it opens the clear item, and its key waits for the sealed one.
+    page = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert "Saffrontiptitle" in page and "Viridianstaffquestion" in page
+    assert runner.invoke(args=["crypto", "migrate"]).exit_code == 0
+    with app.app_context():
+        assert db.session.get(ReceiptRekey, seeded.ids["tip"]) is not None
+    page = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert 'id="status-sealed"' in page and "Waiting for moderation" in page
+    assert "Saffrontiptitle" not in page and "Viridianstaffquestion" not in page
+    # Used for the first time after it: the same.
+    offer = client.post("/status", data={"code": seeded.codes["offer"]}).get_data(as_text=True)
+    assert 'id="status-sealed"' in offer and "Amberrejectnote" not in offer
+    with app.app_context():
+        assert migrate.old_receipts() == 2  # the live ad's and the edited ad's: never used
+        olga = staff.find("olga").id
+    moderator = app.test_client()
+    sign_in(moderator, app, olga, PASSWORD)
+    assert moderator.get("/moderation").status_code == 200  # an unlocked reader's request makes the wraps
+    with app.app_context():
+        assert db.session.scalars(select(ReceiptRekey)).all() == []
+        assert db.session.get(Submission, seeded.ids["tip"]).key_for_receipt is not None
+    page = client.post("/status", data={"code": code}).get_data(as_text=True)
+    assert 'id="status-sealed"' not in page
+    assert "Saffrontiptitle" in page and "Viridianstaffquestion" in page and "Taupesenderanswer" in page
+    offer = client.post("/status", data={"code": seeded.codes["offer"]}).get_data(as_text=True)
+    assert "Amberrejectnote" in offer

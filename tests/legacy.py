@@ -86,8 +86,10 @@ def seed_in_clear(app) -> Seeded:
             )
             db.session.add(submission)
             seeded.codes[name] = code
-            target = seeded.public if columns.get("status") == "approved" else seeded.markers
-            target.extend(w.split(",")[0] for w in words.values() if w)
+            for column, word in words.items():
+                if word:  # a live ad's words are published, its handle not (its owner did not choose to show it)
+                    public = columns.get("status") == "approved" and column != "telegram"
+                    (seeded.public if public else seeded.markers).append(word.split(",")[0])
             return submission
 
         tip = item("tip", "information", status="pending")

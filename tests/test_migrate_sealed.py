@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,13 +16,13 @@ from sqlalchemy import select
 from app import staff
 from app.crypto import files
 from app.extensions import db
-from app.models import Attachment, Note, ReceiptRekey, Report, Submission
+from app.models import Attachment, Note, ReceiptRekey, Report, Submission, utcnow
 from app.submissions import migrate
 from app.uploads.storage import preview_key
 from app.uploads.stores import app_storage
 from tests.helpers import PASSWORD, make_reader, sign_in, staff_opener
 from tests.legacy import PIECE, seed_in_clear
-from tests.test_sealed_markers import database_copy, found
+from tests.test_sealed_markers import database_copy, found, pg_table_files, postgresql_only
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,6 +128,28 @@ def test_the_live_ads_shown_photo_is_served_from_its_clear_copy_and_the_hidden_o
     assert "Saffronlivetitle" in client.get("/ads").get_data(as_text=True)
 
 
+# --- the proof: a copy of the server after the migration ---------------------------------------------------------
+
+
+def test_after_the_migration_no_copy_of_the_database_holds_a_word_but_the_live_ads_public_fields(app, runner, seeded):
+    """SQLite's file, -wal and -shm as they are, or pg_dump's output; the live ad's words only in its public copy."""
+    result = runner.invoke(args=["crypto", "migrate", "--vacuum-full"])
+    assert result.exit_code == 0, result.output
+    data = database_copy(app)
+    assert [marker for marker in seeded.markers if found(data, marker)] == []
+    assert all(found(data, word) for word in seeded.public)  # (the copy is read: what is published is there)
+
+
+def test_after_vacuum_full_postgresqls_table_files_hold_no_word_but_the_public_copy(app, runner, seeded):
+    postgresql_only(app)
+    assert all(found(pg_table_files(app), marker) for marker in seeded.markers[:3])  # in clear before
+    result = runner.invoke(args=["crypto", "migrate", "--vacuum-full"])
+    assert "VACUUM FULL done" in result.output
+    data = pg_table_files(app)
+    assert [marker for marker in seeded.markers if found(data, marker)] == []
+    assert found(data, "Saffronlivetitle")
+
+
 def cli_env(app) -> dict:
     config = app.config
     return os.environ | {
@@ -211,3 +234,36 @@ def test_an_old_receipt_shows_the_status_only_until_a_moderator_has_signed_in_th
     assert "Saffrontiptitle" in page and "Viridianstaffquestion" in page and "Taupesenderanswer" in page
     offer = client.post("/status", data={"code": seeded.codes["offer"]}).get_data(as_text=True)
     assert "Amberrejectnote" in offer
+
+
+def test_an_old_receipt_renews_its_expired_ad_once_a_moderator_has_signed_in(app, client, runner, seeded):
+    with app.app_context():
+        ad = db.session.get(Submission, seeded.ids["live"])
+        ad.expires_at = utcnow() - timedelta(days=1)
+        db.session.delete(ad.public_copy)  # as `flask purge` erases an expired ad's copy
+        shown = next(a for a in ad.attachments if a.public)
+        photo, key = shown.public_id, shown.storage_key
+        db.session.commit()
+    assert runner.invoke(args=["crypto", "migrate"]).exit_code == 0
+    code = seeded.codes["live"]
+    refused = client.post("/status/renew", data={"code": code})
+    assert refused.status_code == 409
+    assert "until then your ad stays sealed" in refused.get_data(as_text=True)
+    with app.app_context():
+        olga = staff.find("olga").id
+    moderator = app.test_client()
+    sign_in(moderator, app, olga, PASSWORD)
+    moderator.get("/moderation")
+    renewed = client.post("/status/renew", data={"code": code})
+    assert renewed.status_code == 200 and "Your ad stays on the site until" in renewed.get_data(as_text=True)
+    assert "Saffronlivetitle" in client.get("/ads").get_data(as_text=True)
+    assert client.get(f"/ads/images/{photo}").data == seeded.files[key]
+
+
+def test_migrate_refuses_while_no_reader_has_a_key_and_seals_nothing(app, runner):
+    """Sealed then, the items would open with the site's secret key (the first epoch's wrap) until a reader exists."""
+    seed_in_clear(app)
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 1 and "No moderator or admin has a key pair yet" in result.output
+    with app.app_context():
+        assert migrate.in_clear()["items"] == 4

@@ -20,7 +20,7 @@ from app.uploads.s3 import S3Storage
 from app.uploads.storage import StorageError, new_key
 from app.uploads.stores import app_storage
 from tests import files
-from tests.helpers import approve, count, make_user, public_id, receipt_from, sign_in, work_leftovers
+from tests.helpers import approve, count, make_reader, make_user, public_id, receipt_from, sign_in, work_leftovers
 
 BUCKET = "prystan-test"
 
@@ -276,3 +276,24 @@ def test_no_piece_of_a_scrubbed_photo_or_its_preview_rests_in_the_bucket(app, cl
     with app.app_context():
         attachment = db.session.scalars(select(Attachment)).one()
     assert staff.get(f"/moderation/attachments/{attachment.id}").data == scrubbed[attachment.storage_key]
+
+
+def test_flask_crypto_migrate_encrypts_the_clear_objects_of_a_site_from_before_sealing(app, runner, bucket, prefix):
+    """Issue 27 on an S3 store: the same files read back; the clear objects are gone; no 1 KB piece of them rests in
+    the bucket but in the live ad's published photo."""
+    from tests.legacy import PIECE, seed_in_clear
+    from tests.test_migrate_sealed import snapshot
+
+    make_reader(app, "olga")
+    seeded = seed_in_clear(app)
+    before = snapshot(app)
+    assert set(seeded.files) <= set(objects(bucket, prefix))
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert snapshot(app) == before
+    stored = objects(bucket, prefix)
+    assert not set(seeded.files) & set(stored)
+    pieces = {data[i : i + PIECE] for data in seeded.files.values() for i in range(0, len(data) - PIECE + 1, PIECE)}
+    holding = [key for key in stored if any(piece in body_of(bucket, prefix, key) for piece in pieces)]
+    assert holding == sorted(key for key in stored if key.endswith(("-public", "-public-thumb")))
+    assert len(holding) == 2  # the shown photo and its thumbnail

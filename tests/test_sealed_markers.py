@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import staff
 from app.extensions import db
@@ -67,6 +67,26 @@ def database_copy(app) -> bytes:
     return subprocess.run(["pg_dump", "--dbname", address], check=True, capture_output=True, timeout=120).stdout
 
 
+def pg_table_files(app) -> bytes:
+    """PostgreSQL's own files of every table, index and TOAST table of the database, as a seized disk holds them:
+    after a CHECKPOINT (what the buffers held is written), read by the superuser with pg_read_binary_file."""
+    query = """
+        SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 't', 'i', 'm')
+    """
+    with app.app_context(), db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("CHECKPOINT")
+        paths = [path for path in connection.exec_driver_sql(query).scalars() if path]
+        read = text("SELECT pg_read_binary_file(CAST(:path AS text))")
+        return b"".join(connection.execute(read, {"path": path}).scalar() or b"" for path in paths)
+
+
+def postgresql_only(app) -> None:
+    with app.app_context():
+        if db.engine.url.get_backend_name() == "sqlite":
+            pytest.skip("PostgreSQL's files: the PostgreSQL run (make test-postgres) checks them")
+
+
 def found(data: bytes, marker: str) -> int:
     return data.count(marker.encode()) + data.count(marker.lower().encode())
 
@@ -120,10 +140,17 @@ def test_a_copy_of_the_database_holds_no_word_but_the_approved_ads_public_fields
 
 
 def test_in_pg_dump_the_public_fields_are_in_the_public_copy_only(app, client, worked):
-    with app.app_context():
-        if db.engine.url.get_backend_name() == "sqlite":
-            pytest.skip("pg_dump: the PostgreSQL run (make test-postgres) checks it; SQLite's files are checked above")
+    postgresql_only(app)
     dump = database_copy(app).decode()
     blocks = re.split(r"\n(?=COPY )", dump)
     holding = {block.split("\n", 1)[0].split(" ")[1] for block in blocks if PUBLIC["title"] in block}
     assert holding == {"public.public_ads"}
+
+
+def test_postgresql_table_files_hold_no_word_but_the_approved_ads_public_fields(app, client, worked):
+    postgresql_only(app)
+    data = pg_table_files(app)
+    assert found(data, PUBLIC["title"]) > 0  # the reading works: the public copy is there
+    private = [m for kind, fields in PRIVATE.items() if kind != "approved" for m in markers(fields)]
+    private += [*WRITTEN, PRIVATE["approved"]["telegram"]]
+    assert [marker for marker in private if found(data, marker)] == []

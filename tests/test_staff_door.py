@@ -44,6 +44,7 @@ NOT_AN_ACCOUNT = {
     ("app/submissions/retention.py", "session.delete"): "a submission past its retention, with its files",
     ("app/crypto/epochs.py", "session.delete"): "a fresh install's wrap of an epoch, once a moderator holds it",
     ("app/crypto/unlocking.py", "session.delete"): "a sign-in's pending unlock, taken once",
+    ("app/submissions/rekeys.py", "session.delete"): "an old receipt's waiting key, once its wrap is made",
 }
 RAW_SQL = re.compile(
     r"\b(update\s+users|(insert\s+into|delete\s+from)\s+(users|recovery_codes|security_keys))\b", re.IGNORECASE

@@ -16,6 +16,9 @@ that says so: a run that was killed and started again loses nothing and seals no
 - Internal notes and readers' report notes: sealed to the current epoch alone.
 
 What the database files still hold of the clear words is then removed (erasure.compact), by the command.
+
+Why one module: the passes run once, in this order, and share one rule (seal a row only by an update that finds it
+still in clear); read together, they show that a run stopped anywhere can be run again.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sqlalchemy import CursorResult, exists, func, select, update
 from app.audit import record
 from app.crypto import epochs, files, items
 from app.extensions import db
-from app.models import Attachment, Message, Note, ReceiptRekey, Report, Submission, utcnow
+from app.models import Attachment, Message, Note, QueueEpoch, ReceiptRekey, Report, Submission, utcnow
 from app.submissions import sealed
 from app.submissions.create import put, undo_files
 from app.uploads.storage import Storage, StorageError, new_key, preview_key, public_key_name
@@ -53,9 +56,8 @@ class Done:
     notes: int = 0
     reports: int = 0
 
-    def add(self, other: Done) -> None:
-        for name in (f.name for f in fields(self)):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    def __add__(self, other: Done) -> Done:
+        return Done(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
 def in_clear() -> dict[str, int]:
@@ -88,7 +90,7 @@ def run(
         if not any(in_clear().values()):
             break
         round_ = Done()
-        round_.items = _each(_item_ids, _seal_item, batch, pause)
+        round_.items = _batches(_seal_items, batch, pause)
         progress(f"Items: {round_.items} sealed.")
         round_.messages = _batches(_seal_messages, batch, pause)
         round_.notes = _batches(_seal_notes, batch, pause)
@@ -99,7 +101,7 @@ def run(
                 _seal_attachment(attachment_id, storage, round_)
             progress(f"Files: {round_.attachments} sealed, {round_.stored} stored objects encrypted.")
             time.sleep(pause)
-        done.add(round_)
+        done += round_
         if not any(getattr(round_, f.name) for f in fields(round_)):
             break
     record("sealed_existing", None, detail=f"{done.items} items, {done.attachments} files")
@@ -117,14 +119,6 @@ def _ids(query: Callable[[int, int], list[int]], batch: int) -> Iterator[list[in
         after = ids[-1]
 
 
-def _each(query: Callable[[int, int], list[int]], seal: Callable[[int], bool], batch: int, pause: float) -> int:
-    sealed_now = 0
-    for ids in _ids(query, batch):
-        sealed_now += sum(seal(row_id) for row_id in ids)
-        time.sleep(pause)
-    return sealed_now
-
-
 def _batches(seal: Callable[[int, int], tuple[int, int]], batch: int, pause: float) -> int:
     """Run ``seal(after, batch)`` (it answers (rows sealed, last id seen)) until it sees no more rows."""
     sealed_now, after = 0, 0
@@ -134,11 +128,6 @@ def _batches(seal: Callable[[int, int], tuple[int, int]], batch: int, pause: flo
             return sealed_now
         sealed_now, after = sealed_now + count, last
         time.sleep(pause)
-
-
-def _item_ids(after: int, batch: int) -> list[int]:
-    query = select(Submission.id).where(Submission.public_key.is_(None), Submission.id > after)
-    return list(db.session.scalars(query.order_by(Submission.id).limit(batch)))
 
 
 def _attachment_ids(after: int, batch: int) -> list[int]:
@@ -155,20 +144,23 @@ def _attachment_ids(after: int, batch: int) -> list[int]:
 
 
 def _updated(statement: Any) -> bool:
-    return (
-        cast("CursorResult[Any]", db.session.execute(statement.execution_options(synchronize_session=False))).rowcount
-        == 1
-    )
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 # --- items -------------------------------------------------------------------------------------------------------
 
 
-def _seal_item(submission_id: int) -> bool:
-    submission = db.session.get(Submission, submission_id, populate_existing=True)
-    if submission is None or submission.public_key is not None:
-        return False
+def _seal_items(after: int, batch: int) -> tuple[int, int]:
+    query = select(Submission).where(Submission.public_key.is_(None), Submission.id > after).order_by(Submission.id)
+    rows = db.session.scalars(query.limit(batch).execution_options(populate_existing=True)).all()
     epoch = epochs.current()
+    count = sum(_seal_item(submission, epoch) for submission in rows)
+    db.session.commit()
+    return count, rows[-1].id if rows else after
+
+
+def _seal_item(submission: Submission, epoch: QueueEpoch) -> bool:
     public, for_queue = items.migrated_item(epoch.public_key)
     texts = sealed.Texts(submission.telegram, submission.title, submission.body or "", submission.city)
     values: dict[str, Any] = {
@@ -182,20 +174,13 @@ def _seal_item(submission_id: int) -> bool:
         values |= {"sealed_reject_note": items.seal(public, submission.reject_note), "reject_note": None}
     if submission.before_edit is not None:
         values |= {"sealed_before_edit": items.seal(public, json.loads(submission.before_edit)), "before_edit": None}
-    statement = (
-        update(Submission)
-        .where(
-            Submission.id == submission_id,
-            Submission.version == submission.version,
-            Submission.public_key.is_(None),
-        )
-        .values(version=Submission.version + 1, **values)
+    # Not if it was decided meanwhile (its version moved on): the next round seals it as it is then.
+    statement = update(Submission).where(
+        Submission.id == submission.id,
+        Submission.version == submission.version,
+        Submission.public_key.is_(None),
     )
-    if not _updated(statement):  # decided meanwhile: the next round seals it
-        db.session.rollback()
-        return False
-    db.session.commit()
-    return True
+    return _updated(statement.values(version=Submission.version + 1, **values))
 
 
 # --- what belongs to an item, and what only staff read -----------------------------------------------------------

@@ -9,7 +9,8 @@ holder of a receipt (for_receipt). It opens an item's key once, and each epoch's
 key it cannot reach is *locked*: its texts are None, and pages say "locked" where they would be.
 
 A row stored before sealing (no public key) holds its words in clear until `flask crypto migrate` seals it
-(issue 27): the same functions read it, so every page works on a database that holds both.
+(app/submissions/migrate.py): the same functions read it, so every page works on a database that holds both, as
+it does while the command runs.
 """
 
 from __future__ import annotations

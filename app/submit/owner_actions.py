@@ -83,7 +83,11 @@ def owner_action(action):
     if not owner_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
         return status_page(form, submission), 422
     if not action(submission):
-        return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
+        if receipt_opened(submission).locked:  # sent before sealing: its words wait for a moderator (rekeys.py)
+            notice = _("This can be done once a moderator has next signed in: until then your ad stays sealed.")
+        else:
+            notice = _("This ad can no longer be changed.")
+        return status_page(form, submission, notice=notice), 409
     if submission.closed_at:
         notice = _("Your ad is closed and no longer shown on the site.")
     else:

@@ -119,7 +119,7 @@ def use_recovery_key(yes: bool) -> None:
     click.echo("The older epochs are sealed to it at the next request of a signed-in admin.")
 
 
-SEALED_TABLES = ("submissions", "messages", "attachments", "notes", "reports")
+SEALED_TABLES = ("submissions", "messages", "attachments", "notes", "reports", "public_ads", "receipt_rekeys")
 
 
 @crypto.command("migrate")
@@ -135,7 +135,6 @@ SEALED_TABLES = ("submissions", "messages", "attachments", "notes", "reports")
 def migrate_sealed(batch: int, pause: float, vacuum_full: bool | None) -> None:
     """Seal what was stored before sealing (items, messages, files, notes), with the site up; safe to stop and run
     again. Then remove the clear words from the database files."""
-    from app import erasure
     from app.submissions import migrate
     from app.uploads.gc import collect
     from app.uploads.stores import app_storage
@@ -160,24 +159,30 @@ def migrate_sealed(batch: int, pause: float, vacuum_full: bool | None) -> None:
     )
     if done.missing:
         click.echo(f"{done.missing} stored files or previews were missing already (see flask uploads gc).")
+    if done.failed:
+        click.echo("The store failed while some files were read or written: they stay in clear for now.")
     left = migrate.in_clear()
-    click.echo(
-        f"Left in clear: {listed(left)}." + (" (Changed while this ran: run it again.)" if any(left.values()) else "")
-    )
+    click.echo(f"Left in clear: {listed(left)}." + (" Run this again." if any(left.values()) else ""))
     click.echo(f"Removed {collect(db.session, min_age=3600).removed} stored files that no row names.")
     click.echo(
         f"Old receipts not used since sealing began: {migrate.old_receipts()}. Each keeps its old digest, as weak as "
         "before, until its holder uses it (SECURITY.md)."
     )
+    if not compact(vacuum_full) or any(left.values()):
+        raise click.exceptions.Exit(1)
+
+
+def compact(vacuum_full: bool | None) -> bool:
+    """The database files, rid of the clear words that sealing in place left behind (True when done)."""
+    from app import erasure
+
     if db.session.get_bind().dialect.name == "sqlite":
         click.echo("Rebuilding the database file (VACUUM); the site waits for it meanwhile.")
-        frames = erasure.compact(SEALED_TABLES, full=True)
-        click.echo(
-            "Done: no clear words left in the database file or its log."
-            if not frames
-            else (f"{frames} pages of the log could not be written back while the site was reading: run it again.")
-        )
-        return
+        if erasure.compact(SEALED_TABLES, full=True):
+            click.echo("Done: no clear words left in the database file or its log.")
+            return True
+        click.echo("The site was writing or reading meanwhile: the file could not be cleared at once. Run this again.")
+        return False
     if vacuum_full is None:
         click.echo(
             "PostgreSQL keeps the clear rows' old versions in its table files until VACUUM FULL rewrites them. "
@@ -186,9 +191,12 @@ def migrate_sealed(batch: int, pause: float, vacuum_full: bool | None) -> None:
             "maintenance window."
         )
         vacuum_full = sys.stdin.isatty() and click.confirm("Run VACUUM FULL now?", default=False)
-    if vacuum_full:
-        erasure.compact(SEALED_TABLES, full=True)
-        click.echo("VACUUM FULL done: the tables were rewritten.")
-    else:
+    if not vacuum_full:
         erasure.compact(SEALED_TABLES, full=False)
         click.echo("Not rewritten yet: run `flask crypto migrate --vacuum-full` in a maintenance window.")
+        return True
+    if erasure.compact(SEALED_TABLES, full=True):
+        click.echo("VACUUM FULL done: the tables were rewritten.")
+        return True
+    click.echo("Some table stayed locked by another transaction, and was not rewritten: run this again.")
+    return False

@@ -19,12 +19,16 @@ import logging
 import time
 from collections.abc import Iterable
 
+from sqlalchemy.exc import OperationalError
+
 from app import search
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 TRIES = 20  # each waits up to 2 × PAUSE: about 4 s of a reader holding an old snapshot
 PAUSE = 0.1
+LOCK_WAIT = 10  # seconds VACUUM FULL waits for a table's lock, each try
+LOCK_TRIES = 3
 
 
 def settle(tables: Iterable[str], *, texts: bool = True) -> int:
@@ -60,30 +64,47 @@ def settle(tables: Iterable[str], *, texts: bool = True) -> int:
     return max(remaining, 1)
 
 
-def vacuum(tables: Iterable[str], *, full: bool = False) -> None:
+def vacuum(tables: Iterable[str], *, full: bool = False) -> bool:
     """PostgreSQL: mark the space of deleted rows free, so that it is written over sooner (not overwritten now);
-    ``full``: rewrite each table and its indexes into new files instead (locking it meanwhile).
+    ``full``: rewrite each table and its indexes into new files instead. VACUUM FULL takes a lock that every query
+    of the table waits behind: it waits for one at most LOCK_WAIT (a transaction left open elsewhere would
+    otherwise stop the site), tries again LOCK_TRIES times, and answers False if some table was left as it was.
     VACUUM cannot run inside a transaction: on a connection of its own, in autocommit."""
     db.session.commit()
+    done = True
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if full:
+            connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_WAIT}s'")
         for table in tables:
-            connection.exec_driver_sql(f'VACUUM {"FULL " if full else ""}"{table}"')
+            for _ in range(LOCK_TRIES if full else 1):
+                try:
+                    connection.exec_driver_sql(f'VACUUM {"FULL " if full else ""}"{table}"')
+                    break
+                except OperationalError:  # (the lock did not come in time)
+                    time.sleep(PAUSE)
+            else:
+                log.warning("VACUUM FULL of %s did not get its lock in time", table)
+                done = False
+    return done
 
 
-def compact(tables: Iterable[str], *, full: bool) -> int:
+def compact(tables: Iterable[str], *, full: bool) -> bool:
     """After the words of many rows were sealed in place (`flask crypto migrate`): leave none of them in clear in
     the database files. SQLite: the search index rewritten, the whole file rebuilt (VACUUM writes every page anew)
-    and the log checkpointed; returns the log's frames still left (0: none). PostgreSQL: VACUUM FULL of ``tables``
-    (each rewritten into new files, the old ones removed; it locks each table while it runs) when ``full``, else a
-    plain VACUUM (the old row versions' space marked free, written over later)."""
+    and the log checkpointed. PostgreSQL: VACUUM FULL of ``tables`` (each rewritten into new files, the old ones
+    removed; it locks each table while it runs) when ``full``, else a plain VACUUM (the old row versions' space
+    marked free, written over later). False if something could not be done now (the site was busy): try again."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        vacuum(tables, full=full)
-        return 0
+        return vacuum(tables, full=full)
     if dialect != "sqlite":
-        return 0
+        return True
     search.forget()
     db.session.commit()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM")
-    return settle(tables, texts=False)
+    try:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM")
+    except OperationalError:  # (the database stayed locked by a writer past the busy timeout)
+        log.warning("VACUUM could not run: the database was busy")
+        return False
+    return settle(tables, texts=False) == 0

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from app import receipts
 from app.extensions import db
 from app.models import Attachment, Message, Note, PublicAd, Report, Submission, utcnow
@@ -19,6 +21,7 @@ from app.uploads.stores import app_storage
 
 PIECE = 1024
 OLD = time.time() - 2 * 86400  # files stored two days ago
+LONG = " The rest of a long account." * 60 + " Plumlongmiddle " + " And more of it." * 60  # over 2 KB
 
 
 @dataclass
@@ -68,13 +71,18 @@ def seed_in_clear(app) -> Seeded:
     seeded = Seeded()
     now = utcnow()
     with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # Long texts stored as they are (out of line, not compressed), so that a search of PostgreSQL's files
+            # can find them: compressed, a clear text could be there unseen.
+            for table in ("submissions", "messages", "notes"):
+                db.session.execute(text(f"ALTER TABLE {table} ALTER COLUMN body SET STORAGE EXTERNAL"))
 
         def item(name: str, kind: str, **columns) -> Submission:
             code = receipts.new_code()
             words = {
                 "telegram": f"mk_{name}_handle",
                 "title": f"Saffron{name}title" if kind != "contact" else None,
-                "body": f"Indigo{name}body, a longer text about the case.",
+                "body": f"Indigo{name}body, a longer text about the case." + (LONG if name == "tip" else ""),
                 "city": f"Ochre{name}city" if kind == "ad" else None,
             }
             submission = Submission(
@@ -125,7 +133,7 @@ def seed_in_clear(app) -> Seeded:
         edited.before_edit = json.dumps(before)
         seeded.markers += ["Rustoldtitle", "Rustoldbody", "Rustoldcity"]
         seeded.markers += ["Viridianstaffquestion", "Taupesenderanswer", "Sepiainternalnote", "Amberrejectnote"]
-        seeded.markers += ["Ivoryreportnote"]
+        seeded.markers += ["Ivoryreportnote", "Plumlongmiddle"]
         db.session.flush()
         db.session.add(PublicAd(submission_id=live.id, title=live.title, body=live.body, city=live.city))
         db.session.commit()

@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import staff
 from app.crypto import files
@@ -98,6 +98,7 @@ def test_migrate_seals_every_row_and_file_and_moderators_read_all_of_it_as_befor
     assert "Sealed 4 items, 2 messages, 4 files' names (10 stored files and previews encrypted" in result.output
     assert "Left in clear: nothing." in result.output
     assert "Old receipts not used since sealing began: 4." in result.output
+    assert "Removed 0 stored files that no row names." in result.output  # it deleted the clear objects itself
     assert snapshot(app) == before
     with app.app_context():
         assert not any(migrate.in_clear().values())
@@ -267,3 +268,118 @@ def test_migrate_refuses_while_no_reader_has_a_key_and_seals_nothing(app, runner
     assert result.exit_code == 1 and "No moderator or admin has a key pair yet" in result.output
     with app.app_context():
         assert migrate.in_clear()["items"] == 4
+
+
+# --- dying at the worst moments, and the site changing under it --------------------------------------------------
+
+DIE = """
+import os, sys
+from app.submissions import migrate
+from app.uploads.local import LocalStorage
+
+if sys.argv[1] == "before the commit":  # a file's new objects are written, its row not yet switched to them
+    real = migrate._updated
+
+    def updated(statement):
+        if statement.table.name == "attachments":
+            os._exit(9)
+        return real(statement)
+
+    migrate._updated = updated
+else:  # a file's row is switched and committed; its clear objects are not yet deleted
+    LocalStorage.delete = lambda self, key: os._exit(9)
+
+from flask.cli import main
+
+sys.argv = ["flask", "--app", "wsgi", "crypto", "migrate"]
+main()
+"""
+
+
+@pytest.mark.parametrize("moment", ["before the commit", "after the commit"])
+def test_a_run_that_dies_around_a_files_commit_and_runs_again_leaves_no_clear_file(app, runner, seeded, moment):
+    before = snapshot(app)
+    died = subprocess.run(
+        [sys.executable, "-c", DIE, moment], cwd=ROOT, env=cli_env(app), capture_output=True, timeout=120
+    )
+    assert died.returncode == 9, died.stderr.decode()[-2000:]
+    assert snapshot(app) == before
+    folder = app.config["STORAGE_URL"]
+    left_behind = set(seeded.files) & set(os.listdir(folder))
+    assert left_behind  # the clear objects are still there: nothing was lost
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert "Left in clear: nothing." in result.output
+    assert snapshot(app) == before
+    assert not set(seeded.files) & set(os.listdir(folder))  # deleted, or (no row's any more) collected
+    assert clear_pieces(folder, seeded) == public_copies(folder)
+
+
+def test_a_file_the_store_fails_to_give_stays_in_clear_and_is_sealed_by_the_next_run(app, runner, seeded, monkeypatch):
+    """A store that fails (throttled, a 500) is no "no such file": the file keeps its row and is tried again."""
+    from app.uploads.local import LocalStorage
+    from app.uploads.storage import StorageError
+
+    before = snapshot(app)
+    failing = sorted(seeded.files)[0]
+    real_open = LocalStorage.open
+
+    def open_(self, key):
+        if key == failing:
+            raise StorageError("SlowDown")
+        return real_open(self, key)
+
+    monkeypatch.setattr(LocalStorage, "open", open_)
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 1
+    assert (
+        "The store failed while some files were read" in result.output
+        and "Left in clear: 1 files. Run this again." in result.output
+    )
+    assert failing in os.listdir(app.config["STORAGE_URL"])
+    monkeypatch.setattr(LocalStorage, "open", real_open)
+    again = runner.invoke(args=["crypto", "migrate"])
+    assert again.exit_code == 0 and "Left in clear: nothing." in again.output
+    assert snapshot(app) == before
+
+
+def test_an_owners_edit_read_before_the_item_was_sealed_is_refused_not_written_in_clear(app, runner, seeded):
+    from app.submissions import owner, sealed
+
+    with app.app_context():
+        ad = db.session.get(Submission, seeded.ids["edited"])
+        texts = sealed.Opener.for_receipt(b"\0" * 32).texts(ad)  # read in clear, as /status read it
+        assert runner.invoke(args=["crypto", "migrate"]).exit_code == 0  # sealed meanwhile
+        assert owner.edit(ad, {"title": "Newtitlewritten"}, texts) is False
+    with app.app_context():
+        ad = db.session.get(Submission, seeded.ids["edited"])
+        assert (ad.title, ad.body, ad.before_edit) == (None, None, None)
+    assert snapshot(app)[seeded.ids["edited"]]["texts"].title == "Saffroneditedtitle"
+
+
+def test_a_file_whose_item_is_decided_while_it_is_copied_is_sealed_again_as_it_is_then(
+    app, runner, seeded, monkeypatch
+):
+    """An approval, a closing or a renewal commits while the file is being encrypted: the row is left alone (the
+    copies made are deleted) and the next round seals it, with the public copy the item needs then."""
+    from app.submissions import migrate as module
+
+    real_put, bumped = module.put, []
+
+    def put(*args, **kwargs):
+        if not bumped:  # another connection commits a decision on the item
+            with db.engine.connect() as other:
+                other.execute(update(Submission).values(version=Submission.version + 1))
+                other.commit()
+            bumped.append(1)
+        return real_put(*args, **kwargs)
+
+    monkeypatch.setattr(module, "put", put)
+    before = snapshot(app)
+    result = runner.invoke(args=["crypto", "migrate"])
+    assert result.exit_code == 0 and "Left in clear: nothing." in result.output
+    assert snapshot(app) == before
+    with app.app_context():
+        keys = {a.storage_key for a in db.session.scalars(select(Attachment))}
+    names = {name.split("-")[0] for name in os.listdir(app.config["STORAGE_URL"])}
+    assert names == keys  # the copies of the first try are gone

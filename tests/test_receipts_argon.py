@@ -172,23 +172,24 @@ def test_derive_once_refuses_a_second_code_in_one_request(app, derivations):
 
 
 def test_a_form_derives_its_receipt_in_another_thread_while_its_files_are_scrubbed(app, client, monkeypatch):
-    """AT-REST.md, "Costs to keep in view": the receipt's Argon2id runs while the sandbox scrubs the files, not
-    after them."""
+    """AT-REST.md, "Costs to keep in view": the receipt's Argon2id runs while the sandbox scrubs the files: it
+    begins after the files passed their checks and before the scrub has ended, in a thread of its own."""
     from app.uploads import formfiles, intake
     from tests.test_sealed_files import noise_png
 
-    events, deriving = [], threading.Event()
+    events, deriving, scrubbing = [], threading.Event(), threading.Event()
     real_argon2, real_rebuild = sodium.argon2, intake.rebuild
 
     def argon2(*args, **kwargs):
-        events.append(("derive", threading.current_thread()))
-        deriving.set()
+        events.append(("derive", threading.current_thread(), scrubbing.wait(5)))  # (a derivation made before the
+        deriving.set()  # scrub, and waited for, would wait here in vain)
         return real_argon2(*args, **kwargs)
 
     def rebuild(*args, **kwargs):
+        scrubbing.set()
         result = real_rebuild(*args, **kwargs)
         deriving.wait(5)  # (a slow machine's thread may start late; derived after the scrub, it never comes)
-        events.append(("scrubbed", threading.current_thread()))
+        events.append(("scrubbed", threading.current_thread(), True))
         return result
 
     monkeypatch.setattr(sodium, "argon2", argon2)
@@ -197,12 +198,25 @@ def test_a_form_derives_its_receipt_in_another_thread_while_its_files_are_scrubb
     html = client.post("/submit/information", data=data, content_type="multipart/form-data").get_data(as_text=True)
     code = receipt_from(html)
     assert code
-    assert [name for name, _ in events] == ["derive", "scrubbed"]  # started first, and only once
+    assert [name for name, _, _ in events] == ["derive", "scrubbed"]  # begun before the scrub ended, once
+    assert events[0][2], "the derivation began only once the scrub was over"
     assert events[0][1] is not events[1][1]  # in a thread of its own
     with app.app_context():
         stored = db.session.scalars(select(Submission)).one()
         assert stored.receipt_digest == receipt_keys.derive(receipts.parse(code)).lookup
         assert len(stored.attachments) == 1
+
+
+def test_a_form_whose_file_is_refused_before_the_scrub_derives_nothing(client, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sodium, "argon2", lambda *args, **kwargs: calls.append(1))
+    data = {"telegram": "anna_k1", "body": "A file.", "attachments": [(io.BytesIO(b"not a photo"), "a.png")]}
+    response = client.post("/submit/information", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422
+    for thread in threading.enumerate():  # (a derivation started anyway would be running in one of these)
+        if thread.name == "receipt":
+            thread.join(5)
+    assert calls == []
 
 
 # --- what a code opens ----------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Done:
     attachments: int = 0  # files whose name and hash were sealed
     stored: int = 0  # stored objects (files and previews) encrypted
     missing: int = 0  # stored objects that were not there (as before the run)
+    failed: int = 0  # tries the store failed (the file stays in clear: the next round or run tries again)
     notes: int = 0
     reports: int = 0
 
@@ -245,27 +246,35 @@ def _seal_attachment(attachment_id: int, storage: Storage | None, done: Done) ->
     if public is None:
         return
     values: dict[str, Any] = {}
-    conditions = [Attachment.id == attachment.id, Attachment.storage_key == attachment.storage_key]
+    # As it was read: the same stored file, shown or not, and its item not decided, closed or renewed meanwhile.
+    conditions = [
+        Attachment.id == attachment.id,
+        Attachment.storage_key == attachment.storage_key,
+        Attachment.public == attachment.public,
+        exists().where(Submission.id == submission.id, Submission.version == submission.version),
+    ]
     if attachment.sealed is None:
         seal = sealed.attachment_seal(public, attachment.original_name or "", attachment.sha256 or "")
         values |= {"sealed": seal, "original_name": None, "sha256": None}
         conditions.append(Attachment.sealed.is_(None))
     written: list[str] = []
     old: list[str] = []
-    stored = 0
-    if attachment.file_key is None:
-        conditions.append(Attachment.file_key.is_(None))
-        storage = cast("Storage", storage)  # a file row: there is a store
-        file_key, key = files.new_key(), new_key()
-        shown = attachment.public and attachment.content_type.startswith("image/") and submission.is_live_ad(utcnow())
-        try:
+    missing = 0
+    try:
+        if attachment.file_key is None:
+            conditions.append(Attachment.file_key.is_(None))
+            storage = cast("Storage", storage)  # a file row: there is a store
+            file_key, key = files.new_key(), new_key()
+            shown = (
+                attachment.public and attachment.content_type.startswith("image/") and submission.is_live_ad(utcnow())
+            )
             for index in range(1 + attachment.previews):
                 source = attachment.storage_key if index == 0 else preview_key(attachment.storage_key, index - 1)
                 target = key if index == 0 else preview_key(key, index - 1)
                 part = "file" if index == 0 else f"preview{index - 1}"
                 with _fetched(storage, source) as path:
                     if path is None:
-                        done.missing += 1
+                        missing += 1
                         continue
                     if shown and index < 2:  # what readers are sent: the photo and its thumbnail, in clear
                         written.append(public_key_name(key, thumb=index == 1))
@@ -273,17 +282,21 @@ def _seal_attachment(attachment_id: int, storage: Storage | None, done: Done) ->
                     written.append(target)
                     put(storage, path, target, encrypt_with=files.part_key(file_key, part))
                 old.append(source)
-                stored += 1
-        except BaseException:
+            values |= {"storage_key": key, "file_key": files.seal_key(public, file_key)}
+        if not _updated(update(Attachment).where(*conditions).values(**values)):  # changed meanwhile: a later round
             undo_files(storage, written)
-            raise
-        values |= {"storage_key": key, "file_key": files.seal_key(public, file_key)}
-    if not _updated(update(Attachment).where(*conditions).values(**values)):  # changed meanwhile: a later round
+            return
+        db.session.commit()
+    except StorageError:  # the store failed (not "no such file"): nothing changes, a later round or run tries again
         undo_files(storage, written)
+        done.failed += 1
         return
-    db.session.commit()
+    except BaseException:
+        undo_files(storage, written)
+        raise
     done.attachments += "sealed" in values
-    done.stored += stored
+    done.stored += len(old)
+    done.missing += missing
     for name in old:  # (one left behind is no row's: gc removes it)
         with contextlib.suppress(StorageError):
             cast("Storage", storage).delete(name)
@@ -291,7 +304,8 @@ def _seal_attachment(attachment_id: int, storage: Storage | None, done: Done) ->
 
 @contextlib.contextmanager
 def _fetched(storage: Storage, name: str) -> Iterator[str | None]:
-    """A stored object, copied to the work folder (RAM) and removed afterwards; None if it is not there."""
+    """A stored object, copied to the work folder (RAM) and removed afterwards; None if the store says it is not
+    there."""
     folder = current_app.config["UPLOAD_WORKDIR"]
     os.makedirs(folder, mode=0o700, exist_ok=True)
     fd, path = tempfile.mkstemp(dir=folder, prefix="migrate-")
@@ -300,7 +314,7 @@ def _fetched(storage: Storage, name: str) -> Iterator[str | None]:
             with os.fdopen(fd, "wb") as out, storage.open(name) as stored:
                 while piece := stored.read(files.READ):
                     out.write(piece)
-        except (FileNotFoundError, StorageError):
+        except FileNotFoundError:  # (a store that fails raises StorageError: that is no answer)
             yield None
             return
         yield path

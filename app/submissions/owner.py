@@ -52,6 +52,7 @@ def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool 
         update(Submission)
         .where(
             Submission.id == submission.id,
+            Submission.version == submission.version,  # as its words were read (sealed meanwhile: not in clear)
             Submission.owner_may_edit,
         )
         .values(
@@ -132,6 +133,7 @@ def _owner_change(
         update(Submission)
         .where(
             Submission.id == submission.id,
+            Submission.version == submission.version,  # as it was read (its words and files may be written again)
             Submission.kind == "ad",
             Submission.status == "approved",
             Submission.closed_at.is_(None),

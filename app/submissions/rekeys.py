@@ -13,9 +13,10 @@ from __future__ import annotations
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.audit import day_of
 from app.crypto import epochs, items
 from app.extensions import db
-from app.models import ReceiptRekey, Submission, User
+from app.models import ReceiptRekey, Submission, User, utcnow
 from app.submissions.sealed import Opener
 
 SETTLE_AT_ONCE = 100  # rows a request settles; the next request takes the rest
@@ -26,9 +27,12 @@ def note(submission: Submission, receipt_key: bytes) -> None:
     to make the wrap with. Once per item (of two uses at once, one row is kept)."""
     if submission.key_for_receipt is not None or db.session.get(ReceiptRekey, submission.id) is not None:
         return
+    if not epochs.readers():  # the epoch would open with the site's secret key: wait for the next use
+        return
     epoch = epochs.current()
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    row = {"submission_id": submission.id, "epoch_id": epoch.id}
+    # (the day only: when a submitter acted is kept no finer, as in the audit log)
+    row = {"submission_id": submission.id, "epoch_id": epoch.id, "created_at": day_of(utcnow())}
     db.session.execute(
         insert(ReceiptRekey)
         .values(**row, sealed=items.seal_receipt_key(epoch.public_key, receipt_key))
@@ -53,6 +57,7 @@ def settle(user: User, staff_secret: bytes) -> int:
             Submission.epoch_id.in_(held),
             ReceiptRekey.epoch_id.in_(held),
         )
+        .order_by(ReceiptRekey.submission_id)
         .limit(SETTLE_AT_ONCE)
     ).all()
     opener = Opener.for_staff(user, staff_secret)
@@ -67,5 +72,6 @@ def settle(user: User, staff_secret: bytes) -> int:
         db.session.execute(wrapped.values(key_for_receipt=wrap).execution_options(synchronize_session=False))
         db.session.delete(rekey)
         made += 1
-    db.session.commit()
+    if made:
+        db.session.commit()
     return made

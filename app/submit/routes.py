@@ -35,8 +35,6 @@ def submit(kind: str, **defaults):
         if unproved := proof.missing():
             form.form_errors.append(unproved)
             ok = False
-        if ok:
-            receipt.start()  # derived while the files are scrubbed
         return ok
 
     def save(uploads):
@@ -48,7 +46,7 @@ def submit(kind: str, **defaults):
             return None
         return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage(), receipt=receipt)
 
-    taken = formfiles.take(sent(key), valid=valid, save=save)
+    taken = formfiles.take(sent(key), valid=valid, save=save, scrubbing=receipt.start)  # derived meanwhile
     if taken.saved:
         proof.taken()
         return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)

@@ -65,10 +65,18 @@ class Unsent(Exception):
         self.messages, self.kept = messages, kept
 
 
-def take(sent: Sent, *, valid: Callable[[], bool], save: Callable[[list[intake.Received]], Any]) -> Taken:
+def take(
+    sent: Sent,
+    *,
+    valid: Callable[[], bool],
+    save: Callable[[list[intake.Received]], Any],
+    scrubbing: Callable[[], None] | None = None,
+) -> Taken:
     """Take a form's files: with ``valid()`` (the form's other fields) and every file good, ``save(files)`` stores
     them, clean, with what they came with, and the files received before leave the store. Otherwise say what is
-    wrong and keep what was good for the next try. ``save`` may decline (return None): nothing changes."""
+    wrong and keep what was good for the next try. ``save`` may decline (return None): nothing changes.
+    ``scrubbing()`` is called once every file has passed its checks, as the sandbox starts to rebuild them: what
+    ``save`` will need may be made meanwhile (the receipt's Argon2id)."""
     store = resumable_store()
     kept, missing = named(store, sent)
     if sent.remove:
@@ -76,7 +84,7 @@ def take(sent: Sent, *, valid: Callable[[], bool], save: Callable[[list[intake.R
         return Taken(kept=described(sent.key, kept), removed=True)
     if valid() and not missing:
         try:
-            with clean_files(store, sent, kept) as files:
+            with clean_files(store, sent, kept, scrubbing) as files:
                 saved = save(files)
         except Unsent as unsent:
             messages, kept = unsent.messages, kept + unsent.kept
@@ -134,7 +142,7 @@ def forget(
 
 @contextmanager
 def clean_files(
-    store: resumable.Store, sent: Sent, kept: list[resumable.PendingUpload]
+    store: resumable.Store, sent: Sent, kept: list[resumable.PendingUpload], scrubbing: Callable[[], None] | None = None
 ) -> Iterator[list[intake.Received]]:
     """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
     and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
@@ -144,6 +152,8 @@ def clean_files(
         # a form session's files are kept under its key
         ready = [store.open_clean(cast("bytes", sent.key), upload, workdir) for upload in kept]
         fresh, problems = intake.check(sent.files, intake.limits_from(config), workdir, already=ready)
+        if scrubbing is not None and not problems:
+            scrubbing()
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)
         if problems or failed:
             more, not_kept = keep(store, sent, cleaned)

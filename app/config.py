@@ -143,6 +143,9 @@ class Defaults:
     TELEGRAM_API_URL = "https://api.telegram.org"
     CASE_RETENTION_DAYS = 90  # cases (information and contacts taken on), after they were marked done
     EVENT_RETENTION_DAYS = 365  # audit events
+    # A submitter's Telegram username is masked to staff until one asks to see it (app/submissions/reveals.py):
+    # how many each person may see in 24 hours.
+    REVEALS_PER_DAY = 20
 
     # Rendered public pages kept per worker for anonymous readers (0: no cache). See app/pagecache.py.
     PAGE_CACHE_SIZE = 500

@@ -85,6 +85,15 @@ ACTIONS = {
     "recovery_key_replaced": _l("switched to the configured recovery key"),
     "recovery_sealed": _l("sealed older items to the recovery key"),
     "grants_imported": _l("imported access to older items from a recovery"),
+    "sealed_existing": _l("sealed what was stored before sealing"),
+    "revealed": _l("looked at the Telegram username"),
+}
+
+# Why a staff member asks to see a submitter's Telegram username (sealed like a note: app/submissions/reveals.py).
+REVEAL_REASONS = {
+    "contact": _l("To write to the sender"),
+    "check": _l("To check that the sender is who they say"),
+    "case": _l("To follow up the case"),
 }
 
 REPORT_REASONS = {

@@ -513,6 +513,24 @@ class ReceiptRekey(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Reveal(Model):
+    """A staff member asked to see a submitter's Telegram username (app/submissions/reveals.py). Who and when are in
+    clear (the audit event "revealed" says so too); why, a code from a short list, is sealed to the queue epoch
+    ``epoch_id`` alone, like a note. Goes with its item."""
+
+    __tablename__ = "reveals"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    epoch_id: Mapped[int] = mapped_column(ForeignKey("queue_epochs.id"))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
 class QueueEpoch(Model):
     """One period of the queue key (AT-REST.md): new submissions are sealed to the newest epoch's public key; its
     secret key is sealed to each person who may read (EpochWrap). A new epoch begins whenever that set changes."""

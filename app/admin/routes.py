@@ -12,6 +12,7 @@ from app.crypto import epochs
 from app.extensions import db
 from app.forms import EmptyForm
 from app.models import SecurityKey, User, parse_id
+from app.submissions import reveals
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -34,6 +35,8 @@ def users_page(**forms) -> str:
         "admin/users.html",
         accounts=accounts,
         key_counts=key_counts,
+        reveal_counts=reveals.seen_today_by_person(),
+        reveal_limit=reveals.limit(),
         role_form=RoleForm,
         readers={reader.id for reader in epochs.readers() if staff.may_receive(reader)},
         keys=keys_status(),

@@ -104,3 +104,14 @@ class DeleteForm(Form):
         _l("I understand that this item, its files, notes and messages will be deleted for good"),
         validators=[DataRequired(_l("Tick the box to confirm the deletion."))],
     )
+
+
+class RevealForm(Form):
+    """Ask to see a submitter's Telegram username (app/submissions/reveals.py checks the reason)."""
+
+    # Not "reason": the reject form's reason has that name on the same page.
+    reveal_reason = SelectField(
+        _l("Why do you need it?"),
+        choices=choices_with_prompt(labels.REVEAL_REASONS, _l("Choose…")),
+        validate_choice=False,
+    )

@@ -20,10 +20,11 @@ from app.moderation.forms import (
     MessageForm,
     NoteForm,
     RejectForm,
+    RevealForm,
 )
 from app.moderation.reading import opened, opener, texts_of
 from app.moderation.routes import query_args
-from app.submissions import cases, decisions, owner, retention, threads
+from app.submissions import cases, decisions, owner, retention, reveals, threads
 from app.submissions import queue as staff_queue
 from app.uploads.stores import app_storage
 
@@ -38,7 +39,8 @@ def item(submission_id: int):
     return render_template("moderation/item.html", **context)
 
 
-def item_context(submission: Submission, notice: str | None = None, **forms) -> dict:
+def item_context(submission: Submission, notice: str | None = None, revealed: str | None = None, **forms) -> dict:
+    """What an item's page and panel show. ``revealed``: its username, just asked for (the /reveal answer)."""
     version = {"version": submission.version}
     item = opened(submission)
     edit = forms.get("edit_form") or EditAdForm(formdata=None, data=item.values(decisions.EDITABLE), **version)
@@ -62,6 +64,19 @@ def item_context(submission: Submission, notice: str | None = None, **forms) -> 
         "thread_open": threads.is_open(submission),
         "owner_changes": owner.changes_by_owner(item),
         "claim_minutes": decisions.CLAIM_MINUTES,
+        **handle_context(submission, revealed, forms.get("reveal_form"), forms.get("reveal_error")),
+    }
+
+
+def handle_context(submission: Submission, revealed: str | None, form=None, error: str | None = None) -> dict:
+    """The username's line: masked with the form that asks for it, or shown (just asked for); the reveals so far
+    for an admin."""
+    return {
+        "revealed": revealed,
+        "reveal_form": form or RevealForm(formdata=None),
+        "reveal_error": error,
+        "reveal_needs_reason": reveals.needs_reason(submission, current_user),
+        "reveals": reveals.of_item(submission.id) if current_user.can("administer") else [],
     }
 
 

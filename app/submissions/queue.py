@@ -59,7 +59,11 @@ class Filters:
 class Row:
     submission: Submission
     attachments: int
-    texts: Texts | None  # None: locked to this reader
+    texts: Texts | None  # None: locked to this reader. Never the username: the list shows none (reveals.py)
+
+    def __post_init__(self) -> None:
+        if self.texts is not None:
+            self.texts = self.texts.changed(telegram=None)
 
 
 @dataclass

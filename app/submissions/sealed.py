@@ -245,15 +245,18 @@ class Opener:
 
 class Opened:
     """One item as a reader sees it, for templates: its words (None when locked) and what opens its thread,
-    notes, reports and files."""
+    notes, reports and files. The Telegram username is not among them: only its mask (its first letter and its
+    length), so that no page carries it until a staff member asks (app/submissions/reveals.py)."""
 
     def __init__(self, opener: Opener, submission: Submission):
         self.opener = opener
         self.submission = submission
-        self.texts = opener.texts(submission)
-        self.locked = self.texts is None
-        texts = self.texts or Texts()
-        self.telegram, self.title, self.body, self.city = texts.telegram, texts.title, texts.body, texts.city
+        texts = opener.texts(submission)
+        self.locked = texts is None
+        self.handle_mask = mask(texts.telegram) if texts is not None and texts.telegram else None
+        self.texts = texts.changed(telegram=None) if texts is not None else None
+        shown = texts or Texts()
+        self.title, self.body, self.city = shown.title, shown.body, shown.city
 
     @property
     def reject_note(self) -> str | None:
@@ -277,3 +280,8 @@ class Opened:
 
     def file_sha256(self, attachment: Attachment) -> str | None:
         return self.opener.attachment(attachment)[1]
+
+
+def mask(handle: str) -> str:
+    """A username shown without saying it: its first letter, and a dot for each other letter."""
+    return handle[:1] + "•" * (len(handle) - 1)

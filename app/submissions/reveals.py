@@ -61,7 +61,7 @@ def seen_today_by_person(now: datetime | None = None) -> dict[int, int]:
         .where(Event.action == "revealed", Event.created_at > since, Event.actor_id.is_not(None))
         .group_by(Event.actor_id)
     )
-    return {int(user_id): int(count) for user_id, count in db.session.execute(query)}
+    return {int(user_id or 0): int(count) for user_id, count in db.session.execute(query)}
 
 
 def reveal(submission: Submission, user: User, opener: Opener, reason: str | None) -> str | None:

@@ -103,3 +103,11 @@ REPORT_REASONS = {
     "personal_data": _l("It reveals someone's personal data"),
     "other": _l("Something else"),
 }
+
+# What a staff member read (app/submissions/reads.py).
+READS = {
+    "item": _l("opened the item"),
+    "file": _l("downloaded a file"),
+    "preview": _l("looked at a preview"),
+    "search": _l("searched the queue"),
+}

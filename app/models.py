@@ -531,6 +531,27 @@ class Reveal(Model):
     user: Mapped[User | None] = relationship(lazy="joined")
 
 
+class StaffRead(Model):
+    """A staff member read an item (its page, a file, a preview) or searched the queue, in this hour (issue 28):
+    a record that makes a leak traceable. Never the words searched, nor what was read. Not an audit event: a read
+    changes nothing readers see, so it must not empty the page cache (which follows the events). Kept as long as
+    the events."""
+
+    __tablename__ = "staff_reads"
+    __table_args__ = (Index("ix_staff_reads_seen", "user_id", "kind", "hour", "submission_id"), NEVER_REUSE_IDS)
+
+    KINDS = ("item", "file", "preview", "search")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Not a foreign key: the trail of an item outlives the item, as its events do. None for a search.
+    submission_id: Mapped[int | None] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    hour: Mapped[datetime] = mapped_column(index=True)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
 class QueueEpoch(Model):
     """One period of the queue key (AT-REST.md): new submissions are sealed to the newest epoch's public key; its
     secret key is sealed to each person who may read (EpochWrap). A new epoch begins whenever that set changes."""

@@ -12,7 +12,7 @@ from app.crypto import epochs
 from app.extensions import db
 from app.forms import EmptyForm
 from app.models import SecurityKey, User, parse_id
-from app.submissions import reveals
+from app.submissions import reads, reveals
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -193,6 +193,9 @@ def audit():
     """Read the audit log, newest first, with filters."""
     form = AuditFilterForm(formdata=request.args)
     form.validate()
-    events, more = audit_log.page(form.filters(), before=request.args.get("before", type=parse_id))
+    filters = form.filters()
+    events, more = audit_log.page(filters, before=request.args.get("before", type=parse_id))
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    return render_template("admin/audit.html", form=form, events=events, more=more, args=args)
+    found = reads.page(reads.Filters(filters.actor, filters.submission_id, filters.since, filters.until))
+    context = {"reads": found, "reads_shown": reads.PAGE_SIZE}
+    return render_template("admin/audit.html", form=form, events=events, more=more, args=args, **context)

@@ -2,11 +2,13 @@
 decrypted as it is sent (403 when the item is locked to this staff member)."""
 
 from flask import abort
+from flask_login import current_user
 
 from app.extensions import db
 from app.models import Attachment
 from app.moderation import bp
 from app.moderation.reading import opener
+from app.submissions import reads
 from app.uploads.serve import send_stored
 from app.uploads.storage import preview_key
 
@@ -16,6 +18,7 @@ def opened(attachment_id: int, part: str) -> tuple[Attachment, bytes | None]:
     item = db.get_or_404(Attachment, attachment_id)
     if opener().locked(item.submission):
         abort(403)
+    reads.record(current_user.id, "file" if part == "file" else "preview", item.submission_id)
     if item.file_key is None:
         return item, None
     key = opener().file_key(item, part)

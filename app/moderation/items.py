@@ -24,7 +24,7 @@ from app.moderation.forms import (
 )
 from app.moderation.reading import opened, opener, texts_of
 from app.moderation.routes import query_args
-from app.submissions import cases, decisions, owner, retention, reveals, threads
+from app.submissions import cases, decisions, owner, reads, retention, reveals, threads
 from app.submissions import queue as staff_queue
 from app.uploads.stores import app_storage
 
@@ -33,6 +33,7 @@ from app.uploads.stores import app_storage
 def item(submission_id: int):
     """Show one item with its files, history and actions: in the side panel, or as a page."""
     submission = db.get_or_404(Submission, submission_id)
+    reads.record(current_user.id, "item", submission.id)
     context = item_context(submission)
     if wanted("panel"):
         return render_template("moderation/partials/_item.html", in_panel=True, **context)
@@ -64,6 +65,7 @@ def item_context(submission: Submission, notice: str | None = None, revealed: st
         "thread_open": threads.is_open(submission),
         "owner_changes": owner.changes_by_owner(item),
         "claim_minutes": decisions.CLAIM_MINUTES,
+        "reads": reads.of_item(submission.id) if current_user.can("administer") else [],  # who has looked at it
         **handle_context(submission, revealed, forms.get("reveal_form"), forms.get("reveal_error")),
     }
 

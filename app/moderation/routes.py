@@ -18,6 +18,7 @@ from app.moderation.forms import (
 )
 from app.moderation.reading import opener
 from app.submissions import queue as staff_queue
+from app.submissions import reads
 
 SEARCH_ARGS = ("kind", "view", "status", "category", "files", "since", "until", "q")
 
@@ -77,6 +78,8 @@ def row_shared() -> dict:
 def queue():
     """List the items waiting for review, oldest first, with tabs, filters and "load more"."""
     form, filters = read_filters()
+    if filters.q:
+        reads.record(current_user.id, "search")  # (who searched, and when: never what)
     found = staff_queue.page(filters, opener(), request.args.get("after"))
     context = {
         "form": form,

@@ -25,7 +25,7 @@ from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Attachment, Event, Message, Note, PublicAd, Report, Submission, User, utcnow
-from app.submissions import public_copy
+from app.submissions import public_copy, reads
 from app.uploads.storage import derived_keys
 
 if TYPE_CHECKING:
@@ -127,11 +127,12 @@ def purge(
         "CursorResult[Any]",
         db.session.execute(delete(Event).where(Event.created_at < now - timedelta(days=event_retention_days))),
     ).rowcount
+    reads.forget_before(now - timedelta(days=event_retention_days))
     result.copies = public_copy.erase_expired(now)
     record("purged", None, detail=f"{result.submissions} items, {result.files} files, {result.events} events")
     db.session.commit()
     for key in keys:
         for name in (key, *derived_keys(key)):
             storage.delete(name)
-    erasure.settle((*SUBMISSION_TABLES, "events"))
+    erasure.settle((*SUBMISSION_TABLES, "events", "staff_reads"))
     return result

@@ -119,6 +119,8 @@ def purge() -> None:
         ad_retention_days=int(config["AD_RETENTION_DAYS"]),
         case_retention_days=int(config["CASE_RETENTION_DAYS"]),
         event_retention_days=int(config["EVENT_RETENTION_DAYS"]),
+        pending_max_days=int(config["PENDING_MAX_DAYS"]),
+        case_idle_days=int(config["CASE_IDLE_DAYS"]),
     )
     click.echo(f"Purged {result.submissions} submissions, {result.files} files, {result.events} audit events.")
     click.echo(f"Erased {result.copies} public copies of ads no longer shown.")

@@ -146,6 +146,11 @@ class Defaults:
     # A submitter's Telegram username is masked to staff until one asks to see it (app/submissions/reveals.py):
     # how many each person may see in 24 hours.
     REVEALS_PER_DAY = 20
+    # A clock on everything (app/submissions/clocks.py): flask purge deletes an item waiting for moderation this
+    # many days after it last entered the queue, and an open case this many days after it was last worked on,
+    # unless a staff member renews it. 0: everything is due at once.
+    PENDING_MAX_DAYS = 30
+    CASE_IDLE_DAYS = 60
 
     # Rendered public pages kept per worker for anonymous readers (0: no cache). See app/pagecache.py.
     PAGE_CACHE_SIZE = 500

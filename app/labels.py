@@ -87,6 +87,15 @@ ACTIONS = {
     "grants_imported": _l("imported access to older items from a recovery"),
     "sealed_existing": _l("sealed what was stored before sealing"),
     "revealed": _l("looked at the Telegram username"),
+    "clock_renewed": _l("kept it longer"),
+    "expired": _l("deleted it: nobody had finished it in time"),
+}
+
+# Why a staff member keeps an item past its clock (app/submissions/clocks.py).
+RENEW_REASONS = {
+    "in_progress": _l("Someone is working on it"),
+    "waiting": _l("We are waiting for an answer"),
+    "needs_time": _l("Checking it takes longer"),
 }
 
 # Why a staff member asks to see a submitter's Telegram username (sealed like a note: app/submissions/reveals.py).

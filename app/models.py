@@ -109,6 +109,10 @@ class Submission(Model):
     # Cases (information and contacts taken on): who follows it up, and when it was marked done.
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     done_at: Mapped[datetime | None]
+    # When it last entered the queue (sent, edited by its owner, sent back by reports), and when an open case was
+    # last worked on: their clocks (app/submissions/clocks.py) count from these.
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    touched_at: Mapped[datetime | None]
     # The submitter answered through the receipt and no staff member has read it yet (threads.py).
     new_answer: Mapped[bool] = mapped_column(default=False, server_default="0")
     # An owner's edit of an ad: the fields as they were before it, as JSON, until a moderator decides (owner.edit).
@@ -152,6 +156,8 @@ class Submission(Model):
         Index("ix_submissions_cases", "status", "done_at", "decided_at", "id"),
         Index("ix_submissions_assigned", "assigned_to_id", "done_at"),
         Index("ix_submissions_new_answer", "new_answer", "status"),
+        # What flask purge and the digest ask of the clocks: the items waiting longest.
+        Index("ix_submissions_queued", "status", "queued_at"),
         NEVER_REUSE_IDS,
     )
 

@@ -1,11 +1,13 @@
 """The staff digest: a message that says only "Please check the queue", by e-mail and/or a Telegram bot posting to a
 private staff chat, sent by `flask notify` (a timer runs it) at most every NOTIFY_EVERY_MINUTES.
 
-It goes when something waits: a new item, a submitter's answer, or an open case that has just passed
-NOTIFY_CASE_AGE_DAYS. With NOTIFY_ALWAYS it goes on every interval whether or not anything waits, so that neither
-its timing nor its text tells anything (as SecureDrop's daily notification). It never holds a count, a kind, a
-text, a username or a link beyond the queue's address. Recipients and the bot's token live in settings, never in
-the database, and never in a log line (the token sits in the Bot API's URL path: errors are logged by kind only).
+It goes when something waits: a new item, a submitter's answer, an open case that has just passed
+NOTIFY_CASE_AGE_DAYS, or an item that has just entered its last week before it is deleted
+(app/submissions/clocks.py). With NOTIFY_ALWAYS it goes on every interval whether or not anything waits, so that
+neither its timing nor its text tells anything (as SecureDrop's daily notification). It never holds a count, a
+kind, a text, a username or a link beyond the queue's address. Recipients and the bot's token live in settings,
+never in the database, and never in a log line (the token sits in the Bot API's URL path: errors are logged by kind
+only).
 
 What was last seen is kept in the instance folder (notify.json): when the digest was last sent and last checked,
 and the newest audit event seen then.
@@ -31,6 +33,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, Submission
+from app.submissions import clocks
 
 log = logging.getLogger(__name__)
 TEXT = "Please check the queue"
@@ -78,7 +81,11 @@ def waiting(since_event: int, since: float | None, case_age_days: int, now: floa
     )
     if since is not None:
         crossed = crossed.where(func.coalesce(Submission.decided_at, Submission.created_at) > as_utc(since) - age)
-    return db.session.scalar(crossed.limit(1)) is not None
+    if db.session.scalar(crossed.limit(1)) is not None:
+        return True
+    # An item that entered its last week before `flask purge` deletes it (clocks.py).
+    closing = select(Submission.id).where(clocks.entered_last_week(None if since is None else as_utc(since), current))
+    return db.session.scalar(closing.limit(1)) is not None
 
 
 def run(config, queue_url: str, state_file: str, *, now: float | None = None) -> Sent:

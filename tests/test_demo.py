@@ -14,6 +14,7 @@ from app.models import Article, DemoItem, Event, Message, Note, Submission, User
 from app.submissions import sealed
 from tests.helpers import receipt_from, staff_opener
 
+
 def shown(fields: dict) -> str:
     """What the queue's row shows of an item (never its username: issue 28)."""
     return str(escape(fields.get("title") or fields["body"][:40]))

@@ -217,6 +217,21 @@ def test_an_open_case_past_its_age_wakes_it_once(app, smtp, bot, tmp_path):
         assert notify.run(app.config, "q", state, now=start + 9000).reason == "nothing waits"
 
 
+def test_an_item_entering_its_last_week_before_it_is_deleted_wakes_it_once(app, smtp, bot, tmp_path):
+    """Issue 28: PENDING_MAX_DAYS (30) after it entered the queue, flask purge deletes an item nobody reviewed; a
+    week before, the digest goes once (its text the same sentence)."""
+    state = str(tmp_path / "notify.json")
+    start = time.time()
+    item, _code = make_submission(app, **SUBMITTED)
+    with app.app_context():
+        assert notify.run(app.config, "q", state, now=start).reason == "new"  # (the item itself was new)
+        waiting = db.session.get(Submission, item)
+        waiting.queued_at = utcnow() - timedelta(days=22, hours=23, minutes=30)  # its last week in half an hour
+        db.session.commit()
+        assert notify.run(app.config, "q", state, now=start + 3600).reason == "new"
+        assert notify.run(app.config, "q", state, now=start + 7200).reason == "nothing waits"
+
+
 @pytest.mark.parametrize("app_config", [{"NOTIFY_TELEGRAM_TOKEN": TOKEN, "NOTIFY_TELEGRAM_CHAT_ID": CHAT}])
 def test_always_sends_on_every_interval_whether_or_not_anything_waits(app, bot, tmp_path):
     app.config.update(NOTIFY_ALWAYS=True, TELEGRAM_API_URL=bot.url)

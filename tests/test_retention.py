@@ -46,9 +46,9 @@ def test_purge_deletes_old_rejected_items_with_their_files(app, client, runner):
     recent, _ = make_submission(app, status="rejected")
     age(app, recent, decided_at=now - timedelta(days=29))
     pending, _ = make_submission(app)
-    age(app, pending, created_at=now - timedelta(days=400))
+    age(app, pending, created_at=now - timedelta(days=400))  # sent long ago, back in the queue today: kept
     approved_info, _ = make_submission(app, status="approved")
-    age(app, approved_info, decided_at=now - timedelta(days=400))
+    age(app, approved_info, decided_at=now - timedelta(days=400), touched_at=now)  # an open case worked on: kept
 
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0 and "Purged 1 submissions, 1 files" in result.output
@@ -101,8 +101,8 @@ def test_purge_deletes_old_audit_events_and_records_itself(app, runner):
 
 
 def test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes(app, runner, tmp_path):
-    """SECURITY.md: a case is kept until marked done, then CASE_RETENTION_DAYS (90); open cases stay however old
-    (the queue lists them with their age); staff accounts are never purged."""
+    """SECURITY.md: a case is kept until marked done, then CASE_RETENTION_DAYS (90); an open case stays however old
+    while someone works on it (tests/test_clocks.py: not when nobody does); staff accounts are never purged."""
     from app.submissions import cases, threads
     from app.uploads.stores import storage_for
 
@@ -134,7 +134,8 @@ def test_purge_deletes_done_cases_after_their_period_with_files_messages_and_not
         for item_id, done_days in ((old_done, 91), (recent_done, 89)):
             item = db.session.get(Submission, item_id)
             item.decided_at, item.done_at = now - timedelta(days=200), now - timedelta(days=done_days)
-        db.session.get(Submission, old_open).decided_at = now - timedelta(days=400)
+        opened_long_ago = db.session.get(Submission, old_open)
+        opened_long_ago.decided_at, opened_long_ago.touched_at = now - timedelta(days=400), now - timedelta(days=10)
         db.session.commit()
     assert stored_files(app) == {"a" * 32}
     result = runner.invoke(args=["purge"])
@@ -149,7 +150,13 @@ def test_purge_deletes_done_cases_after_their_period_with_files_messages_and_not
 
 # Each row of SECURITY.md's "What is stored, and for how long", and the tests that show it holds.
 STORED = {
-    "Pending submission": ["test_retention.py::test_purge_deletes_old_rejected_items_with_their_files"],
+    "Pending submission": [
+        "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
+        "test_clocks.py::test_an_item_nobody_reviews_is_deleted_after_its_days_with_its_files_thread_and_notes",
+        "test_clocks.py::test_a_renewal_needs_a_reason_and_starts_the_clock_again",
+        "test_clocks.py::test_the_queue_says_deleted_on_in_the_last_week_and_status_tells_the_day",
+        "test_notify.py::test_an_item_entering_its_last_week_before_it_is_deleted_wakes_it_once",
+    ],
     "Rejected submission": [
         "test_retention.py::test_purge_deletes_old_rejected_items_with_their_files",
         "test_ads.py::test_an_ad_sent_back_for_changes_returns_to_the_queue_once_its_owner_edits_it",
@@ -160,6 +167,7 @@ STORED = {
     ],
     "Case": [
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes",
+        "test_clocks.py::test_an_open_case_is_kept_while_worked_on_and_a_read_is_no_work",
         "test_cases.py::test_my_cases_and_open_cases_list_them_with_counts_and_age",
         "test_cases.py::test_done_with_forgetting_erases_the_username_and_its_digest_from_every_database_file",
     ],
@@ -212,6 +220,14 @@ STORED = {
     "Audit events": [
         "test_retention.py::test_purge_deletes_old_audit_events_and_records_itself",
         "test_audit.py::test_a_submitters_own_events_keep_the_day_alone",
+    ],
+    "Who saw a submitter's Telegram username": [
+        "test_reveals.py::test_a_reveal_shows_the_username_once_uncached_and_leaves_a_sealed_trace",
+        "test_reveals.py::test_a_person_sees_at_most_the_days_number_and_an_admin_sees_each_count",
+    ],
+    "Staff reads": [
+        "test_reads.py::test_each_read_is_one_row_an_hour_and_no_event",
+        "test_reads.py::test_purge_forgets_reads_as_old_as_the_events_it_forgets",
     ],
     "Staff accounts": [
         "test_retention.py::test_purge_deletes_done_cases_after_their_period_with_files_messages_and_notes"

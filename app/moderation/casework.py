@@ -1,11 +1,12 @@
 """A case's forms (assign, done) and the thread: internal notes, messages to the sender, answers marked read."""
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_htmx import make_response
 from flask_login import current_user
 
-from app import limits
+from app import labels, limits
 from app.extensions import db
 from app.fragments import wanted
 from app.models import Submission
@@ -15,10 +16,11 @@ from app.moderation.forms import (
     DoneForm,
     MessageForm,
     NoteForm,
+    RenewForm,
 )
 from app.moderation.items import conflict_response, form_errors, item_context, locked_message
 from app.moderation.reading import texts_of
-from app.submissions import cases, decisions, threads
+from app.submissions import cases, clocks, decisions, threads
 
 
 @bp.post("/<id:submission_id>/assign")
@@ -81,6 +83,22 @@ def message(submission_id: int):
         _("The message is sent. The sender reads it with the receipt code."),
         message_form=form,
     )
+
+
+@bp.post("/<id:submission_id>/renew")
+@limits.staff_writes
+def renew(submission_id: int):
+    """Keep an item that nobody has finished past its clock, for a reason of the list (an audit event)."""
+    form = RenewForm()
+    if not form.validate() or form.renew_reason.data not in labels.RENEW_REASONS:
+        form.renew_reason.errors = [_("Choose why it should be kept.")]
+        return form_errors(submission_id, renew_form=form)
+    try:
+        until = clocks.renew(submission_id, current_user.id, form.renew_reason.data)
+    except clocks.NotRenewable:
+        notice = _("Only an item waiting for moderation, or an open case, can be kept longer.")
+        return form_errors(submission_id, notice=notice)
+    return follow_up(submission_id, lambda: None, _("Kept until %(day)s.", day=format_date(until, "long")))
 
 
 @bp.post("/<id:submission_id>/read")

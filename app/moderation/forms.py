@@ -115,3 +115,14 @@ class RevealForm(Form):
         choices=choices_with_prompt(labels.REVEAL_REASONS, _l("Choose…")),
         validate_choice=False,
     )
+
+
+class RenewForm(Form):
+    """Keep an item past its clock (app/submissions/clocks.py), for a reason of the list."""
+
+    renew_reason = SelectField(
+        _l("Why keep it longer?"),
+        choices=choices_with_prompt(labels.RENEW_REASONS, _l("Choose…")),
+        validators=[InputRequired(_l("Choose why it should be kept."))],
+        validate_choice=False,
+    )

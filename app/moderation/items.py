@@ -9,7 +9,7 @@ from flask_login import current_user
 from app import labels
 from app.extensions import db
 from app.fragments import wanted
-from app.models import Submission, parse_id
+from app.models import Submission, parse_id, utcnow
 from app.moderation import bp
 from app.moderation.forms import (
     ActionForm,
@@ -20,11 +20,12 @@ from app.moderation.forms import (
     MessageForm,
     NoteForm,
     RejectForm,
+    RenewForm,
     RevealForm,
 )
 from app.moderation.reading import opened, opener, texts_of
 from app.moderation.routes import query_args
-from app.submissions import cases, decisions, owner, reads, retention, reveals, threads
+from app.submissions import cases, clocks, decisions, owner, reads, retention, reveals, threads
 from app.submissions import queue as staff_queue
 from app.uploads.stores import app_storage
 
@@ -66,6 +67,9 @@ def item_context(submission: Submission, notice: str | None = None, revealed: st
         "owner_changes": owner.changes_by_owner(item),
         "claim_minutes": decisions.CLAIM_MINUTES,
         "reads": reads.of_item(submission.id) if current_user.can("administer") else [],  # who has looked at it
+        "deadline": clocks.deadline(submission),
+        "deadline_soon": clocks.in_last_week(submission, utcnow()),
+        "renew_form": forms.get("renew_form") or RenewForm(formdata=None),
         **handle_context(submission, revealed, forms.get("reveal_form"), forms.get("reveal_error")),
     }
 

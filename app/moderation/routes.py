@@ -17,8 +17,8 @@ from app.moderation.forms import (
     FilterForm,
 )
 from app.moderation.reading import opener
+from app.submissions import clocks, reads
 from app.submissions import queue as staff_queue
-from app.submissions import reads
 
 SEARCH_ARGS = ("kind", "view", "status", "category", "files", "since", "until", "q")
 
@@ -71,6 +71,8 @@ def row_shared() -> dict:
         "kinds": {code: str(word) for code, word in labels.KINDS.items()},
         "purposes": {code: str(word) for code, word in labels.PURPOSES.items()},
         "categories": {code: str(word) for code, word in labels.CATEGORIES.items()},
+        "deadline": clocks.deadline,  # (when purge deletes it unless renewed: shown in its last week)
+        "last_week": clocks.LAST_WEEK,
     }
 
 

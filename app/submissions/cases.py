@@ -15,7 +15,7 @@ from app import erasure
 from app.audit import record
 from app.extensions import db
 from app.models import Note, Submission, User, utcnow
-from app.submissions import sealed
+from app.submissions import clocks, sealed
 from app.submissions.decisions import Conflict, Locked, NotAllowed, Result, change, gone
 
 if TYPE_CHECKING:
@@ -35,9 +35,8 @@ def assign(submission_id: int, seen_version: int, user: User, assignee_id: int) 
     assignee = db.session.get(User, assignee_id)
     if assignee is None or not (assignee.active and assignee.can("moderate")):
         raise NotAllowed("not someone who can follow a case up")
-    return _case_change(
-        submission_id, seen_version, user, "assigned", {"assigned_to_id": assignee.id}, detail=assignee.username
-    )
+    values = {"assigned_to_id": assignee.id, "touched_at": utcnow()}  # worked on: its clock starts again
+    return _case_change(submission_id, seen_version, user, "assigned", values, detail=assignee.username)
 
 
 def done(
@@ -88,6 +87,7 @@ def add_note(submission_id: int, user: User, body: str) -> Note:
     epoch_id, sealed_body = sealed.seal_for_queue(body)  # staff only: a receipt opens no note
     note = Note(submission_id=submission_id, author_id=user.id, epoch_id=epoch_id, sealed=sealed_body)
     db.session.add(note)
+    clocks.touch(submission_id)
     record("noted", submission_id, actor_id=user.id)
     db.session.commit()
     return note

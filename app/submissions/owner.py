@@ -58,6 +58,7 @@ def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool 
         .values(
             version=Submission.version + 1,
             status="pending",
+            queued_at=utcnow(),  # back in the queue: its clock starts again (clocks.py)
             decided_at=None,
             decided_by_id=None,
             reject_reason=None,

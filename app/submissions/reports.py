@@ -43,6 +43,7 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
                     .where(Submission.id == submission_id, Submission.status == "approved")
                     .values(
                         status="pending",
+                        queued_at=utcnow(),  # back in the queue: its clock starts again (clocks.py)
                         published_at=None,
                         decided_at=None,
                         decided_by_id=None,

@@ -24,8 +24,20 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from app import erasure
 from app.audit import record
 from app.extensions import db
-from app.models import Attachment, Event, Message, Note, PublicAd, Report, Submission, User, utcnow
-from app.submissions import public_copy, reads
+from app.models import (
+    Attachment,
+    Event,
+    Message,
+    Note,
+    PublicAd,
+    ReceiptRekey,
+    Report,
+    Reveal,
+    Submission,
+    User,
+    utcnow,
+)
+from app.submissions import clocks, public_copy, reads
 from app.uploads.storage import derived_keys
 
 if TYPE_CHECKING:
@@ -34,7 +46,16 @@ if TYPE_CHECKING:
     from app.uploads.storage import Storage
 
 # The tables a submission's text, files' names, reports and thread live in: what erasing one changes.
-SUBMISSION_TABLES = ("submissions", "attachments", "reports", "messages", "notes", "public_ads")
+SUBMISSION_TABLES = (
+    "submissions",
+    "attachments",
+    "reports",
+    "messages",
+    "notes",
+    "public_ads",
+    "reveals",
+    "receipt_rekeys",
+)
 
 
 @dataclass
@@ -68,11 +89,20 @@ def delete_now(submission_id: int, user: User, storage: Storage) -> bool:
     return True
 
 
-def due(now: datetime, *, retention_days: int, ad_retention_days: int, case_retention_days: int) -> ColumnElement[bool]:
-    """The submissions whose time is up."""
+def due(
+    now: datetime,
+    *,
+    retention_days: int,
+    ad_retention_days: int,
+    case_retention_days: int,
+    pending_max_days: int,
+    case_idle_days: int,
+) -> ColumnElement[bool]:
+    """The submissions whose time is up: kept long enough after their end, or left unfinished (clocks.py)."""
     decided_before = now - timedelta(days=retention_days)
     ad_gone_before = now - timedelta(days=ad_retention_days)
     return or_(
+        clocks.overdue(now, pending_max_days, case_idle_days),
         and_(
             Submission.kind != "ad",
             Submission.status == "approved",
@@ -100,6 +130,8 @@ def purge(
     ad_retention_days: int,
     case_retention_days: int,
     event_retention_days: int,
+    pending_max_days: int,
+    case_idle_days: int,
     now: datetime | None = None,
 ) -> Purged:
     now = now or utcnow()
@@ -109,13 +141,19 @@ def purge(
         "retention_days": retention_days,
         "ad_retention_days": ad_retention_days,
         "case_retention_days": case_retention_days,
+        "pending_max_days": pending_max_days,
+        "case_idle_days": case_idle_days,
     }
     doomed = select(Submission.id).where(due(now, **periods))
+    for submission_id in db.session.scalars(
+        select(Submission.id).where(clocks.overdue(now, pending_max_days, case_idle_days))
+    ):
+        record("expired", submission_id)  # left unfinished past its clock: the trail says why it went
     keys = list(db.session.scalars(select(Attachment.storage_key).where(Attachment.submission_id.in_(doomed))))
     result = Purged(files=len(keys))
     # Children first (an answer's files before the answer): the same on PostgreSQL and SQLite, whatever ON DELETE
     # the database applies.
-    for child in (Attachment, Report, Message, Note, PublicAd):
+    for child in (Attachment, Report, Message, Note, PublicAd, Reveal, ReceiptRekey):
         db.session.execute(delete(child).where(child.submission_id.in_(doomed)))
     result.submissions = cast(
         "CursorResult[Any]",

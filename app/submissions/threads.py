@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from app.audit import day_of, record
 from app.extensions import db
 from app.models import Message, Submission, User, utcnow
-from app.submissions import sealed
+from app.submissions import clocks, sealed
 from app.submissions.create import store_files, undo_files
 from app.submissions.decisions import NotAllowed, gone
 
@@ -51,6 +51,7 @@ def write(submission_id: int, user: User, body: str) -> Message:
     message = Message(submission_id=submission_id, author_id=user.id, from_staff=True, **_body(submission, body))
     db.session.add(message)
     _set_new_answer(submission_id, False)
+    clocks.touch(submission_id)
     record("messaged", submission_id, actor_id=user.id)
     db.session.commit()
     return message
@@ -73,6 +74,7 @@ def answer(
             message.attachments.append(attachment)
         db.session.add(message)
         _set_new_answer(submission.id, True)
+        clocks.touch(submission.id)
         record("answered", submission.id)
         db.session.commit()
     except BaseException:

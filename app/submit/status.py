@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from app import limits
 from app.crypto import receipts
-from app.submissions import owner, sealed, threads
+from app.submissions import clocks, owner, sealed, threads
 from app.submissions.create import find
 from app.submissions.decisions import EDITABLE
 from app.submit import bp
@@ -44,6 +44,7 @@ def status_page(form, submission, notice=None, **forms):
             "can_answer": threads.can_answer(submission),
             "can_edit": submission.owner_may_edit and not opened.locked,
             "expires_soon": owner.expires_soon(submission),
+            "deadline": clocks.deadline(submission),
         }
         if context["can_answer"]:
             form_key(create=True)  # the answer's files may be sent ahead, resumably (tus.py)

@@ -102,3 +102,34 @@ def test_queue_screenshots(page, live_server, viewport):
     expect(page.locator("#panel .claim")).to_contain_text("You are reviewing")
     screenshot(page, f"queue-open-{viewport}")
     assert page.problems == []
+
+
+def test_on_a_phone_each_title_shows_whole_and_the_action_sits_below_it(page, live_server):
+    """Issue 28: at 390×844 the queue cut titles to about 14 characters beside the button. Now the page does not
+    scroll sideways, each title shows whole or wraps (no ellipsis), and each row's button is below its title."""
+    app = live_server.app
+    make_user(app, "olga")
+    titles = [
+        "Parcels with warm clothes refused at the colony window",
+        "Electrician looking for work in Warsaw or nearby",
+        "Room",
+    ]
+    for title, kind in zip(titles, ["information", "ad", "ad"], strict=True):
+        make_submission(app, kind, title=title)
+    page.set_viewport_size(PHONE)
+    sign_in(page, "olga")
+    screenshot(page, "queue-phone-titles")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    rows = page.locator(".queue-row")
+    expect(rows).to_have_count(3)
+    for index in range(3):
+        row = rows.nth(index)
+        title = row.locator(".title-text")
+        assert title.inner_text() in titles  # the whole title, as it was written
+        clipped = title.evaluate(
+            "t => getComputedStyle(t).textOverflow === 'ellipsis' && t.scrollWidth > t.clientWidth"
+        )
+        assert not clipped, title.inner_text()
+        title_box, button_box = title.bounding_box(), row.locator(".row-actions button").bounding_box()
+        assert button_box["y"] >= title_box["y"] + title_box["height"] - 1  # below the title, not beside it
+    assert page.problems == []

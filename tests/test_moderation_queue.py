@@ -361,7 +361,9 @@ def test_bulk_reject_as_spam(app, moderator):
     keep, _ = make_submission(app)
     response = moderator.post("/moderation/spam", data={"item": [f"{i}:1" for i in spam] + ["junk", "5:x"]})
     assert response.status_code == 303
-    assert "3 rejected as spam." in moderator.get("/moderation").get_data(as_text=True)
+    assert "3 items rejected: Spam or advertising unrelated to our work." in moderator.get("/moderation").get_data(
+        as_text=True
+    )
     assert row_ids(moderator.get("/moderation").get_data(as_text=True)) == [keep]
 
 

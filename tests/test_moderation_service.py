@@ -153,7 +153,10 @@ def test_bulk_spam_skips_items_someone_else_holds(app, staff):
     first, _ = make_submission(app)
     second, _ = make_submission(app)
     service.claim(second, ivan)
-    assert service.reject_spam([(first, 1), (second, 1)], olga) == (1, 1)
+    from app.submissions import bulk
+
+    batch = bulk.apply([(first, 1), (second, 1)], olga, "reject", "spam")
+    assert (batch.done, batch.changed) == ([(first, 2)], [second])
     assert load(first).reject_reason == "spam" and load(second).status == "pending"
 
 

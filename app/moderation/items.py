@@ -24,7 +24,6 @@ from app.moderation.forms import (
     RevealForm,
 )
 from app.moderation.reading import opened, opener, texts_of
-from app.moderation.routes import query_args
 from app.submissions import cases, clocks, decisions, owner, reads, retention, reveals, threads
 from app.submissions import queue as staff_queue
 from app.uploads.stores import app_storage
@@ -173,23 +172,6 @@ def undo(submission_id: int):
         return make_response(response, trigger="queue-changed")
     flash(_("Undone: the item is back in the queue."))
     return redirect(url_for("moderation.queue"), code=303)
-
-
-@bp.post("/spam")
-def spam():
-    """Reject the ticked items as spam, all at once."""
-    chosen = []
-    for value in request.form.getlist("item"):
-        ident, _sep, version = value.partition(":")
-        try:
-            chosen.append((parse_id(ident), parse_id(version)))
-        except ValueError:
-            continue  # not an item of this queue
-    done, skipped = decisions.reject_spam(chosen, current_user)
-    flash(_("%(done)d rejected as spam.", done=done))
-    if skipped:
-        flash(_("%(skipped)d skipped: someone else acted on them first.", skipped=skipped))
-    return redirect(url_for("moderation.queue", **query_args()), code=303)
 
 
 def act(submission_id: int, action):

@@ -4,6 +4,7 @@ An item and the decisions on it are in items.py, a case's forms and the messages
 attachments.py."""
 
 import dataclasses
+import time
 
 from flask import render_template, request, session
 from flask_babel import gettext as _
@@ -95,6 +96,8 @@ def queue():
         return render_template("moderation/partials/_rows.html", **context)
     # The tabs fetch their counts once shown: counting a 100k backlog takes longer than finding one page.
     context |= {"counts": None, "newest": staff_queue.newest_id(), "undo": session.get("undo")}
+    batch = session.get("undo_batch")
+    context["undo_batch"] = batch if batch and batch.get("until", 0) > time.time() else None
     return render_template("moderation/queue.html", **context)
 
 

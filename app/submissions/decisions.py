@@ -245,7 +245,8 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
     try:
         return change(submission_id, seen_version, user, "rejected", values, now=now, extra=extra, detail=reason)
     except Conflict as conflict:
-        if conflict.submission is not None and conflict.submission.version == seen_version:
+        # As the user saw it, and held by nobody else: the reason did not fit the item.
+        if conflict.submission is not None and conflict.submission.version == seen_version and not conflict.claimed:
             raise NotAllowed("this reason is for ads") from None
         raise
 
@@ -310,15 +311,3 @@ def undo(submission_id: int, seen_version: int, user: User) -> Result:
         if conflict.submission is not None and conflict.submission.version == seen_version:
             raise NotAllowed("the undo window has passed") from None
         raise
-
-
-def reject_spam(items: list[tuple[int, int]], user: User) -> tuple[int, int]:
-    """Reject many (id, seen version) items as spam; return (rejected, skipped because of conflicts)."""
-    done = skipped = 0
-    for submission_id, version in items:
-        try:
-            reject(submission_id, version, user, "spam")
-            done += 1
-        except (Conflict, NotAllowed):
-            skipped += 1
-    return done, skipped

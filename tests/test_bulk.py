@@ -44,6 +44,12 @@ def test_take_on_many_leaves_ads_and_reports_what_someone_else_changed(app, clie
     assert f"Not taken on: #{ad}. Ads are approved one at a time, from their page." in page
     assert f"Left as they are, because someone else acted on them first: #{changed}." in page
     assert status(app, info)[0] == status(app, contact)[0] == "approved"
+    with app.app_context():
+        taken = [db.session.get(Submission, i) for i in (info, contact)]
+        # One decision time for the batch (one undo window), the cases theirs, their clocks started.
+        assert {(s.assigned_to_id, s.decided_at, s.touched_at) for s in taken} == {
+            (olga, taken[0].decided_at, taken[0].decided_at)
+        }
     assert status(app, ad) == ("pending", None, 1)
     assert status(app, changed) == ("rejected", None, 2)  # as the other left it
 
@@ -101,3 +107,26 @@ def test_the_batch_undo_is_gone_after_the_window(app, client):
         client.post("/moderation/undo-batch")
         assert "0 items are back in the queue." in queue(client)
     assert [status(app, i)[0] for i in items] == ["approved"] * 2
+
+
+def test_a_batch_holds_at_most_a_hundred_items(app, client):
+    olga = make_reader(app, "olga")
+    item, _ = make_submission(app, "information")
+    sign_in(client, app, olga)
+    data = {"bulk_action": "take_on", "item": ticked(item) + [f"{n}:1" for n in range(1000, 1100)]}
+    client.post("/moderation/bulk", data=data)
+    assert "Tick at most 100 items at once." in queue(client)
+    assert status(app, item) == ("pending", None, 1)
+
+
+def test_an_ads_row_opens_it_and_approves_nothing(app, client):
+    """Ads are approved one at a time, from their page, once read: their row only opens them."""
+    olga = make_reader(app, "olga")
+    ad, _ = make_submission(app, "ad", title="Bike")
+    info, _ = make_submission(app, "information")
+    sign_in(client, app, olga)
+    page = queue(client)
+    ad_row = page.split(f'id="row-{ad}"')[1].split("</li>")[0]
+    info_row = page.split(f'id="row-{info}"')[1].split("</li>")[0]
+    assert f"/moderation/{ad}/approve" not in ad_row and f'href="/moderation/{ad}"' in ad_row
+    assert f'action="/moderation/{info}/approve"' in info_row

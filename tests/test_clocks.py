@@ -10,9 +10,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from app.audit import day_of
 from app.extensions import db
 from app.models import Attachment, Event, Message, Note, Submission, User, utcnow
-from app.submissions import cases, threads
+from app.submissions import cases, decisions, threads
 from tests.files import jpeg
 from tests.helpers import make_reader, make_submission, receipt_from, sign_in
 
@@ -34,8 +35,7 @@ def events(app, action) -> list[Event]:
 def take_on(app, item_id, user_id):
     with app.app_context():
         item = db.session.get(Submission, item_id)
-        item.status, item.decided_at, item.assigned_to_id = "approved", utcnow(), user_id
-        db.session.commit()
+        decisions.approve(item_id, item.version, db.session.get(User, user_id))
 
 
 def test_an_item_nobody_reviews_is_deleted_after_its_days_with_its_files_thread_and_notes(app, client, runner):
@@ -113,6 +113,8 @@ def test_an_item_back_in_the_queue_counts_from_its_return(app, client, runner):
         ad = db.session.get(Submission, ad_id)
         texts = sealed.Texts("anna_k1", "An ad", "Some text about a case.", "Vilnius")
         assert owner.edit(ad, {"title": "A changed ad"}, texts) is True
+        queued = db.session.get(Submission, ad_id).queued_at
+        assert queued == day_of(queued)  # its owner acted: the day alone
     with later(65):
         runner.invoke(args=["purge"])
     assert kept(app) == {ad_id}  # 25 days since it came back
@@ -122,26 +124,37 @@ def test_an_item_back_in_the_queue_counts_from_its_return(app, client, runner):
 
 
 def test_an_open_case_is_kept_while_worked_on_and_a_read_is_no_work(app, client, runner):
+    """Each kind of work starts the case's clock again (purged 55 days after each: kept); reading it does not."""
     olga = make_reader(app, "olga")
     worked, _ = make_submission(app, "information")
     idle, _ = make_submission(app, "information")
+    with later(-40), app.app_context():  # a message while it waited, long before it was taken on: the take-on counts
+        threads.write(worked, db.session.get(User, olga), "Before we take it on: is this recent?")
     for item_id in (worked, idle):
         take_on(app, item_id, olga)
+    with later(30):
+        runner.invoke(args=["purge"])
+    assert kept(app) == {worked, idle}  # taken on 30 days ago: both kept
     touches = [
         lambda: cases.add_note(worked, db.session.get(User, olga), "Called."),
         lambda: threads.write(worked, db.session.get(User, olga), "Can you tell us more?"),
+        lambda: cases.assign(worked, db.session.get(Submission, worked).version, db.session.get(User, olga), olga),
         lambda: threads.answer(db.session.get(Submission, worked), "Yes."),
     ]
-    for day, touch in zip((50, 100, 150), touches, strict=True):
+    for day, touch in zip((50, 100, 150, 200), touches, strict=True):
         with later(day), app.app_context():
             touch()
         with later(day):
             sign_in(client, app, olga)
             client.get(f"/moderation/{idle}")  # read, not worked on
-    with later(199):
-        runner.invoke(args=["purge"])
-    assert kept(app) == {worked}  # the idle case went at 60 days; the other was touched at 150
-    with later(211):
+        with later(day + 55):
+            runner.invoke(args=["purge"])
+        assert worked in kept(app), day
+        assert idle not in kept(app)  # gone at 60 days: the reads were no work
+    with app.app_context():
+        answered = db.session.get(Submission, worked).touched_at
+    assert answered == day_of(answered)  # the sender's answer: the day alone, as the audit log keeps it
+    with later(261):
         runner.invoke(args=["purge"])
     assert kept(app) == set()
 

@@ -33,7 +33,9 @@ def test_keyboard_review_conflict_and_the_reason_at_status(page, browser, live_s
 
     page.keyboard.press("j")
     expect(page.locator(f"#row-{first}")).to_have_class(re.compile("selected"))
-    page.keyboard.press("a")
+    page.keyboard.press("a")  # an ad: it opens, to be read, and is approved there (issue 28)
+    expect(page.locator("#panel .item-head")).to_contain_text("Electrician looking for work")
+    page.locator("#panel").get_by_role("button", name="Approve").click()
     expect(page.locator(f"#row-{first}")).to_contain_text("Approved: Electrician looking for work")
     expect(page.locator("#count-all")).to_have_text("2")
     expect(page.locator(f"#row-{second}")).to_have_class(re.compile("selected"))
@@ -130,6 +132,29 @@ def test_on_a_phone_each_title_shows_whole_and_the_action_sits_below_it(page, li
             "t => getComputedStyle(t).textOverflow === 'ellipsis' && t.scrollWidth > t.clientWidth"
         )
         assert not clipped, title.inner_text()
-        title_box, button_box = title.bounding_box(), row.locator(".row-actions button").bounding_box()
+        title_box, button_box = title.bounding_box(), row.locator(".row-actions .button").bounding_box()
         assert button_box["y"] >= title_box["y"] + title_box["height"] - 1  # below the title, not beside it
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_moderator_asks_for_a_username_in_the_panel_and_sees_it_there_alone(page, live_server, viewport):
+    """Issue 28: the panel shows the username masked; asking, with a reason, swaps in that line alone."""
+    app = live_server.app
+    make_reader(app, "olga")
+    item, _ = make_submission(app, "information", title="Parcels refused", telegram="quiet_witness_77")
+    page.set_viewport_size(DESKTOP if viewport == "desktop" else PHONE)
+    sign_in(page, "olga")
+    assert "quiet_witness_77" not in page.content()
+    page.locator(f"#row-{item} .row-title").click()
+    handle = page.locator(f"#handle-{item}")
+    expect(handle).to_contain_text("q•••••••••••••••")
+    assert "quiet_witness_77" not in page.content()
+    handle.get_by_role("button", name="Show the username").click()
+    expect(handle.locator(".error")).to_have_text("Choose why you need to see it.")
+    handle.get_by_label("Why do you need it?").select_option("contact")
+    handle.get_by_role("button", name="Show the username").click()
+    expect(handle).to_contain_text("@quiet_witness_77")
+    expect(page.locator("#panel .item-head")).to_be_visible()  # the panel stayed; only the line changed
+    screenshot(page, f"reveal-{viewport}")
     assert page.problems == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import labels
 from app.extensions import db
-from app.models import Event, Reveal, Submission, utcnow
+from app.models import Event, Reveal, Submission, User, utcnow
 from tests.helpers import HX, make_reader, make_submission, sign_in, staff_opener
 
 HANDLE = "quiet_witness_77"
@@ -50,6 +50,7 @@ def test_no_page_carries_the_username_until_asked(app, client, olga):
     assert f'action="/moderation/{item_id}/reveal"' in item
     searched = client.get(f"/moderation?q={HANDLE}").get_data(as_text=True)  # (the page repeats what was typed)
     assert f'id="row-{item_id}"' not in searched  # never matched
+    assert f'id="row-{item_id}"' in client.get("/moderation?q=colony").get_data(as_text=True)  # a word of it is
     assert reveal_events(app) == []
 
 
@@ -143,3 +144,35 @@ def test_a_locked_item_offers_no_reveal(app, client):
     response = reveal(client, item_id)
     assert HANDLE not in response.get_data(as_text=True)
     assert reveal_events(app) == []
+
+
+def test_taking_a_case_on_or_giving_it_to_oneself_opens_no_username_for_a_day(app, client, olga):
+    from app.submissions import cases, decisions
+
+    anna = make_reader(app, "anna")
+    item_id, _ = make_submission(app, "information", telegram=HANDLE)
+    with time_machine.travel(utcnow() - timedelta(days=3), tick=False), app.app_context():
+        decisions.approve(item_id, 1, db.session.get(User, anna))  # anna took it on three days ago
+    with app.app_context():
+        cases.assign(item_id, 2, db.session.get(User, olga), olga)  # olga gives it to herself now
+    assert reveal(client, item_id, reason=None).status_code == 422
+    with time_machine.travel(utcnow() + timedelta(hours=25), tick=False):
+        sign_in(client, app, olga)
+        assert f"@{HANDLE}" in reveal(client, item_id, reason="check").get_data(as_text=True)  # (a reason posted...)
+    with app.app_context():
+        [row] = db.session.scalars(select(Reveal)).all()
+        assert staff_opener("olga").staff_only(row.epoch_id, row.sealed, None) == "assignee"  # ...is not the one kept
+
+
+def test_an_owners_edit_keeps_the_username_the_ad_shows(app, client, olga):
+    """The owner's edit is made from all its words, the username too, though no page shows that one."""
+    from tests.helpers import approve
+
+    ad_id, code = make_submission(app, "ad", telegram=HANDLE, show_contact=True, status="approved")
+    fields = {"code": code, "title": "A lamp, changed", "category": "goods", "city": "Vilnius", "body": "Still free."}
+    assert app.test_client().post("/status/edit", data=fields).status_code == 200
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        approve(ad_id, ad.version, db.session.get(User, olga))
+        assert db.session.get(Submission, ad_id).public_copy.telegram == HANDLE
+    assert f"@{HANDLE}" in reveal(client, ad_id).get_data(as_text=True)

@@ -234,7 +234,13 @@ def test_a_withdrawn_or_purged_ad_takes_its_copy_and_purge_erases_expired_copies
         ad.expires_at = utcnow() - timedelta(days=1)
         db.session.commit()
         result = purge(
-            app_storage(), retention_days=30, ad_retention_days=30, case_retention_days=30, event_retention_days=30
+            app_storage(),
+            retention_days=30,
+            ad_retention_days=30,
+            case_retention_days=30,
+            event_retention_days=30,
+            pending_max_days=30,
+            case_idle_days=60,
         )
         assert result.copies == 1
     assert copy_of(app, withdrawn) is None and copy_of(app, expired) is None

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app import labels
+from app import labels, limits
 from app.models import parse_id
 from app.moderation import bp
 from app.moderation.routes import query_args
@@ -29,12 +29,14 @@ def ticked() -> list[tuple[int, int]]:
 
 
 @bp.post("/spam")
+@limits.staff_writes
 def spam():
     """Reject the ticked items as spam, all at once."""
     return run("reject", "spam")
 
 
 @bp.post("/bulk")
+@limits.staff_writes
 def bulk_action():
     """Take on, or reject with a reason, the ticked items."""
     action = request.form.get("bulk_action", "")
@@ -46,6 +48,9 @@ def bulk_action():
 def run(action: str, reason: str | None):
     try:
         batch = bulk.apply(ticked(), current_user, action, reason)
+    except bulk.TooMany:
+        flash(_("Tick at most %(num)d items at once.", num=bulk.MOST))
+        return redirect(url_for("moderation.queue", **query_args()), code=303)
     except decisions.NotAllowed:
         flash(_("Choose what to do with the ticked items, and for a rejection its reason."))
         return redirect(url_for("moderation.queue", **query_args()), code=303)
@@ -74,6 +79,7 @@ def run(action: str, reason: str | None):
 
 
 @bp.post("/undo-batch")
+@limits.staff_writes
 def undo_batch():
     """Take back the last batch, within the undo window: its items return to the queue."""
     kept = session.pop("undo_batch", None) or {}

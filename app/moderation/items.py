@@ -205,6 +205,8 @@ def delete(submission_id: int):
         abort(403)
     submission = db.get_or_404(Submission, submission_id)
     form = DeleteForm()
+    if not form.is_submitted():
+        reads.record(current_user.id, "item", submission.id)  # (the page shows its words)
     if form.validate_on_submit():
         retention.delete_now(submission.id, current_user, app_storage())
         flash(_("Item #%(id)d is deleted for good.", id=submission_id))

@@ -63,7 +63,7 @@ def row_shared() -> dict:
         "csrf": generate_csrf(),
         "now": utcnow(),
         "user_id": current_user.id,
-        "approve": _("Approve"),
+        "review": _("Review"),
         "take_on": _("Take on"),
         "new_answer": _("new answer"),
         "just_now": _("just now"),

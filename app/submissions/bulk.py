@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 
 from app import labels
 from app.extensions import db
-from app.models import Submission, User
+from app.models import Submission, User, utcnow
 from app.submissions import decisions
 
 ACTIONS = ("take_on", "reject")
+MOST = 100  # items one batch may hold (a page of the queue holds 25)
+
+
+class TooMany(decisions.NotAllowed):
+    """More items than one batch may hold."""
 
 
 @dataclass
@@ -27,7 +32,10 @@ def apply(items: list[tuple[int, int]], user: User, action: str, reason: str | N
     """Run ``action`` on each (id, version seen) item, each in its own transaction."""
     if action not in ACTIONS or (action == "reject" and reason not in labels.REJECT_REASONS):
         raise decisions.NotAllowed("no such bulk action")
+    if len(items) > MOST:
+        raise TooMany
     batch = Batch(action)
+    now = utcnow()  # one decision time for the whole batch: its undo window is one window
     for submission_id, version in items:
         current = db.session.get(Submission, submission_id)
         if current is None:
@@ -37,9 +45,9 @@ def apply(items: list[tuple[int, int]], user: User, action: str, reason: str | N
             if action == "take_on":
                 if current.kind == "ad":
                     raise decisions.NotAllowed("ads are approved one at a time, from their page")
-                result = decisions.approve(submission_id, version, user)
+                result = decisions.approve(submission_id, version, user, now=now)
             else:
-                result = decisions.reject(submission_id, version, user, str(reason))
+                result = decisions.reject(submission_id, version, user, str(reason), now=now)
         except decisions.Conflict:
             batch.changed.append(submission_id)
         except decisions.NotAllowed:

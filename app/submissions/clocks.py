@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, update
 
 from app import labels
-from app.audit import record
+from app.audit import day_of, record
 from app.extensions import db
 from app.models import Submission, utcnow
 
@@ -70,9 +70,13 @@ def entered_last_week(since: datetime | None, now: datetime) -> ColumnElement[bo
     return or_(waiting, untouched)
 
 
-def touch(submission_id: int) -> None:
-    """A case was worked on (in the caller's transaction): its clock starts again."""
-    statement = update(Submission).where(Submission.id == submission_id).values(touched_at=utcnow())
+def touch(submission_id: int, *, day_only: bool = False) -> None:
+    """A case was worked on (in the caller's transaction): its clock starts again. ``day_only`` for what its sender
+    did, kept no finer than the day (as the audit log keeps it)."""
+    now = utcnow()
+    statement = (
+        update(Submission).where(Submission.id == submission_id).values(touched_at=day_of(now) if day_only else now)
+    )
     db.session.execute(statement.execution_options(synchronize_session=False))
 
 

@@ -160,6 +160,7 @@ def approve(
     user: User,
     public_images: Iterable[int | str] = (),
     opener: Opener | None = None,
+    now: datetime | None = None,
 ) -> Result:
     """Approve a pending item. An ad is published until it expires, with a public copy of its words and of the
     images chosen here, opened by ``opener`` (the moderator's key: Locked if it does not open them); information
@@ -167,7 +168,7 @@ def approve(
 
     Only images named in ``public_images`` are shown to readers; every other file stays staff-only.
     """
-    now = utcnow()
+    now = now or utcnow()  # (a batch gives all its items one time: one undo window)
     current = db.session.get(Submission, submission_id)
     if current is None:
         raise gone(submission_id)
@@ -188,7 +189,7 @@ def approve(
     if kind == "ad":
         values |= {"published_at": now, "expires_at": now + timedelta(days=Submission.AD_DAYS)}
     else:
-        values |= {"assigned_to_id": user.id, "done_at": None}
+        values |= {"assigned_to_id": user.id, "done_at": None, "touched_at": now}  # a case: its clock starts
 
     def publish() -> None:
         db.session.execute(
@@ -216,7 +217,9 @@ def approve(
         raise NotAllowed("a photo of this ad does not open") from None
 
 
-def reject(submission_id: int, seen_version: int, user: User, reason: str, note: str = "") -> Result:
+def reject(
+    submission_id: int, seen_version: int, user: User, reason: str, note: str = "", now: datetime | None = None
+) -> Result:
     """Reject a pending item with a reason the submitter reads at /status. "Needs changes" (ads only) lets the owner
     edit the ad at /status and send it back (owner.edit)."""
     if reason not in labels.REJECT_REASONS:
@@ -224,7 +227,7 @@ def reject(submission_id: int, seen_version: int, user: User, reason: str, note:
     extra = Submission.status == "pending"
     if reason in labels.AD_ONLY_REASONS:
         extra = and_(extra, Submission.kind == "ad")
-    now = utcnow()
+    now = now or utcnow()
     current = db.session.get(Submission, submission_id)
     if current is None:
         raise gone(submission_id)

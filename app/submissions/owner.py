@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import update
 
-from app.audit import record
+from app.audit import day_of, record
 from app.extensions import db
 from app.models import Submission, utcnow
 from app.submissions import public_copy, sealed
@@ -58,7 +58,7 @@ def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool 
         .values(
             version=Submission.version + 1,
             status="pending",
-            queued_at=utcnow(),  # back in the queue: its clock starts again (clocks.py)
+            queued_at=day_of(utcnow()),  # back in the queue: its clock starts again (the day: a submitter acted)
             decided_at=None,
             decided_by_id=None,
             reject_reason=None,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select, update
 
-from app.audit import record
+from app.audit import day_of, record
 from app.extensions import db
 from app.models import Report, Submission, utcnow
 from app.submissions import public_copy, sealed
@@ -43,7 +43,7 @@ def report(submission_id: int, reason: str, note: str, *, threshold: int) -> boo
                     .where(Submission.id == submission_id, Submission.status == "approved")
                     .values(
                         status="pending",
-                        queued_at=utcnow(),  # back in the queue: its clock starts again (clocks.py)
+                        queued_at=day_of(utcnow()),  # back in the queue (the day: readers acted)
                         published_at=None,
                         decided_at=None,
                         decided_by_id=None,

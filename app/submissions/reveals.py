@@ -33,13 +33,15 @@ class TooMany(Exception):
 
 
 def needs_reason(submission: Submission, user: User, now: datetime | None = None) -> bool:
-    """Every ask needs a reason, but the case assignee's once the case has been open a day."""
-    now = now or utcnow()
-    return not (
-        submission.is_open_case
-        and submission.assigned_to_id == user.id
-        and submission.case_since <= now - ASSIGNEE_AFTER
+    """Every ask needs a reason, but the case assignee's once the case has been theirs for a day (taking a case on,
+    or giving it to oneself, does not open its username at once)."""
+    if not (submission.is_open_case and submission.assigned_to_id == user.id):
+        return True
+    theirs = select(func.max(Event.created_at)).where(
+        Event.submission_id == submission.id, Event.action.in_(("assigned", "taken_on"))
     )
+    since = max(db.session.scalar(theirs) or submission.case_since, submission.case_since)
+    return since > (now or utcnow()) - ASSIGNEE_AFTER
 
 
 def limit() -> int:
@@ -71,11 +73,12 @@ def reveal(submission: Submission, user: User, opener: Opener, reason: str | Non
     if texts is None or not texts.telegram:
         return None
     now = utcnow()
-    if needs_reason(submission, user, now) and reason not in labels.REVEAL_REASONS:
+    needed = needs_reason(submission, user, now)
+    if needed and reason not in labels.REVEAL_REASONS:
         raise ReasonNeeded
     if seen_today(user.id, now) >= limit():
         raise TooMany
-    epoch_id, sealed = seal_for_queue(reason or "assignee")
+    epoch_id, sealed = seal_for_queue(str(reason) if needed else "assignee")
     db.session.add(Reveal(submission_id=submission.id, user_id=user.id, epoch_id=epoch_id, sealed=sealed))
     record("revealed", submission.id, actor_id=user.id)
     db.session.commit()

@@ -74,7 +74,7 @@ def answer(
             message.attachments.append(attachment)
         db.session.add(message)
         _set_new_answer(submission.id, True)
-        clocks.touch(submission.id)
+        clocks.touch(submission.id, day_only=True)
         record("answered", submission.id)
         db.session.commit()
     except BaseException:

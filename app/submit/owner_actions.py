@@ -47,7 +47,7 @@ def edit():
     submission, form = opened(edit_form.code.data)
     if submission is None:
         return not_found(edit_form.code.data)
-    texts = receipt_opened(submission).texts
+    texts = receipt_opened(submission).opener.texts(submission)  # (all of them: the username too, kept as it is)
     if not submission.owner_may_edit or texts is None:
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if not edit_form.validate():

@@ -32,8 +32,10 @@
   }
 
   function approve(row) {
+    // Information and contacts are taken on from the row; an ad is opened, to be read and approved there.
     var form = row && row.querySelector("form.row-actions:not(.undo)");
     if (form) form.requestSubmit();
+    else if (row && row.querySelector(".row-review")) open(row);
   }
 
   function reject(row) {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -66,11 +67,18 @@ def page(filters: Filters, before: int | None = None, size: int = PAGE_SIZE) -> 
         query = query.join(Event.actor).where(User.username == filters.actor)
     if filters.submission_id:
         query = query.where(Event.submission_id == filters.submission_id)
-    if filters.since:
-        query = query.where(Event.created_at >= datetime.combine(filters.since, time.min))
-    if filters.until:
-        query = query.where(Event.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
+    query = between_days(query, Event.created_at, filters.since, filters.until)
     if before:
         query = query.where(Event.id < before)
     events = list(db.session.scalars(query.limit(size + 1)))
     return events[:size], (events[size - 1].id if len(events) > size else None)
+
+
+def between_days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
+    """``query`` limited to ``column`` from the start of ``since`` to the end of ``until`` (each left out if None):
+    the audit log's day filters, for its events and its reads."""
+    if since:
+        query = query.where(column >= datetime.combine(since, time.min))
+    if until:
+        query = query.where(column < datetime.combine(until + timedelta(days=1), time.min))
+    return query

@@ -6,10 +6,11 @@ cache follows the events. One row per person, item, kind and hour; kept as long 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 
+from app.audit import between_days
 from app.extensions import db
 from app.models import StaffRead, User, utcnow
 
@@ -51,10 +52,7 @@ def page(filters: Filters, size: int = PAGE_SIZE) -> list[StaffRead]:
         query = query.join(StaffRead.user).where(User.username == filters.actor)
     if filters.submission_id:
         query = query.where(StaffRead.submission_id == filters.submission_id)
-    if filters.since:
-        query = query.where(StaffRead.hour >= datetime.combine(filters.since, time.min))
-    if filters.until:
-        query = query.where(StaffRead.hour < datetime.combine(filters.until + timedelta(days=1), time.min))
+    query = between_days(query, StaffRead.hour, filters.since, filters.until)
     return list(db.session.scalars(query.limit(size)))
 
 

@@ -127,6 +127,7 @@ PAGES = {
     "form-ad": "/submit/ad",
     "status": "/status",
     "help-telegram": "/help/telegram",
+    "safety": "/safety",
     "sign-in": "/auth/login",
     "not-found": "/no-such-page",
 }

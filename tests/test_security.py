@@ -17,6 +17,7 @@ PUBLIC_PAGES = [
     "/submit/ad",
     "/status",
     "/help/telegram",
+    "/safety",
     "/auth/login",
     "/auth/key",
     "/ads",

@@ -57,6 +57,19 @@ def help_telegram():
     return render_template("public/help_telegram.html")
 
 
+@bp.get("/safety")
+def safety():
+    """How to send safely: Tor Browser (and the onion address), a device not held by the police, what is kept and
+    for how long, the receipt code on paper, the quick exit."""
+    config = current_app.config
+    return render_template(
+        "public/safety.html",
+        onion=(config.get("ONION_URL") or "").rstrip("/"),
+        pending_days=int(config["PENDING_MAX_DAYS"]),
+        retention_days=int(config["RETENTION_DAYS"]),
+    )
+
+
 @bp.get("/ads")
 @cached
 def ad_list():

@@ -45,8 +45,9 @@ def test_choose_three_remove_one_send_and_review(page, browser, live_server, tmp
     expect(page.locator("#panel img")).to_have_count(2)  # the photo's preview and the PDF's first page
     preview = page.get_by_role("img", name="Preview of street.jpg")
     page_one = page.get_by_role("img", name="Page 1 of letter.pdf")
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", page_one.element_handle())
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", preview.element_handle())
+    for image in (page_one, preview):  # loaded (lazily, each a request of its own), and a real picture
+        page.wait_for_function("img => img.complete", arg=image.element_handle())
+        assert page.evaluate("img => img.naturalWidth > 0", image.element_handle())
     # The photo was turned upright by its orientation tag: portrait, not landscape.
     assert page.evaluate("img => img.naturalHeight > img.naturalWidth", preview.element_handle())
     expect(page.locator("#panel .file-name")).to_have_text(["street.jpg", "letter.pdf"])

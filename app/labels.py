@@ -88,6 +88,7 @@ ACTIONS = {
     "sealed_existing": _l("sealed what was stored before sealing"),
     "revealed": _l("looked at the Telegram username"),
     "clock_renewed": _l("kept it longer"),
+    "hidden": _l("hid our messages on the status page"),
     "expired": _l("deleted it: nobody had finished it in time"),
 }
 

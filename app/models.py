@@ -301,6 +301,10 @@ class Message(Model):
     # In clear only in rows stored before sealing; otherwise sealed to the item's key (its receipt holder reads it).
     body: Mapped[str | None] = mapped_column(Text)
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A staff message the sender chose to hide at /status (the day): sealed again to the queue epoch ``epoch_id``
+    # alone, so that the receipt no longer opens it (threads.hide).
+    hidden_at: Mapped[datetime | None]
+    epoch_id: Mapped[int | None] = mapped_column(ForeignKey("queue_epochs.id"))
     # An answer keeps the day only, as the audit log does for what a submitter does.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -449,7 +453,7 @@ class Event(Model):
 
     DETAIL_MAX = 200
     # What submitters and readers do: kept at day precision (app/audit.py).
-    PUBLIC_ACTIONS = ("submitted", "withdrawn", "renewed", "closed", "reported", "answered", "resubmitted")
+    PUBLIC_ACTIONS = ("submitted", "withdrawn", "renewed", "closed", "reported", "answered", "resubmitted", "hidden")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -206,6 +206,8 @@ class Opener:
         return value if isinstance(value, dict) else None
 
     def message(self, message: Message) -> str | None:
+        if message.hidden_at is not None:  # hidden by its sender: sealed to the queue alone (a receipt opens none)
+            return self.staff_only(message.epoch_id, message.sealed, None)
         if message.sealed is None:
             return message.body
         return _text(self._open(message.submission, message.sealed))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select, update
 
+from app import erasure
 from app.audit import day_of, record
 from app.extensions import db
 from app.models import Message, Submission, User, utcnow
@@ -82,6 +83,38 @@ def answer(
         raise
     db.session.refresh(submission)
     return message
+
+
+def visible_to_sender(submission: Submission) -> list[Message]:
+    """The staff messages the receipt still opens (not hidden)."""
+    return [m for m in submission.messages if m.from_staff and m.hidden_at is None]
+
+
+def hide(submission: Submission, opener: sealed.Opener) -> int:
+    """The sender hides the staff messages they have read (issue 29): each is sealed again to the queue epoch
+    alone, so that a receipt found on a seized phone no longer opens it; staff still read it, marked hidden by the
+    sender with the day. New messages arrive as before. The old copies leave the database files (erasure.settle).
+    Returns how many were hidden."""
+    day = day_of(utcnow())
+    hidden = 0
+    for message in visible_to_sender(submission):
+        text = opener.message(message)
+        if text is None:
+            continue  # (a sealed message this receipt cannot open yet: app/submissions/rekeys.py)
+        epoch_id, value = sealed.seal_for_queue(text)
+        statement = (
+            update(Message)
+            .where(Message.id == message.id, Message.hidden_at.is_(None))
+            .values(hidden_at=day, epoch_id=epoch_id, sealed=value, body=None)
+        )
+        hidden += cast("Any", db.session.execute(statement.execution_options(synchronize_session=False))).rowcount
+    if hidden:
+        record("hidden", submission.id)
+    db.session.commit()
+    if hidden:
+        erasure.settle(["messages"], texts=False)
+        db.session.refresh(submission)
+    return hidden
 
 
 def mark_read(submission_id: int, user: User) -> None:

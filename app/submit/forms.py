@@ -107,6 +107,12 @@ class WithdrawForm(Form):
     )
 
 
+class HideForm(Form):
+    """Hide the staff messages read so far from whoever holds the receipt code: the code is the only credential."""
+
+    code = HiddenField()
+
+
 class AdOwnerForm(Form):
     """Renew or close an ad: the receipt code is the owner's only credential."""
 

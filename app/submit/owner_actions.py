@@ -6,12 +6,27 @@ from flask_babel import gettext as _
 from app import limits
 from app.submissions import owner, threads
 from app.submit import bp
-from app.submit.forms import AdEditForm, AdOwnerForm, ReplyForm
+from app.submit.forms import AdEditForm, AdOwnerForm, HideForm, ReplyForm
 from app.submit.routes import sent
 from app.submit.status import not_found, opened, receipt_opened, status_page
 from app.submit.tus import form_key
 from app.uploads import formfiles
 from app.uploads.stores import app_storage
+
+
+@bp.post("/status/hide")
+@limits.owner_writes
+def hide():
+    """The sender hides our messages from this page: a receipt found on a seized phone no longer opens them."""
+    hide_form = HideForm()
+    submission, form = opened(hide_form.code.data)
+    if submission is None:
+        return not_found(hide_form.code.data)
+    if not hide_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
+        return status_page(form, submission), 422
+    threads.hide(submission, receipt_opened(submission).opener)
+    notice = _("Our messages are hidden here: this code no longer opens them. New messages will still appear.")
+    return status_page(form, submission, notice=notice)
 
 
 @bp.post("/status/reply")

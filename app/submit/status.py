@@ -10,7 +10,7 @@ from app.submissions import clocks, owner, sealed, threads
 from app.submissions.create import find
 from app.submissions.decisions import EDITABLE
 from app.submit import bp
-from app.submit.forms import AdEditForm, AdOwnerForm, ReplyForm, StatusForm, WithdrawForm
+from app.submit.forms import AdEditForm, AdOwnerForm, HideForm, ReplyForm, StatusForm, WithdrawForm
 from app.submit.tus import form_key
 from app.uploads.stores import app_storage
 
@@ -34,6 +34,7 @@ def status_page(form, submission, notice=None, **forms):
     forms.setdefault("withdraw_form", WithdrawForm(**code))
     forms.setdefault("owner_form", AdOwnerForm(**code))
     forms.setdefault("reply_form", ReplyForm(**code))
+    forms.setdefault("hide_form", HideForm(**code))
     context = {}
     if submission is not None:
         opened = receipt_opened(submission)
@@ -42,6 +43,7 @@ def status_page(form, submission, notice=None, **forms):
         context = {
             "opened": opened,
             "can_answer": threads.can_answer(submission),
+            "can_hide": bool(threads.visible_to_sender(submission)),
             "can_edit": submission.owner_may_edit and not opened.locked,
             "expires_soon": owner.expires_soon(submission),
             "deadline": clocks.deadline(submission),

@@ -8,6 +8,7 @@ import tempfile
 import flask
 from flask import Flask, abort, has_request_context, request
 from flask_babel import get_locale, get_translations
+from flask_babel import gettext as _
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
@@ -179,6 +180,8 @@ def init_extensions(app: Flask) -> None:
             "current_locale": str(get_locale()),
             "languages": app.config["LANGUAGES"],
             "htmx_config": HTMX_CONFIG,
+            # The site's neutral name (no cause in it: a phone's history shows it), PRYSTAN_SITE_NAME or "Prystan".
+            "site_name": app.config.get("SITE_NAME") or _("Prystan"),
             "quick_exit_url": app.config["QUICK_EXIT_URL"],
         }
 

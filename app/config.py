@@ -146,6 +146,8 @@ class Defaults:
     # A submitter's Telegram username is masked to staff until one asks to see it (app/submissions/reveals.py):
     # how many each person may see in 24 hours.
     REVEALS_PER_DAY = 20
+    # The site's name in every title and the header: neutral, naming no cause (a phone's history shows it).
+    SITE_NAME = ""  # default: "Prystan", translated
     # A clock on everything (app/submissions/clocks.py): flask purge deletes an item waiting for moderation this
     # many days after it last entered the queue, and an open case this many days after it was last worked on,
     # unless a staff member renews it. 0: everything is due at once.

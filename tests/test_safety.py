@@ -68,3 +68,25 @@ def test_every_form_the_receipt_and_status_link_to_it(app, client):
     assert receipt_from(receipt.get_data(as_text=True)) and 'href="/safety"' in receipt.get_data(as_text=True)
     _, code = make_submission(app)
     assert 'href="/safety"' in client.post("/status", data={"code": code}).get_data(as_text=True)
+
+
+SUBMITTER_PAGES = ["/", "/submit/information", "/submit/contact", "/submit/ad", "/status", "/safety"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "be"])
+def test_a_submitters_pages_titles_name_no_cause(client, lang):
+    """Issue 29, item 3: a searched phone's history shows titles: the site's neutral name and the page's plain one."""
+    site = "Prystan" if lang == "en" else translate(lang, "Prystan")
+    for url in SUBMITTER_PAGES:
+        title = unescape(page(client, url, lang).split("<title>")[1].split("</title>")[0])
+        assert title.endswith(f" · {site}"), (url, title)
+        for word in ("prisoner", "political", "заключ", "палітв", "политз", "палітычн", "политическ", "repress"):
+            assert word not in title.lower(), (url, title)
+    home = unescape(page(client, "/", lang).split("<title>")[1].split("</title>")[0])
+    assert home == ("Home" if lang == "en" else translate(lang, "Home")) + f" · {site}"
+
+
+@pytest.mark.parametrize("app_config", [{"SITE_NAME": "Harbour"}])
+def test_the_sites_name_is_a_setting(client):
+    html = page(client, "/safety")
+    assert "<title>Sending safely · Harbour</title>" in html and 'class="brand-name">Harbour<' in html

@@ -15,6 +15,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app import assets, errors, labels, logs, pagecache
 from app import config as settings
+from app.addresses import on_onion
 from app.extensions import babel, csrf, db, htmx, limiter, login, migrate
 from app.models import ID_MAX, PUBLIC_ID_PATTERN, Submission, utcnow
 from app.ratekeys import DailyKeys
@@ -183,6 +184,7 @@ def init_extensions(app: Flask) -> None:
             # The site's neutral name (no cause in it: a phone's history shows it), PRYSTAN_SITE_NAME or "Prystan".
             "site_name": app.config.get("SITE_NAME") or _("Prystan"),
             "quick_exit_url": app.config["QUICK_EXIT_URL"],
+            "on_onion": on_onion,  # (the onion's address is not offered to a visitor who is on it)
         }
 
 

@@ -79,17 +79,21 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = False
     SUBMIT_RATELIMIT = "5 per minute;30 per day"  # forms taken, per address
     REFUSED_SUBMIT_RATELIMIT = "30 per hour"  # forms refused (a field to correct), per address
-    # Proof of work on submissions (self-hosted ALTCHA). Without a solved challenge (no JavaScript, or
-    # sent before the browser finished) a submission is still accepted, under NOJS_SUBMIT_RATELIMIT.
+    # Proof of work on submissions (self-hosted ALTCHA). Without a solved challenge (no JavaScript, or sent before
+    # the browser finished) a submission is still accepted (app/proof.py): on the public address under
+    # NOJS_SUBMIT_RATELIMIT per address; on the onion into the queue's tab "sent without the puzzle", under
+    # NOJS_ONION_RATELIMIT per form session, while that tab holds at most NOJS_QUARANTINE_MAX things.
     POW_ENABLED = True
     POW_MAX_NUMBER = 50_000  # about a second of work in a browser
     POW_MINUTES = 120  # how long a challenge stays valid (forms take time to write)
-    POW_REQUIRED = False  # refuse sends and reports without a solved puzzle everywhere (always so on the onion)
+    POW_REQUIRED = False  # refuse sends and reports without a solved puzzle everywhere, the onion too
     # Harder under load: the puzzle's size doubles for every POW_LOAD_STEP answers taken in 10 minutes, site-wide,
     # up to POW_LOAD_MAX_FACTOR times the normal size.
     POW_LOAD_STEP = 30
     POW_LOAD_MAX_FACTOR = 16
     NOJS_SUBMIT_RATELIMIT = "3 per hour;10 per day"
+    NOJS_ONION_RATELIMIT = "1 per 10 minutes"
+    NOJS_QUARANTINE_MAX = 300
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 
     LANGUAGE_RATELIMIT = "30 per minute"  # the language switcher (harmless, but no POST goes unlimited)

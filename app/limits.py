@@ -8,6 +8,7 @@ Infrastructure: the routes import this module, and it imports no blueprint (test
 import functools
 
 from flask import current_app, g, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import pow, proof
@@ -102,9 +103,15 @@ def report_key() -> str:
 
 
 def report_limits(view):
-    """Reports per address, and one per reader per ad per day."""
+    """Reports per address, and one per reader per ad per day; on the onion, a report without the puzzle shares the
+    forms' budget of one such send per form session (without_puzzle)."""
     view = limiter.limit("1 per day", key_func=report_key, methods=["POST"])(view)
+    view = without_puzzle(exempt_when=lambda: not proof.held(), deduct_when=reported)(view)
     return limiter.limit(setting("REPORT_RATELIMIT"), methods=["POST"])(view)
+
+
+def reported(response) -> bool:
+    return response.status_code == 303 and request.method == "POST"
 
 
 language_limit = limiter.limit(setting("LANGUAGE_RATELIMIT"))
@@ -116,6 +123,39 @@ language_limit = limiter.limit(setting("LANGUAGE_RATELIMIT"))
 def pow_exempt() -> bool:
     """No stricter limit when proof of work is off or was done."""
     return not current_app.config["POW_ENABLED"] or proof.solved()
+
+
+def without_puzzle_amount() -> str:
+    """Sends without the puzzle: per address on the public address; on the onion, per form session, where a new
+    session costs a bot nothing and the tab's cap is what holds (app/proof.py)."""
+    config = current_app.config
+    return config["NOJS_ONION_RATELIMIT"] if on_onion() else config["NOJS_SUBMIT_RATELIMIT"]
+
+
+def without_puzzle_notice() -> str:
+    if on_onion():
+        return _(
+            "From this browser, one form without JavaScript can be sent every 10 minutes. Wait a few minutes and "
+            "send it again, or allow JavaScript for this site (in Tor Browser, the security level “Safer”). "
+            "Nothing you typed is lost."
+        )
+    return _("Too many attempts from your connection. Please wait a while and send the form again.")
+
+
+def without_puzzle(**when):
+    """The limit on sends without the puzzle, one budget for the forms and the reports."""
+    return limiter.shared_limit(
+        without_puzzle_amount,
+        scope="forms-without-pow",
+        methods=["POST"],
+        error_message=without_puzzle_notice,
+        **when,
+    )
+
+
+def notice(error) -> str | None:
+    """What a limit that says more than "too many" says to the person it stopped."""
+    return error.description if getattr(error.limit, "error_message", None) else None
 
 
 def answer_key() -> str:
@@ -130,9 +170,7 @@ def submission_limits(view):
     shared = functools.partial(limiter.shared_limit, methods=["POST"])
     view = shared(setting("SUBMIT_RATELIMIT"), scope="forms-taken", deduct_when=accepted)(view)
     view = shared(setting("REFUSED_SUBMIT_RATELIMIT"), scope="forms-refused", deduct_when=refused)(view)
-    view = shared(
-        setting("NOJS_SUBMIT_RATELIMIT"), scope="forms-without-pow", exempt_when=pow_exempt, deduct_when=accepted
-    )(view)
+    view = without_puzzle(exempt_when=pow_exempt, deduct_when=accepted)(view)
     once = shared("1 per day", scope="pow-answer", key_func=answer_key, exempt_when=lambda: not proof.solved())
     return once(view)
 

@@ -115,6 +115,9 @@ class Submission(Model):
     touched_at: Mapped[datetime | None]
     # The submitter answered through the receipt and no staff member has read it yet (threads.py).
     new_answer: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Sent on the onion without a solved puzzle and not decided yet: it waits in the queue's tab "sent without the
+    # puzzle" (app/submissions/unproved.py), not in the queue. Cleared by a decision.
+    unproved: Mapped[bool] = mapped_column(default=False, server_default="0")
     # An owner's edit of an ad: the fields as they were before it, as JSON, until a moderator decides (owner.edit).
     before_edit: Mapped[str | None] = mapped_column(Text)
     # The item's own key (app/crypto/items.py): its public key, and its secret key sealed to the queue epoch current
@@ -156,6 +159,7 @@ class Submission(Model):
         Index("ix_submissions_cases", "status", "done_at", "decided_at", "id"),
         Index("ix_submissions_assigned", "assigned_to_id", "done_at"),
         Index("ix_submissions_new_answer", "new_answer", "status"),
+        Index("ix_submissions_unproved", "unproved", "status"),
         # What flask purge and the digest ask of the clocks: the items waiting longest.
         Index("ix_submissions_queued", "status", "queued_at"),
         NEVER_REUSE_IDS,
@@ -487,6 +491,9 @@ class Report(Model):
     epoch_id: Mapped[int | None] = mapped_column(ForeignKey("queue_epochs.id"))
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sent on the onion without a solved puzzle: it waits in the queue's tab "sent without the puzzle" and does not
+    # count toward REPORT_THRESHOLD until a moderator counts it (app/submissions/unproved.py).
+    unproved: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     submission: Mapped[Submission] = relationship(back_populates="reports")
 

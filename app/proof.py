@@ -1,9 +1,13 @@
-"""The proof of work of one request (app/pow.py does the puzzle): whether this form carries a solved answer,
-whether it must, and the challenge to hand out, whose size grows with the load.
+"""The proof of work of one request (app/pow.py does the puzzle): whether this form carries a solved answer, what
+becomes of a send without one, and the challenge to hand out, whose size grows with the load.
 
-A send without an answer is taken on the public address under a stricter limit (the no-JavaScript path). On the
-onion address, where every visitor shares 127.0.0.1 and per-address limits cannot tell them apart, and everywhere
-with POW_REQUIRED, it is refused with a message that says why, and the form comes back as it was sent.
+A send without an answer (no JavaScript: Tor Browser at "Safest"; or sent before the browser finished) is taken:
+- on the public address, under a stricter limit per address (NOJS_SUBMIT_RATELIMIT, app/limits.py);
+- on the onion, where every visitor shares 127.0.0.1 and no per-address limit can tell them apart, into the queue's
+  tab "sent without the puzzle" (app/submissions/unproved.py), one per form session per 10 minutes, and only while
+  that tab holds at most NOJS_QUARANTINE_MAX things.
+It is refused everywhere with POW_REQUIRED, and on the onion while the tab is full. A refused send is refused before
+anything else is done with it: its files are not opened (no sandbox runs), and the form comes back as typed.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from app import pow
 from app.addresses import on_onion
 from app.extensions import limiter
 from app.security import derive_key
+from app.submissions import unproved
 
 
 def key() -> bytes:
@@ -28,20 +33,35 @@ def solved() -> bool:
     return g.pow_solved
 
 
-def required() -> bool:
+def unanswered() -> bool:
+    """The puzzle is on and this send carries no valid answer."""
+    return bool(current_app.config["POW_ENABLED"]) and not solved()
+
+
+def held() -> bool:
+    """This send, if taken, waits in the tab "sent without the puzzle": on the onion without an answer."""
+    return unanswered() and on_onion()
+
+
+def refusal() -> str | None:
+    """Why this send cannot be taken without an answer, or None. Asked before the form's files are opened."""
     config = current_app.config
-    return bool(config["POW_ENABLED"]) and (bool(config["POW_REQUIRED"]) or on_onion())
-
-
-def missing() -> str | None:
-    """Why this send cannot be taken without an answer, or None."""
-    if not required() or solved():
+    if not unanswered():
         return None
-    return _(
-        "Your browser has to solve a small puzzle before sending, which protects this site from floods, and it "
-        "has not. Allow JavaScript for this site (in Tor Browser, the security level “Standard” or “Safer”), wait "
-        "a few seconds and send again. Nothing you typed is lost."
-    )
+    if config["POW_REQUIRED"]:
+        return _(
+            "Your browser has to solve a small puzzle before sending, which protects this site from floods, and it "
+            "has not. Allow JavaScript for this site (in Tor Browser, the security level “Standard” or “Safer”), "
+            "wait a few seconds and send again. Nothing you typed is lost."
+        )
+    if on_onion() and unproved.full(int(config["NOJS_QUARANTINE_MAX"])):
+        return _(
+            "Too many forms sent without JavaScript are waiting for a moderator, so no more can be taken for now. "
+            "Try again in a few hours, or allow JavaScript for this site (in Tor Browser, the security level "
+            "“Safer”) and send again: your browser then solves a small puzzle that protects this site from floods. "
+            "Nothing you typed is lost."
+        )
+    return None
 
 
 def counting() -> bool:

@@ -208,19 +208,44 @@ def test_a_form_can_be_filled_and_sent_with_the_keyboard_alone(page):
     assert page.problems == []
 
 
-def test_quick_exit_leaves_and_takes_the_page_out_of_history(page, live_server):
+def test_quick_exit_leaves_no_page_of_the_site_in_the_tabs_history(page, live_server):
     page.route(
         "https://www.google.com/**",
         lambda route: route.fulfill(status=200, body="elsewhere", content_type="text/plain"),
     )
     page.problems_allowed = True
     page.goto("/")
-    page.goto("/submit/information")
-    page.get_by_label("What do you want to tell us?").fill("something private")
-    length = page.evaluate("history.length")
+    length = page.evaluate("history.length")  # the page open before the site, and the site's one entry
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Ads").click()
+    expect(page).to_have_url(live_server.url + "/ads")
+    nav.get_by_role("link", name="Articles").click()
+    expect(page).to_have_url(live_server.url + "/articles")
+    page.get_by_role("link", name="How to find or create a username in Telegram?").click()
+    expect(page).to_have_url(live_server.url + "/help/telegram")
+    assert page.evaluate("history.length") == length  # each page replaced the one before
     page.get_by_role("link", name="Quick exit").click()
     expect(page).to_have_url(re.compile(r"^https://www\.google\.com/"))
     assert page.evaluate("history.length") == length
     page.go_back()
-    # Back leads to the page before the form, not to the form.
-    expect(page).to_have_url(live_server.url + "/")
+    assert not page.url.startswith(live_server.url)  # Back reaches what was open before the site
+    assert page.evaluate("history.length") == length
+
+
+def test_a_form_with_something_typed_stays_in_history_and_its_telegram_help_opens_in_place(page, live_server):
+    page.goto("/")
+    length = page.evaluate("history.length")
+    page.get_by_role("link", name="Add information").click()
+    expect(page).to_have_url(live_server.url + "/submit/information")
+    assert page.evaluate("history.length") == length  # the home page's entry became the form's
+    page.get_by_label("What do you want to tell us?").fill("Parcels are sent back.")
+    page.locator("summary", has_text="How to find or create a username in Telegram?").click()
+    expect(page.get_by_text("Open Telegram and go to Settings.")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/submit/information")
+    # Leaving a form that holds something typed adds an entry: Back brings the form back, as it was.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Ads").click()
+    expect(page).to_have_url(live_server.url + "/ads")
+    assert page.evaluate("history.length") == length + 1
+    page.go_back()
+    expect(page.get_by_label("What do you want to tell us?")).to_have_value("Parcels are sent back.")
+    assert page.problems == []

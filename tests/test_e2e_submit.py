@@ -65,9 +65,9 @@ def test_visitor_sends_each_form_checks_the_status_and_withdraws_one(page, live_
     screenshot(page, "status-desktop")
 
     check_status(page, receipts["contact"], "Waiting for moderation")
-    page.get_by_text("Withdraw and delete").first.click()
+    page.get_by_text("Delete everything now").first.click()
     page.get_by_label("I understand that my submission and its files will be deleted for good").check()
-    page.get_by_role("button", name="Withdraw and delete").click()
+    page.get_by_role("button", name="Delete everything now").click()
     expect(page.get_by_role("status")).to_contain_text("deleted and cannot be restored")
     assert count(live_server.app, Submission) == 2
 

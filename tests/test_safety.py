@@ -12,9 +12,9 @@ ONION = "http://prystanexample2d6yq3v4lr5kq7m2xwg7dd5xo2c6amwtd5kpkqhpiad.onion"
 LINES = [  # whole messages of the page (its catalog entries)
     "Use a phone or computer the police have not held",
     "Tor Browser hides from your internet provider that you visit this site, and hides your address from us.",
-    "In Tor Browser, open Settings, then Privacy & Security, then Security Level, and choose Safer or Safest. At "
-    "Safest JavaScript is off: every page works, but on our onion address a form cannot be sent yet. To send, use "
-    "Safer.",
+    "In Tor Browser, open Settings, then Privacy & Security, then Security Level, and choose Safest. Every page "
+    "works there, and every form can be sent with its files. If the site is flooded, a form sent at Safest may be "
+    "refused for a while: then wait, or choose Safer.",
     "Without Tor Browser, use a private (incognito) window. Otherwise your browser's history lists this site.",
     "We never keep your internet address. Your photos and documents lose their hidden data (the place, the camera, "
     "the author) before anyone sees them.",

@@ -10,4 +10,4 @@ bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 bp.before_request(guard("moderate"))
 bp.after_request(no_store)
 
-from app.moderation import attachments, bulkwork, casework, handles, items, routes  # noqa: E402,F401
+from app.moderation import attachments, bulkwork, casework, handles, items, routes, unprovedwork  # noqa: E402,F401

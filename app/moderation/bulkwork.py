@@ -45,9 +45,10 @@ def bulk_action():
     return run(action, request.form.get("bulk_reason") or None)
 
 
-def run(action: str, reason: str | None):
+def run(action: str, reason: str | None, items: list[tuple[int, int]] | None = None):
+    """Run a bulk action on ``items`` (by default the ticked rows) and go back to the queue, saying what was done."""
     try:
-        batch = bulk.apply(ticked(), current_user, action, reason)
+        batch = bulk.apply(ticked() if items is None else items, current_user, action, reason)
     except bulk.TooMany:
         flash(_("Tick at most %(num)d items at once.", num=bulk.MOST))
         return redirect(url_for("moderation.queue", **query_args()), code=303)

@@ -18,7 +18,7 @@ from app.moderation.forms import (
     FilterForm,
 )
 from app.moderation.reading import opener
-from app.submissions import clocks, reads
+from app.submissions import bulk, clocks, reads, unproved
 from app.submissions import queue as staff_queue
 
 SEARCH_ARGS = ("kind", "view", "status", "category", "files", "since", "until", "q")
@@ -96,6 +96,9 @@ def queue():
         return render_template("moderation/partials/_rows.html", **context)
     # The tabs fetch their counts once shown: counting a 100k backlog takes longer than finding one page.
     context |= {"counts": None, "newest": staff_queue.newest_id(), "undo": session.get("undo")}
+    if filters.view == "unproved":
+        held, notes = unproved.held_reports(), opener()
+        context |= {"held_reports": held, "unproved_most": bulk.MOST, "report_note": notes.report_note}
     batch = session.get("undo_batch")
     context["undo_batch"] = batch if batch and batch.get("until", 0) > time.time() else None
     return render_template("moderation/queue.html", **context)

@@ -124,8 +124,8 @@ def report(ad_id: str):
     item = find_ad(ad_id)
     form = ReportForm()
     valid = form.validate_on_submit()
-    if form.is_submitted() and (unproved := proof.missing()):
-        form.form_errors.append(unproved)
+    if form.is_submitted() and (refused := proof.refusal()):
+        form.form_errors.append(refused)
         valid = False
     if not valid:
         return no_store(
@@ -134,7 +134,13 @@ def report(ad_id: str):
             )
         )
     try:
-        reports.report(item.id, form.reason.data, form.note.data, threshold=current_app.config["REPORT_THRESHOLD"])
+        reports.report(
+            item.id,
+            form.reason.data,
+            form.note.data,
+            threshold=current_app.config["REPORT_THRESHOLD"],
+            unproved=proof.held(),
+        )
     except reports.NotAllowed:
         abort(410)
     proof.taken()
@@ -152,7 +158,7 @@ def rate_limited(error):
         "public/report.html",
         ad=item,
         report_form=ReportForm(),
-        notice=_("You have already reported this ad. Thank you: a moderator will look at it."),
+        notice=limits.notice(error) or _("You have already reported this ad. Thank you: a moderator will look at it."),
     ), 429
 
 

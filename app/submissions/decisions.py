@@ -178,6 +178,7 @@ def approve(
         raise Locked("an ad is published from its words")
     values = {
         "status": "approved",
+        "unproved": False,  # (out of the tab "sent without the puzzle", for good: unproved.py)
         "decided_at": now,
         "decided_by_id": user.id,
         "claimed_by_id": None,
@@ -235,6 +236,7 @@ def reject(
     sealed_note = sealed.seal_for_item(current, note) if note else None
     values = {
         "status": "rejected",
+        "unproved": False,
         "decided_at": now,
         "decided_by_id": user.id,
         "reject_reason": reason,

@@ -38,8 +38,9 @@ SEARCH_BATCH = 100  # rows read from the database at a time
 _key = tuple_(Submission.created_at, Submission.id)  # the queue's order
 
 
-# The views beside the status filter: one's own open cases, every open case, the items with unread answers.
-VIEWS = ("mine", "open", "answers")
+# The views beside the status filter: one's own open cases, every open case, the items with unread answers, and
+# what was sent on the onion without the puzzle and waits apart (unproved.py).
+VIEWS = ("mine", "open", "answers", "unproved")
 
 
 @dataclass
@@ -94,12 +95,14 @@ def _where(filters: Filters, *, with_kind: bool = True) -> list[SQLCoreOperation
 def _view(filters: Filters, status: SQLCoreOperations[str]) -> list[SQLCoreOperations[bool]]:
     if filters.view == "answers":
         return [Submission.new_answer.is_(True), status.in_(("pending", "approved"))]
+    if filters.view == "unproved":
+        return [Submission.unproved.is_(True), status == "pending"]
     if filters.view in ("open", "mine"):
         conditions: list[SQLCoreOperations[bool]] = [Submission.is_open_case]
         if filters.view == "mine":
             conditions.append(Submission.assigned_to_id == filters.user_id)
         return conditions
-    return [status == filters.status]
+    return [status == filters.status, Submission.unproved.is_(False)]  # (the tab's items wait there alone)
 
 
 def case_counts(user_id: int) -> dict[str, int]:

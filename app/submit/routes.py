@@ -28,17 +28,18 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if not form.is_submitted():
         return render_template(f"submit/{kind}.html", form=form, kept=[])
+    if refused := proof.refusal():  # before any file is opened: a flood without the puzzle costs no sandbox
+        form.validate()
+        form.form_errors.append(refused)
+        sending = sent(key)
+        if any(f and f.filename for f in sending.files):
+            form.attachments.errors = [_("Choose your files again: they were not kept, as the form was not sent.")]
+        return render_template(f"submit/{kind}.html", form=form, kept=formfiles.shown(sending)), 422
     receipt = Ahead(receipts.new_code())
-
-    def valid() -> bool:
-        ok = form.validate_on_submit()
-        if unproved := proof.missing():
-            form.form_errors.append(unproved)
-            ok = False
-        return ok
 
     def save(uploads):
         fields = form.fields_for_model()
+        fields["unproved"] = proof.held()
         fields["dedupe_digest"] = dedupe_digest(
             kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
         )
@@ -46,7 +47,8 @@ def submit(kind: str, **defaults):
             return None
         return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage(), receipt=receipt)
 
-    taken = formfiles.take(sent(key), valid=valid, save=save, scrubbing=receipt.start)  # derived meanwhile
+    # (the receipt is derived while the files are scrubbed)
+    taken = formfiles.take(sent(key), valid=form.validate_on_submit, save=save, scrubbing=receipt.start)
     if taken.saved:
         proof.taken()
         return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)
@@ -117,10 +119,12 @@ def csrf_failed(_error):
 
 
 @bp.errorhandler(RateLimitExceeded)
-def rate_limited(_error):
+def rate_limited(error):
     """Keep the typed values when a limit is reached, and say when to try again (to a resumable upload, in its
     protocol's terms: the page's widget then sends the file with the form)."""
-    notice = _("Too many attempts from your connection. Please wait a while and send the form again.")
+    notice = limits.notice(error) or _(
+        "Too many attempts from your connection. Please wait a while and send the form again."
+    )
     if (request.endpoint or "").startswith("submit.upload"):
         return tus.refuse(429, notice)
     return rerender(notice), 429

@@ -1,26 +1,69 @@
-// Quick exit: leave for an ordinary site and replace this page in the history, so that the Back button
-// does not bring it back. Without JavaScript the link still leaves (as a normal link).
+// A visitor's trail in the tab's history (issue 29), on the pages a visitor sees (those with the Quick exit):
+// - Moving on from a page replaces its history entry, so a visit to the site keeps one entry however many pages it
+//   reads; Back leads to what was open before the site. A page whose form holds something typed is the exception:
+//   Back must bring it back, so leaving it adds an entry (the Telegram help opens in place on the forms).
+// - Quick exit leaves for an ordinary site and replaces the current entry, which is then the site's only one.
+// Without JavaScript the links are normal links, and the Quick exit still leaves (as a normal link).
 (function () {
   "use strict";
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("[data-quick-exit]");
-    if (!link) return;
-    event.preventDefault();
+
+  function quickExit() {
+    return document.querySelector("[data-quick-exit]");
+  }
+
+  function leave(link) {
     document.body.hidden = true;
     window.location.replace(link.href);
+  }
+
+  // Something typed or chosen in one of the page's own forms (not a search box: a form that sends).
+  function typed() {
+    var forms = "main form[method=post] ";
+    var fields = document.querySelectorAll(forms + "input, " + forms + "textarea, " + forms + "option");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field.tagName === "OPTION") {
+        if (field.selected !== field.defaultSelected) return true;
+        continue;
+      }
+      if (field.type === "hidden" || field.type === "submit") continue;
+      if (field.type === "file" ? field.files && field.files.length : field.value !== field.defaultValue) return true;
+      if ((field.type === "checkbox" || field.type === "radio") && field.checked !== field.defaultChecked) return true;
+    }
+    return false;
+  }
+
+  function movesOn(event, link) {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+      return false; // (htmx handled it, or a new tab or window was asked for)
+    }
+    if (link.origin !== window.location.origin || link.target || link.hasAttribute("download")) return false;
+    var samePage = link.pathname === window.location.pathname && link.search === window.location.search;
+    return !(samePage && link.hash); // an anchor on this page moves nowhere
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target : event.target.parentElement;
+    var link = target && target.closest("a[href]");
+    if (!link) return;
+    if (link.hasAttribute("data-quick-exit")) {
+      event.preventDefault();
+      leave(link);
+    } else if (quickExit() && movesOn(event, link) && !typed()) {
+      event.preventDefault();
+      window.location.replace(link.href);
+    }
   });
+
   // Pressing Escape three times quickly also leaves.
   var presses = [];
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
-    var link = document.querySelector("[data-quick-exit]");
+    var link = quickExit();
     if (!link) return;
     var now = Date.now();
     presses = presses.filter(function (t) { return now - t < 1500; });
     presses.push(now);
-    if (presses.length >= 3) {
-      document.body.hidden = true;
-      window.location.replace(link.href);
-    }
+    if (presses.length >= 3) leave(link);
   });
 })();

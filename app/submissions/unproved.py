@@ -1,0 +1,85 @@
+"""What is sent on the onion without a solved puzzle (issue 29): Tor Browser at "Safest" runs no JavaScript, so it
+cannot solve the proof of work, and on the onion every visitor has one address, so no per-address limit can stand
+in for it. Such forms and reports are taken, but they wait apart, in the queue's tab "sent without the puzzle":
+
+- a form is a pending item with ``unproved`` set, shown in that tab only, until a moderator decides (a decision
+  clears the flag: decisions.py);
+- a report is kept with ``unproved`` set and counts toward an ad's REPORT_THRESHOLD only once a moderator counts it.
+
+The tab holds at most NOJS_QUARANTINE_MAX pending things: past it, sends without the puzzle are refused before
+anything is opened (app/proof.py), so a flood fills one tab and stops, and never reaches the queue, the sandbox or
+the ads. Staff empty the tab by rejecting its items in bulk, and dismissing its reports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import contains_eager
+
+from app.extensions import db
+from app.models import Report, Submission, utcnow
+from app.submissions import reports
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+
+def _held() -> Select[tuple[Report]]:
+    """The reports nobody counted or dismissed, of ads still on the site (a report of an ad gone since goes with
+    the ad's row)."""
+    return select(Report).join(Report.submission).where(Report.unproved.is_(True), Submission.is_live_ad(utcnow()))
+
+
+def waiting() -> int:
+    """How many things the tab holds: pending items, and reports waiting."""
+    pending = (Submission.unproved.is_(True), Submission.status == "pending")
+    items = select(func.count()).select_from(Submission).where(*pending)
+    held = select(func.count()).select_from(_held().subquery())
+    return cast("int", db.session.scalar(items)) + cast("int", db.session.scalar(held))
+
+
+def full(most: int) -> bool:
+    """No more sends without the puzzle are taken while the tab holds more than ``most``."""
+    return waiting() > most
+
+
+def oldest(most: int) -> list[tuple[int, int]]:
+    """The tab's pending items, oldest first, at most ``most``: (id, version), as a bulk action takes them."""
+    query = (
+        select(Submission.id, Submission.version)
+        .where(Submission.unproved.is_(True), Submission.status == "pending")
+        .order_by(Submission.created_at, Submission.id)
+        .limit(most)
+    )
+    return [(row.id, row.version) for row in db.session.execute(query)]
+
+
+def held_reports() -> list[Report]:
+    """The reports waiting in the tab, oldest first, each with its ad."""
+    query = _held().options(contains_eager(Report.submission)).order_by(Report.created_at, Report.id)
+    return list(db.session.scalars(query))
+
+
+def count(report_id: int, threshold: int) -> bool:
+    """A moderator counts a held report: it now counts toward its ad's threshold, which may send the ad back to
+    the queue (returns True then)."""
+    report = db.session.get(Report, report_id)
+    if report is None or not report.unproved or not report.submission.is_live_ad(utcnow()):
+        return False
+    report.unproved = False
+    db.session.flush()
+    returned = reports.settle(report.submission, threshold)
+    db.session.commit()
+    return returned
+
+
+def dismiss(report_ids: list[int] | None = None) -> int:
+    """Delete held reports: these, or every one in the tab. Returns how many went."""
+    statement = delete(Report).where(Report.unproved.is_(True))
+    if report_ids is not None:
+        statement = statement.where(Report.id.in_(report_ids))
+    gone = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return cast("int", gone)

@@ -1,0 +1,85 @@
+"""Issue 29, item 1, as Tor Browser at "Safest" would do it: Chromium with JavaScript off sends a form with a photo to
+the onion's host name (mapped to this machine), gets its receipt, and reads it at /status; the item waits in the
+queue's tab "sent without the puzzle"."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Submission
+from tests import files
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, chromium_available, screenshot
+from tests.helpers import make_app
+
+pytestmark = [pytest.mark.e2e]
+
+ONION_HOST = "prystanexampleonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion"
+
+
+@pytest.fixture
+def onion(tmp_path):
+    """The site served on 127.0.0.1, answering to the onion's name as the onion's nginx server hands it on."""
+    # Tor Browser counts an onion address as a secure origin and keeps its Secure cookies over plain HTTP; Chromium
+    # does not, so here the session cookie goes without the flag (the form session would otherwise be lost).
+    app = make_app(
+        tmp_path,
+        WTF_CSRF_ENABLED=True,
+        SESSION_COOKIE_SECURE=False,
+        PUBLIC_URL="https://prystan.example",
+        ONION_URL=f"http://{ONION_HOST}",
+    )
+    with app.app_context():
+        db.create_all()
+    with LiveServer(app) as server:
+        server.app = app
+        yield server, f"http://{ONION_HOST}:{server.server.server_port}"
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def safest(onion):
+    """Chromium resolving every .onion name to this machine, with JavaScript off."""
+    from playwright.sync_api import sync_playwright
+
+    if not chromium_available():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/system-deps installs it")
+        pytest.skip("Chromium is not installed here (make test installs it)")
+    server, url = onion
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.onion 127.0.0.1"]
+        )
+        context = browser.new_context(viewport=PHONE, base_url=url, java_script_enabled=False)
+        yield server, context.new_page()
+        browser.close()
+
+
+def test_at_safest_a_form_with_a_photo_is_sent_on_the_onion_and_waits_apart(safest, tmp_path):
+    server, page = safest
+    photo = tmp_path / "parcel.jpg"
+    photo.write_bytes(files.jpeg())
+
+    page.goto("/submit/information")
+    assert ONION_HOST in page.url
+    page.get_by_label("What do you want to tell us?").fill("Parcels with warm clothes are sent back.")
+    page.get_by_label("Your Telegram username").fill("@witness_one")
+    page.locator('input[type="file"]').first.set_input_files(str(photo))
+    page.get_by_role("button", name="Send").click()
+    code = page.locator("#receipt-code").inner_text().strip()
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+    screenshot(page, "receipt-onion-safest-phone")
+
+    page.goto("/status")
+    page.get_by_label("Receipt code").fill(code)
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.locator(".status-result")).to_contain_text("Waiting for moderation")
+
+    with server.app.app_context():
+        item = db.session.scalars(db.select(Submission)).one()
+        assert item.unproved and len(item.attachments) == 1

@@ -1,0 +1,205 @@
+"""Issue 29, item 1: on the onion, a form or a report sent without the puzzle (Tor Browser at "Safest" runs no
+JavaScript) is taken into the queue's tab "sent without the puzzle", one per form session per 10 minutes, and
+refused only while that tab holds more than NOJS_QUARANTINE_MAX things. A refused send never reaches the sandbox.
+Staff empty the tab in bulk."""
+
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Report, Submission, utcnow
+from app.uploads import sandbox
+from tests import files
+from tests.helpers import count, errors_in, make_submission, make_user, receipt_from, solved_pow, staff_opener
+from tests.test_ads import publish
+from tests.test_onion import ADDRESSES, ONION, PUBLIC
+from tests.test_pow import form
+
+CAPPED = ADDRESSES | {"NOJS_QUARANTINE_MAX": 2}
+LIMITED = ADDRESSES | {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "50 per hour"}
+
+
+@pytest.fixture
+def scrubs(monkeypatch) -> list[int]:
+    """Every run of the sandbox, counted (the real one runs)."""
+    runs: list[int] = []
+    real = sandbox.run_jobs
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run_jobs", counted)
+    return runs
+
+
+@pytest.fixture
+def approver(app) -> int:
+    """A moderator holding a key pair, who publishes the ads of these tests."""
+    user_id = make_user(app, "mira")
+    with app.app_context():
+        staff_opener("mira")
+    return user_id
+
+
+def with_photo(n: int, answer: str = "") -> dict:
+    return form(n, answer) | {"attachments": [(io.BytesIO(files.jpeg()), f"photo{n}.jpg")]}
+
+
+def send(client, data: dict, base_url: str = ONION):
+    return client.post("/submit/information", data=data, base_url=base_url, content_type="multipart/form-data")
+
+
+def flags(app) -> list[tuple[str, bool]]:
+    with app.app_context():
+        rows = db.session.execute(select(Submission.body, Submission.unproved).order_by(Submission.id)).all()
+        return [(body, unproved) for body, unproved in rows]
+
+
+def tab(moderator) -> str:
+    return moderator.get("/moderation?view=unproved").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_on_the_onion_a_form_without_the_puzzle_is_taken_into_a_tab_of_its_own(app, client, moderator):
+    visitor = app.test_client()
+    taken = send(visitor, with_photo(1))
+    assert taken.status_code == 200 and receipt_from(taken.text)
+    # With the puzzle, and on the public address without it, a form goes to the queue as before.
+    assert receipt_from(send(visitor, form(2, solved_pow(visitor))).text)
+    assert receipt_from(send(visitor, form(3), base_url=PUBLIC).text)
+    with app.app_context():
+        held, proved, public = db.session.scalars(select(Submission).order_by(Submission.id)).all()
+        assert (held.unproved, proved.unproved, public.unproved) == (True, False, False)
+        assert len(held.attachments) == 1  # its photo was scrubbed and kept like any other
+        held_id = held.id
+
+    queue = moderator.get("/moderation").text
+    assert f'id="row-{held_id}"' not in queue and "Sent without the puzzle" in queue
+    waiting = tab(moderator)
+    assert f'id="row-{held_id}"' in waiting and "Tor Browser at “Safest”" in waiting
+    assert 'id="case-count-unproved">1<' in moderator.get("/moderation/counts").text
+
+    # Read and taken on like any other item, it leaves the tab for good.
+    assert moderator.post(f"/moderation/{held_id}/approve", data={"version": 1}).status_code in (200, 303)
+    with app.app_context():
+        assert db.session.get(Submission, held_id).unproved is False
+    assert f'id="row-{held_id}"' not in tab(moderator)
+
+
+@pytest.mark.parametrize("app_config", [CAPPED])
+def test_past_the_tabs_cap_a_send_without_the_puzzle_is_refused_before_its_files_are_opened(app, scrubs):
+    for n in range(3):  # the tab holds 0, 1, 2: not more than 2, so each is taken
+        assert receipt_from(send(app.test_client(), with_photo(n)).text), n
+    assert len(scrubs) == 3 and count(app, Submission) == 3
+
+    refused = send(app.test_client(), with_photo(4))
+    page = refused.text
+    assert refused.status_code == 422
+    assert "Too many forms sent without JavaScript are waiting" in page
+    assert "Text number 4" in page and "pow_tester" in page  # what was typed comes back
+    assert "Choose your files again" in " ".join(errors_in(page))
+    assert len(scrubs) == 3 and count(app, Submission) == 3  # the sandbox never ran for it, nothing was kept
+
+    # With the puzzle solved, or on the public address, a form is still taken.
+    visitor = app.test_client()
+    assert receipt_from(send(visitor, with_photo(5, solved_pow(visitor))).text)
+    assert receipt_from(send(visitor, with_photo(6), base_url=PUBLIC).text)
+    assert len(scrubs) == 5
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"POW_REQUIRED": True}])
+def test_a_send_refused_for_a_missing_puzzle_never_reaches_the_sandbox(app, client, scrubs):
+    for base_url in (PUBLIC, ONION):
+        refused = send(client, with_photo(1), base_url=base_url)
+        assert refused.status_code == 422 and "solve a small puzzle" in refused.text
+    assert scrubs == [] and count(app, Submission) == 0
+
+
+@pytest.mark.parametrize("app_config", [LIMITED])
+def test_a_form_session_sends_one_form_without_the_puzzle_per_ten_minutes(app, scrubs):
+    first, second = app.test_client(), app.test_client()
+    for visitor in (first, second):
+        visitor.get("/submit/information", base_url=ONION)  # (the form page starts the form session)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        assert receipt_from(send(first, with_photo(1)).text)
+        again = send(first, with_photo(2))
+        assert again.status_code == 429 and "one form without JavaScript can be sent every 10 minutes" in again.text
+        assert "Text number 2" in again.text and len(scrubs) == 1  # kept as typed, never scrubbed
+        # Another visitor of the onion is not held up by the first one.
+        assert receipt_from(send(second, form(3)).text)
+        # A form with the puzzle solved is not counted against it.
+        assert receipt_from(send(first, form(4, solved_pow(first))).text)
+        clock.shift(timedelta(minutes=10, seconds=1))
+        assert receipt_from(send(first, form(5)).text)
+    assert [unproved for _body, unproved in flags(app)] == [True, True, False, True]
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_staff_empty_the_tab_by_rejecting_its_items_in_bulk(app, moderator):
+    held = [make_submission(app, body=f"Sent at Safest {n}", unproved=True)[0] for n in range(3)]
+    queued, _code = make_submission(app, body="Sent with the puzzle")
+    emptied = moderator.post("/moderation/unproved/reject?view=unproved")
+    assert emptied.status_code == 303 and "view=unproved" in emptied.headers["Location"]
+    with app.app_context():
+        for item_id in held:
+            item = db.session.get(Submission, item_id)
+            assert (item.status, item.reject_reason, item.unproved) == ("rejected", "spam", False)
+        assert db.session.get(Submission, queued).status == "pending"  # the queue is left alone
+    page = tab(moderator)
+    assert "3 items rejected: Spam" in page and "Every item matching these filters has been reviewed" in page
+    assert "Undo them all" in page
+    # Staff without the moderator's role cannot.
+    assert app.test_client().post("/moderation/unproved/reject").status_code in (302, 303, 401, 403, 404)
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"REPORT_THRESHOLD": 1}])
+def test_a_report_without_the_puzzle_waits_and_counts_only_once_a_moderator_counts_it(app, moderator, approver):
+    ad_id, _code = publish(app, approver)
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        url, title = f"/ads/{ad.public_id}/report", ad.public_copy.title
+    reader = app.test_client()
+    sent = reader.post(url, data={"reason": "scam", "note": "Asks for money first"}, base_url=ONION)
+    assert sent.status_code == 303
+    with app.app_context():
+        (report,) = db.session.scalars(select(Report)).all()
+        assert report.unproved and db.session.get(Submission, ad_id).status == "approved"  # still on the site
+        report_id = report.id
+
+    waiting = tab(moderator)
+    assert title in waiting and "Asks for money first" in waiting
+    counted = moderator.post("/moderation/unproved/reports", data={"report": report_id, "do": "count"})
+    assert counted.status_code == 303
+    with app.app_context():
+        assert db.session.get(Submission, ad_id).status == "pending"  # one counted report was the threshold
+        assert not db.session.get(Report, report_id).unproved
+    assert "Asks for money first" not in tab(moderator)
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_reports_waiting_in_the_tab_are_dismissed_and_fill_it_too(app, moderator, approver):
+    ad_id, _code = publish(app, approver)
+    with app.app_context():
+        url = f"/ads/{db.session.get(Submission, ad_id).public_id}/report"
+    for _n in range(2):
+        assert app.test_client().post(url, data={"reason": "spam", "note": ""}, base_url=ONION).status_code == 303
+    with app.app_context():
+        from app.submissions import unproved
+
+        assert unproved.waiting() == 2
+    assert moderator.post("/moderation/unproved/reports", data={"do": "dismiss_all"}).status_code == 303
+    assert count(app, Report) == 0 and "2 reports dismissed." in tab(moderator)
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_on_the_onion_an_answer_at_status_needs_no_puzzle(app, client, moderator):
+    item_id, code = make_submission(app)
+    assert moderator.post(f"/moderation/{item_id}/message", data={"message": "Which colony?"}).status_code == 303
+    visitor = app.test_client()
+    answered = visitor.post("/status/reply", data={"code": code, "reply": "Colony number 3."}, base_url=ONION)
+    assert answered.status_code == 200 and "Your answer is sent." in answered.text

@@ -81,7 +81,12 @@ def test_my_cases_and_open_cases_list_them_with_counts_and_age(app, two):
     assert "case for 1 month · olga" in open_cases and "· ivan" in open_cases
     assert pending not in row_ids(open_cases)
     tabs = olga.get("/moderation/counts", headers=hx("queue-tabs")).get_data(as_text=True)
-    assert dict(re.findall(r'id="case-count-(\w+)">(\d+)<', tabs)) == {"mine": "1", "open": "2", "answers": "0"}
+    assert dict(re.findall(r'id="case-count-(\w+)">(\d+)<', tabs)) == {
+        "mine": "1",
+        "open": "2",
+        "answers": "0",
+        "unproved": "0",
+    }
     assert dict(re.findall(r'id="count-(\w+)">(\d+)<', tabs))["all"] == "1"  # the pending tabs are unchanged
 
 

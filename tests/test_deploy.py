@@ -65,6 +65,8 @@ def test_the_torrc_is_valid_and_points_at_the_onion_server(tmp_path):
     tor = tool("tor", "/usr/sbin/tor", "/usr/bin/tor")
     snippet = (DEPLOY / "tor" / "torrc").read_text()
     assert "HiddenServiceDir /var/lib/tor/prystan/" in snippet
+    # Tor's own proof of work stays on: the onion takes forms without the site's puzzle (app/proof.py).
+    assert re.search(r"^HiddenServicePoWDefensesEnabled 1$", snippet, re.M)
     tmp_path.chmod(0o700)  # tor refuses a folder others can read
     torrc = tmp_path / "torrc"
     torrc.write_text(

@@ -2,7 +2,6 @@
 the onion's host name (mapped to this machine), gets its receipt, and reads it at /status; the item waits in the
 queue's tab "sent without the puzzle"."""
 
-import os
 import re
 
 import pytest
@@ -11,8 +10,8 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Submission
 from tests import files
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, chromium_available, screenshot
-from tests.helpers import make_app
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, screenshot, sign_in
+from tests.helpers import make_app, make_user, staff_opener
 
 pytestmark = [pytest.mark.e2e]
 
@@ -42,26 +41,22 @@ def onion(tmp_path):
 
 
 @pytest.fixture
-def safest(onion):
-    """Chromium resolving every .onion name to this machine, with JavaScript off."""
-    from playwright.sync_api import sync_playwright
-
-    if not chromium_available():
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing: .ci/system-deps installs it")
-        pytest.skip("Chromium is not installed here (make test installs it)")
+def safest(browser, onion):
+    """A Chromium of its own, resolving every .onion name to this machine, with JavaScript off."""
     server, url = onion
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.onion 127.0.0.1"]
-        )
-        context = browser.new_context(viewport=PHONE, base_url=url, java_script_enabled=False)
-        yield server, context.new_page()
-        browser.close()
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.onion 127.0.0.1"]
+    )
+    context = chromium.new_context(viewport=PHONE, base_url=url, java_script_enabled=False)
+    yield server, context.new_page()
+    chromium.close()
 
 
-def test_at_safest_a_form_with_a_photo_is_sent_on_the_onion_and_waits_apart(safest, tmp_path):
+def test_at_safest_a_form_with_a_photo_is_sent_on_the_onion_and_waits_apart(browser, safest, tmp_path):
     server, page = safest
+    make_user(server.app, "olga")
+    with server.app.app_context():
+        staff_opener("olga")  # (she holds a key pair: what arrives is sealed to her too)
     photo = tmp_path / "parcel.jpg"
     photo.write_bytes(files.jpeg())
 
@@ -83,3 +78,13 @@ def test_at_safest_a_form_with_a_photo_is_sent_on_the_onion_and_waits_apart(safe
     with server.app.app_context():
         item = db.session.scalars(db.select(Submission)).one()
         assert item.unproved and len(item.attachments) == 1
+
+    # A moderator, on the public address, finds it in the tab "sent without the puzzle", not in the queue.
+    staff = browser.new_context(viewport=PHONE, base_url=f"http://127.0.0.1:{server.server.server_port}").new_page()
+    sign_in(staff, "olga")
+    expect(staff.locator(f"#row-{item.id}")).to_have_count(0)
+    staff.get_by_role("link", name="Sent without the puzzle").click()
+    expect(staff.locator(f"#row-{item.id}")).to_contain_text("Parcels with warm clothes are sent back.")
+    assert staff.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(staff, "queue-unproved-phone")
+    staff.context.close()

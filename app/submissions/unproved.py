@@ -13,7 +13,7 @@ the ads. Staff empty the tab by rejecting its items in bulk, and dismissing its 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import contains_eager
@@ -23,10 +23,10 @@ from app.models import Report, Submission, utcnow
 from app.submissions import reports
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
+    from sqlalchemy import CursorResult, Select
 
 
-def _held() -> Select[tuple[Report]]:
+def _held() -> Select[Report]:
     """The reports nobody counted or dismissed, of ads still on the site (a report of an ad gone since goes with
     the ad's row)."""
     return select(Report).join(Report.submission).where(Report.unproved.is_(True), Submission.is_live_ad(utcnow()))
@@ -80,6 +80,6 @@ def dismiss(report_ids: list[int] | None = None) -> int:
     statement = delete(Report).where(Report.unproved.is_(True))
     if report_ids is not None:
         statement = statement.where(Report.id.in_(report_ids))
-    gone = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    gone = cast("CursorResult[Any]", db.session.execute(statement.execution_options(synchronize_session=False)))
     db.session.commit()
-    return cast("int", gone)
+    return gone.rowcount

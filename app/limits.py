@@ -26,10 +26,17 @@ def refused(response) -> bool:
     return response.status_code == 422
 
 
-def accepted(response) -> bool:
-    """Only a form that was taken counts against the submission limits: a refused one (422) is corrected and
-    sent again, and must not use up the limit of the person correcting it."""
-    return response.status_code == 200 and request.method == "POST"
+def taken() -> None:
+    """This request took what was sent (a form, an answer, an ad's new text): it counts toward the limits on what is
+    taken (accepted)."""
+    g.taken = True
+
+
+def accepted(_response) -> bool:
+    """Only what was taken counts against the limits on what is taken: a refused form (422) is corrected and sent
+    again, and must not use up the limit of the person correcting it; nor must a form drawn again after a file was
+    removed from it, or a duplicate."""
+    return bool(g.get("taken"))
 
 
 # --- staff: sign-in, the password asked again, what staff write ------------------------------------------------
@@ -106,12 +113,8 @@ def report_limits(view):
     """Reports per address, and one per reader per ad per day; on the onion, a report without the puzzle shares the
     forms' budget of one such send per form session (without_puzzle)."""
     view = limiter.limit("1 per day", key_func=report_key, methods=["POST"])(view)
-    view = without_puzzle(exempt_when=lambda: not proof.held(), deduct_when=reported)(view)
+    view = without_puzzle(exempt_when=lambda: not proof.held(), deduct_when=accepted)(view)
     return limiter.limit(setting("REPORT_RATELIMIT"), methods=["POST"])(view)
-
-
-def reported(response) -> bool:
-    return response.status_code == 303 and request.method == "POST"
 
 
 language_limit = limiter.limit(setting("LANGUAGE_RATELIMIT"))

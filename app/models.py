@@ -115,8 +115,9 @@ class Submission(Model):
     touched_at: Mapped[datetime | None]
     # The submitter answered through the receipt and no staff member has read it yet (threads.py).
     new_answer: Mapped[bool] = mapped_column(default=False, server_default="0")
-    # Sent on the onion without a solved puzzle and not decided yet: it waits in the queue's tab "sent without the
-    # puzzle" (app/submissions/unproved.py), not in the queue. Cleared by a decision.
+    # Sent on the onion without a solved puzzle: while pending it waits in the queue's tab "sent without the puzzle"
+    # (app/submissions/unproved.py), not in the queue, and an undone rejection returns it there. Cleared when a
+    # moderator takes it on or publishes it.
     unproved: Mapped[bool] = mapped_column(default=False, server_default="0")
     # An owner's edit of an ad: the fields as they were before it, as JSON, until a moderator decides (owner.edit).
     before_edit: Mapped[str | None] = mapped_column(Text)

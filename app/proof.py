@@ -54,9 +54,10 @@ def refusal() -> str | None:
             "has not. Allow JavaScript for this site (in Tor Browser, the security level “Standard” or “Safer”), "
             "wait a few seconds and send again. Nothing you typed is lost."
         )
-    if on_onion() and unproved.full(int(config["NOJS_QUARANTINE_MAX"])):
+    if on_onion() and unproved.full(int(config["NOJS_QUARANTINE_MAX"]), reports=request.endpoint == "public.report"):
         return _(
-            "Too many forms sent without JavaScript are waiting for a moderator, so no more can be taken for now. "
+            "Too many forms and reports sent without JavaScript are waiting for a moderator, so no more can be taken "
+            "for now. "
             "Try again in a few hours, or allow JavaScript for this site (in Tor Browser, the security level "
             "“Safer”) and send again: your browser then solves a small puzzle that protects this site from floods. "
             "Nothing you typed is lost."

@@ -96,8 +96,9 @@ def limiter_key() -> str:
     On the onion address every visitor comes from 127.0.0.1 (the Tor daemon), so an address would put them all in
     one bucket, where one flood would stop everyone. There the key is the form session instead (the random CSRF
     secret in the visitor's cookie, or the form session's upload key; a form cannot be sent without one). A new
-    session costs a bot nothing, so on the onion the real cost of a send is the proof of work, required there for
-    every send and report (app/proof.py)."""
+    session costs a bot nothing, so on the onion the real cost of a send is the proof of work (app/proof.py); a send
+    without it waits in the queue's tab "sent without the puzzle", whose cap is what holds a flood there
+    (app/submissions/unproved.py)."""
     if on_onion():
         form_session = session.get("csrf_token") or session.get("upload_key") or ""
         return rate_key("ratelimit-onion", str(form_session))

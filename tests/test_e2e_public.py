@@ -208,12 +208,19 @@ def test_a_form_can_be_filled_and_sent_with_the_keyboard_alone(page):
     assert page.problems == []
 
 
-def test_quick_exit_leaves_no_page_of_the_site_in_the_tabs_history(page, live_server):
-    page.route(
-        "https://www.google.com/**",
-        lambda route: route.fulfill(status=200, body="elsewhere", content_type="text/plain"),
-    )
+BEFORE = "https://news.example/today"  # what the tab showed before the site
+
+
+def elsewhere(page) -> None:
+    """The quick exit's ordinary site, and the page the tab showed before the site, answered here (no network)."""
+    for pattern in ("https://www.google.com/**", "https://news.example/**"):
+        page.route(pattern, lambda route: route.fulfill(status=200, body="elsewhere", content_type="text/plain"))
     page.problems_allowed = True
+    page.goto(BEFORE)
+
+
+def test_quick_exit_leaves_no_page_of_the_site_in_the_tabs_history(page, live_server):
+    elsewhere(page)
     page.goto("/")
     length = page.evaluate("history.length")  # the page open before the site, and the site's one entry
     nav = page.get_by_role("navigation", name="Main")
@@ -228,8 +235,24 @@ def test_quick_exit_leaves_no_page_of_the_site_in_the_tabs_history(page, live_se
     expect(page).to_have_url(re.compile(r"^https://www\.google\.com/"))
     assert page.evaluate("history.length") == length
     page.go_back()
-    assert not page.url.startswith(live_server.url)  # Back reaches what was open before the site
+    expect(page).to_have_url(BEFORE)  # Back reaches what was open before the site
     assert page.evaluate("history.length") == length
+
+
+def test_a_receipt_checked_at_status_leaves_no_entry_of_its_own(page, live_server):
+    _item, code = make_submission(live_server.app)
+    elsewhere(page)
+    page.goto("/")
+    length = page.evaluate("history.length")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Check status").click()
+    page.get_by_label("Receipt code").fill(code)
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page.locator(".status-result")).to_be_visible()
+    assert page.evaluate("history.length") == length  # the code's answer took the form's place
+    page.get_by_role("link", name="Quick exit").click()
+    expect(page).to_have_url(re.compile(r"^https://www\.google\.com/"))
+    page.go_back()
+    expect(page).to_have_url(BEFORE)
 
 
 def test_a_form_with_something_typed_stays_in_history_and_its_telegram_help_opens_in_place(page, live_server):

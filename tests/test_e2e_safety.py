@@ -75,6 +75,12 @@ def test_safety_receipt_and_status_on_a_phone_without_javascript(browser, live_s
     expect(page.locator(".status-result")).to_contain_text("Which colony was he moved to?")
     expect(page.get_by_role("button", name=said["hide"])).to_be_visible()
     expect(page.locator(".withdraw summary")).to_have_text(said["delete"])
+    # Right under the thread: after its messages and the hiding, before the answer's form.
+    order = page.evaluate(
+        """() => ['.messages', '.hide-form', '.withdraw', '.reply-form'].map(
+            s => [...document.querySelectorAll('main *')].indexOf(document.querySelector(s)))"""
+    )
+    assert order == sorted(order) and -1 not in order, order
     fits(page)
     screenshot(page, f"status-nojs-{locale}-phone")
     context.close()

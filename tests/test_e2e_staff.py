@@ -59,4 +59,5 @@ def test_a_reader_reports_an_ad_on_its_own_page(page, live_server):
     page.get_by_label("It asks for money or looks like fraud").check()
     page.get_by_role("button", name="Send the report").click()
     expect(page.get_by_text("Thank you. A moderator will look at this ad.")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/ads")  # the report's page gave its history entry to the list
     assert page.problems == []

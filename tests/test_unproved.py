@@ -4,6 +4,7 @@ refused only while that tab holds more than NOJS_QUARANTINE_MAX things. A refuse
 Staff empty the tab in bulk."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,16 @@ from app.extensions import db
 from app.models import Report, Submission, utcnow
 from app.uploads import sandbox
 from tests import files
-from tests.helpers import count, errors_in, make_submission, make_user, receipt_from, solved_pow, staff_opener
+from tests.helpers import (
+    count,
+    errors_in,
+    make_submission,
+    make_user,
+    receipt_from,
+    sign_in,
+    solved_pow,
+    staff_opener,
+)
 from tests.test_ads import publish
 from tests.test_onion import ADDRESSES, ONION, PUBLIC
 from tests.test_pow import form
@@ -60,8 +70,8 @@ def flags(app) -> list[tuple[str, bool]]:
         return [(body, unproved) for body, unproved in rows]
 
 
-def tab(moderator) -> str:
-    return moderator.get("/moderation?view=unproved").get_data(as_text=True)
+def tab(moderator, more: str = "") -> str:
+    return moderator.get("/moderation?view=unproved" + more).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("app_config", [ADDRESSES])
@@ -100,7 +110,7 @@ def test_past_the_tabs_cap_a_send_without_the_puzzle_is_refused_before_its_files
     refused = send(app.test_client(), with_photo(4))
     page = refused.text
     assert refused.status_code == 422
-    assert "Too many forms sent without JavaScript are waiting" in page
+    assert "Too many forms and reports sent without JavaScript are waiting" in page
     assert "Text number 4" in page and "pow_tester" in page  # what was typed comes back
     assert "Choose your files again" in " ".join(errors_in(page))
     assert len(scrubs) == 3 and count(app, Submission) == 3  # the sandbox never ran for it, nothing was kept
@@ -143,18 +153,37 @@ def test_a_form_session_sends_one_form_without_the_puzzle_per_ten_minutes(app, s
 def test_staff_empty_the_tab_by_rejecting_its_items_in_bulk(app, moderator):
     held = [make_submission(app, body=f"Sent at Safest {n}", unproved=True)[0] for n in range(3)]
     queued, _code = make_submission(app, body="Sent with the puzzle")
+    assert "Reject the oldest 100 items of this tab as spam" not in tab(moderator, "&kind=contact")  # (filtered)
     emptied = moderator.post("/moderation/unproved/reject?view=unproved")
     assert emptied.status_code == 303 and "view=unproved" in emptied.headers["Location"]
     with app.app_context():
         for item_id in held:
             item = db.session.get(Submission, item_id)
-            assert (item.status, item.reject_reason, item.unproved) == ("rejected", "spam", False)
+            assert (item.status, item.reject_reason) == ("rejected", "spam")
         assert db.session.get(Submission, queued).status == "pending"  # the queue is left alone
     page = tab(moderator)
     assert "3 items rejected: Spam" in page and "Every item matching these filters has been reviewed" in page
-    assert "Undo them all" in page
-    # Staff without the moderator's role cannot.
-    assert app.test_client().post("/moderation/unproved/reject").status_code in (302, 303, 401, 403, 404)
+
+    # Undone, they come back to the tab, not to the queue.
+    assert moderator.post("/moderation/undo-batch?view=unproved").status_code == 303
+    page = tab(moderator)
+    assert all(f'id="row-{item_id}"' in page for item_id in held)
+    queue = moderator.get("/moderation").text
+    assert not any(f'id="row-{item_id}"' in queue for item_id in held) and f'id="row-{queued}"' in queue
+
+    # Staff without the moderator's role cannot; nor can a visitor.
+    editor = app.test_client()
+    sign_in(editor, app, make_user(app, "ed", "editor"))
+    for other in (editor, app.test_client()):
+        assert other.post("/moderation/unproved/reject").status_code in (302, 303, 403, 404)
+        assert other.post("/moderation/unproved/reports", data={"do": "dismiss_all"}).status_code in (
+            302,
+            303,
+            403,
+            404,
+        )
+    with app.app_context():
+        assert db.session.get(Submission, held[0]).status == "pending"
 
 
 @pytest.mark.parametrize("app_config", [ADDRESSES | {"REPORT_THRESHOLD": 1}])
@@ -181,19 +210,55 @@ def test_a_report_without_the_puzzle_waits_and_counts_only_once_a_moderator_coun
     assert "Asks for money first" not in tab(moderator)
 
 
-@pytest.mark.parametrize("app_config", [ADDRESSES])
-def test_reports_waiting_in_the_tab_are_dismissed_and_fill_it_too(app, moderator, approver):
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"NOJS_QUARANTINE_MAX": 1}])
+def test_reports_fill_a_part_of_the_tab_of_their_own_and_are_dismissed(app, moderator, approver):
     ad_id, _code = publish(app, approver)
     with app.app_context():
         url = f"/ads/{db.session.get(Submission, ad_id).public_id}/report"
-    for _n in range(2):
+    for _n in range(2):  # the tab holds 0, then 1 report: not more than 1
         assert app.test_client().post(url, data={"reason": "spam", "note": ""}, base_url=ONION).status_code == 303
-    with app.app_context():
-        from app.submissions import unproved
-
-        assert unproved.waiting() == 2
+    refused = app.test_client().post(url, data={"reason": "scam", "note": "Third"}, base_url=ONION)
+    assert refused.status_code == 422 and "Too many forms and reports sent without JavaScript" in refused.text
+    assert count(app, Report) == 2
+    # A flood of reports does not stop a form.
+    assert receipt_from(send(app.test_client(), form(1)).text)
     assert moderator.post("/moderation/unproved/reports", data={"do": "dismiss_all"}).status_code == 303
     assert count(app, Report) == 0 and "2 reports dismissed." in tab(moderator)
+
+
+@pytest.mark.parametrize("app_config", [LIMITED])
+def test_a_report_without_the_puzzle_shares_the_form_sessions_budget(app, approver):
+    first, second = (publish(app, approver, title=f"Ad {n}")[0] for n in range(2))
+    with app.app_context():
+        urls = [f"/ads/{db.session.get(Submission, i).public_id}/report" for i in (first, second)]
+    reader = app.test_client()
+    reader.get(urls[0], base_url=ONION)  # (the report's page starts the form session)
+    assert reader.post(urls[0], data={"reason": "spam", "note": ""}, base_url=ONION).status_code == 303
+    again = reader.post(urls[1], data={"reason": "spam", "note": "Kept"}, base_url=ONION)
+    assert again.status_code == 429 and "one form without JavaScript can be sent every 10 minutes" in again.text
+    assert count(app, Report) == 1
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_on_the_onion_a_form_without_the_puzzle_that_comes_back_opens_no_file(app, client, scrubs):
+    refused = send(client, with_photo(1) | {"body": ""})
+    assert refused.status_code == 422 and "Choose your files again" in " ".join(errors_in(refused.text))
+    assert scrubs == [] and "pow_tester" in refused.text  # what was typed comes back; the photo was never opened
+    # On the public address the same form keeps its photo, scrubbed, for the next try.
+    kept = send(client, with_photo(2) | {"body": ""}, base_url=PUBLIC)
+    assert kept.status_code == 422 and "photo2.jpg" in kept.text and len(scrubs) == 1
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "1 per hour"}])
+def test_only_a_form_taken_counts_toward_the_limit_on_forms_taken(app, client):
+    back = send(client, with_photo(1) | {"body": ""}, base_url=PUBLIC)  # comes back, its photo kept
+    (kept,) = re.findall(r'name="uploads" value="([^"]+)"', back.text)
+    removed = client.post(
+        "/submit/information", data=form(2) | {"uploads": kept, "remove_upload": kept}, base_url=PUBLIC
+    )
+    assert removed.status_code == 200 and "photo1.jpg" not in removed.text
+    assert receipt_from(send(client, form(3), base_url=PUBLIC).text)  # the removal did not use up the one form
+    assert send(client, form(4), base_url=PUBLIC).status_code == 429
 
 
 @pytest.mark.parametrize("app_config", [ADDRESSES])

@@ -99,6 +99,10 @@ def queue():
     if filters.view == "unproved":
         held, notes = unproved.held_reports(), opener()
         context |= {"held_reports": held, "unproved_most": bulk.MOST, "report_note": notes.report_note}
+        # "Reject the oldest" takes the tab's oldest, whatever the filters: offered only where they are all shown.
+        context["filtered"] = any(getattr(filters, name) for name in ("kind", "category", "q", "since", "until")) or (
+            filters.has_attachments is not None
+        )
     batch = session.get("undo_batch")
     context["undo_batch"] = batch if batch and batch.get("until", 0) > time.time() else None
     return render_template("moderation/queue.html", **context)

@@ -38,11 +38,14 @@ def unproved_reports():
     except ValueError:
         return back()
     if action == "count":
-        if unproved.count(report_id, threshold=current_app.config["REPORT_THRESHOLD"]):
+        returned = unproved.count(report_id, threshold=current_app.config["REPORT_THRESHOLD"])
+        if returned is None:
+            flash(_("This report no longer waits here: someone dealt with it, or its ad left the site."))
+        elif returned:
             flash(_("Report counted. The ad had enough reports: it left the site and is back in the queue."))
         else:
             flash(_("Report counted."))
     elif action == "dismiss":
-        unproved.dismiss([report_id])
-        flash(ngettext("%(num)d report dismissed.", "%(num)d reports dismissed.", 1))
+        gone = unproved.dismiss([report_id])
+        flash(ngettext("%(num)d report dismissed.", "%(num)d reports dismissed.", gone))
     return back()

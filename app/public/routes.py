@@ -143,6 +143,7 @@ def report(ad_id: str):
         )
     except reports.NotAllowed:
         abort(410)
+    limits.taken()
     proof.taken()
     flash(_("Thank you. A moderator will look at this ad."))
     return redirect(url_for("public.ad_list"), code=303)

@@ -178,7 +178,7 @@ def approve(
         raise Locked("an ad is published from its words")
     values = {
         "status": "approved",
-        "unproved": False,  # (out of the tab "sent without the puzzle", for good: unproved.py)
+        "unproved": False,  # (read and taken on: out of the tab "sent without the puzzle" for good, unproved.py)
         "decided_at": now,
         "decided_by_id": user.id,
         "claimed_by_id": None,
@@ -236,7 +236,6 @@ def reject(
     sealed_note = sealed.seal_for_item(current, note) if note else None
     values = {
         "status": "rejected",
-        "unproved": False,
         "decided_at": now,
         "decided_by_id": user.id,
         "reject_reason": reason,

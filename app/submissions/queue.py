@@ -94,7 +94,7 @@ def _where(filters: Filters, *, with_kind: bool = True) -> list[SQLCoreOperation
 
 def _view(filters: Filters, status: SQLCoreOperations[str]) -> list[SQLCoreOperations[bool]]:
     if filters.view == "answers":
-        return [Submission.new_answer.is_(True), status.in_(("pending", "approved"))]
+        return [Submission.new_answer.is_(True), status.in_(("pending", "approved")), Submission.unproved.is_(False)]
     if filters.view == "unproved":
         return [Submission.unproved.is_(True), status == "pending"]
     if filters.view in ("open", "mine"):

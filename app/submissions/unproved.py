@@ -6,9 +6,11 @@ in for it. Such forms and reports are taken, but they wait apart, in the queue's
   clears the flag: decisions.py);
 - a report is kept with ``unproved`` set and counts toward an ad's REPORT_THRESHOLD only once a moderator counts it.
 
-The tab holds at most NOJS_QUARANTINE_MAX pending things: past it, sends without the puzzle are refused before
-anything is opened (app/proof.py), so a flood fills one tab and stops, and never reaches the queue, the sandbox or
-the ads. Staff empty the tab by rejecting its items in bulk, and dismissing its reports.
+Past NOJS_QUARANTINE_MAX pending items (or as many reports), sends without the puzzle are refused before anything
+is opened (app/proof.py); a form without the puzzle that comes back for its fields opens no file either. So the
+sandbox scrubs only the files of forms the tab takes, and a flood fills one tab and stops: it never reaches the
+queue or the ads. Staff empty the tab by rejecting its oldest items in bulk (an undo returns them here, not to the
+queue), and dismissing its reports.
 """
 
 from __future__ import annotations
@@ -26,30 +28,36 @@ if TYPE_CHECKING:
     from sqlalchemy import CursorResult, Select
 
 
+_PENDING = (Submission.unproved.is_(True), Submission.status == "pending")
+
+
 def _held() -> Select[Report]:
     """The reports nobody counted or dismissed, of ads still on the site (a report of an ad gone since goes with
     the ad's row)."""
     return select(Report).join(Report.submission).where(Report.unproved.is_(True), Submission.is_live_ad(utcnow()))
 
 
-def waiting() -> int:
-    """How many things the tab holds: pending items, and reports waiting."""
-    pending = (Submission.unproved.is_(True), Submission.status == "pending")
-    items = select(func.count()).select_from(Submission).where(*pending)
-    held = select(func.count()).select_from(_held().subquery())
-    return cast("int", db.session.scalar(items)) + cast("int", db.session.scalar(held))
+def waiting(*, reports: bool = False) -> int:
+    """How many pending items the tab holds; or, with ``reports``, how many reports."""
+    if reports:
+        query = select(func.count()).select_from(_held().subquery())
+    else:
+        query = select(func.count()).select_from(Submission).where(*_PENDING)
+    return cast("int", db.session.scalar(query))
 
 
-def full(most: int) -> bool:
-    """No more sends without the puzzle are taken while the tab holds more than ``most``."""
-    return waiting() > most
+def full(most: int, *, reports: bool = False) -> bool:
+    """No more forms without the puzzle are taken while the tab holds more than ``most`` pending items; no more
+    reports while it holds more than ``most`` reports (each fills its own part: a flood of reports does not stop a
+    form). Counted before the send is taken, not under a lock: as many sends as arrive at that moment may pass."""
+    return waiting(reports=reports) > most
 
 
 def oldest(most: int) -> list[tuple[int, int]]:
     """The tab's pending items, oldest first, at most ``most``: (id, version), as a bulk action takes them."""
     query = (
         select(Submission.id, Submission.version)
-        .where(Submission.unproved.is_(True), Submission.status == "pending")
+        .where(*_PENDING)
         .order_by(Submission.created_at, Submission.id)
         .limit(most)
     )
@@ -62,12 +70,13 @@ def held_reports() -> list[Report]:
     return list(db.session.scalars(query))
 
 
-def count(report_id: int, threshold: int) -> bool:
+def count(report_id: int, threshold: int) -> bool | None:
     """A moderator counts a held report: it now counts toward its ad's threshold, which may send the ad back to
-    the queue (returns True then)."""
+    the queue (returns True then, False if it stays). None: no such report waits (counted or dismissed meanwhile,
+    or its ad left the site)."""
     report = db.session.get(Report, report_id)
     if report is None or not report.unproved or not report.submission.is_live_ad(utcnow()):
-        return False
+        return None
     report.unproved = False
     db.session.flush()
     returned = reports.settle(report.submission, threshold)

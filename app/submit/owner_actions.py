@@ -47,6 +47,7 @@ def reply():
 
     taken = formfiles.take(sent(key), valid=reply_form.validate, save=save)
     if taken.saved:
+        limits.taken()
         notice = _("Your answer is sent. Our team will read it; check this page again later for more.")
         return status_page(form, submission, notice=notice)
     reply_form.attachments.errors = taken.messages
@@ -72,6 +73,7 @@ def edit():
         return status_page(form, submission, notice=_("This ad can no longer be changed.")), 409
     if changed is None:
         return status_page(form, submission, notice=_("Nothing was changed."), edit_form=edit_form), 422
+    limits.taken()
     notice = _("Your changes are sent. A moderator will review the ad again; until then it is not shown on the site.")
     return status_page(form, submission, notice=notice)
 

@@ -33,7 +33,7 @@ def submit(kind: str, **defaults):
         form.form_errors.append(refused)
         sending = sent(key)
         if any(f and f.filename for f in sending.files):
-            form.attachments.errors = [_("Choose your files again: they were not kept, as the form was not sent.")]
+            form.attachments.errors = [intake.message("choose_again")]
         return render_template(f"submit/{kind}.html", form=form, kept=formfiles.shown(sending)), 422
     receipt = Ahead(receipts.new_code())
 
@@ -48,8 +48,12 @@ def submit(kind: str, **defaults):
         return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage(), receipt=receipt)
 
     # (the receipt is derived while the files are scrubbed)
-    taken = formfiles.take(sent(key), valid=form.validate_on_submit, save=save, scrubbing=receipt.start)
+    # On the onion without the puzzle, a form that comes back for its fields costs no sandbox either (app/proof.py).
+    taken = formfiles.take(
+        sent(key), valid=form.validate_on_submit, save=save, scrubbing=receipt.start, keep_refused=not proof.held()
+    )
     if taken.saved:
+        limits.taken()
         proof.taken()
         return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)
     if taken.declined:

@@ -71,12 +71,14 @@ def take(
     valid: Callable[[], bool],
     save: Callable[[list[intake.Received]], Any],
     scrubbing: Callable[[], None] | None = None,
+    keep_refused: bool = True,
 ) -> Taken:
     """Take a form's files: with ``valid()`` (the form's other fields) and every file good, ``save(files)`` stores
     them, clean, with what they came with, and the files received before leave the store. Otherwise say what is
     wrong and keep what was good for the next try. ``save`` may decline (return None): nothing changes.
     ``scrubbing()`` is called once every file has passed its checks, as the sandbox starts to rebuild them: what
-    ``save`` will need may be made meanwhile (the receipt's Argon2id)."""
+    ``save`` will need may be made meanwhile (the receipt's Argon2id). Without ``keep_refused``, the files sent with
+    a form that comes back for its fields are not opened at all (no sandbox runs): the person chooses them again."""
     store = resumable_store()
     kept, missing = named(store, sent)
     if sent.remove:
@@ -94,9 +96,11 @@ def take(
             for upload in kept:
                 store.delete(upload)
             return Taken(saved=saved)
-    else:
+    elif keep_refused:
         more, problems = keep_sent(store, sent, kept)
         messages, kept = missing + problems, kept + more
+    else:
+        messages = missing + ([intake.message("choose_again")] if any(f and f.filename for f in sent.files) else [])
     for upload in kept:  # the form comes back: what it carries is kept an hour from now, as the page says
         store.renew(upload)  # (never past its form's four hours: resumable.Store.renew)
     return Taken(messages=messages, kept=described(sent.key, kept))

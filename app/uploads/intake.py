@@ -101,6 +101,8 @@ MESSAGES = {
     "not_kept": _l("%(name)s was not kept: the site has no room for it now. Choose it again before you send the form."),
     "gone": _l("A file sent ahead is no longer on the server: it expired or was removed. Choose it again."),
     "incomplete": _l("%(name)s has not finished arriving. Choose it again."),
+    # The files of a form that was not sent and whose files were not opened (app/proof.py):
+    "choose_again": _l("Choose your files again: they were not kept, as the form was not sent."),
 }
 
 

@@ -16,21 +16,29 @@
     window.location.replace(link.href);
   }
 
-  // Something typed or chosen in one of the page's own forms (not a search box: a form that sends).
+  // Something typed or chosen in one of the page's own forms (not a search box: a form that sends), against what
+  // the server wrote into it. (A form the server sent back with its errors holds what was typed as its own: Back
+  // would not bring that back either, since its entry reloads the empty form.)
   function typed() {
-    var forms = "main form[method=post] ";
-    var fields = document.querySelectorAll(forms + "input, " + forms + "textarea, " + forms + "option");
+    var fields = document.querySelectorAll("main form[method=post] :is(input, textarea, select)");
     for (var i = 0; i < fields.length; i++) {
-      var field = fields[i];
-      if (field.tagName === "OPTION") {
-        if (field.selected !== field.defaultSelected) return true;
-        continue;
-      }
-      if (field.type === "hidden" || field.type === "submit") continue;
-      if (field.type === "file" ? field.files && field.files.length : field.value !== field.defaultValue) return true;
-      if ((field.type === "checkbox" || field.type === "radio") && field.checked !== field.defaultChecked) return true;
+      if (changed(fields[i])) return true;
     }
     return false;
+  }
+
+  function changed(field) {
+    if (field.tagName === "SELECT") {
+      var first = 0; // a select without a selected option shows its first one
+      for (var i = 0; i < field.options.length; i++) {
+        if (field.options[i].defaultSelected) first = i;
+      }
+      return field.selectedIndex !== first;
+    }
+    if (field.type === "hidden" || field.type === "submit") return false;
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.type === "file") return Boolean(field.files && field.files.length);
+    return field.value !== field.defaultValue;
   }
 
   function movesOn(event, link) {

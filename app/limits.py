@@ -35,7 +35,7 @@ def taken() -> None:
 def accepted(_response) -> bool:
     """Only what was taken counts against the limits on what is taken: a refused form (422) is corrected and sent
     again, and must not use up the limit of the person correcting it; nor must a form drawn again after a file was
-    removed from it, or a duplicate."""
+    removed from it. (A repeated send, stored once, counts: its files were scrubbed.)"""
     return bool(g.get("taken"))
 
 
@@ -185,8 +185,21 @@ def created(response) -> bool:
     return response.status_code == 201
 
 
-# New resumable uploads (tus POST /uploads), counted when one is made.
-upload_creation_limit = limiter.limit(setting("RESUMABLE_RATELIMIT"), deduct_when=created)
+def ahead_answer_key() -> str:
+    return "pow-ahead:" + pow.signature(request.headers.get(proof.AHEAD_HEADER, ""))
+
+
+def files_per_form() -> str:
+    return f"{current_app.config['UPLOAD_MAX_FILES']} per day"
+
+
+def upload_creation_limit(view):
+    """New resumable uploads (tus POST /uploads), counted when one is made: per client; and on the onion, where each
+    needs the form's answer (app/proof.py), as many per answer as one form may carry files."""
+    view = limiter.limit(
+        files_per_form, key_func=ahead_answer_key, deduct_when=created, exempt_when=lambda: not proof.ahead_needed()
+    )(view)
+    return limiter.limit(setting("RESUMABLE_RATELIMIT"), deduct_when=created)(view)
 
 
 # --- a receipt's holder ------------------------------------------------------------------------------------------

@@ -65,6 +65,22 @@ def refusal() -> str | None:
     return None
 
 
+# On the onion, a file sent ahead of its form (a resumable upload, app/submit/tus.py) carries the form's answer here.
+AHEAD_HEADER = "X-Prystan-Pow"
+
+
+def ahead_needed() -> bool:
+    """A file sent ahead needs the form's answer: on the onion, where no address tells visitors apart, a bot making
+    new form sessions would otherwise have the sandbox scrub whatever it uploads, with no puzzle and no cap."""
+    return bool(current_app.config["POW_ENABLED"]) and on_onion()
+
+
+def ahead_refused() -> bool:
+    """This upload may not start: it needs the answer and carries none that is valid. (The page then sends the file
+    with the form, which carries the answer: js/upload.js.)"""
+    return ahead_needed() and not pow.verify(request.headers.get(AHEAD_HEADER, ""), key())
+
+
 def counting() -> bool:
     """The load is counted in the rate limiter's storage, which exists only while limits are on."""
     return bool(current_app.config["RATELIMIT_ENABLED"])

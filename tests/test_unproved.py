@@ -268,3 +268,27 @@ def test_on_the_onion_an_answer_at_status_needs_no_puzzle(app, client, moderator
     visitor = app.test_client()
     answered = visitor.post("/status/reply", data={"code": code, "reply": "Colony number 3."}, base_url=ONION)
     assert answered.status_code == 200 and "Your answer is sent." in answered.text
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"RATELIMIT_ENABLED": True, "UPLOAD_MAX_FILES": 2}])
+def test_on_the_onion_a_file_sent_ahead_needs_the_forms_answer(app, client, scrubs):
+    """A resumable upload would reach the sandbox with no puzzle: on the onion it carries the form's answer, good
+    for as many files as one form carries (the page sends a file without it with the form instead)."""
+    from tests.test_resumable import TUS, b64
+
+    client.get("/submit/information", base_url=ONION)
+
+    def create(**headers):
+        metadata = {"Upload-Length": "1000", "Upload-Metadata": f"filename {b64('photo.jpg')}"}
+        return client.post("/uploads", headers=TUS | metadata | headers, base_url=ONION)
+
+    refused = create()
+    assert refused.status_code == 429 and "it goes with the form" in refused.text
+    assert create(**{"X-Prystan-Pow": "not an answer"}).status_code == 429
+    answer = solved_pow(client)
+    assert [create(**{"X-Prystan-Pow": answer}).status_code for _ in range(3)] == [201, 201, 429]
+    # On the public address an upload needs no answer (its limits count the address).
+    client.get("/submit/information", base_url=PUBLIC)  # (its own form session: the cookie is the host's)
+    metadata = {"Upload-Length": "1000", "Upload-Metadata": f"filename {b64('photo.jpg')}"}
+    assert client.post("/uploads", headers=TUS | metadata, base_url=PUBLIC).status_code == 201
+    assert scrubs == []

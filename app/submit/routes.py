@@ -57,6 +57,7 @@ def submit(kind: str, **defaults):
         proof.taken()
         return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)
     if taken.declined:
+        limits.taken()  # (a repeated send had its files scrubbed: it counts as one taken)
         return render_template("submit/duplicate.html", kind=kind)
     form.attachments.errors = taken.messages
     page = render_template(f"submit/{kind}.html", form=form, kept=taken.kept)

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import ClientDisconnected
 
-from app import limits
+from app import limits, proof
 from app.extensions import limiter
 from app.security import limiter_key
 from app.submit import bp
@@ -91,6 +91,8 @@ def uploads_create():
     key = form_key()
     if key is None:
         return refuse(403, _("Your form session has ended. Reload the page and choose the files again."))
+    if proof.ahead_refused():  # (429: the page sends the file with the form instead)
+        return refuse(429, _("The site cannot take this file ahead right now: it goes with the form when you send it."))
     try:
         length = int(request.headers.get("Upload-Length", ""))
     except ValueError:

@@ -26,6 +26,7 @@
   };
   // Each try again waits a little longer; after the last, the file offers "Try again".
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
+  var ANSWER_WAIT = 30000; // how long a file waits for the puzzle's answer on the onion before trying without
   var FINISHING_POLL = 1000; // while the server cleans a file that has arrived, ask again after this long
   var SETTLE_DELAYS = [1000, 2000, 4000, 8000, 15000, 30000]; // after a lost answer (the last repeats)...
   var SETTLE_SECONDS = 600; // ...asking for at most ten minutes in all (a video's cleaning takes a few at most)
@@ -203,8 +204,31 @@
           entry.upload.start(); // goes on from the offset the server reports
         }
       });
-      entry.upload.start();
+      whenAnswered(entry.upload, function () { entry.upload.start(); });
       sending.push(entry);
+    }
+
+    // On the onion a file goes ahead only with the form's answer to the puzzle (app/proof.py): it starts once the
+    // answer is found, or after a while without one (the server then refuses it, and it goes with the form).
+    function whenAnswered(upload, go) {
+      var pow = form.querySelector("input[data-pow]");
+      if (!("powAhead" in input.dataset) || !pow) {
+        go();
+        return;
+      }
+      var started = false;
+      function begin() {
+        if (started) return;
+        started = true;
+        upload.options.headers["X-Prystan-Pow"] = pow.value;
+        go();
+      }
+      if (pow.value) {
+        begin();
+        return;
+      }
+      pow.addEventListener("pow-solved", begin, { once: true });
+      window.setTimeout(begin, ANSWER_WAIT);
     }
 
     // The resumable path refused this file: it goes with the form (what reached the server is deleted there).

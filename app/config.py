@@ -93,6 +93,7 @@ class Defaults:
     POW_LOAD_MAX_FACTOR = 16
     NOJS_SUBMIT_RATELIMIT = "3 per hour;10 per day"
     NOJS_ONION_RATELIMIT = "1 per 10 minutes"
+    NOJS_ONION_SCRUB_RATELIMIT = "30 per hour"  # forms with files sent on the onion without the puzzle, site-wide
     NOJS_QUARANTINE_MAX = 300
     STATUS_RATELIMIT = "10 per hour"  # wrong receipt codes only
 

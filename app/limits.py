@@ -112,7 +112,7 @@ def report_key() -> str:
 def report_limits(view):
     """Reports per address, and one per reader per ad per day; on the onion, a report without the puzzle shares the
     forms' budget of one such send per form session (without_puzzle)."""
-    view = limiter.limit("1 per day", key_func=report_key, methods=["POST"])(view)
+    view = limiter.limit("1 per day", key_func=report_key, methods=["POST"], deduct_when=accepted)(view)
     view = without_puzzle(exempt_when=lambda: not proof.held(), deduct_when=accepted)(view)
     return limiter.limit(setting("REPORT_RATELIMIT"), methods=["POST"])(view)
 
@@ -145,6 +145,42 @@ def without_puzzle_notice() -> str:
     return _("Too many attempts from your connection. Please wait a while and send the form again.")
 
 
+def scrubbing() -> None:
+    """This request's files went to the sandbox (app/uploads/formfiles.py take(scrubbing=))."""
+    g.scrubbing = True
+
+
+def held_with_files() -> bool:
+    """A form sent on the onion without the puzzle, carrying files."""
+    return proof.held() and any(f and f.filename for f in request.files.getlist("attachments"))
+
+
+def the_onion() -> str:
+    return "onion-without-puzzle"  # one budget for every visitor of the onion
+
+
+def scrubs_notice() -> str:
+    return _(
+        "Too many forms with files were sent without JavaScript in the last hour, so this one was not taken. Try "
+        "again later, send it without its files, or allow JavaScript for this site (in Tor Browser, the security "
+        "level “Safer”). Nothing you typed is lost, but choose your files again."
+    )
+
+
+# Files sent on the onion without the puzzle reach the sandbox at most this often, site-wide, whatever became of
+# the form (taken, refused for a file, a duplicate): a bot making new form sessions would otherwise have it scrub
+# without end what it never gets stored, where the tab's cap (app/submissions/unproved.py) does not see it.
+onion_scrubs_limit = limiter.shared_limit(
+    setting("NOJS_ONION_SCRUB_RATELIMIT"),
+    scope="onion-scrubs-without-pow",
+    key_func=the_onion,
+    methods=["POST"],
+    exempt_when=lambda: not held_with_files(),
+    deduct_when=lambda _response: bool(g.get("scrubbing")),
+    error_message=scrubs_notice,
+)
+
+
 def without_puzzle(**when):
     """The limit on sends without the puzzle, one budget for the forms and the reports."""
     return limiter.shared_limit(
@@ -174,6 +210,7 @@ def submission_limits(view):
     view = shared(setting("SUBMIT_RATELIMIT"), scope="forms-taken", deduct_when=accepted)(view)
     view = shared(setting("REFUSED_SUBMIT_RATELIMIT"), scope="forms-refused", deduct_when=refused)(view)
     view = without_puzzle(exempt_when=pow_exempt, deduct_when=accepted)(view)
+    view = onion_scrubs_limit(view)
     once = shared("1 per day", scope="pow-answer", key_func=answer_key, exempt_when=lambda: not proof.solved())
     return once(view)
 

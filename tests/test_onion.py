@@ -99,3 +99,18 @@ def test_behind_a_proxy_only_its_onion_server_makes_a_request_the_onions(app, cl
     assert marked.status_code == 200  # the onion's: taken into the tab "sent without the puzzle"
     with app.app_context():
         assert [s.unproved for s in db.session.query(Submission).order_by(Submission.id)] == [False, True]
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES | {"RATELIMIT_ENABLED": True}])
+def test_a_report_refused_for_its_fields_does_not_use_up_the_readers_one_report(app, client):
+    from tests.helpers import make_user
+    from tests.test_ads import publish
+
+    ad_id, _code = publish(app, make_user(app, "mira"))
+    with app.app_context():
+        url = f"/ads/{db.session.get(Submission, ad_id).public_id}/report"
+    assert client.post(url, data={"reason": "", "note": "Forgot the reason"}, base_url=PUBLIC).status_code == 422
+    assert client.post(url, data={"reason": "scam", "note": ""}, base_url=PUBLIC).status_code == 303
+    again = client.post(url, data={"reason": "scam", "note": ""}, base_url=PUBLIC)
+    assert again.status_code == 429 and "You have already reported this ad" in again.text
+    assert count(app, Report) == 1

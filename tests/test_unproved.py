@@ -35,13 +35,14 @@ LIMITED = ADDRESSES | {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "50 per ho
 
 @pytest.fixture
 def scrubs(monkeypatch) -> list[int]:
-    """Every run of the sandbox, counted (the real one runs)."""
+    """Every run of the sandbox with files to scrub, counted (the real one runs)."""
     runs: list[int] = []
     real = sandbox.run_jobs
 
-    def counted(*args, **kwargs):
-        runs.append(1)
-        return real(*args, **kwargs)
+    def counted(settings, jobs, **kwargs):
+        if jobs:
+            runs.append(len(jobs))
+        return real(settings, jobs, **kwargs)
 
     monkeypatch.setattr(sandbox, "run_jobs", counted)
     return runs
@@ -163,6 +164,8 @@ def test_staff_empty_the_tab_by_rejecting_its_items_in_bulk(app, moderator):
         assert db.session.get(Submission, queued).status == "pending"  # the queue is left alone
     page = tab(moderator)
     assert "3 items rejected: Spam" in page and "Every item matching these filters has been reviewed" in page
+    rejected = moderator.get("/moderation?status=rejected").text  # found under their status, like any other
+    assert all(f'id="row-{item_id}"' in rejected for item_id in held)
 
     # Undone, they come back to the tab, not to the queue.
     assert moderator.post("/moderation/undo-batch?view=unproved").status_code == 303
@@ -292,3 +295,55 @@ def test_on_the_onion_a_file_sent_ahead_needs_the_forms_answer(app, client, scru
     metadata = {"Upload-Length": "1000", "Upload-Metadata": f"filename {b64('photo.jpg')}"}
     assert client.post("/uploads", headers=TUS | metadata, base_url=PUBLIC).status_code == 201
     assert scrubs == []
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_on_the_onion_a_form_without_the_puzzle_with_a_bad_file_opens_none(app, client, scrubs):
+    data = form(1) | {
+        "attachments": [(io.BytesIO(files.jpeg()), "good.jpg"), (io.BytesIO(b"not a photo at all"), "bad.jpg")]
+    }
+    refused = client.post("/submit/information", data=data, base_url=ONION, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "Choose your files again" in " ".join(errors_in(refused.text))
+    assert scrubs == [] and count(app, Submission) == 0
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_a_form_sent_again_is_not_scrubbed_again(app, client, scrubs):
+    assert receipt_from(send(client, with_photo(1), base_url=PUBLIC).text) and len(scrubs) == 1
+    again = send(client, with_photo(1), base_url=PUBLIC)
+    assert again.status_code == 200 and receipt_from(again.text) is None  # the page that says it was sent already
+    assert len(scrubs) == 1 and count(app, Submission) == 1
+
+
+ONION_SCRUBS = ADDRESSES | {"RATELIMIT_ENABLED": True, "SUBMIT_RATELIMIT": "50 per hour"}
+
+
+@pytest.mark.parametrize("app_config", [ONION_SCRUBS | {"NOJS_ONION_SCRUB_RATELIMIT": "2 per hour"}])
+def test_files_sent_on_the_onion_without_the_puzzle_reach_the_sandbox_at_most_so_often_site_wide(app, scrubs):
+    def visitor():
+        new = app.test_client()
+        new.get("/submit/information", base_url=ONION)
+        return new
+
+    assert receipt_from(send(visitor(), with_photo(1)).text)
+    bad = form(2) | {"attachments": [(io.BytesIO(files.jpeg()), "a.jpg"), (io.BytesIO(files.jpeg()[:200]), "b.jpg")]}
+    assert visitor().post("/submit/information", data=bad, base_url=ONION).status_code == 422  # scrubbed, not stored
+    assert len(scrubs) == 2
+    stopped = send(visitor(), with_photo(3))  # a third visitor: the onion's budget is spent
+    assert stopped.status_code == 429 and "Too many forms with files were sent without JavaScript" in stopped.text
+    assert "Text number 3" in stopped.text and len(scrubs) == 2
+    assert receipt_from(send(visitor(), form(4)).text)  # without files, a form is still taken
+    sender = visitor()
+    assert receipt_from(send(sender, with_photo(5, solved_pow(sender))).text)  # with the puzzle, as anywhere
+    assert len(scrubs) == 3
+
+
+@pytest.mark.parametrize("app_config", [ADDRESSES])
+def test_an_ad_of_the_tab_edited_by_its_owner_goes_to_the_queue(app, client):
+    from tests.test_ads import owner_edit
+
+    ad_id, code = make_submission(app, "ad", unproved=True, status="rejected", reject_reason="needs_changes")
+    assert owner_edit(client, code).status_code == 200
+    with app.app_context():
+        ad = db.session.get(Submission, ad_id)
+        assert (ad.status, ad.unproved) == ("pending", False)

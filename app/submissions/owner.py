@@ -58,6 +58,7 @@ def edit(submission: Submission, changes: dict[str, Any], texts: Texts) -> bool 
         .values(
             version=Submission.version + 1,
             status="pending",
+            unproved=False,  # (a moderator read it once: it comes back to the queue, not to the tab of the onion)
             queued_at=day_of(utcnow()),  # back in the queue: its clock starts again (the day: a submitter acted)
             decided_at=None,
             decided_by_id=None,

@@ -102,7 +102,10 @@ def _view(filters: Filters, status: SQLCoreOperations[str]) -> list[SQLCoreOpera
         if filters.view == "mine":
             conditions.append(Submission.assigned_to_id == filters.user_id)
         return conditions
-    return [status == filters.status, Submission.unproved.is_(False)]  # (the tab's items wait there alone)
+    conditions = [status == filters.status]
+    if filters.status == "pending":
+        conditions.append(Submission.unproved.is_(False))  # (the tab's pending items wait there alone)
+    return conditions
 
 
 def case_counts(user_id: int) -> dict[str, int]:

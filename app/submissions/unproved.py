@@ -7,9 +7,9 @@ in for it. Such forms and reports are taken, but they wait apart, in the queue's
 - a report is kept with ``unproved`` set and counts toward an ad's REPORT_THRESHOLD only once a moderator counts it.
 
 Past NOJS_QUARANTINE_MAX pending items (or as many reports), sends without the puzzle are refused before anything
-is opened (app/proof.py); a form without the puzzle that comes back for its fields opens no file either. So the
-sandbox scrubs only the files of forms the tab takes, and a flood fills one tab and stops: it never reaches the
-queue or the ads. Staff empty the tab by rejecting its oldest items in bulk (an undo returns them here, not to the
+is opened (app/proof.py); a form without the puzzle that comes back for its fields, or for a file that fails its
+checks, opens no file either, and the files that do reach the sandbox this way are limited for the whole onion
+(NOJS_ONION_SCRUB_RATELIMIT, app/limits.py). A flood fills one tab and stops: it never reaches the queue or the ads. Staff empty the tab by rejecting its oldest items in bulk (an undo returns them here, not to the
 queue), and dismissing its reports.
 """
 

@@ -25,6 +25,7 @@ def hide():
     if not hide_form.validate():  # (a form with nothing but the code: only a missing CSRF token fails here)
         return status_page(form, submission), 422
     threads.hide(submission, receipt_opened(submission).opener)
+    limits.taken()  # (each hiding rewrites the database's files: it counts like a send)
     notice = _("Our messages are hidden here: this code no longer opens them. New messages will still appear.")
     return status_page(form, submission, notice=notice)
 

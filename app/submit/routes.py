@@ -37,27 +37,35 @@ def submit(kind: str, **defaults):
         return render_template(f"submit/{kind}.html", form=form, kept=formfiles.shown(sending)), 422
     receipt = Ahead(receipts.new_code())
 
-    def save(uploads):
+    def digest() -> str:
         fields = form.fields_for_model()
-        fields["unproved"] = proof.held()
-        fields["dedupe_digest"] = dedupe_digest(
-            kind, fields["telegram"], fields["body"], key=derive_key(current_app.config["SECRET_KEY"], "dedupe")
-        )
-        if is_duplicate(fields["dedupe_digest"]):
+        secret = derive_key(current_app.config["SECRET_KEY"], "dedupe")
+        return dedupe_digest(kind, fields["telegram"], fields["body"], key=secret)
+
+    if form.validate_on_submit() and is_duplicate(digest()):  # sent again: stored once, its files not opened again
+        limits.taken()
+        return render_template("submit/duplicate.html", kind=kind)
+
+    def save(uploads):
+        fields = form.fields_for_model() | {"unproved": proof.held(), "dedupe_digest": digest()}
+        if is_duplicate(fields["dedupe_digest"]):  # (the same form sent twice at once)
             return None
         return create(kind, fields, locale=str(get_locale()), uploads=uploads, storage=app_storage(), receipt=receipt)
 
-    # (the receipt is derived while the files are scrubbed)
+    def scrubbing():
+        receipt.start()  # (the receipt is derived while the files are scrubbed)
+        limits.scrubbing()
+
     # On the onion without the puzzle, a form that comes back for its fields costs no sandbox either (app/proof.py).
     taken = formfiles.take(
-        sent(key), valid=form.validate_on_submit, save=save, scrubbing=receipt.start, keep_refused=not proof.held()
+        sent(key), valid=form.validate_on_submit, save=save, scrubbing=scrubbing, keep_refused=not proof.held()
     )
     if taken.saved:
         limits.taken()
         proof.taken()
         return render_template("submit/receipt.html", receipt=receipts.display(taken.saved), kind=kind)
     if taken.declined:
-        limits.taken()  # (a repeated send had its files scrubbed: it counts as one taken)
+        limits.taken()
         return render_template("submit/duplicate.html", kind=kind)
     form.attachments.errors = taken.messages
     page = render_template(f"submit/{kind}.html", form=form, kept=taken.kept)

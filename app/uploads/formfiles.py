@@ -86,7 +86,7 @@ def take(
         return Taken(kept=described(sent.key, kept), removed=True)
     if valid() and not missing:
         try:
-            with clean_files(store, sent, kept, scrubbing) as files:
+            with clean_files(store, sent, kept, scrubbing, keep_refused=keep_refused) as files:
                 saved = save(files)
         except Unsent as unsent:
             messages, kept = unsent.messages, kept + unsent.kept
@@ -146,16 +146,23 @@ def forget(
 
 @contextmanager
 def clean_files(
-    store: resumable.Store, sent: Sent, kept: list[resumable.PendingUpload], scrubbing: Callable[[], None] | None = None
+    store: resumable.Store,
+    sent: Sent,
+    kept: list[resumable.PendingUpload],
+    scrubbing: Callable[[], None] | None = None,
+    *,
+    keep_refused: bool = True,
 ) -> Iterator[list[intake.Received]]:
     """Every file of a form, clean, in a private work folder (gone afterwards): those received before (``kept``)
     and those sent with it now, checked and scrubbed together. If one is refused, raises Unsent, keeping the good
-    ones of this request for the corrected form."""
+    ones of this request for the corrected form (without ``keep_refused``: before any is scrubbed, keeping none)."""
     config = current_app.config
     with work_folder() as workdir:
         # a form session's files are kept under its key
         ready = [store.open_clean(cast("bytes", sent.key), upload, workdir) for upload in kept]
         fresh, problems = intake.check(sent.files, intake.limits_from(config), workdir, already=ready)
+        if problems and not keep_refused:
+            raise Unsent([*problems, intake.message("choose_again")], [])
         if scrubbing is not None and not problems:
             scrubbing()
         cleaned, failed = intake.rebuild(fresh, sandbox.settings_from(config), workdir)

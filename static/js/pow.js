@@ -17,22 +17,38 @@
     return null;
   }
 
+  // No answer will come (no SHA-256 here, no challenge, none found): what waits for one goes on without it.
+  function failed(input) {
+    input.dataset.powFailed = "1";
+    input.dispatchEvent(new Event("pow-failed", { bubbles: true }));
+  }
+
   async function start(input) {
-    if (input.dataset.powStarted || !window.crypto || !crypto.subtle) return;
+    if (input.dataset.powStarted) return;
     input.dataset.powStarted = "1";
+    if (!window.crypto || !crypto.subtle) {
+      failed(input);
+      return;
+    }
     try {
       var response = await fetch(input.dataset.pow, { credentials: "same-origin", cache: "no-store" });
-      if (!response.ok) return;
+      if (!response.ok) {
+        failed(input);
+        return;
+      }
       var challenge = await response.json();
       var number = await solve(challenge);
-      if (number === null) return;
+      if (number === null) {
+        failed(input);
+        return;
+      }
       input.value = btoa(JSON.stringify({
         algorithm: challenge.algorithm, challenge: challenge.challenge, number: number,
         salt: challenge.salt, signature: challenge.signature
       }));
       input.dispatchEvent(new Event("pow-solved", { bubbles: true }));
     } catch (error) {
-      // No answer: the form is sent without one.
+      failed(input); // no answer: the form is sent without one
     }
   }
 

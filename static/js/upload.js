@@ -204,30 +204,28 @@
           entry.upload.start(); // goes on from the offset the server reports
         }
       });
-      whenAnswered(entry.upload, function () { entry.upload.start(); });
       sending.push(entry);
+      whenAnswered(entry);
     }
 
     // On the onion a file goes ahead only with the form's answer to the puzzle (app/proof.py): it starts once the
-    // answer is found, or after a while without one (the server then refuses it, and it goes with the form).
-    function whenAnswered(upload, go) {
+    // answer is found, or once the page gives up finding one, or after a while (the server then refuses it, and it
+    // goes with the form). A file removed meanwhile never starts.
+    function whenAnswered(entry) {
       var pow = form.querySelector("input[data-pow]");
-      if (!("powAhead" in input.dataset) || !pow) {
-        go();
-        return;
-      }
       var started = false;
       function begin() {
-        if (started) return;
+        if (started || sending.indexOf(entry) === -1) return;
         started = true;
-        upload.options.headers["X-Prystan-Pow"] = pow.value;
-        go();
+        if (pow) entry.upload.options.headers["X-Prystan-Pow"] = pow.value;
+        entry.upload.start();
       }
-      if (pow.value) {
+      if (!("powAhead" in input.dataset) || !pow || pow.value || pow.dataset.powFailed) {
         begin();
         return;
       }
       pow.addEventListener("pow-solved", begin, { once: true });
+      pow.addEventListener("pow-failed", begin, { once: true });
       window.setTimeout(begin, ANSWER_WAIT);
     }
 

@@ -9,8 +9,9 @@ in for it. Such forms and reports are taken, but they wait apart, in the queue's
 Past NOJS_QUARANTINE_MAX pending items (or as many reports), sends without the puzzle are refused before anything
 is opened (app/proof.py); a form without the puzzle that comes back for its fields, or for a file that fails its
 checks, opens no file either, and the files that do reach the sandbox this way are limited for the whole onion
-(NOJS_ONION_SCRUB_RATELIMIT, app/limits.py). A flood fills one tab and stops: it never reaches the queue or the ads. Staff empty the tab by rejecting its oldest items in bulk (an undo returns them here, not to the
-queue), and dismissing its reports.
+(NOJS_ONION_SCRUB_RATELIMIT, app/limits.py). A flood fills one tab and stops: it never reaches the queue or the
+ads. Staff empty the tab by rejecting its oldest items in bulk (an undo returns them here, not to the queue), and
+dismissing its reports.
 """
 
 from __future__ import annotations

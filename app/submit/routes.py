@@ -28,10 +28,10 @@ def submit(kind: str, **defaults):
     form = FORMS[kind](**defaults)
     if not form.is_submitted():
         return render_template(f"submit/{kind}.html", form=form, kept=[])
+    sending = sent(key)
     if refused := proof.refusal():  # before any file is opened: a flood without the puzzle costs no sandbox
         form.validate()
         form.form_errors.append(refused)
-        sending = sent(key)
         if any(f and f.filename for f in sending.files):
             form.attachments.errors = [intake.message("choose_again")]
         return render_template(f"submit/{kind}.html", form=form, kept=formfiles.shown(sending)), 422
@@ -42,7 +42,8 @@ def submit(kind: str, **defaults):
         secret = derive_key(current_app.config["SECRET_KEY"], "dedupe")
         return dedupe_digest(kind, fields["telegram"], fields["body"], key=secret)
 
-    if form.validate_on_submit() and is_duplicate(digest()):  # sent again: stored once, its files not opened again
+    # Sent again: stored once, its files not opened again. (Not when a file was removed: the form only comes back.)
+    if not sending.remove and form.validate_on_submit() and is_duplicate(digest()):
         limits.taken()
         return render_template("submit/duplicate.html", kind=kind)
 
@@ -58,7 +59,7 @@ def submit(kind: str, **defaults):
 
     # On the onion without the puzzle, a form that comes back for its fields costs no sandbox either (app/proof.py).
     taken = formfiles.take(
-        sent(key), valid=form.validate_on_submit, save=save, scrubbing=scrubbing, keep_refused=not proof.held()
+        sending, valid=form.validate_on_submit, save=save, scrubbing=scrubbing, keep_refused=not proof.held()
     )
     if taken.saved:
         limits.taken()

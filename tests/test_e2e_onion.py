@@ -31,12 +31,14 @@ def onion(tmp_path):
         ONION_URL=f"http://{ONION_HOST}",
     )
     with app.app_context():
+        db.drop_all()  # (on PostgreSQL the tests share one database)
         db.create_all()
     with LiveServer(app) as server:
         server.app = app
         yield server, f"http://{ONION_HOST}:{server.server.server_port}"
     with app.app_context():
         db.session.remove()
+        db.drop_all()
         db.engine.dispose()
 
 

@@ -18,6 +18,8 @@ pytestmark = [pytest.mark.e2e]
 ENGLISH = {
     "safety": "Sending safely",
     "receipt": "Your receipt code",
+    "paper": "Write it on paper and keep the paper apart from your phone. With it you can check the status of your "
+    "submission, read and answer our questions, and delete everything at any time.",
     "hide": "Hide these messages here",
     "delete": "Delete everything now",
 }
@@ -58,6 +60,7 @@ def test_safety_receipt_and_status_on_a_phone_without_javascript(browser, live_s
     page.locator("form.submit-form button[type=submit]").click()
     expect(page.locator("#receipt-code")).to_be_visible()
     expect(page.locator("main")).to_contain_text(said["receipt"])
+    expect(page.locator("main")).to_contain_text(said["paper"])  # as /safety says
     assert page.locator("main").get_by_role("button").count() == 0  # no copy, download or share button
     fits(page)
     screenshot(page, f"receipt-nojs-{locale}-phone")

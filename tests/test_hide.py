@@ -2,6 +2,7 @@
 to the queue key alone: the receipt no longer opens them (a seized phone with the code gives nothing), staff still
 read them, marked "hidden by the sender" with the day, and new messages still arrive."""
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -72,3 +73,16 @@ def test_a_wrong_code_hides_nothing_and_says_what_a_wrong_code_says(app, client)
 
     response = client.post("/status/hide", data={"code": "1111 2222 3333 4444"})
     assert NOT_FOUND in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "REPLY_RATELIMIT": "1 per hour"}])
+def test_hiding_counts_toward_what_a_receipt_holder_may_send(app, client):
+    """Each hiding rewrites the database's files (erasure.settle): it shares the budget of answers and edits."""
+    olga = make_reader(app, "olga")
+    item_id, code = make_submission(app, "information")
+    write(app, item_id, olga, "First question")
+    client.post("/status", data={"code": code})
+    assert client.post("/status/hide", data={"code": code}).status_code == 200
+    write(app, item_id, olga, "Second question")
+    client.post("/status", data={"code": code})
+    assert client.post("/status/hide", data={"code": code}).status_code == 429
